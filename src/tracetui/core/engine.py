@@ -1,0 +1,665 @@
+"""The exact cache-reuse engine.
+
+Definitions (the seed study's, with its oversize-entry bug fixed):
+
+The trace is replayed in file order. Request i has input tokens I_i and output tokens O_i;
+after it is served the pool holds E_i = I_i + O_i as one entry.
+
+- prefix hit_i: the longest common prefix of I_i with any entry in the pool (0 when empty).
+- substring hit_i: C x the number of whole chunks of I_i (offsets 0, C, 2C, ...) that occur
+  contiguously at any offset inside some pool entry.
+- The pool has a capacity in tokens (None: unlimited). LRU over whole entries: before an entry
+  is stored, least-recently-used entries are evicted until it fits; an entry longer than the
+  whole pool is cut to its first `capacity` tokens. In the prefix replay the entry that gave
+  the longest match (first in LRU order on ties) is touched when the hit is > 0; in the
+  substring replay, the entry with the most (window, chunk) equal pairs (first in LRU order on
+  ties). The two replays use separate pools.
+
+How it stays linear. Everything that does not depend on the pool size is computed once:
+
+- Prefix: the entries are sorted lexicographically (as big-endian bytes, so memcmp does the
+  work) and the LCP of neighbours is measured on the real tokens. The LCP of any two entries
+  is then a range minimum over that array (sparse table), and the longest match of a query
+  among the entries present in a pool is reached at its nearest present neighbour on the
+  left or right in sorted order. A replay is a few bisections per request.
+- Substring: every window of C tokens gets an exact content id. Each entry shares its first
+  m tokens with an earlier entry (m from the prefix structure), so only the windows past that
+  shared prefix are hashed; the ids of the others are copied. Hash groups are confirmed
+  token by token (a collision falls back to exact grouping). A replay only decides touches
+  and evictions (scoring present entries through their chunk-id occurrence lists); which
+  chunks hit is then settled for all requests at once from the eviction times.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+
+DEFAULT_CHUNK = 16
+DEFAULT_TOKENS_PER_GB = 8200
+DEFAULT_POOL_SIZES: tuple[str, ...] = (
+    "0.01", "0.04", "0.1", "0.2", "0.4", "0.8", "1", "2", "4", "8", "16", "unlimited",
+)
+
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+
+
+class AnalysisCancelled(Exception):
+    """Raised when the caller's cancel event is set during an analysis."""
+
+
+# --------------------------------------------------------------------------- pool sizes
+
+@dataclass(frozen=True, slots=True)
+class PoolSize:
+    """A pool size as asked for: GB (None = unlimited) and capacity in tokens."""
+
+    gb: float | None
+    capacity: int | None
+    label: str
+
+    @property
+    def unlimited(self) -> bool:
+        return self.capacity is None
+
+
+def parse_pool_size(text: str | float | None, tokens_per_gb: float) -> PoolSize:
+    """'0.4' -> PoolSize(0.4, floor(0.4 x tokens_per_gb)); 'unlimited' / None -> unlimited.
+
+    The floor is taken on the decimal value as written, so 0.1 GB is 820 tokens, not 819.
+    """
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("unlimited", "inf", "∞")):
+        return PoolSize(None, None, "∞")
+    try:
+        value = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise ValueError(f"invalid pool size {text!r}: a number of GB or 'unlimited'") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"invalid pool size {text!r}: a number of GB >= 0 or 'unlimited'")
+    capacity = int((value * Decimal(str(tokens_per_gb))).to_integral_value(rounding="ROUND_FLOOR"))
+    label = format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
+    return PoolSize(float(value), capacity, label)
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class PoolResult:
+    """Per-request hits of one pool size (arrays are read-only)."""
+
+    size: PoolSize
+    prefix_hits: np.ndarray
+    prefix_source: np.ndarray
+    """Index of the entry that gave the prefix hit, -1 when the hit is 0."""
+    substring_hits: np.ndarray
+    input_tokens: int
+
+    @property
+    def prefix_rate(self) -> float:
+        return _rate(int(self.prefix_hits.sum()), self.input_tokens)
+
+    @property
+    def substring_rate(self) -> float:
+        return _rate(int(self.substring_hits.sum()), self.input_tokens)
+
+
+def _rate(hits: int, total: int) -> float:
+    return hits / total if total else 0.0
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the CLI and the explorer show, computed once."""
+
+    chunk_size: int
+    tokens_per_gb: float
+    input_lens: np.ndarray
+    output_lens: np.ndarray
+    pools: tuple[PoolResult, ...]
+    """In the order asked for."""
+    unlimited: PoolResult
+    combined_hits: np.ndarray
+    """Unlimited pool: tokens covered by the prefix hit or by a matched chunk, counted once."""
+    _index: _Index
+
+    @property
+    def requests(self) -> int:
+        return len(self.input_lens)
+
+    @property
+    def input_tokens(self) -> int:
+        return int(self.input_lens.sum())
+
+    @property
+    def output_tokens(self) -> int:
+        return int(self.output_lens.sum())
+
+    @property
+    def combined_rate(self) -> float:
+        return _rate(int(self.combined_hits.sum()), self.input_tokens)
+
+    def chunk_matched(self, i: int) -> np.ndarray:
+        """Unlimited pool: for every whole chunk of input i, was it seen in an earlier entry."""
+        return self._index.first_entry[self._index.chunk_ids(i)] < i
+
+    def chunk_sources(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """For every whole chunk of input i: (request, token offset) where it was seen first.
+
+        -1 / -1 for chunks not seen before request i.
+        """
+        ix = self._index
+        ids = ix.chunk_ids(i)
+        req = ix.first_entry[ids].astype(np.int64)
+        off = ix.first_pos[ids].astype(np.int64)
+        seen = req < i
+        return np.where(seen, req, -1), np.where(seen, off, -1)
+
+    def token_classes(self, i: int) -> np.ndarray:
+        """Unlimited pool, per input token of request i: 1 prefix hit, 2 substring hit, 0 miss."""
+        n = int(self.input_lens[i])
+        c = self.chunk_size
+        cls = np.zeros(n, dtype=np.uint8)
+        matched = self.chunk_matched(i)
+        if matched.size:
+            cls[: matched.size * c] = np.repeat(matched.astype(np.uint8) * 2, c)
+        cls[: int(self.unlimited.prefix_hits[i])] = 1
+        return cls
+
+    def iter_matches(self, i: int):
+        """Unlimited pool: every (window, chunk) equal pair of input i with an earlier entry.
+
+        Yields (match_start, match_end, prev_step, prev_start, prev_end), as the seed
+        study's --log-matches wrote them.
+        """
+        yield from self._index.iter_matches(i)
+
+
+# --------------------------------------------------------------------------- the index
+
+class _Index:
+    """Pool-independent structures over all entries E_j = I_j + O_j."""
+
+    def __init__(self, inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], chunk: int) -> None:
+        n = len(inputs)
+        self.n = n
+        self.chunk = chunk
+        self.in_len = np.fromiter((len(a) for a in inputs), dtype=np.int64, count=n)
+        out_len = np.fromiter((len(a) for a in outputs), dtype=np.int64, count=n)
+        self.ent_len = self.in_len + out_len
+        parts: list[np.ndarray] = []
+        for a, b in zip(inputs, outputs):
+            parts.append(a)
+            parts.append(b)
+        self.tok = np.concatenate(parts).astype(np.uint32, copy=False) if parts else np.zeros(0, np.uint32)
+        self.off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(self.ent_len, out=self.off[1:])
+        self._build_ranks()
+        self._build_window_ids()
+
+    # ---- prefix structure
+
+    def entry(self, j: int) -> np.ndarray:
+        return self.tok[self.off[j]: self.off[j + 1]]
+
+    def _build_ranks(self) -> None:
+        n = self.n
+        # Big-endian bytes compare like the token sequences (a prefix sorts first).
+        keys = [self.entry(j).astype(">u4").tobytes() for j in range(n)]
+        order = sorted(range(n), key=keys.__getitem__)
+        self.order = order
+        rank = [0] * n
+        for r, j in enumerate(order):
+            rank[j] = r
+        self.rank = rank
+        adj = [0] * max(n - 1, 0)
+        for r in range(n - 1):
+            adj[r] = _lcp(self.entry(order[r]), self.entry(order[r + 1]))
+        # Sparse table for range minima over adj: table[k][a] = min(adj[a: a + 2**k]).
+        table = [adj]
+        k = 1
+        while (1 << k) <= len(adj):
+            prev = table[-1]
+            half = 1 << (k - 1)
+            table.append([min(prev[a], prev[a + half]) for a in range(len(adj) - (1 << k) + 1)])
+            k += 1
+        self._table = table
+
+    def lcp_ranks(self, a: int, b: int) -> int:
+        """LCP of the entries at ranks a and b (a != b)."""
+        if a > b:
+            a, b = b, a
+        k = (b - a).bit_length() - 1
+        t = self._table[k]
+        x, y = t[a], t[b - (1 << k)]
+        return x if x < y else y
+
+    def earliest_sharers(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each entry j: an earlier entry with the longest common prefix, and that length."""
+        n = self.n
+        src = np.full(n, -1, dtype=np.int64)
+        m = np.zeros(n, dtype=np.int64)
+        seen: list[int] = []
+        for j in range(n):
+            r = self.rank[j]
+            pos = bisect.bisect_left(seen, r)
+            best, who = 0, -1
+            if pos > 0:
+                l = self.lcp_ranks(seen[pos - 1], r)
+                if l > best:
+                    best, who = l, self.order[seen[pos - 1]]
+            if pos < len(seen):
+                l = self.lcp_ranks(r, seen[pos])
+                if l > best:
+                    best, who = l, self.order[seen[pos]]
+            src[j], m[j] = who, best
+            seen.insert(pos, r)
+        return src, m
+
+    # ---- substring structure
+
+    def _build_window_ids(self) -> None:
+        c, n = self.chunk, self.n
+        nwin = np.maximum(self.ent_len - c + 1, 0)
+        self.win_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(nwin, out=self.win_off[1:])
+        src, m = self.earliest_sharers()
+        # Windows inside the prefix an entry shares with an earlier one are copies of that
+        # entry's windows: only the rest ("novel" windows) is hashed.
+        inherit = np.where(src >= 0, np.clip(m - c + 1, 0, nwin), 0)
+        nnovel = nwin - inherit
+        total_novel = int(nnovel.sum())
+        novel_base = np.repeat(self.off[:-1] + inherit, nnovel)
+        novel_first = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(nnovel, out=novel_first[1:])
+        starts = novel_base + (np.arange(total_novel, dtype=np.int64) - np.repeat(novel_first[:-1], nnovel))
+        novel_ids, first_novel = _group_windows(self.tok, starts, c)
+        n_ids = len(first_novel)
+        ids = np.empty(int(self.win_off[-1]), dtype=np.int32)
+        for j in range(n):
+            w0 = self.win_off[j]
+            h = int(inherit[j])
+            if h:
+                s0 = self.win_off[src[j]]
+                ids[w0: w0 + h] = ids[s0: s0 + h]
+            ids[w0 + h: self.win_off[j + 1]] = novel_ids[novel_first[j]: novel_first[j + 1]]
+        self.ids = ids
+        self.n_ids = n_ids
+        # The first novel occurrence of an id is its first occurrence: copies come later.
+        novel_entry = np.repeat(np.arange(n, dtype=np.int64), nnovel)
+        fe = novel_entry[first_novel] if n_ids else np.zeros(0, np.int64)
+        self.first_entry = fe.astype(np.int64)
+        self.first_pos = (starts[first_novel] - self.off[fe]) if n_ids else np.zeros(0, np.int64)
+        self._occ: tuple[np.ndarray, ...] | None = None
+        self._entry_occ: tuple[np.ndarray, ...] | None = None
+        self._chunk_cache: dict[int, np.ndarray] = {}
+
+    def chunk_ids(self, i: int) -> np.ndarray:
+        """Content ids of the whole chunks of input i."""
+        c = self.chunk
+        k = int(self.in_len[i]) // c
+        w0 = int(self.win_off[i])
+        return self.ids[w0: w0 + k * c: c]
+
+    def all_chunks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(request, chunk index, id) of every whole chunk of every input."""
+        c = self.chunk
+        k = self.in_len // c
+        req = np.repeat(np.arange(self.n, dtype=np.int64), k)
+        first = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(k, out=first[1:])
+        kk = np.arange(int(first[-1]), dtype=np.int64) - np.repeat(first[:-1], k)
+        ids = self.ids[self.win_off[req] + kk * c] if len(req) else np.zeros(0, np.int32)
+        return req, kk, ids
+
+    def occurrences(self) -> tuple[np.ndarray, ...]:
+        """Where chunk contents occur: rows sorted by (id, entry), one per (id, entry).
+
+        Returns (key = id * n + entry, id, entry, count, first position). Only ids that are
+        some input's chunk are kept: other windows can never be matched.
+        """
+        if self._occ is None:
+            _, _, cids = self.all_chunks()
+            is_chunk = np.zeros(self.n_ids, dtype=bool)
+            is_chunk[cids] = True
+            w = np.flatnonzero(is_chunk[self.ids])
+            entry = np.searchsorted(self.win_off, w, side="right") - 1
+            wid = self.ids[w].astype(np.int64)
+            key = wid * self.n + entry
+            order = np.argsort(key, kind="stable")  # stable: positions stay ascending
+            key = key[order]
+            pos = (w - self.win_off[entry])[order]
+            head = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+            counts = np.diff(np.r_[head, len(key)])
+            ukey = key[head]
+            self._occ = (ukey, ukey // self.n, ukey % self.n, counts, pos[head])
+        return self._occ
+
+    def entry_occurrences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The same rows grouped by entry: (row offsets per entry, ids, counts)."""
+        if self._entry_occ is None:
+            _, oid, oentry, ocount, _ = self.occurrences()
+            order = np.argsort(oentry, kind="stable")
+            starts = np.zeros(self.n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(oentry, minlength=self.n), out=starts[1:])
+            self._entry_occ = (starts, oid[order], ocount[order])
+        return self._entry_occ
+
+    def iter_matches(self, i: int):
+        c = self.chunk
+        ids = self.chunk_ids(i)
+        ks = np.flatnonzero(self.first_entry[ids] < i)
+        if ks.size == 0:
+            return
+        wanted = ids[ks]
+        order = np.argsort(wanted, kind="stable")
+        wanted_sorted, ks_sorted = wanted[order], ks[order]
+        found = []  # (chunk index, entry, window position)
+        for j in range(i):
+            win = self.ids[self.win_off[j]: self.win_off[j + 1]]
+            pos = np.flatnonzero(np.isin(win, wanted_sorted))
+            if pos.size == 0:
+                continue
+            u = win[pos]
+            lo = np.searchsorted(wanted_sorted, u, side="left")
+            hi = np.searchsorted(wanted_sorted, u, side="right")
+            reps = hi - lo
+            p_rep = np.repeat(pos, reps)
+            k_rep = ks_sorted[np.repeat(lo, reps) + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))]
+            found.append(np.stack([k_rep, np.full_like(p_rep, j), p_rep], axis=1))
+        if not found:
+            return
+        rows = np.concatenate(found)
+        rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+        for k, j, p in rows.tolist():
+            yield (k * c, k * c + c, j, p, p + c)
+
+
+def _lcp(a: np.ndarray, b: np.ndarray) -> int:
+    m = min(len(a), len(b))
+    if m == 0:
+        return 0
+    # Compare in growing blocks: most unrelated prompts differ within a few tokens.
+    start, step = 0, 64
+    while start < m:
+        end = min(m, start + step)
+        diff = np.flatnonzero(a[start:end] != b[start:end])
+        if diff.size:
+            return start + int(diff[0])
+        start, step = end, step * 4
+    return m
+
+
+def _group_windows(tok: np.ndarray, starts: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact content ids for the windows tok[s:s+c]: (id per window, index of first of each id).
+
+    Ids are numbered in order of first appearance. A 64-bit polynomial hash groups them;
+    every group is then confirmed on the real tokens, and any collision falls back to
+    exact grouping of the raw windows.
+    """
+    if len(starts) == 0:
+        return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    cols = [tok[starts + k] for k in range(c)]
+    h = np.zeros(len(starts), dtype=np.uint64)
+    for col in cols:
+        h = h * _HASH_MUL + (col.astype(np.uint64) + np.uint64(1))
+    h ^= h >> np.uint64(31)
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    rep = first[inverse]
+    ok = all(np.array_equal(col, col[rep]) for col in cols)
+    if not ok:
+        rows = np.ascontiguousarray(np.stack(cols, axis=1))
+        view = rows.view(np.dtype((np.void, rows.dtype.itemsize * c))).ravel()
+        _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+    # Renumber ids by first appearance so that they are stable and meaningful.
+    order = np.argsort(first, kind="stable")
+    renum = np.empty_like(order)
+    renum[order] = np.arange(len(order))
+    return renum[inverse.ravel()].astype(np.int32), first[order].astype(np.int64)
+
+
+# --------------------------------------------------------------------------- replays
+
+class _Pool:
+    """LRU bookkeeping shared by both replays: which entries are present and how long."""
+
+    def __init__(self, capacity: int | None, ent_len: np.ndarray) -> None:
+        self.capacity = capacity
+        self.ent_len = ent_len
+        self.lru: OrderedDict[int, int] = OrderedDict()  # entry -> stored length
+        self.used = 0
+        self.cut: int = -1  # the entry stored cut, while present
+
+    def store(self, i: int, on_evict: Callable[[int], None]) -> None:
+        length = int(self.ent_len[i])
+        cap = self.capacity
+        if cap is not None:
+            if length > cap:
+                length = cap
+            while self.used > 0 and self.used + length > cap:
+                j, stored = self.lru.popitem(last=False)
+                self.used -= stored
+                if j == self.cut:
+                    self.cut = -1
+                on_evict(j)
+            if length < self.ent_len[i]:
+                self.cut = i
+        self.lru[i] = length
+        self.used += length
+
+
+def _replay_prefix(ix: _Index, capacity: int | None) -> tuple[np.ndarray, np.ndarray]:
+    n = ix.n
+    hits = np.zeros(n, dtype=np.int64)
+    source = np.full(n, -1, dtype=np.int64)
+    pool = _Pool(capacity, ix.ent_len)
+    present: list[int] = []  # ranks of present entries, sorted
+    last_use = np.full(n, np.inf)  # by rank; inf when absent
+    rank, order, in_len = ix.rank, ix.order, ix.in_len
+    clock = 0
+
+    def evict(j: int) -> None:
+        r = rank[j]
+        del present[bisect.bisect_left(present, r)]
+        last_use[r] = np.inf
+
+    for i in range(n):
+        r = rank[i]
+        pos = bisect.bisect_left(present, r)
+        best = 0
+        if pos > 0:
+            best = ix.lcp_ranks(present[pos - 1], r)
+        if pos < len(present):
+            best = max(best, ix.lcp_ranks(r, present[pos]))
+        hit = min(best, int(in_len[i]))
+        if pool.cut >= 0:
+            # A cut entry fills the pool alone (others have length 0): cap its match.
+            hit = min(hit, pool.lru[pool.cut])
+        if hit > 0:
+            # All present entries matching >= hit form a contiguous run of ranks around r.
+            lo = _first_at_least(present, 0, pos, lambda q: ix.lcp_ranks(present[q], r) >= hit)
+            hi = _last_at_least(present, pos, len(present), lambda q: ix.lcp_ranks(r, present[q]) >= hit)
+            window = last_use[present[lo]: present[hi - 1] + 1] if hi > lo else None
+            if pool.cut >= 0:
+                j = pool.cut
+            else:
+                j = order[present[lo] + int(np.argmin(window))]
+            hits[i], source[i] = hit, j
+            pool.lru.move_to_end(j)
+            last_use[rank[j]] = clock
+            clock += 1
+        pool.store(i, evict)
+        bisect.insort(present, r)
+        last_use[r] = clock
+        clock += 1
+    return hits, source
+
+
+def _first_at_least(present: list[int], lo: int, hi: int, ok: Callable[[int], bool]) -> int:
+    """Smallest q in [lo, hi) with ok(q) true, ok being monotone (false..true); hi if none."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _last_at_least(present: list[int], lo: int, hi: int, ok: Callable[[int], bool]) -> int:
+    """One past the largest q in [lo, hi) with ok(q) true, ok being monotone (true..false)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _replay_substring(ix: _Index, capacity: int, chunk_uniq: list[tuple[np.ndarray, np.ndarray]],
+                      scratch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Replay the substring pool: returns (evicted_at, stored_len) per entry.
+
+    evicted_at[j] is the request during whose store j was evicted (n if never); entry j is
+    present for the queries j < i <= evicted_at[j]. Hits are settled afterwards, at once.
+    """
+    n = ix.n
+    evicted_at = np.full(n, n, dtype=np.int64)
+    stored = ix.ent_len.copy()
+    pool = _Pool(capacity, ix.ent_len)
+    starts, eids, ecounts = ix.entry_occurrences()
+    current = 0
+
+    def evict(j: int) -> None:
+        evicted_at[j] = current
+
+    for i in range(n):
+        current = i
+        uq, mult = chunk_uniq[i]
+        if uq.size and pool.lru:
+            scratch[uq] = mult
+            best, who = 0, -1
+            for j in pool.lru:  # LRU order: the first of equal scores wins
+                if j == pool.cut:
+                    continue  # a cut entry is alone in the pool: touching it changes nothing
+                a, b = starts[j], starts[j + 1]
+                if a == b:
+                    continue
+                s = int(np.dot(scratch[eids[a:b]], ecounts[a:b]))
+                if s > best:
+                    best, who = s, j
+            scratch[uq] = 0
+            if who >= 0:
+                pool.lru.move_to_end(who)
+        pool.store(i, evict)
+        if pool.cut == i:
+            stored[i] = pool.lru[i]
+    return evicted_at, stored
+
+
+def _settle_substring(ix: _Index, evicted_at: np.ndarray | None, stored: np.ndarray | None) -> np.ndarray:
+    """Substring hits of every request, given when each entry left the pool."""
+    req, _, cid = ix.all_chunks()
+    n, c = ix.n, ix.chunk
+    if evicted_at is None:
+        matched = ix.first_entry[cid] < req
+    else:
+        okey, oid, oentry, _, opos = ix.occurrences()
+        # Latest departure among the entries that hold this content, as a running max
+        # within each id's rows (sorted by entry). Offsetting by id keeps segments apart.
+        valid = opos + c <= stored[oentry]
+        depart = np.where(valid, evicted_at[oentry], -1)
+        span = n + 2
+        running = np.maximum.accumulate(oid * span + depart + 1) - oid * span - 1
+        # Last row of this id with entry < i.
+        row = np.searchsorted(okey, cid.astype(np.int64) * n + req, side="left") - 1
+        same = (row >= 0) & (oid[np.maximum(row, 0)] == cid)
+        matched = same & (running[np.maximum(row, 0)] >= req)
+    return np.bincount(req[matched], minlength=n).astype(np.int64) * c
+
+
+# --------------------------------------------------------------------------- entry point
+
+def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
+            pool_sizes: Sequence[str | float | None] = DEFAULT_POOL_SIZES,
+            chunk_size: int = DEFAULT_CHUNK, tokens_per_gb: float = DEFAULT_TOKENS_PER_GB,
+            progress: Callable[[int, int], None] | None = None,
+            cancel: threading.Event | None = None) -> Analysis:
+    """Replay the trace for every pool size; `progress(done, total)` counts replays."""
+    if chunk_size < 1:
+        raise ValueError("chunk size must be >= 1")
+    if len(inputs) != len(outputs):
+        raise ValueError("inputs and outputs differ in length")
+    sizes = [parse_pool_size(s, tokens_per_gb) for s in pool_sizes]
+    ix = _Index(inputs, outputs, chunk_size)
+    total_input = int(ix.in_len.sum())
+    total_stored = int(ix.ent_len.sum())
+
+    def check() -> None:
+        if cancel is not None and cancel.is_set():
+            raise AnalysisCancelled()
+
+    steps = 1 + sum(1 for s in sizes if s.capacity is not None and s.capacity < total_stored)
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, steps)
+
+    check()
+    p_hits, p_src = _replay_prefix(ix, None)
+    unlimited = PoolResult(PoolSize(None, None, "∞"), _frozen(p_hits), _frozen(p_src),
+                           _frozen(_settle_substring(ix, None, None)), total_input)
+    tick()
+    chunk_uniq: list[tuple[np.ndarray, np.ndarray]] | None = None
+    scratch = np.zeros(ix.n_ids, dtype=np.int64)
+    results: list[PoolResult] = []
+    for size in sizes:
+        check()
+        # A pool that holds every entry never evicts nor cuts: it is the unlimited pool.
+        if size.capacity is None or size.capacity >= total_stored:
+            results.append(PoolResult(size, unlimited.prefix_hits, unlimited.prefix_source,
+                                      unlimited.substring_hits, total_input))
+            continue
+        if chunk_uniq is None:
+            chunk_uniq = [_uniq_counts(ix.chunk_ids(i)) for i in range(ix.n)]
+        p_hits, p_src = _replay_prefix(ix, size.capacity)
+        evicted_at, stored = _replay_substring(ix, size.capacity, chunk_uniq, scratch)
+        s_hits = _settle_substring(ix, evicted_at, stored)
+        results.append(PoolResult(size, _frozen(p_hits), _frozen(p_src), _frozen(s_hits), total_input))
+        tick()
+    combined = _frozen(_combined(ix, unlimited.prefix_hits))
+    return Analysis(chunk_size, tokens_per_gb, _frozen(ix.in_len.copy()), _frozen(ix.ent_len - ix.in_len),
+                    tuple(results), unlimited, combined, ix)
+
+
+def _uniq_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if ids.size == 0:
+        return ids.astype(np.int64), np.zeros(0, np.int64)
+    u, cnt = np.unique(ids, return_counts=True)
+    return u.astype(np.int64), cnt.astype(np.int64)
+
+
+def _combined(ix: _Index, prefix_hits: np.ndarray) -> np.ndarray:
+    """Tokens covered by the prefix hit or by a chunk matched in the unlimited pool."""
+    req, k, cid = ix.all_chunks()
+    c = ix.chunk
+    matched = ix.first_entry[cid] < req
+    start = k * c
+    p = prefix_hits[req]
+    # The part of each matched chunk beyond the prefix hit.
+    extra = np.where(matched, np.clip(start + c - np.maximum(start, p), 0, c), 0)
+    return prefix_hits + np.bincount(req, weights=extra, minlength=ix.n).astype(np.int64)

