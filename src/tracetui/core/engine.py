@@ -302,7 +302,8 @@ class _Index:
         self.first_pos = (starts[first_novel] - self.off[fe]) if n_ids else np.zeros(0, np.int64)
         self._occ: tuple[np.ndarray, ...] | None = None
         self._entry_occ: tuple[np.ndarray, ...] | None = None
-        self._chunk_cache: dict[int, np.ndarray] = {}
+        self._chunks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._rows: tuple[np.ndarray, ...] | None = None
 
     def chunk_ids(self, i: int) -> np.ndarray:
         """Content ids of the whole chunks of input i."""
@@ -313,6 +314,11 @@ class _Index:
 
     def all_chunks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(request, chunk index, id) of every whole chunk of every input."""
+        if self._chunks is None:
+            self._chunks = self._all_chunks()
+        return self._chunks
+
+    def _all_chunks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         c = self.chunk
         k = self.in_len // c
         req = np.repeat(np.arange(self.n, dtype=np.int64), k)
@@ -335,9 +341,10 @@ class _Index:
             w = np.flatnonzero(is_chunk[self.ids])
             entry = np.searchsorted(self.win_off, w, side="right") - 1
             wid = self.ids[w].astype(np.int64)
-            key = wid * self.n + entry
-            order = np.argsort(key, kind="stable")  # stable: positions stay ascending
-            key = key[order]
+            # Windows come in (entry, position) order, so a stable sort by id alone
+            # leaves each id's rows sorted by entry and position.
+            order = _radix_argsort(wid, max(16, int(self.n_ids).bit_length()))
+            key = wid[order] * self.n + entry[order]
             pos = (w - self.win_off[entry])[order]
             head = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
             counts = np.diff(np.r_[head, len(key)])
@@ -345,11 +352,29 @@ class _Index:
             self._occ = (ukey, ukey // self.n, ukey % self.n, counts, pos[head])
         return self._occ
 
+    def chunk_rows(self) -> tuple[np.ndarray, ...]:
+        """Pool-independent lookups for settling substring hits.
+
+        For every chunk of all_chunks(): the last occurrence row of its id with entry < its
+        request (clipped to 0) and whether there is one; per row, the segment offset
+        `base` = id * (n + 2) + 1; per chunk, the running value its request needs.
+        """
+        if self._rows is None:
+            req, _, cid = self.all_chunks()
+            okey, oid, _, _, _ = self.occurrences()
+            row = np.searchsorted(okey, cid.astype(np.int64) * self.n + req, side="left") - 1
+            safe = np.maximum(row, 0)
+            has = (row >= 0) & (oid[safe] == cid) if len(oid) else row >= 0
+            base = oid * (self.n + 2) + 1
+            threshold = (base[safe] if len(oid) else safe) + req
+            self._rows = (safe, has, base, threshold)
+        return self._rows
+
     def entry_occurrences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The same rows grouped by entry: (row offsets per entry, ids, counts)."""
         if self._entry_occ is None:
             _, oid, oentry, ocount, _ = self.occurrences()
-            order = np.argsort(oentry, kind="stable")
+            order = _radix_argsort(oentry, max(16, self.n.bit_length()))
             starts = np.zeros(self.n + 1, dtype=np.int64)
             np.cumsum(np.bincount(oentry, minlength=self.n), out=starts[1:])
             self._entry_occ = (starts, oid[order], ocount[order])
@@ -401,31 +426,98 @@ def _lcp(a: np.ndarray, b: np.ndarray) -> int:
 
 
 def _group_windows(tok: np.ndarray, starts: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact content ids for the windows tok[s:s+c]: (id per window, index of first of each id).
+    """Exact content ids for the windows tok[s:s+c], `starts` ascending.
 
-    Ids are numbered in order of first appearance. A 64-bit polynomial hash groups them;
-    every group is then confirmed on the real tokens, and any collision falls back to
-    exact grouping of the raw windows.
+    Returns (id per window, index of the first window of each id). A 64-bit polynomial hash
+    groups the windows (sorted by its top 48 bits with three 16-bit radix passes, which
+    numpy does in linear time); every group is then confirmed on the real tokens, and a
+    collision falls back to exact grouping of the raw windows.
     """
-    if len(starts) == 0:
+    n = len(starts)
+    if n == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int64)
-    cols = [tok[starts + k] for k in range(c)]
-    h = np.zeros(len(starts), dtype=np.uint64)
-    for col in cols:
-        h = h * _HASH_MUL + (col.astype(np.uint64) + np.uint64(1))
-    h ^= h >> np.uint64(31)
-    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    rep = first[inverse]
-    ok = all(np.array_equal(col, col[rep]) for col in cols)
-    if not ok:
-        rows = np.ascontiguousarray(np.stack(cols, axis=1))
+    h = _window_hashes(tok, starts, c)
+    key = h >> np.uint64(16)
+    order = _radix_argsort(key, 48)
+    key = key[order]
+    run_head = np.r_[True, key[1:] != key[:-1]]
+    run = np.cumsum(run_head) - 1
+    # Stable passes keep equal keys in window order: a run's head is its first window.
+    first_of_run = order[run_head]
+    ids = np.empty(n, dtype=np.int64)
+    ids[order] = run
+    if not _confirm(tok, starts, starts[first_of_run[ids]], c):
+        rows = np.ascontiguousarray(_windows(tok, c)[starts])
         view = rows.view(np.dtype((np.void, rows.dtype.itemsize * c))).ravel()
-        _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
-    # Renumber ids by first appearance so that they are stable and meaningful.
-    order = np.argsort(first, kind="stable")
-    renum = np.empty_like(order)
-    renum[order] = np.arange(len(order))
-    return renum[inverse.ravel()].astype(np.int32), first[order].astype(np.int64)
+        _, first_of_run, ids = np.unique(view, return_index=True, return_inverse=True)
+        ids = ids.ravel()
+    # Number ids by first appearance (no sort needed: mark the firsts, count them).
+    is_first = np.zeros(n, dtype=bool)
+    is_first[first_of_run] = True
+    number = np.cumsum(is_first) - 1
+    renum = number[first_of_run]
+    return renum[ids].astype(np.int32), np.flatnonzero(is_first).astype(np.int64)
+
+
+def _radix_argsort(key: np.ndarray, bits: int) -> np.ndarray:
+    """Stable argsort of non-negative integer keys below 2**bits, by 16-bit digits.
+
+    numpy sorts 16-bit integers with a linear-time radix sort when asked for a stable
+    sort: a few passes beat one comparison sort of 64-bit keys by a wide margin.
+    """
+    key = key.astype(np.uint64, copy=False)
+    order: np.ndarray | None = None
+    for shift in range(0, bits, 16):
+        digit = ((key >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.uint16)
+        if order is None:
+            order = np.argsort(digit, kind="stable")
+        else:
+            order = order[np.argsort(digit[order], kind="stable")]
+    return order if order is not None else np.arange(len(key))
+
+
+def _windows(tok: np.ndarray, c: int) -> np.ndarray:
+    return np.lib.stride_tricks.sliding_window_view(tok, c)
+
+
+def _window_hashes(tok: np.ndarray, starts: np.ndarray, c: int) -> np.ndarray:
+    if len(starts) * 4 > len(tok):
+        # Many windows: hash every position with contiguous passes, then pick.
+        m = len(tok) - c + 1
+        wide = tok.astype(np.uint64)
+        h = wide[:m].copy()
+        for k in range(1, c):
+            h *= _HASH_MUL
+            h += wide[k: k + m]
+        h = h[starts]
+    else:
+        h = np.zeros(len(starts), dtype=np.uint64)
+        for k in range(c):
+            h = h * _HASH_MUL + tok[starts + k].astype(np.uint64)
+    # Mix the high bits (the sort key) with the low ones.
+    h ^= h >> np.uint64(29)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(32)
+    return h
+
+
+def _confirm(tok: np.ndarray, starts: np.ndarray, rep: np.ndarray, c: int) -> bool:
+    """True when every window equals its group's representative, token for token.
+
+    A window whose predecessor (same run of consecutive windows) was confirmed against the
+    predecessor of its own representative only needs its last token compared: that is the
+    common case of repeated text, and makes the check linear in the number of windows.
+    """
+    chained = np.zeros(len(starts), dtype=bool)
+    chained[1:] = (starts[1:] == starts[:-1] + 1) & (rep[1:] == rep[:-1] + 1)
+    self_rep = rep == starts
+    if not np.array_equal(tok[starts[chained] + c - 1], tok[rep[chained] + c - 1]):
+        return False
+    full = ~chained & ~self_rep
+    if not full.any():
+        return True
+    w = _windows(tok, c)
+    return bool(np.array_equal(w[starts[full]], w[rep[full]]))
 
 
 # --------------------------------------------------------------------------- replays
@@ -575,17 +667,17 @@ def _settle_substring(ix: _Index, evicted_at: np.ndarray | None, stored: np.ndar
     if evicted_at is None:
         matched = ix.first_entry[cid] < req
     else:
-        okey, oid, oentry, _, opos = ix.occurrences()
+        _, _, oentry, _, opos = ix.occurrences()
+        row, has_row, base, threshold = ix.chunk_rows()
         # Latest departure among the entries that hold this content, as a running max
-        # within each id's rows (sorted by entry). Offsetting by id keeps segments apart.
-        valid = opos + c <= stored[oentry]
-        depart = np.where(valid, evicted_at[oentry], -1)
-        span = n + 2
-        running = np.maximum.accumulate(oid * span + depart + 1) - oid * span - 1
-        # Last row of this id with entry < i.
-        row = np.searchsorted(okey, cid.astype(np.int64) * n + req, side="left") - 1
-        same = (row >= 0) & (oid[np.maximum(row, 0)] == cid)
-        matched = same & (running[np.maximum(row, 0)] >= req)
+        # within each id's rows (sorted by entry); `base` offsets each id's segment above
+        # the previous one so that one accumulate serves all of them.
+        depart = evicted_at[oentry]
+        if (stored < ix.ent_len).any():
+            # A cut entry only holds the windows that end before its cut.
+            depart = np.where(opos + c <= stored[oentry], depart, -1)
+        running = np.maximum.accumulate(base + depart)
+        matched = has_row & (running[row] >= threshold)
     return np.bincount(req[matched], minlength=n).astype(np.int64) * c
 
 

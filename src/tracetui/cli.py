@@ -1,0 +1,122 @@
+"""Command line: `tracetui TRACE` opens the explorer, `tracetui analyze TRACE` reports headless.
+
+Every failure the user can cause (bad path, bad trace, bad option) ends with one line on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .core.engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
+from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
+from .core.model import TraceError
+from .core.tokenizer import DEFAULT_TOKENIZER, TokenizerError
+
+SUBCOMMANDS = ("analyze",)
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("trace", help="JSONL trace file (.gz is read transparently; - reads stdin)")
+    p.add_argument("--tokenizer", default=None, metavar="T",
+                   help=f"tiktoken encoding name (default {DEFAULT_TOKENIZER}, bundled), a local .tiktoken "
+                        "file, llama3:PATH to Llama 3's tokenizer.model, or a HF tokenizer.json")
+    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, metavar="N",
+                   help=f"substring chunk size in tokens (default {DEFAULT_CHUNK})")
+    p.add_argument("--pool-sizes", nargs="+", default=None, metavar="GB",
+                   help="pool sizes in GB, 'unlimited' for no eviction (default: "
+                        + " ".join(DEFAULT_POOL_SIZES) + ")")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--tokens-per-gb", type=float, default=None, metavar="N",
+                   help=f"KV cache tokens per GB (default {DEFAULT_TOKENS_PER_GB}: Llama-3.1-8B, bf16)")
+    g.add_argument("--kv-model", default=None, metavar="M",
+                   help="derive tokens per GB from a model preset: " + ", ".join(PRESETS) + " (:fp8 for fp8)")
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    main = _Parser(prog="tracetui", description="Explore how much of every prompt in an LLM agent trace "
+                                                 "a KV cache could reuse, and why the rest was missed.")
+    main.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _common(main)
+    analyze = _Parser(prog="tracetui analyze", description="Hit rates of a trace, headless: tables, a chart, JSON.")
+    _common(analyze)
+    analyze.add_argument("--json", action="store_true", help="print one JSON document (see README)")
+    analyze.add_argument("--per-request", action="store_true", help="add per-request figures")
+    analyze.add_argument("--log-matches", metavar="FILE",
+                         help="write every substring match (unlimited pool) as JSONL, as the seed study did")
+    return main, analyze
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def settings_from(args: argparse.Namespace):
+    from .core.pipeline import Settings
+
+    if args.chunk_size < 1:
+        raise UsageError("--chunk-size must be at least 1")
+    kv = None
+    if args.kv_model:
+        kv = kv_model(args.kv_model)
+        tpg: float = kv.tokens_per_gb
+    elif args.tokens_per_gb is not None:
+        if args.tokens_per_gb <= 0:
+            raise UsageError("--tokens-per-gb must be positive")
+        tpg = args.tokens_per_gb
+    else:
+        tpg = DEFAULT_TOKENS_PER_GB
+    sizes = tuple(args.pool_sizes) if args.pool_sizes else DEFAULT_POOL_SIZES
+    for s in sizes:
+        try:
+            parse_pool_size(s, tpg)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return Settings(tokenizer=args.tokenizer, pool_sizes=sizes, chunk_size=args.chunk_size,
+                    tokens_per_gb=tpg), kv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    main_parser, analyze_parser = build_parser()
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            args = analyze_parser.parse_args(argv[1:])
+            from .report import run_analyze
+
+            return run_analyze(args, *settings_from(args))
+        args = main_parser.parse_args(argv)
+        settings, _ = settings_from(args)
+        from .app.run import run_explorer
+
+        return run_explorer(args.trace, settings)
+    except (UsageError, TraceError, TokenizerError, UnknownKVModel, ValueError) as exc:
+        return _fail(str(exc))
+    except (AnalysisCancelled, KeyboardInterrupt):
+        return _fail("cancelled", code=130)
+    except BrokenPipeError:
+        # `tracetui analyze ... | head`: not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _fail(message: str, code: int = 2) -> int:
+    first = message.strip().splitlines()[0] if message.strip() else "error"
+    print(f"tracetui: error: {first}", file=sys.stderr)
+    return code

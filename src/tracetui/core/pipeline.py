@@ -1,0 +1,73 @@
+"""Read -> tokenize -> analyze, as one call shared by the CLI and the explorer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, Analysis, analyze
+from .model import Trace
+from .reader import read_trace
+from .tokenizer import Tokenizer, load_tokenizer
+
+Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total); stage is "read", "tokenize" or "analyze"."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    tokenizer: str | None = None
+    pool_sizes: tuple[str, ...] = DEFAULT_POOL_SIZES
+    chunk_size: int = DEFAULT_CHUNK
+    tokens_per_gb: float = DEFAULT_TOKENS_PER_GB
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A trace with its tokens and its analysis: what every view consumes."""
+
+    trace: Trace
+    tokenizer: Tokenizer
+    inputs: tuple[np.ndarray, ...]
+    outputs: tuple[np.ndarray, ...]
+    analysis: Analysis
+    settings: Settings
+
+
+def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = None,
+             cancel: threading.Event | None = None) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    texts: list[str] = []
+    for r in trace.requests:
+        texts.append(r.input)
+        texts.append(r.output)
+    cb = (lambda d, t: progress("tokenize", d, t)) if progress else None
+    toks = tokenizer.encode_batch(texts, progress=cb, cancel=cancel)
+    for a in toks:
+        a.flags.writeable = False
+    return tuple(toks[0::2]), tuple(toks[1::2])
+
+
+def load(path: str, settings: Settings = Settings(), *, progress: Progress | None = None,
+         cancel: threading.Event | None = None) -> Loaded:
+    """Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled."""
+    tokenizer = load_tokenizer(settings.tokenizer)
+    trace = read_trace(path, progress=(lambda d, t: progress("read", d, t)) if progress else None,
+                       cancel=cancel)
+    return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel)
+
+
+def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
+                  progress: Progress | None = None, cancel: threading.Event | None = None) -> Loaded:
+    inputs, outputs = tokenize(trace, tokenizer, progress=progress, cancel=cancel)
+    analysis = analyze(inputs, outputs, pool_sizes=settings.pool_sizes, chunk_size=settings.chunk_size,
+                       tokens_per_gb=settings.tokens_per_gb,
+                       progress=(lambda d, t: progress("analyze", d, t)) if progress else None,
+                       cancel=cancel)
+    return Loaded(trace, tokenizer, inputs, outputs, analysis, settings)
+
+
+def pool_sizes_arg(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(str(v) for v in values)

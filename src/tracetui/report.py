@@ -1,0 +1,255 @@
+"""`tracetui analyze`: the explorer's figures, headless (rich tables, a plotext chart, JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from typing import Any
+
+import orjson
+
+from .core.engine import Analysis
+from .core.kvmodels import GB, KVModel
+from .core.pipeline import Loaded, Settings, load
+
+_STAGES = {"read": "reading", "tokenize": "tokenizing", "analyze": "replaying pools"}
+
+
+class _DelayedProgress:
+    """A progress bar on stderr that only appears when the work takes over a second."""
+
+    def __init__(self, delay: float = 1.0) -> None:
+        self.start = time.monotonic()
+        self.delay = delay
+        self.enabled = sys.stderr.isatty() and not os.environ.get("TRACETUI_NO_PROGRESS")
+        self._progress = None
+        self._tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled or time.monotonic() - self.start < self.delay:
+            return
+        if self._progress is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                                      TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self._progress.start()
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(_STAGES.get(stage, stage), total=total or None)
+        self._progress.update(self._tasks[stage], completed=done, total=total or None)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None) -> int:
+    progress = _DelayedProgress()
+    try:
+        loaded = load(args.trace, settings, progress=progress)
+    finally:
+        progress.close()
+    if args.log_matches:
+        write_matches(loaded.analysis, args.log_matches)
+    if args.json:
+        doc = to_json(loaded, kv, per_request=args.per_request)
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.flush()
+        return 0
+    render_text(loaded, kv, per_request=args.per_request)
+    return 0
+
+
+# --------------------------------------------------------------------------- JSON
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)
+
+
+def bytes_per_token(settings: Settings, kv: KVModel | None) -> float:
+    return kv.bytes_per_token if kv else GB / settings.tokens_per_gb
+
+
+def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False) -> dict[str, Any]:
+    a, trace, s = loaded.analysis, loaded.trace, loaded.settings
+    pools = []
+    for p in a.pools:
+        pools.append({
+            "gb": p.size.gb,
+            "capacity_tokens": p.size.capacity,
+            "prefix_hit_rate": _r(p.prefix_rate),
+            "substring_hit_rate": _r(p.substring_rate),
+            "combined_hit_rate": _r(a.combined_rate) if p.size.unlimited else None,
+        })
+    doc: dict[str, Any] = {
+        "trace": trace.name,
+        "requests": a.requests,
+        "sessions": len(trace.sessions),
+        "input_tokens": a.input_tokens,
+        "output_tokens": a.output_tokens,
+        "mean_input_tokens": _r(a.input_tokens / a.requests) if a.requests else 0.0,
+        "tokenizer": loaded.tokenizer.name,
+        "chunk_size": a.chunk_size,
+        "tokens_per_gb": s.tokens_per_gb,
+        "kv_model": {"name": kv.name, "dtype": kv.dtype, "bytes_per_token": kv.bytes_per_token} if kv else None,
+        "bytes_per_token": round(bytes_per_token(s, kv), 3),
+        "warnings": list(trace.warnings),
+        "unlimited": {
+            "prefix_hit_rate": _r(a.unlimited.prefix_rate),
+            "substring_hit_rate": _r(a.unlimited.substring_rate),
+            "combined_hit_rate": _r(a.combined_rate),
+        },
+        "pools": pools,
+    }
+    if per_request:
+        doc["requests_detail"] = requests_detail(loaded)
+    return doc
+
+
+def requests_detail(loaded: Loaded) -> list[dict[str, Any]]:
+    a = loaded.analysis
+    rows = []
+    t0 = _first_timestamp(loaded)
+    for i, r in enumerate(loaded.trace.requests):
+        rows.append({
+            "index": i,
+            "line": r.line,
+            "session_id": r.session_id,
+            "model": r.model,
+            "timestamp": r.timestamp,
+            "relative_time": None if r.timestamp is None or t0 is None else round(r.timestamp - t0, 6),
+            "input_tokens": int(a.input_lens[i]),
+            "output_tokens": int(a.output_lens[i]),
+            "prefix_hit": int(a.unlimited.prefix_hits[i]),
+            "prefix_source": int(a.unlimited.prefix_source[i]),
+            "substring_hit": int(a.unlimited.substring_hits[i]),
+            "combined_hit": int(a.combined_hits[i]),
+            "pools": [{"gb": p.size.gb, "prefix_hit": int(p.prefix_hits[i]),
+                       "prefix_source": int(p.prefix_source[i]), "substring_hit": int(p.substring_hits[i])}
+                      for p in a.pools],
+        })
+    return rows
+
+
+def _first_timestamp(loaded: Loaded) -> float | None:
+    ts = [r.timestamp for r in loaded.trace.requests if r.timestamp is not None]
+    return min(ts) if ts else None
+
+
+def write_matches(a: Analysis, path: str) -> None:
+    """One JSON line per request, in the seed study's --log-matches format."""
+    try:
+        f = open(path, "wb")
+    except OSError as exc:
+        raise ValueError(f"cannot write {path}: {exc.strerror}") from None
+    with f:
+        for i in range(a.requests):
+            matches = [{"MatchStart": s, "MatchEnd": e, "PrevStep": j, "PrevMatchStart": ps, "PrevMatchEnd": pe}
+                       for s, e, j, ps, pe in a.iter_matches(i)] if i else []
+            f.write(orjson.dumps({"StepID": i, "InputLen": int(a.input_lens[i]),
+                                  "OutputLen": int(a.output_lens[i]), "Matches": matches}) + b"\n")
+
+
+# --------------------------------------------------------------------------- text
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.2f}%"
+
+
+def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    a, trace, s = loaded.analysis, loaded.trace, loaded.settings
+    for w in trace.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("trace", trace.name)
+    summary.add_row("requests", f"{a.requests:,}")
+    summary.add_row("sessions", f"{len(trace.sessions):,}")
+    summary.add_row("input tokens", f"{a.input_tokens:,}")
+    summary.add_row("output tokens", f"{a.output_tokens:,}")
+    summary.add_row("mean input length", f"{a.input_tokens / max(a.requests, 1):,.1f} tokens")
+    summary.add_row("tokenizer", loaded.tokenizer.name)
+    kv_text = f"{kv.name} ({kv.dtype})" if kv else "default"
+    summary.add_row("KV bytes per token", f"{bytes_per_token(s, kv):,.0f} ({kv_text}; "
+                                          f"{s.tokens_per_gb:,.0f} tokens per GB)")
+    summary.add_row("chunk size", f"{a.chunk_size} tokens")
+    console.print(summary)
+    console.print()
+
+    table = Table(title="Hit rate by pool size", title_justify="left")
+    table.add_column("pool (GB)", justify="right")
+    table.add_column("capacity (tokens)", justify="right")
+    table.add_column("prefix", justify="right", style="green")
+    table.add_column("substring", justify="right", style="cyan")
+    table.add_column("combined", justify="right")
+    for p in a.pools:
+        table.add_row(p.size.label, "unlimited" if p.size.unlimited else f"{p.size.capacity:,}",
+                      _pct(p.prefix_rate), _pct(p.substring_rate),
+                      _pct(a.combined_rate) if p.size.unlimited else "–")
+    console.print(table)
+
+    if per_request:
+        rt = Table(title="Per request (unlimited pool)", title_justify="left")
+        for col in ("#", "line", "session", "input", "output", "prefix", "from", "substring", "combined"):
+            rt.add_column(col, justify="right" if col not in ("session",) else "left")
+        for row in requests_detail(loaded):
+            n = max(row["input_tokens"], 1)
+            rt.add_row(str(row["index"]), str(row["line"]), str(row["session_id"] or "")[:14],
+                       f"{row['input_tokens']:,}", f"{row['output_tokens']:,}",
+                       _pct(row["prefix_hit"] / n), "–" if row["prefix_source"] < 0 else str(row["prefix_source"]),
+                       _pct(row["substring_hit"] / n), _pct(row["combined_hit"] / n))
+        console.print(rt)
+
+    chart = hit_rate_chart(a, width=min(console.width, 100), height=18, color=console.color_system is not None)
+    if chart:
+        console.print()
+        sys.stdout.write(chart + "\n")
+        sys.stdout.flush()
+
+
+def chart_points(a: Analysis) -> tuple[list[float], list[str], list[float], list[float]]:
+    """x positions (log scale, ∞ placed one decade past the largest size), labels, curves."""
+    finite = [p for p in a.pools if not p.size.unlimited and p.size.gb and p.size.gb > 0]
+    finite.sort(key=lambda p: p.size.gb)
+    unl = [p for p in a.pools if p.size.unlimited]
+    xs = [p.size.gb for p in finite]
+    labels = [p.size.label for p in finite]
+    pools = finite + unl[:1]
+    if unl:
+        xs.append((xs[-1] * 10) if xs else 1.0)
+        labels.append("∞")
+    return xs, labels, [p.prefix_rate for p in pools], [p.substring_rate for p in pools]
+
+
+def hit_rate_chart(a: Analysis, *, width: int, height: int, color: bool = True) -> str:
+    import plotext as plt
+
+    xs, labels, prefix, substring = chart_points(a)
+    if len(xs) < 1:
+        return ""
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("pro" if color else "clear")
+    plt.xscale("log")
+    plt.plot(xs, [100 * v for v in prefix], label="prefix", marker="braille", color="green")
+    plt.plot(xs, [100 * v for v in substring], label="substring", marker="braille", color="cyan")
+    plt.xticks(xs, labels)
+    plt.ylim(0, 100)
+    plt.title("hit rate (%) vs pool size (GB, log scale)")
+    out = plt.build()
+    if not color:
+        out = plt.uncolorize(out)
+    return out
+
+
+def _unused(x: float) -> bool:  # pragma: no cover - keeps math imported for future log ticks
+    return math.isfinite(x)

@@ -1,0 +1,217 @@
+"""The engine against the definitions: hand-made cases, a brute-force property test, and the
+seed study's figures on the real traces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tracetui.core.engine import DEFAULT_POOL_SIZES, analyze, parse_pool_size
+
+from . import bruteforce
+
+TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
+
+
+def arr(xs):
+    return np.asarray(xs, dtype=np.uint32)
+
+
+def run(inputs, outputs, capacity, chunk):
+    a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs],
+                pool_sizes=["unlimited" if capacity is None else str(capacity)], chunk_size=chunk,
+                tokens_per_gb=1)
+    return a, a.pools[0]
+
+
+# --------------------------------------------------------------------------- hand-made
+
+def test_prefix_and_substring_basics():
+    inputs = [[1, 2, 3, 4], [1, 2, 3, 9, 9], [7, 1, 2, 3, 4]]
+    outputs = [[5, 6], [], [0]]
+    a, p = run(inputs, outputs, None, 2)
+    assert p.prefix_hits.tolist() == [0, 3, 0]
+    assert p.prefix_source.tolist() == [-1, 0, -1]
+    # request 2's chunks: (7,1) (2,3): (2,3) occurs in entries 0 and 1.
+    assert p.substring_hits.tolist() == [0, 2, 2]
+    assert a.token_classes(1).tolist() == [1, 1, 1, 0, 0]
+    assert a.token_classes(2).tolist() == [0, 0, 2, 2, 0]
+    req, off = a.chunk_sources(2)
+    assert req.tolist() == [-1, 0] and off.tolist() == [-1, 1]
+
+
+def test_prefix_can_reach_into_previous_output():
+    a, p = run([[1, 2], [1, 2, 3, 4, 5]], [[3, 4], []], None, 16)
+    assert p.prefix_hits.tolist() == [0, 4]
+
+
+def test_oversize_entry_is_cut_to_the_pool():
+    # Capacity 3: entry 0 (5 tokens) is cut to [1, 2, 3]; request 1 can only reuse those.
+    a, p = run([[1, 2, 3, 4], [1, 2, 3, 4, 8]], [[5], []], 3, 1)
+    assert p.prefix_hits.tolist() == [0, 3]
+    assert p.substring_hits.tolist() == [0, 3]
+
+
+def test_lru_eviction_and_touch():
+    # Capacity 4, entries of 2 tokens: two fit. Request 2 touches entry 0, so storing
+    # request 2 evicts entry 1, not 0.
+    inputs = [[1, 1], [2, 2], [1, 1], [2, 2], [1, 1]]
+    outputs = [[], [], [], [], []]
+    a, p = run(inputs, outputs, 4, 1)
+    ref = bruteforce.replay(inputs, outputs, 4, 1)
+    assert p.prefix_hits.tolist() == ref[0]
+    assert p.substring_hits.tolist() == ref[2]
+
+
+def test_pool_size_floor_is_exact_decimal():
+    assert parse_pool_size("0.1", 8200).capacity == 820
+    assert parse_pool_size("0.29", 100).capacity == 29
+    assert parse_pool_size("unlimited", 8200).capacity is None
+    with pytest.raises(ValueError):
+        parse_pool_size("big", 8200)
+    with pytest.raises(ValueError):
+        parse_pool_size("-1", 8200)
+
+
+def test_empty_requests():
+    a, p = run([[], [1, 2, 3], []], [[], [], []], None, 2)
+    assert p.prefix_hits.tolist() == [0, 0, 0]
+    assert a.combined_hits.tolist() == [0, 0, 0]
+
+
+def test_combined_counts_union_once():
+    # Prefix hit 3 tokens; chunk size 2: chunks (1,2) (3,4) (5,6); (5,6) seen elsewhere.
+    inputs = [[1, 2, 3, 9, 5, 6], [1, 2, 3, 4, 5, 6]]
+    a, p = run(inputs, [[], []], None, 2)
+    assert p.prefix_hits.tolist()[1] == 3
+    assert p.substring_hits.tolist()[1] == 4  # (1,2) and (5,6)
+    assert a.combined_hits.tolist()[1] == 5  # tokens 0-2 and 4-5
+
+
+# --------------------------------------------------------------------------- property test
+
+@st.composite
+def traces(draw):
+    alphabet = draw(st.integers(1, 4))
+    n = draw(st.integers(1, 9))
+    inputs, outputs = [], []
+    for _ in range(n):
+        base = []
+        if inputs and draw(st.booleans()):
+            # Share a prefix with an earlier entry (possibly reaching into its output).
+            j = draw(st.integers(0, len(inputs) - 1))
+            e = inputs[j] + outputs[j]
+            base = e[: draw(st.integers(0, len(e)))]
+        tail = draw(st.lists(st.integers(0, alphabet), max_size=14))
+        inputs.append(base + tail)
+        outputs.append(draw(st.lists(st.integers(0, alphabet), max_size=6)))
+    chunk = draw(st.integers(1, 4))
+    capacity = draw(st.one_of(st.none(), st.integers(0, 40)))
+    return inputs, outputs, chunk, capacity
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(traces())
+def test_engine_equals_bruteforce(case):
+    inputs, outputs, chunk, capacity = case
+    a, p = run(inputs, outputs, capacity, chunk)
+    ref_prefix, ref_src, ref_sub = bruteforce.replay(inputs, outputs, capacity, chunk)
+    assert p.prefix_hits.tolist() == ref_prefix
+    assert p.prefix_source.tolist() == ref_src
+    assert p.substring_hits.tolist() == ref_sub
+
+
+@settings(max_examples=200, deadline=None)
+@given(traces())
+def test_per_token_classes_equal_bruteforce(case):
+    inputs, outputs, chunk, _ = case
+    a, _ = run(inputs, outputs, None, chunk)
+    classes, sources = bruteforce.token_classes(inputs, outputs, chunk)
+    for i in range(len(inputs)):
+        assert a.token_classes(i).tolist() == classes[i]
+        req, off = a.chunk_sources(i)
+        assert list(zip(req.tolist(), off.tolist())) == sources[i]
+        union = sum(1 for c in classes[i] if c)
+        assert int(a.combined_hits[i]) == union
+
+
+@settings(max_examples=100, deadline=None)
+@given(traces())
+def test_many_pools_in_one_sweep_equal_separate_runs(case):
+    inputs, outputs, chunk, _ = case
+    sizes = ["0", "3", "10", "25", "unlimited"]
+    a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs], pool_sizes=sizes, chunk_size=chunk,
+                tokens_per_gb=1)
+    for size, p in zip(sizes, a.pools):
+        cap = None if size == "unlimited" else int(size)
+        ref_prefix, _, ref_sub = bruteforce.replay(inputs, outputs, cap, chunk)
+        assert p.prefix_hits.tolist() == ref_prefix
+        assert p.substring_hits.tolist() == ref_sub
+
+
+def test_log_matches_pairs():
+    inputs = [[1, 2, 1, 2], [1, 2, 3, 3]]
+    a, _ = run(inputs, [[], []], None, 2)
+    assert list(a.iter_matches(1)) == [(0, 2, 0, 0, 2), (0, 2, 0, 2, 4)]
+
+
+def test_hash_collision_falls_back_to_exact(monkeypatch):
+    import tracetui.core.engine as engine
+
+    # Every window hashes alike: grouping must still be exact.
+    monkeypatch.setattr(engine, "_window_hashes", lambda tok, starts, c: np.zeros(len(starts), np.uint64))
+    inputs = [[1, 2, 3, 4], [3, 4, 1, 2], [9, 9, 1, 2]]
+    a, p = run(inputs, [[], [], []], None, 2)
+    assert p.substring_hits.tolist() == bruteforce.replay(inputs, [[], [], []], None, 2)[2]
+
+
+# --------------------------------------------------------------------------- seed figures
+
+EXPECTED = {
+    "opencode/gpt-5-mini-task1.jsonl": (17, 148867, 0.352529, 0.404764, 0.929192, 0.947530),
+    "opencode/gpt-5-mini-task2.jsonl": (11, 60273, 0.484977, 0.548969, 0.883795, 0.903887),
+    "opencode/gpt-5-mini-task3.jsonl": (34, 411980, 0.262588, 0.291509, 0.957879, 0.962260),
+    "aider/gpt-4o-mini__sympy__sympy-13974.jsonl": (15, 216981, 0.085786, 0.254031, 0.415990, 0.859430),
+    "aider/gpt_4o_astropy__astropy-13977.jsonl": (10, 287935, 0.019195, 0.053568, 0.121659, 0.728664),
+    "taubench/09867e5c74f53656f91797020d262e3b.jsonl": (31, 11021, 0.826967, 0.849288, 0.844479, 0.857998),
+    "miniswe/063925220f0d2954505eb37612b11ab3.jsonl": (30, 128002, 0.656576, 0.827612, 0.935735, 0.964360),
+}
+
+
+def _tokens(path):
+    from tracetui.core.tokenizer import load_tokenizer
+
+    tok = load_tokenizer()
+    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    toks = tok.encode_batch([x for r in recs for x in (r["input"], r.get("output") or "")])
+    return toks[0::2], toks[1::2]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_seed_figures(name):
+    path = TRACES / name
+    if not path.exists():
+        pytest.skip("shared traces not available")
+    inputs, outputs = _tokens(path)
+    a = analyze(inputs, outputs, pool_sizes=["0.4", "unlimited"])
+    n, tokens, p04, s04, pu, su = EXPECTED[name]
+    assert a.requests == n and a.input_tokens == tokens
+    got = [round(x, 6) for x in (a.pools[0].prefix_rate, a.pools[0].substring_rate,
+                                 a.pools[1].prefix_rate, a.pools[1].substring_rate)]
+    assert got == [p04, s04, pu, su]
+
+
+def test_seed_sweep_opencode_task2():
+    path = TRACES / "opencode/gpt-5-mini-task2.jsonl"
+    if not path.exists():
+        pytest.skip("shared traces not available")
+    a = analyze(*_tokens(path), pool_sizes=DEFAULT_POOL_SIZES)
+    prefix = [round(p.prefix_rate, 6) for p in a.pools]
+    substring = [round(p.substring_rate, 6) for p in a.pools]
+    assert prefix == [0.013605, 0.054419, 0.136048, 0.272095, 0.484977, 0.800972, 0.881904] + [0.883795] * 5
+    assert substring == [0.013273, 0.053092, 0.135384, 0.270768, 0.548969, 0.846283, 0.902295] + [0.903887] * 5

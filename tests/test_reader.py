@@ -1,0 +1,413 @@
+"""Tests of tracetui.core.reader.read_trace."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tracetui.core import reader
+from tracetui.core.model import TraceError
+from tracetui.core.reader import read_trace
+
+TRACES = Path(__file__).parents[2] / "shared" / "traces"
+EMPTY_TRACE = TRACES / "taubench" / "ea09a0dc475dbe00b56101ef665b8c03.jsonl"
+
+
+def write_lines(path: Path, *records) -> Path:
+    """Write records (dicts are JSON-encoded, str/bytes written as-is) one per line."""
+    out = []
+    for r in records:
+        if isinstance(r, dict):
+            r = json.dumps(r)
+        out.append(r.encode() if isinstance(r, str) else r)
+    path.write_bytes(b"\n".join(out) + b"\n")
+    return path
+
+
+def load(tmp_path: Path, *records):
+    return read_trace(write_lines(tmp_path / "t.jsonl", *records))
+
+
+def single(tmp_path: Path, record):
+    (req,) = load(tmp_path, record).requests
+    return req
+
+
+# --- fields -----------------------------------------------------------------
+
+
+def test_basic_fields(tmp_path):
+    trace = load(
+        tmp_path,
+        {"timestamp": 1700000000, "input": "hi", "output": "yo", "session_id": "s1", "model": "m"},
+        {"timestamp": 1700000001, "input": "hi again", "output": "ok", "session_id": "s2", "model": None},
+    )
+    assert trace.name == "t.jsonl"
+    assert trace.warnings == () and trace.skipped_lines == () and trace.recovered_lines == ()
+    a, b = trace.requests
+    assert (a.index, a.line, a.input, a.output, a.timestamp, a.session_id, a.model) == (
+        0, 1, "hi", "yo", 1700000000.0, "s1", "m",
+    )
+    assert (b.index, b.line, b.model) == (1, 2, None)
+    assert a.input_doc is None and a.output_doc is None and a.usage is None
+    assert trace.sessions == ("s1", "s2")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"prompt": "p", "generation": "g"},
+        {"prompt": "p", "response": "g"},
+        {"input": None, "prompt": "p", "output": None, "response": "g"},
+    ],
+)
+def test_aliases(tmp_path, record):
+    req = single(tmp_path, record)
+    assert (req.input, req.output) == ("p", "g")
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (1700000000, 1700000000.0),
+        (1700000000.25, 1700000000.25),
+        (1700000000250, 1700000000.25),
+        (1700000000250000, 1700000000.25),
+        ("1700000000250", 1700000000.25),
+        (" 1700000000.5 ", 1700000000.5),
+        ("yesterday", None),
+        (None, None),
+        (True, None),
+    ],
+)
+def test_timestamp_units(tmp_path, value, expected):
+    req = single(tmp_path, {"timestamp": value, "input": "x"})
+    assert req.timestamp == pytest.approx(expected) if expected else req.timestamp is None
+
+
+def test_missing_timestamp_session_model(tmp_path):
+    req = single(tmp_path, {"input": "x"})
+    assert (req.timestamp, req.session_id, req.model) == (None, None, None)
+
+
+def test_int_session_id(tmp_path):
+    assert single(tmp_path, {"input": "x", "session_id": 42}).session_id == "42"
+
+
+@pytest.mark.parametrize("record", [{"input": "x"}, {"input": "x", "output": None}, {"input": "x", "output": ""}])
+def test_missing_output_is_empty(tmp_path, record):
+    assert single(tmp_path, record).output == ""
+
+
+def test_blank_lines_skipped_silently(tmp_path):
+    trace = load(tmp_path, "", {"input": "a"}, "   \t", "\r", {"input": "b"}, "")
+    assert [(r.index, r.line, r.input) for r in trace.requests] == [(0, 2, "a"), (1, 5, "b")]
+    assert trace.warnings == () and trace.skipped_lines == ()
+
+
+def test_crlf_bom_and_no_final_newline(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"input": "a"}\r\n{"input": "b"}')
+    assert [r.input for r in read_trace(path).requests] == ["a", "b"]
+
+
+def test_lines_longer_than_a_chunk(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "_CHUNK", 7)  # every line spans several chunks
+    records = [{"input": "x" * n, "output": "y"} for n in (1, 30, 5, 100)]
+    trace = load(tmp_path, *records, "", {"input": "last"})
+    assert [r.input for r in trace.requests] == ["x", "x" * 30, "x" * 5, "x" * 100, "last"]
+    assert trace.requests[-1].line == 6
+
+
+# --- JSON bodies and usage --------------------------------------------------
+
+
+def test_parsed_input_output_documents(tmp_path):
+    body = {"model": "gpt", "messages": [{"role": "user", "content": "hé"}]}
+    resp = {"choices": [{"message": {"content": "ok"}}], "usage": {"prompt_tokens": 3}}
+    req = single(tmp_path, {"input": body, "output": resp})
+    assert req.input_doc == body and req.output_doc == resp
+    assert req.input == '{"model":"gpt","messages":[{"role":"user","content":"hé"}]}'
+    assert json.loads(req.output) == resp
+    assert req.usage == {"prompt_tokens": 3}
+
+
+def test_top_level_usage_wins(tmp_path):
+    req = single(tmp_path, {"input": "x", "output": {"usage": {"a": 1}}, "usage": {"b": 2}})
+    assert req.usage == {"b": 2}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": "gpt", "messages": [{"role": "user", "content": "hi"}]},
+        {"system": "be nice", "messages": []},
+        {"system": [{"type": "text", "text": "be nice"}]},
+    ],
+)
+def test_escaped_request_body_is_parsed(tmp_path, body):
+    text = json.dumps(body, indent=1)
+    req = single(tmp_path, {"input": text})
+    assert req.input == text and req.input_doc == body
+
+
+@pytest.mark.parametrize("text", ['{"foo": 1}', '["messages"]', "{not json", "plain text"])
+def test_input_that_is_not_a_request_body(tmp_path, text):
+    req = single(tmp_path, {"input": text})
+    assert req.input == text and req.input_doc is None
+
+
+def test_escaped_output_object_is_parsed(tmp_path):
+    out = json.dumps({"content": [{"type": "text", "text": "hi"}], "usage": {"output_tokens": 2}})
+    req = single(tmp_path, {"input": "x", "output": out})
+    assert req.output == out
+    assert req.output_doc["content"][0]["text"] == "hi"
+    assert req.usage == {"output_tokens": 2}
+    assert single(tmp_path, {"input": "x", "output": "[1, 2]"}).output_doc is None
+
+
+# --- compression and stdin --------------------------------------------------
+
+
+def test_gzip_file(tmp_path):
+    path = tmp_path / "t.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"input": "a"}\n\n{"input": "b", "output": "c"}\n'))
+    trace = read_trace(path)
+    assert trace.name == "t.jsonl.gz"
+    assert [(r.line, r.input, r.output) for r in trace.requests] == [(1, "a", ""), (3, "b", "c")]
+
+
+class FakeStdin:
+    def __init__(self, data: bytes) -> None:
+        self.buffer = io.BytesIO(data)
+
+
+def test_stdin(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", FakeStdin(b'{"input": "a"}\n{"input": "b"}\n'))
+    calls = []
+    trace = read_trace("-", progress=lambda done, total: calls.append((done, total)))
+    assert trace.name == "<stdin>"
+    assert [r.input for r in trace.requests] == ["a", "b"]
+    assert calls and calls[-1] == (30, 0)
+
+
+def test_gzipped_stdin(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", FakeStdin(gzip.compress(b'{"input": "a"}\n')))
+    assert read_trace("-").requests[0].input == "a"
+
+
+# --- repairs and skipped lines ----------------------------------------------
+
+
+def test_invalid_utf8_is_replaced_and_counted(tmp_path):
+    trace = load(tmp_path, b'{"input": "caf\xe9"}', {"input": "ok"}, b'{"input": "x", "output": "\xff\xfe"}')
+    assert [r.input for r in trace.requests] == ["caf\ufffd", "ok", "x"]
+    assert trace.requests[2].output == "\ufffd\ufffd"
+    assert trace.invalid_utf8 == 2
+    assert trace.warnings == ("replaced invalid UTF-8 in 2 lines",)
+
+
+def test_lone_surrogate_escape_is_replaced(tmp_path):
+    req = single(tmp_path, r'{"input": "cut \ud83d", "output": "\ud83d\ude00"}')
+    assert req.input == "cut \ufffd" and req.output == "\U0001f600"
+
+
+def test_unreadable_lines_are_skipped_and_listed(tmp_path):
+    trace = load(
+        tmp_path,
+        {"input": "a"}, {"input": "b"}, {"input": "c"},
+        "{broken",  # line 4
+        {"input": "d"}, {"input": "e"}, {"input": "f"}, {"input": "g"},
+        "[1, 2, 3]",  # line 9: valid JSON, not an object
+        {"output": "no input"},  # line 10
+        {"input": "h"},
+    )
+    assert [r.input for r in trace.requests] == list("abcdefgh")
+    assert [r.index for r in trace.requests] == list(range(8))
+    assert trace.requests[-1].line == 11
+    assert trace.skipped_lines == (4, 9, 10)
+    assert trace.warnings == ("skipped 3 unreadable lines: 4, 9-10",)
+
+
+def test_long_lists_of_line_numbers_are_capped(tmp_path):
+    trace = load(tmp_path, {"input": "a"}, *(["oops", ""] * 25))
+    assert len(trace.skipped_lines) == 25
+    (warning,) = trace.warnings
+    assert warning == "skipped 25 unreadable lines: " + ", ".join(map(str, range(2, 41, 2))) + ", … and 5 more"
+    assert reader._line_list([1, 2, 3, 5, 7, 8]) == "1-3, 5, 7-8"
+
+
+def test_unescaped_documents_are_recovered(tmp_path):
+    body = '{"model":"claude","system":"say \\"hi\\"","messages":[{"role":"user","content":"a, \\"b\\""}]}'
+    out = '{"content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":5,"cache_read_input_tokens":3}}'
+    bad = f'{{"timestamp": 1760587779519310, "input": "{body}", "output": "{out}", "session_id": "s"}}'
+    trace = load(tmp_path, {"input": "fine"}, bad)
+    assert trace.recovered_lines == (2,)
+    assert trace.warnings == ("recovered 1 malformed line (unescaped JSON in input/output): 2",)
+    req = trace.requests[1]
+    assert req.input == body and req.output == out  # the raw text, not re-serialised
+    assert req.input_doc == json.loads(body) and req.output_doc == json.loads(out)
+    assert req.usage == {"input_tokens": 5, "cache_read_input_tokens": 3}
+    assert (req.timestamp, req.session_id, req.line, req.index) == (pytest.approx(1760587779.51931), "s", 2, 1)
+
+
+def test_recovery_falls_back_to_delimiters(tmp_path):
+    # Truncated document: raw_decode fails, the value ends before the next known key.
+    bad = '{"input": "{"messages": [{"role": "user", "content": "hi"}", "output": "plain", "model": "m"}'
+    req = single(tmp_path, bad)
+    assert req.input == '{"messages": [{"role": "user", "content": "hi"}'
+    assert req.input_doc is None
+    assert (req.output, req.model) == ("plain", "m")
+    # A correctly escaped input next to an unescaped output keeps its decoded text.
+    bad = '{"input": "line\\none \\"q\\"", "output": "{"a": 1}"}'
+    req = single(tmp_path, bad)
+    assert (req.input, req.output, req.output_doc) == ('line\none "q"', '{"a": 1}', {"a": 1})
+
+
+def memgpt_trace() -> Path:
+    path = TRACES / "memgpt" / "memgpt1.jsonl"
+    if not path.parent.is_dir():
+        pytest.skip("shared traces are not available")
+    return path
+
+
+def test_memgpt_trace_is_recovered():
+    path = memgpt_trace()
+    trace = read_trace(path)
+    assert len(trace.requests) == 20
+    assert trace.recovered_lines == tuple(range(1, 21))
+    assert trace.skipped_lines == ()
+    assert trace.warnings == ("recovered 20 malformed lines (unescaped JSON in input/output): 1-20",)
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for req in trace.requests:
+        assert isinstance(req.input_doc, dict) and "messages" in req.input_doc
+        assert {"system", "tools"} <= req.input_doc.keys()
+        assert isinstance(req.output_doc, dict)
+        assert "cache_read_input_tokens" in req.usage
+        assert req.session_id == "0c6629b0a328cc379ad0e3a62b0353bb"
+        assert 1.7e9 < req.timestamp < 1.8e9
+        # The texts are the embedded documents exactly as written in the file.
+        assert f'"input": "{req.input}", "output": "{req.output}"' in lines[req.line - 1]
+
+
+def test_all_shared_traces_load():
+    memgpt_trace()  # skips when absent
+    paths = sorted(p for p in TRACES.glob("*/*.jsonl") if p != EMPTY_TRACE)
+    assert len(paths) >= 10
+    for path in paths:
+        trace = read_trace(path)
+        assert trace.requests, path
+        assert trace.skipped_lines == () and trace.invalid_utf8 == 0, path
+        assert trace.name == path.name
+    assert len(read_trace(TRACES / "opencode" / "gpt-5-mini-task2.jsonl").requests) == 11
+
+
+# --- fatal errors -----------------------------------------------------------
+
+
+def fatal(path) -> str:
+    with pytest.raises(TraceError) as info:
+        read_trace(path)
+    message = str(info.value)
+    assert message and "\n" not in message
+    return message
+
+
+def test_shared_empty_trace_is_fatal():
+    memgpt_trace()  # skips when absent
+    assert fatal(EMPTY_TRACE).endswith("ea09a0dc475dbe00b56101ef665b8c03.jsonl is empty")
+
+
+def test_empty_and_blank_files(tmp_path):
+    (tmp_path / "e.jsonl").write_bytes(b"")
+    (tmp_path / "b.jsonl").write_bytes(b"\n  \n\n")
+    assert fatal(tmp_path / "e.jsonl").endswith("e.jsonl is empty")
+    assert fatal(tmp_path / "b.jsonl").endswith("b.jsonl is empty")
+
+
+def test_missing_path(tmp_path):
+    assert fatal(tmp_path / "nope.jsonl") == f"no such file: {tmp_path / 'nope.jsonl'}"
+
+
+def test_directory(tmp_path):
+    assert fatal(tmp_path) == f"{tmp_path} is a directory, not a trace file"
+
+
+def test_binary_file(tmp_path):
+    path = tmp_path / "image.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(200))
+    assert fatal(path) == f"{path} does not look like a JSONL trace (binary data)"
+
+
+def test_corrupt_gzip(tmp_path):
+    path = tmp_path / "t.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"input": "a"}\n' * 100)[:40])  # truncated
+    assert fatal(path).endswith("does not look like a JSONL trace (binary data)")
+    path.write_bytes(b"\x1f\x8bnot really gzip")
+    assert fatal(path).endswith("does not look like a JSONL trace (binary data)")
+
+
+def test_no_readable_requests(tmp_path):
+    path = write_lines(tmp_path / "t.jsonl", "nope", "", "[]", {"output": "x"})
+    assert fatal(path) == f"{path} has no readable requests (3 lines skipped)"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root ignores permissions")
+def test_permission_denied(tmp_path):
+    path = write_lines(tmp_path / "t.jsonl", {"input": "a"})
+    path.chmod(0)
+    assert fatal(path) == f"permission denied: {path}"
+
+
+def test_permission_denied_simulated(tmp_path, monkeypatch):
+    def deny(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(reader, "open", deny, raising=False)  # shadows the builtin, even as root
+    path = write_lines(tmp_path / "t.jsonl", {"input": "a"})
+    assert fatal(path) == f"permission denied: {path}"
+
+
+# --- progress, cancel, imports ----------------------------------------------
+
+
+def test_progress_reports_bytes(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "_CHUNK", 64)
+    path = write_lines(tmp_path / "t.jsonl", *({"input": f"request {i}"} for i in range(20)))
+    size = path.stat().st_size
+    calls = []
+    read_trace(path, progress=lambda done, total: calls.append((done, total)))
+    assert len(calls) > 5
+    assert all(total == size for _, total in calls)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    assert calls[-1] == (size, size)
+
+
+def test_cancel(tmp_path):
+    path = write_lines(tmp_path / "t.jsonl", {"input": "a"})
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(TraceError, match="^cancelled$"):
+        read_trace(path, cancel=cancel)
+
+
+def test_cancel_while_reading(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "_CHUNK", 64)
+    path = write_lines(tmp_path / "t.jsonl", *({"input": f"request {i}"} for i in range(50)))
+    cancel = threading.Event()
+    with pytest.raises(TraceError, match="^cancelled$"):
+        read_trace(path, progress=lambda done, total: cancel.set(), cancel=cancel)
+
+
+def test_core_imports_neither_textual_nor_rich():
+    code = "import sys, tracetui.core.reader; print(sorted({'textual', 'rich'} & sys.modules.keys()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
