@@ -176,6 +176,14 @@ class Analysis:
         cls[: int(self.unlimited.prefix_hits[i])] = 1
         return cls
 
+    def chunk_frequency(self, i: int) -> np.ndarray:
+        """For every whole chunk of input i: how many requests' entries contain it."""
+        ix = self._index
+        if ix._freq is None:
+            _, oid, _, _, _ = ix.occurrences()
+            ix._freq = np.bincount(oid, minlength=ix.n_ids) if ix.n_ids else np.zeros(0, np.int64)
+        return ix._freq[ix.chunk_ids(i)]
+
     def iter_matches(self, i: int):
         """Unlimited pool: every (window, chunk) equal pair of input i with an earlier entry.
 
@@ -304,6 +312,7 @@ class _Index:
         self._entry_occ: tuple[np.ndarray, ...] | None = None
         self._chunks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._rows: tuple[np.ndarray, ...] | None = None
+        self._freq: np.ndarray | None = None
 
     def chunk_ids(self, i: int) -> np.ndarray:
         """Content ids of the whole chunks of input i."""

@@ -1,0 +1,133 @@
+"""Headless state behind the explorer: per-request rows, prompt documents, search.
+
+The Textual app only draws what this module computes, so every figure on screen can be
+checked without a terminal.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .document import PromptDocument
+from .pipeline import Loaded
+
+_DOC_CACHE = 12
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    index: int
+    relative_time: float | None
+    session: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    prefix_hit: int
+    substring_hit: int
+    combined_hit: int
+
+    @property
+    def prefix_pct(self) -> float:
+        return 100 * self.prefix_hit / self.input_tokens if self.input_tokens else 0.0
+
+    @property
+    def substring_pct(self) -> float:
+        return 100 * self.substring_hit / self.input_tokens if self.input_tokens else 0.0
+
+    @property
+    def combined_pct(self) -> float:
+        return 100 * self.combined_hit / self.input_tokens if self.input_tokens else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    request: int
+    start: int
+    end: int
+
+
+class ExplorerData:
+    """Everything the explorer shows about a loaded trace (thread-safe, lazily computed)."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+        self.trace = loaded.trace
+        self.analysis = loaded.analysis
+        self.byte_lengths = loaded.tokenizer.byte_lengths()
+        self._docs: OrderedDict[int, PromptDocument] = OrderedDict()
+        self._lock = threading.Lock()
+        a = self.analysis
+        times = [r.timestamp for r in self.trace.requests]
+        known = [t for t in times if t is not None]
+        t0 = min(known) if known else None
+        self.rows = tuple(
+            RequestRow(i, None if t is None or t0 is None else t - t0, r.session_id or "",
+                       r.model or _doc_model(r.input_doc), int(a.input_lens[i]), int(a.output_lens[i]),
+                       int(a.unlimited.prefix_hits[i]), int(a.unlimited.substring_hits[i]),
+                       int(a.combined_hits[i]))
+            for i, (r, t) in enumerate(zip(self.trace.requests, times))
+        )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def document(self, i: int) -> PromptDocument:
+        with self._lock:
+            doc = self._docs.get(i)
+            if doc is not None:
+                self._docs.move_to_end(i)
+                return doc
+        r = self.trace.requests[i]
+        a = self.analysis
+        doc = PromptDocument(i, r.input, r.output, self.loaded.inputs[i], self.loaded.outputs[i],
+                             a.token_classes(i), self.byte_lengths, int(a.unlimited.prefix_hits[i]),
+                             r.input_doc, a.chunk_size, a.chunk_frequency(i))
+        with self._lock:
+            self._docs[i] = doc
+            while len(self._docs) > _DOC_CACHE:
+                self._docs.popitem(last=False)
+        return doc
+
+    def chunk_source(self, i: int, token: int) -> tuple[int, int] | None:
+        """Where the chunk holding input token `token` of request i was seen first."""
+        c = self.analysis.chunk_size
+        req, off = self.analysis.chunk_sources(i)
+        k = token // c
+        if k >= len(req) or req[k] < 0:
+            return None
+        return int(req[k]), int(off[k])
+
+    def search(self, query: str, cancel: threading.Event | None = None) -> list[Match]:
+        """Case-insensitive matches of `query` in the input and output of every request."""
+        if not query:
+            return []
+        pattern = re.compile(re.escape(query), re.IGNORECASE)
+        found: list[Match] = []
+        for i, r in enumerate(self.trace.requests):
+            if cancel is not None and cancel.is_set():
+                break
+            for m in pattern.finditer(r.input):
+                found.append(Match(i, m.start(), m.end()))
+            base = len(r.input)
+            for m in pattern.finditer(r.output):
+                found.append(Match(i, base + m.start(), base + m.end()))
+        return found
+
+
+def _doc_model(doc) -> str:
+    if isinstance(doc, dict) and isinstance(doc.get("model"), str):
+        return doc["model"]
+    return ""
+
+
+def cumulative_rates(loaded: Loaded) -> tuple[np.ndarray, np.ndarray]:
+    """Running prefix and substring hit rate (unlimited pool) after each request."""
+    a = loaded.analysis
+    total = np.cumsum(a.input_lens).astype(float)
+    total[total == 0] = 1.0
+    return (np.cumsum(a.unlimited.prefix_hits) / total, np.cumsum(a.unlimited.substring_hits) / total)
