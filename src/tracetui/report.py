@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -11,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from .charts import hit_rate_chart
 from .core.engine import Analysis
 from .core.kvmodels import GB, KVModel
 from .core.pipeline import Loaded, Settings, load
@@ -214,42 +214,3 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
         console.print()
         sys.stdout.write(chart + "\n")
         sys.stdout.flush()
-
-
-def chart_points(a: Analysis) -> tuple[list[float], list[str], list[float], list[float]]:
-    """x positions (log scale, ∞ placed one decade past the largest size), labels, curves."""
-    finite = [p for p in a.pools if not p.size.unlimited and p.size.gb and p.size.gb > 0]
-    finite.sort(key=lambda p: p.size.gb)
-    unl = [p for p in a.pools if p.size.unlimited]
-    xs = [p.size.gb for p in finite]
-    labels = [p.size.label for p in finite]
-    pools = finite + unl[:1]
-    if unl:
-        xs.append((xs[-1] * 10) if xs else 1.0)
-        labels.append("∞")
-    return xs, labels, [p.prefix_rate for p in pools], [p.substring_rate for p in pools]
-
-
-def hit_rate_chart(a: Analysis, *, width: int, height: int, color: bool = True) -> str:
-    import plotext as plt
-
-    xs, labels, prefix, substring = chart_points(a)
-    if len(xs) < 1:
-        return ""
-    plt.clear_figure()
-    plt.plotsize(width, height)
-    plt.theme("pro" if color else "clear")
-    plt.xscale("log")
-    plt.plot(xs, [100 * v for v in prefix], label="prefix", marker="braille", color="green")
-    plt.plot(xs, [100 * v for v in substring], label="substring", marker="braille", color="cyan")
-    plt.xticks(xs, labels)
-    plt.ylim(0, 100)
-    plt.title("hit rate (%) vs pool size (GB, log scale)")
-    out = plt.build()
-    if not color:
-        out = plt.uncolorize(out)
-    return out
-
-
-def _unused(x: float) -> bool:  # pragma: no cover - keeps math imported for future log ticks
-    return math.isfinite(x)

@@ -1,0 +1,69 @@
+"""The Textual app and its factory, shared by the CLI and the tests."""
+
+from __future__ import annotations
+
+import os
+
+from textual.app import App
+from textual.binding import Binding
+
+from ..core.pipeline import Settings
+
+DEFAULT_THEME = "textual-dark"
+
+
+class TraceApp(App[int]):
+    """tracetui's explorer: loads a trace in a worker, then walks it turn by turn."""
+
+    CSS_PATH = "tracetui.tcss"
+    TITLE = "tracetui"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+    ]
+
+    def __init__(self, path: str, settings: Settings | None = None, *, theme: str = DEFAULT_THEME) -> None:
+        super().__init__()
+        self.path = path
+        self.trace_name = "<stdin>" if path == "-" else os.path.basename(str(path))
+        self.settings = settings or Settings()
+        self._theme_name = theme
+        self.error_message: str | None = None
+        self.data = None
+
+    def on_mount(self) -> None:
+        # Set explicitly: TEXTUAL_THEME or a saved preference must not change what we draw.
+        self.theme = self._theme_name
+        self.sub_title = self.trace_name
+        from .screens.loading import LoadingScreen
+
+        self.push_screen(LoadingScreen(self.path, self.trace_name, self.settings))
+
+    def show_main(self, data) -> None:
+        from .screens.main import MainScreen
+        from .screens.warnings import WarningsScreen
+
+        self.data = data
+        self.switch_screen(MainScreen(data))
+        if data.trace.warnings:
+            self.push_screen(WarningsScreen(data.trace.name, data.trace.warnings))
+
+    def show_error(self, message: str) -> None:
+        from .screens.error import ErrorScreen
+
+        self.error_message = message
+        self.switch_screen(ErrorScreen(message))
+
+    def action_quit_error(self) -> None:
+        self.exit(return_code=2)
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+
+def create_app(path: str, settings: Settings | None = None, *, theme: str = DEFAULT_THEME) -> TraceApp:
+    """The one way to build the app: the CLI and every test go through here."""
+    return TraceApp(path, settings, theme=theme)

@@ -1,0 +1,272 @@
+"""The main screen: header, request list, prompt view, legend, footer."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from ...core.explorer import ExplorerData, Match
+from ..widgets.legend import Legend
+from ..widgets.prompt_view import PromptView
+from ..widgets.request_list import RequestList
+from ..widgets.trace_header import TraceHeader
+
+
+@dataclass
+class SearchState:
+    query: str
+    matches: list[Match]
+    current: int = -1
+
+
+class MainScreen(Screen):
+    """Walk the trace turn by turn, token by token."""
+
+    BINDINGS = [
+        Binding("right_square_bracket", "turn(1)", "Next turn", id="main.next_turn", key_display="]"),
+        Binding("left_square_bracket", "turn(-1)", "Prev turn", id="main.previous_turn", key_display="["),
+        Binding("n", "next", "Next turn / match", show=False, id="main.next"),
+        Binding("p", "turn(-1)", "Previous turn", show=False, id="main.previous"),
+        Binding("N", "previous_match", "Previous match", show=False, id="main.previous_match"),
+        Binding("b", "block(1)", "Next block", show=False, id="main.next_block"),
+        Binding("B", "block(-1)", "Previous block", show=False, id="main.previous_block"),
+        Binding("slash", "search", "Search", id="main.search", key_display="/"),
+        Binding("s", "source", "Source", id="main.source"),
+        Binding("escape", "escape", "Back / clear", show=False, id="main.escape"),
+        Binding("backspace", "back", "Back from jump", show=False, id="main.back"),
+        Binding("c", "curves", "Curves", id="main.curves"),
+        Binding("f", "heatmap", "Heatmap", id="main.heatmap"),
+        Binding("t", "boundaries", "Tokens", id="main.boundaries"),
+    ]
+
+    def __init__(self, data: ExplorerData) -> None:
+        super().__init__()
+        self.data = data
+        self.search: SearchState | None = None
+        self.back_stack: list[tuple[int, int]] = []
+        self._search_cancel = threading.Event()
+        self._status = ""
+
+    def compose(self) -> ComposeResult:
+        yield TraceHeader(self.data, id="trace-header")
+        with Vertical(id="panes"):
+            yield RequestList(self.data, id="requests")
+            yield PromptView(id="prompt")
+        yield Legend(id="legend")
+        yield Input(placeholder="search all prompts (Enter to search, Escape to cancel)", id="search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.request_list.focus()
+        self._show_request(0)
+        self._refresh_legend()
+
+    # ---- parts
+
+    @property
+    def request_list(self) -> RequestList:
+        return self.query_one(RequestList)
+
+    @property
+    def prompt(self) -> PromptView:
+        return self.query_one(PromptView)
+
+    def _refresh_legend(self) -> None:
+        pv = self.prompt
+        styles = {name: pv.get_component_rich_style(f"prompt-view--{name}")
+                  for name in ("prefix", "substring", "miss", "output", "marker")}
+        self.query_one(Legend).show(heatmap=pv.heatmap, status=self._status, styles=styles)
+
+    def set_status(self, text: str) -> None:
+        self._status = text
+        self._refresh_legend()
+
+    # ---- selection
+
+    def _show_request(self, index: int, *, char: int | None = None, block_kind: str | None = None,
+                      highlight: tuple[int, int] | None = None) -> None:
+        doc = self.data.document(index)
+        self.prompt.set_document(doc, char=char, block_kind=block_kind, highlight=highlight)
+        self._apply_matches(index)
+
+    @on(RequestList.Selected)
+    def _on_selected(self, event: RequestList.Selected) -> None:
+        pv = self.prompt
+        if pv.doc is not None and pv.doc.index == event.index:
+            return
+        kind = getattr(self, "_pending_kind", None)
+        self._pending_kind = None
+        self._show_request(event.index, block_kind=kind)
+
+    def select_request(self, index: int, *, char: int | None = None, block_kind: str | None = None,
+                       highlight: tuple[int, int] | None = None) -> None:
+        """Select `index` in the list and show it (at `char` / the first `block_kind` block)."""
+        rl = self.request_list
+        if index not in rl.shown:
+            rl.set_visible([])  # a filtered list does not hold it: show everything again
+        self._pending_kind = None
+        rl.select(index)
+        self._show_request(index, char=char, block_kind=block_kind, highlight=highlight)
+
+    # ---- actions
+
+    def action_turn(self, delta: int) -> None:
+        rl = self.request_list
+        if not rl.shown:
+            return
+        kind = self.prompt.current_kind()
+        target = max(0, min(len(rl.shown) - 1, rl.cursor + delta))
+        if target == rl.cursor:
+            return
+        self.select_request(rl.shown[target], block_kind=kind)
+
+    def action_next(self) -> None:
+        if self.search is not None:
+            self._goto_match(1)
+        else:
+            self.action_turn(1)
+
+    def action_previous_match(self) -> None:
+        if self.search is not None:
+            self._goto_match(-1)
+
+    def action_block(self, delta: int) -> None:
+        self.prompt.goto_block(delta)
+
+    def action_curves(self) -> None:
+        from .curves import CurvesScreen
+
+        def opened(index: int | None) -> None:
+            if index is not None:
+                self.select_request(index)
+
+        self.app.push_screen(CurvesScreen(self.data, self.request_list.selected), opened)
+
+    def action_heatmap(self) -> None:
+        self.prompt.heatmap = not self.prompt.heatmap
+        self._refresh_legend()
+
+    def action_boundaries(self) -> None:
+        self.prompt.boundaries = not self.prompt.boundaries
+
+    # ---- source jump
+
+    def action_source(self) -> None:
+        pv = self.prompt
+        doc = pv.doc
+        if doc is None:
+            return
+        token = pv.next_substring_token()
+        if token is None:
+            self.set_status("no substring hit below the cursor")
+            return
+        src = self.data.chunk_source(doc.index, token)
+        if src is None:
+            self.set_status("this chunk was not seen before")
+            return
+        req, off = src
+        self.back_stack.append((doc.index, int(doc.token_starts[token])))
+        target = self.data.document(req)
+        c = self.data.analysis.chunk_size
+        a = int(target.token_starts[min(off, target.n_tokens - 1)])
+        b = int(target.token_starts[min(off + c, target.n_tokens)])
+        self.select_request(req, char=a, highlight=(a, b))
+        self.set_status(f"chunk of request {doc.index} @ token {token:,} first seen in request {req} "
+                        f"@ token {off:,} · Esc/⌫ back")
+
+    def action_back(self) -> None:
+        if not self.back_stack:
+            return
+        index, char = self.back_stack.pop()
+        self.select_request(index, char=char)
+        self.set_status("")
+
+    def action_escape(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.display:
+            search.display = False
+            self.request_list.focus()
+            return
+        if self.search is not None:
+            self._clear_search()
+        elif self.back_stack:
+            self.action_back()
+        elif self.prompt.highlight is not None:
+            self.prompt.highlight = None
+            self.prompt.refresh()
+
+    # ---- search
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.display = True
+        box.value = self.search.query if self.search else ""
+        box.focus()
+
+    @on(Input.Submitted, "#search")
+    def _submitted(self, event: Input.Submitted) -> None:
+        box = self.query_one("#search", Input)
+        box.display = False
+        self.request_list.focus()
+        query = event.value
+        if not query:
+            self._clear_search()
+            return
+        self.set_status(f"searching “{query}”…")
+        self._search_cancel.set()
+        self._search_cancel = threading.Event()
+        self.run_search(query, self._search_cancel)
+
+    @work(thread=True, exclusive=True, group="search")
+    def run_search(self, query: str, cancel: threading.Event) -> None:
+        matches = self.data.search(query, cancel)
+        if not cancel.is_set():
+            self.app.call_from_thread(self._search_done, query, matches)
+
+    def _search_done(self, query: str, matches: list[Match]) -> None:
+        self.search = SearchState(query, matches)
+        if not matches:
+            self.set_status(f"no match for “{query}”")
+            self.search = None
+            return
+        # Start at the first match in or after the selected request.
+        here = self.request_list.selected
+        first = next((k for k, m in enumerate(matches) if m.request >= here), 0)
+        self.search.current = first - 1
+        self._goto_match(1)
+
+    def _goto_match(self, delta: int) -> None:
+        s = self.search
+        if s is None or not s.matches:
+            return
+        s.current = (s.current + delta) % len(s.matches)
+        m = s.matches[s.current]
+        self.select_request(m.request, char=m.start)
+        self._apply_matches(m.request)
+        self.set_status(f"“{s.query}”: match {s.current + 1:,}/{len(s.matches):,} "
+                        f"(request {m.request}) · n/N · Esc clears")
+
+    def _apply_matches(self, index: int) -> None:
+        s = self.search
+        if s is None:
+            if self.prompt.matches:
+                self.prompt.set_matches([], None)
+            return
+        here = [(m.start, m.end) for m in s.matches if m.request == index]
+        cur = s.matches[s.current] if 0 <= s.current < len(s.matches) else None
+        current = (cur.start, cur.end) if cur is not None and cur.request == index else None
+        self.prompt.set_matches(here, current)
+
+    def _clear_search(self) -> None:
+        self._search_cancel.set()
+        self.search = None
+        self.prompt.set_matches([], None)
+        self.set_status("")

@@ -1,0 +1,30 @@
+"""Recovered or skipped lines: shown once over the main screen, dismissed with a key."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label
+
+
+class WarningsScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,enter,space,q", "dismiss", "Dismiss", id="warnings.dismiss"),
+    ]
+
+    def __init__(self, name: str, warnings: tuple[str, ...]) -> None:
+        super().__init__()
+        self.trace_name = name
+        self.warnings = warnings
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="warnings-box"):
+            yield Label(f"⚠ {self.trace_name}: the reader had to repair this trace", id="warnings-title")
+            for w in self.warnings:
+                yield Label(f"• {w}", classes="warning-line")
+            yield Label("The rest of the trace is loaded. Enter or Esc to dismiss.", id="warnings-hint")
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,38 @@
+"""The legend under the prompt view, and the status of search / jumps."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from .prompt_view import HEAT_LABELS, heat_style
+
+
+class Legend(Static):
+    DEFAULT_CSS = """
+    Legend { height: 1; }
+    """
+
+    def show(self, *, heatmap: bool, status: str = "", styles: dict | None = None) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if heatmap:
+            t.append(" chunk in N requests: ")
+            for label in HEAT_LABELS:
+                level = {"1": 1, "2": 2, "3-4": 4, "5-8": 8, "9-16": 16, "17+": 17}[label]
+                t.append(f" {label} ", style=heat_style(level))
+                t.append(" ")
+        else:
+            styles = styles or {}
+            t.append(" ")
+            t.append(" prefix hit ", style=styles.get("prefix", ""))
+            t.append(" ")
+            t.append(" substring hit ", style=styles.get("substring", ""))
+            t.append(" ")
+            t.append(" miss ", style=styles.get("miss", ""))
+            t.append(" ")
+            t.append(" output ", style=styles.get("output", ""))
+            t.append("  ▲ prefix end", style=styles.get("marker", ""))
+        if status:
+            t.append("  │ ")
+            t.append(status, style="bold")
+        self.update(t)

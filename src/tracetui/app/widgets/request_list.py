@@ -1,0 +1,205 @@
+"""The request list: one row per request, drawn line by line so 100,000 rows stay instant."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ...core.explorer import ExplorerData, RequestRow
+
+BAR = 12
+COLUMNS = (("#", 6), ("time", 9), ("session", 10), ("model", 12), ("input", 8), ("prefix", 7),
+           ("substr", 7), ("cause", 9))
+
+
+def format_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    s = int(round(seconds))
+    if s < 60:
+        return f"+{seconds:.1f}s" if seconds < 10 else f"+{s}s"
+    if s < 3600:
+        return f"+{s // 60}m{s % 60:02d}s"
+    return f"+{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class RequestList(ScrollView, can_focus=True):
+    """Requests of the trace; posts `RequestList.Selected` when the selection moves."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Previous request", show=False, id="request.previous"),
+        Binding("down,j", "cursor(1)", "Next request", show=False, id="request.next"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="request.page_up"),
+        Binding("pagedown,space", "page(1)", "Page down", show=False, id="request.page_down"),
+        Binding("g,home", "jump(0)", "First request", show=False, id="request.first"),
+        Binding("G,end", "jump(-1)", "Last request", show=False, id="request.last"),
+    ]
+
+    COMPONENT_CLASSES = {
+        "request-list--header",
+        "request-list--cursor",
+        "request-list--prefix",
+        "request-list--substring",
+        "request-list--rest",
+        "request-list--dim",
+    }
+
+    DEFAULT_CSS = """
+    RequestList { height: 1fr; }
+    """
+
+    class Selected(Message):
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+    cursor = reactive(0, always_update=False)
+
+    def __init__(self, data: ExplorerData, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.data = data
+        self.shown: list[int] = list(range(len(data)))
+        """Indices of the requests shown (all, or one session's)."""
+        self.causes: dict[int, str] = {}
+        self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
+        self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
+
+    def _row_width(self) -> int:
+        return sum(w + 1 for _, w in COLUMNS) + BAR
+
+    # ---- selection
+
+    @property
+    def selected(self) -> int:
+        return self.shown[self.cursor] if self.shown else 0
+
+    def select(self, index: int) -> None:
+        """Move the cursor to request `index` (if shown)."""
+        try:
+            self.cursor = self.shown.index(index)
+        except ValueError:
+            return
+
+    def set_visible(self, indices: list[int]) -> None:
+        current = self.selected
+        self.shown = indices or list(range(len(self.data)))
+        self._cache.clear()
+        self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
+        if current in self.shown:
+            self.cursor = self.shown.index(current)
+        else:
+            self.cursor = 0
+            self.post_message(self.Selected(self.selected))
+        self.refresh()
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._cache.clear()
+        self._scroll_to_cursor()
+        self.refresh()
+        if self.shown:
+            self.post_message(self.Selected(self.selected))
+
+    def _scroll_to_cursor(self) -> None:
+        h = max(1, self.scrollable_content_region.height - 1)
+        y = self.cursor
+        top = int(self.scroll_offset.y)
+        if y < top:
+            self.scroll_to(y=y, animate=False)
+        elif y >= top + h:
+            self.scroll_to(y=y - h + 1, animate=False)
+
+    def action_cursor(self, delta: int) -> None:
+        if self.shown:
+            self.cursor = max(0, min(len(self.shown) - 1, self.cursor + delta))
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.scrollable_content_region.height - 2))
+
+    def action_jump(self, where: int) -> None:
+        if self.shown:
+            self.cursor = 0 if where == 0 else len(self.shown) - 1
+
+    def on_click(self, event) -> None:
+        row = event.y + int(self.scroll_offset.y) - 1
+        if 0 <= row < len(self.shown):
+            self.cursor = row
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    def on_resize(self) -> None:
+        self._cache.clear()
+
+    # ---- drawing
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        sx = int(self.scroll_offset.x)
+        if y == 0:
+            key = ("header", width, sx)
+            strip = self._cache.get(key)
+            if strip is None:
+                style = self.get_component_rich_style("request-list--header")
+                text = " ".join(name.rjust(w) if name not in ("session", "model", "cause") else name.ljust(w)
+                                for name, w in COLUMNS) + " " + "cache reuse".ljust(BAR)
+                strip = Strip([Segment(text, style)]).crop(sx, sx + width).extend_cell_length(width, style)
+                self._cache[key] = strip
+            return strip
+        row = y - 1 + int(self.scroll_offset.y)
+        if row >= len(self.shown):
+            return Strip.blank(width, self.rich_style)
+        index = self.shown[row]
+        key = (index, row == self.cursor, width, sx, self.has_focus)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._draw_row(self.data.rows[index], row == self.cursor).crop(sx, sx + width)
+            strip = strip.extend_cell_length(width, self._base(row == self.cursor))
+            self._cache[key] = strip
+        return strip
+
+    def _base(self, cursor: bool) -> Style:
+        return self.get_component_rich_style("request-list--cursor") if cursor else self.rich_style
+
+    def _draw_row(self, r: RequestRow, cursor: bool) -> Strip:
+        base = self._base(cursor)
+        dim = base + self.get_component_rich_style("request-list--dim", partial=True)
+        cells = [
+            (str(r.index).rjust(6), base),
+            (format_time(r.relative_time).rjust(9), dim),
+            (short(r.session, 10).ljust(10), dim),
+            (short(r.model, 12).ljust(12), dim),
+            (f"{r.input_tokens:,}".rjust(8), base),
+            (f"{r.prefix_pct:5.1f}%".rjust(7), base),
+            (f"{r.substring_pct:5.1f}%".rjust(7), base),
+            (short(self.causes.get(r.index, ""), 9).ljust(9), dim),
+        ]
+        segments: list[Segment] = []
+        for text, style in cells:
+            segments.append(Segment(text, style))
+            segments.append(Segment(" ", base))
+        segments.extend(self._bar(r))
+        return Strip(segments)
+
+    def _bar(self, r: RequestRow) -> list[Segment]:
+        """A small stacked bar: prefix hit, then what a substring cache adds, then misses."""
+        if r.input_tokens == 0:
+            return [Segment(" " * BAR, self.rich_style)]
+        p = round(BAR * r.prefix_hit / r.input_tokens)
+        c = max(p, round(BAR * r.combined_hit / r.input_tokens))
+        out = []
+        for n, name, ch in ((p, "prefix", "█"), (c - p, "substring", "▓"), (BAR - c, "rest", "░")):
+            if n > 0:
+                out.append(Segment(ch * n, self.get_component_rich_style(f"request-list--{name}")))
+        return out
