@@ -1,0 +1,469 @@
+"""Why the prefix cache missed: where each prompt broke from the entry it extends, and why.
+
+For request i the engine gives the entry j that shared the longest prefix with it (unlimited
+pool) and that prefix's length P in tokens. The break is token P of the input. Its cause is
+decided by rules, in this order:
+
+- new         no earlier entry shares a token (first request, new session).
+- append      the whole source entry (or the whole input) was reused: nothing broke.
+- retokenize  the texts agree across the break; only the tokens differ at a boundary.
+- template    the texts differ only in role markers / special tokens / whitespace.
+- rerender    the break lies inside the source's output as it comes back in the history
+              (re-serialised tool call, re-templated turn, dropped <think> block, ...).
+- reorder     the block holding the break has the same lines (or items) in another order.
+- insert      new text sits before text of the source that follows unchanged.
+- edit        text changed inside a block.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .blocks import split_blocks
+from .document import char_offsets
+from .engine import analyze
+from .model import Block
+from .pipeline import Loaded
+
+CAUSES = ("new", "append", "retokenize", "template", "rerender", "reorder", "insert", "edit")
+
+_ANCHOR = 96  # characters of the source compared to find where the texts meet again
+_ANCHOR_STEPS = (0, 16, 64, 256, 1024, 4096, 16384)
+
+_MARKERS = re.compile(
+    r"<\|im_start\|>[a-z_]*\n?|<\|start_header_id\|>[a-z_]*<\|end_header_id\|>|<\|[^|<>\n]{1,64}\|>|\[/?INST\]|</?s>|<<?/?SYS>>?|</?(?:system|user|assistant|tool|human|ai)>|"
+    r"^=== ?[A-Za-z]+ ?===$|^(?:system|user|assistant|tool):",
+    re.MULTILINE | re.IGNORECASE,
+)
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """Where and why request `request` stopped reusing the prefix of `source`."""
+
+    request: int
+    source: int
+    """Entry that gave the longest prefix (unlimited pool); -1 for none."""
+    cause: str
+    prefix: int
+    """Prefix hit in tokens (the break token's index)."""
+    input_tokens: int
+    char: int
+    """Break character in the request's input (== in the source's text)."""
+    in_source_output: bool
+    block: Block | None
+    """Block of the request's input holding the break."""
+    removed: str
+    """Source text replaced at the break (up to where the texts meet again)."""
+    added: str
+    """Request text put in its place."""
+    description: str
+    """Normalised, for grouping like breaks across requests."""
+    recovered: int
+    """Tokens after the break that a substring cache still reused (unlimited pool)."""
+
+    @property
+    def tokens_lost(self) -> int:
+        """Input tokens after the break, not reused by the prefix cache."""
+        return self.input_tokens - self.prefix
+
+    @property
+    def is_breaker(self) -> bool:
+        return self.cause != "append"
+
+
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    """Breaks of several requests grouped by cause, block and normalised description."""
+
+    cause: str
+    block: str
+    description: str
+    requests: tuple[int, ...]
+    tokens_lost: int
+    recovered: int
+
+
+# --------------------------------------------------------------------------- normalising
+
+_NORMALISERS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<UUID>"),
+    (re.compile(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? +(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+                r"[a-z]* +\d{1,2},? +\d{4}\b", re.I), "<DATE>"),
+    (re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* +\d{1,2},? +\d{4}\b", re.I),
+     "<DATE>"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"),
+     "<DATE>"),
+    (re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?: ?[AP]M)?\b", re.I), "<TIME>"),
+    (re.compile(r"\b(?:toolu|call|chatcmpl|msg|req|run|ses|sess)[-_][A-Za-z0-9_-]{6,}\b"), "<ID>"),
+    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<HASH>"),
+    (re.compile(r"\b[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*[A-Za-z][A-Za-z0-9_-]{10,}\b"), "<ID>"),
+    (re.compile(r"\d+(?:\.\d+)?"), "<N>"),
+]
+
+
+def normalise(text: str, limit: int = 72) -> str:
+    """Replace numbers, dates, hashes and ids by placeholders; squeeze whitespace; shorten."""
+    for pattern, repl in _NORMALISERS:
+        text = pattern.sub(repl, text)
+    text = _SPACE.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _first_line(text: str) -> str:
+    """First line with content, role markers removed."""
+    for line in _MARKERS.sub("", text).splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _visible(text: str) -> str:
+    """A short change with its whitespace made visible, normalised for grouping."""
+    if not text:
+        return "∅"
+    shown = text.replace(" ", "␣").replace("\n", "↵").replace("\t", "→")
+    for pattern, repl in _NORMALISERS:
+        shown = pattern.sub(repl, shown)
+    return shown
+
+
+def _excerpt(text: str, limit: int = 60) -> str:
+    text = text.replace("\n", "↵")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------- per request
+
+def _entry_char(loaded: Loaded, j: int, token: int, offsets: Callable[[int], tuple[np.ndarray, np.ndarray]]) -> int:
+    """Character of token `token` in entry j's text (input + output)."""
+    oin, oout = offsets(j)
+    n_in = len(loaded.inputs[j])
+    if token < n_in:
+        return int(oin[token])
+    k = token - n_in
+    return len(loaded.trace.requests[j].input) + int(oout[min(k, len(oout) - 1)])
+
+
+def _token_end_char(offsets: np.ndarray, token: int) -> int:
+    return int(offsets[min(token + 1, len(offsets) - 1)])
+
+
+def _resync(new: str, old: str, c: int) -> tuple[int, int] | None:
+    """Where the texts meet again after the break at c: (chars added, chars removed).
+
+    Small edits are found by diffing a local window; large insertions (a repo map, a
+    summary) by looking for an anchor of the source's text further on in the request.
+    """
+    import difflib
+
+    old_w, new_w = old[c: c + 512], new[c: c + 1024]
+    if not old_w:
+        return len(new) - c, 0
+    need = min(12, len(old_w))
+    sm = difflib.SequenceMatcher(None, old_w, new_w, autojunk=False)
+    for b, a, size in sm.get_matching_blocks():
+        if size >= need or (size and b + size == len(old_w) and c + b + size == len(old)):
+            return a, b
+    for b in _ANCHOR_STEPS:
+        anchor = old[c + b: c + b + _ANCHOR]
+        if len(anchor) < 16:
+            return None
+        pos = new.find(anchor, c)
+        if pos >= 0:
+            return pos - c, b
+    return None
+
+
+def _items(text: str) -> list[str]:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) >= 3:
+        return lines
+    return [p.strip() for p in re.split(r"\}\s*,\s*\{|\n", text) if p.strip()]
+
+
+def _only_markup(removed: str, added: str) -> bool:
+    """The change touches role markers / special tokens, and nothing but them and spaces."""
+    def strip(s: str) -> str:
+        return _SPACE.sub("", _MARKERS.sub("", s))
+
+    touches = bool(_MARKERS.search(removed) or _MARKERS.search(added))
+    return touches and removed != added and strip(removed) == strip(added)
+
+
+def _block_at(blocks: tuple[Block, ...], char: int) -> Block | None:
+    for b in blocks:
+        if b.start <= char < b.end:
+            return b
+    return blocks[-1] if blocks else None
+
+
+def _matching_block(blocks: tuple[Block, ...], like: Block) -> Block | None:
+    same = [b for b in blocks if b.kind == like.kind and b.role == like.role and b.label == like.label]
+    return same[0] if same else None
+
+
+class _Offsets:
+    """Token character offsets of inputs and outputs, computed once per request."""
+
+    def __init__(self, loaded: Loaded, byte_lengths: np.ndarray) -> None:
+        self.loaded = loaded
+        self.byte_lengths = byte_lengths
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        if i not in self._cache:
+            r = self.loaded.trace.requests[i]
+            self._cache[i] = (char_offsets(r.input, self.loaded.inputs[i], self.byte_lengths),
+                              char_offsets(r.output, self.loaded.outputs[i], self.byte_lengths))
+        return self._cache[i]
+
+
+def diagnose(loaded: Loaded, byte_lengths: np.ndarray | None = None) -> tuple[Break, ...]:
+    """The break and its cause for every request of the trace."""
+    if byte_lengths is None:
+        byte_lengths = loaded.tokenizer.byte_lengths()
+    offsets = _Offsets(loaded, byte_lengths)
+    a = loaded.analysis
+    reqs = loaded.trace.requests
+    sessions_seen: set[Any] = set()
+    out = []
+    for i, r in enumerate(reqs):
+        out.append(_diagnose_one(loaded, i, offsets, sessions_seen))
+        sessions_seen.add(r.session_id)
+    del a
+    return tuple(out)
+
+
+def _diagnose_one(loaded: Loaded, i: int, offsets: _Offsets, sessions_seen: set[Any]) -> Break:
+    a = loaded.analysis
+    r = loaded.trace.requests[i]
+    n_in = int(a.input_lens[i])
+    p = int(a.unlimited.prefix_hits[i])
+    j = int(a.unlimited.prefix_source[i])
+    recovered = int(a.combined_hits[i]) - p
+    blocks = split_blocks(r.input, r.input_doc)
+
+    def make(cause: str, char: int, block: Block | None, removed: str = "", added: str = "",
+             description: str = "", in_output: bool = False) -> Break:
+        return Break(i, j, cause, p, n_in, char, in_output, block, removed, added, description, recovered)
+
+    if j < 0 or p == 0:
+        if i == 0:
+            desc = "first request"
+        elif r.session_id not in sessions_seen:
+            desc = "new session"
+        else:
+            desc = "no shared prefix"
+        return make("new", 0, blocks[0] if blocks else None, description=desc)
+    src = loaded.trace.requests[j]
+    entry_len = len(loaded.inputs[j]) + len(loaded.outputs[j])
+    if p >= n_in or p >= entry_len:
+        return make("append", len(r.input), None, description="continues the source entry")
+    new_text = r.input
+    old_text = src.input + src.output
+    oin_i, _ = offsets(i)
+    c = int(oin_i[p])
+    in_output = p >= len(loaded.inputs[j])
+    block = _block_at(blocks, c)
+    if new_text.startswith(old_text[c:], c):
+        # The source's whole text continues in the request: only the tokens at the seam
+        # differ (its last token merges with what was appended). Nothing broke.
+        return make("append", c, block, description="continues the source entry (tokens merge at the seam)",
+                    in_output=in_output)
+    # Texts that agree through both break tokens (and 32 characters on) differ in tokens
+    # only: the same text was tokenized differently.
+    end_i = _token_end_char(oin_i, p)
+    c_j = _entry_char(loaded, j, p, offsets)
+    end_j = _entry_char(loaded, j, p + 1, offsets) if p + 1 < entry_len else len(old_text)
+    span = min(len(old_text), max(end_i, end_j) + 32)
+    if c_j == c and new_text[c:span] == old_text[c:span]:
+        return make("retokenize", c, block, description="same text, different tokens at the boundary",
+                    in_output=in_output)
+    sync = _resync(new_text, old_text, c)
+    added_n, removed_n = sync if sync is not None else (min(len(new_text) - c, 400), min(len(old_text) - c, 400))
+    added = new_text[c: c + added_n]
+    removed = old_text[c: c + removed_n]
+    around_a = _excerpt(removed[:60])
+    around_b = _excerpt(added[:60])
+    if _only_markup(removed[:2000], added[:2000]):
+        return make("template", c, block, removed, added,
+                    f"{normalise(around_a, 40)!s} → {normalise(around_b, 40)!s}", in_output)
+    if in_output:
+        out_start = len(src.input)
+        head_new = new_text[c: c + 64].lstrip()
+        if _MARKERS.match(head_new) and not _MARKERS.match(old_text[c: c + 64].lstrip()):
+            # The request closes the turn where the source's output went on.
+            what = "the output" if c <= out_start + 2 else "the rest of the output"
+            return make("rerender", c, block, removed, added,
+                        f"{what} does not come back in the history (dropped or re-templated)", True)
+        if removed.lstrip().startswith("<think>") and "<think>" not in added[:64]:
+            return make("rerender", c, block, removed, added, "the <think> block of the output is dropped", True)
+        if sync is None or c + removed_n >= len(old_text) - 2:
+            what = "the output" if c <= out_start + 2 else "the rest of the output"
+            return make("rerender", c, block, removed, added,
+                        f"{what} does not come back in the history as generated", True)
+        # Name the change by its normalised text, with a little context so that
+        # `"timeout\": 120000` and `"timeout\": 60000` group together.
+        ctx = old_text[max(0, c - 32): c]
+        cut = max(ctx.rfind(ch) for ch in ",{\n ") if c - 1 >= 0 else -1
+        if 0 <= cut < len(ctx) - 1:
+            ctx = ctx[cut + 1:]
+        return make("rerender", c, block, removed, added,
+                    f"{normalise(ctx, 32)}⟨{_visible(removed[:24])}⟩ → ⟨{_visible(added[:24])}⟩", in_output)
+    block_id = _block_identity(block, new_text)
+    if block is not None:
+        src_blocks = split_blocks(src.input, src.input_doc)
+        twin = _matching_block(src_blocks, block)
+        if twin is not None:
+            mine, theirs = _items(new_text[block.start:block.end]), _items(src.input[twin.start:twin.end])
+            if mine != theirs and sorted(mine) == sorted(theirs):
+                return make("reorder", c, block, removed, added, f"{block_id}: same items, another order")
+    if sync is not None and removed_n == 0 and added_n > 0:
+        return make("insert", c, block, removed, added, f"{block_id}: inserted “{normalise(_first_line(added), 48)}”")
+    return make("edit", c, block, removed, added, block_id)
+
+
+def _block_identity(block: Block | None, text: str) -> str:
+    if block is None:
+        return "prompt"
+    head = normalise(_first_line(text[block.start: block.end][:2000]), 56)
+    role = f" {block.role}" if block.role and block.role != block.kind else ""
+    return f"{block.kind}{role} “{head}”" if head else f"{block.kind}{role}"
+
+
+# --------------------------------------------------------------------------- across the trace
+
+def rank_breakers(breaks: tuple[Break, ...]) -> list[Breaker]:
+    """Breaks grouped by (cause, block kind, description), most tokens lost first."""
+    groups: dict[tuple[str, str, str], list[Break]] = defaultdict(list)
+    for b in breaks:
+        if b.is_breaker:
+            groups[(b.cause, b.block.kind if b.block else "", b.description)].append(b)
+    ranked = [Breaker(cause, kind, desc, tuple(x.request for x in items), sum(x.tokens_lost for x in items),
+                      sum(x.recovered for x in items))
+              for (cause, kind, desc), items in groups.items()]
+    ranked.sort(key=lambda g: (-g.tokens_lost, -len(g.requests), g.cause, g.description))
+    return ranked
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStats:
+    session: str | None
+    requests: int
+    input_tokens: int
+    prefix_hits: int
+    substring_hits: int
+    combined_hits: int
+    within_prefix_hits: int
+    """Prefix hits when only this session's own earlier requests are in the (unlimited) pool."""
+    within_substring_hits: int
+
+    def rate(self, hits: int) -> float:
+        return hits / self.input_tokens if self.input_tokens else 0.0
+
+
+def session_stats(loaded: Loaded) -> list[SessionStats]:
+    """Per session: hit rates in the whole trace, and with reuse within the session only."""
+    a = loaded.analysis
+    members: dict[Any, list[int]] = defaultdict(list)
+    for i, r in enumerate(loaded.trace.requests):
+        members[r.session_id].append(i)
+    out = []
+    for sid, idx in members.items():
+        ix = np.asarray(idx)
+        own = analyze([loaded.inputs[i] for i in idx], [loaded.outputs[i] for i in idx],
+                      pool_sizes=["unlimited"], chunk_size=a.chunk_size)
+        out.append(SessionStats(sid, len(idx), int(a.input_lens[ix].sum()), int(a.unlimited.prefix_hits[ix].sum()),
+                                int(a.unlimited.substring_hits[ix].sum()), int(a.combined_hits[ix].sum()),
+                                int(own.unlimited.prefix_hits.sum()), int(own.unlimited.substring_hits.sum())))
+    return out
+
+
+# --------------------------------------------------------------------------- provider usage
+
+@dataclass(frozen=True, slots=True)
+class ProviderUsage:
+    request: int
+    prompt_tokens: int
+    """All prompt tokens as the provider counted them (cached ones included)."""
+    cached_tokens: int
+    cache_write_tokens: int
+    provider: str
+
+
+def provider_usage(r_usage: Any, index: int) -> ProviderUsage | None:
+    """Anthropic reports cached tokens apart from `input_tokens`; OpenAI counts them inside
+    `prompt_tokens`. Both become (prompt total, cached)."""
+    u = r_usage
+    if not isinstance(u, dict):
+        return None
+    if "cache_read_input_tokens" in u or "cache_creation_input_tokens" in u:
+        read = int(u.get("cache_read_input_tokens") or 0)
+        write = int(u.get("cache_creation_input_tokens") or 0)
+        fresh = int(u.get("input_tokens") or 0)
+        return ProviderUsage(index, fresh + read + write, read, write, "anthropic")
+    if "prompt_tokens" in u:
+        details = u.get("prompt_tokens_details") or {}
+        cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+        return ProviderUsage(index, int(u.get("prompt_tokens") or 0), cached, 0, "openai")
+    if "input_tokens" in u and isinstance(u.get("input_tokens_details"), dict):
+        cached = int(u["input_tokens_details"].get("cached_tokens") or 0)
+        return ProviderUsage(index, int(u.get("input_tokens") or 0), cached, 0, "openai")
+    return None
+
+
+def usage_table(loaded: Loaded) -> list[ProviderUsage]:
+    out = []
+    for i, r in enumerate(loaded.trace.requests):
+        u = provider_usage(r.usage, i)
+        if u is not None:
+            out.append(u)
+    return out
+
+
+# --------------------------------------------------------------------------- side by side
+
+@dataclass(frozen=True)
+class SideBySide:
+    """Text around a break in the source entry (left) and the request (right), with the
+    differing character ranges of each (relative to the excerpts)."""
+
+    left: str
+    right: str
+    left_marks: list[tuple[int, int]] = field(default_factory=list)
+    right_marks: list[tuple[int, int]] = field(default_factory=list)
+    left_start: int = 0
+    right_start: int = 0
+
+
+def side_by_side(loaded: Loaded, brk: Break, context: int = 600) -> SideBySide:
+    import difflib
+
+    r = loaded.trace.requests[brk.request]
+    if brk.source < 0:
+        return SideBySide("", r.input[:context], [], [(0, min(len(r.input), context))], 0, 0)
+    src = loaded.trace.requests[brk.source]
+    old = src.input + src.output
+    new = r.input
+    c = brk.char
+    a0 = max(0, c - context // 3)
+    left = old[a0: c + context]
+    right = new[a0: c + context]
+    sm = difflib.SequenceMatcher(None, left, right, autojunk=False)
+    lm, rm = [], []
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag == "equal":
+            continue
+        if i2 > i1:
+            lm.append((i1, i2))
+        if j2 > j1:
+            rm.append((j1, j2))
+    return SideBySide(left, right, lm, rm, a0, a0)
