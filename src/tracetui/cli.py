@@ -16,7 +16,7 @@ from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
 from .core.model import TraceError
 from .core.tokenizer import DEFAULT_TOKENIZER, TokenizerError
 
-SUBCOMMANDS = ("analyze",)
+SUBCOMMANDS = ("analyze", "check", "compare")
 
 
 class UsageError(Exception):
@@ -30,8 +30,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("trace", help="JSONL trace file (.gz is read transparently; - reads stdin)")
+def _common(p: argparse.ArgumentParser, traces: int = 1) -> None:
+    if traces == 1:
+        p.add_argument("trace", help="JSONL trace file (.gz is read transparently; - reads stdin)")
+    else:
+        p.add_argument("trace", help="first JSONL trace (e.g. before a prompt change)")
+        p.add_argument("other", help="second JSONL trace (e.g. after)")
     p.add_argument("--tokenizer", default=None, metavar="T",
                    help=f"tiktoken encoding name (default {DEFAULT_TOKENIZER}, bundled), a local .tiktoken "
                         "file, llama3:PATH to Llama 3's tokenizer.model, or a HF tokenizer.json")
@@ -47,7 +51,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="derive tokens per GB from a model preset: " + ", ".join(PRESETS) + " (:fp8 for fp8)")
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     main = _Parser(prog="tracetui", description="Explore how much of every prompt in an LLM agent trace "
                                                  "a KV cache could reuse, and why the rest was missed.")
     main.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -58,7 +62,23 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     analyze.add_argument("--per-request", action="store_true", help="add per-request figures")
     analyze.add_argument("--log-matches", metavar="FILE",
                          help="write every substring match (unlimited pool) as JSONL, as the seed study did")
-    return main, analyze
+    analyze.add_argument("--why", action="store_true",
+                         help="also rank the prefix breakers, and show sessions and provider-reported usage")
+    check = _Parser(prog="tracetui check", description="A CI gate: exit 0 when every threshold holds, "
+                                                       "1 when one fails, 2 for bad input.")
+    _common(check)
+    check.add_argument("--min-prefix", type=float, metavar="X", help="minimum prefix hit rate (0-1)")
+    check.add_argument("--min-substring", type=float, metavar="X", help="minimum substring hit rate (0-1)")
+    check.add_argument("--min-combined", type=float, metavar="X",
+                       help="minimum combined hit rate (0-1; unlimited pool only)")
+    check.add_argument("--pool-size", default="unlimited", metavar="GB",
+                       help="pool size the thresholds apply to (default unlimited)")
+    check.add_argument("--json", action="store_true", help="print one JSON document")
+    compare = _Parser(prog="tracetui compare", description="Two traces side by side: figures per pool size, "
+                                                           "per block kind, and breakers found in only one.")
+    _common(compare, traces=2)
+    compare.add_argument("--json", action="store_true", help="print one JSON document")
+    return main, {"analyze": analyze, "check": check, "compare": compare}
 
 
 def _version() -> str:
@@ -94,19 +114,25 @@ def settings_from(args: argparse.Namespace):
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    main_parser, analyze_parser = build_parser()
+    main_parser, sub = build_parser()
     try:
         if argv and argv[0] in SUBCOMMANDS:
-            args = analyze_parser.parse_args(argv[1:])
-            from .report import run_analyze
+            args = sub[argv[0]].parse_args(argv[1:])
+            if argv[0] == "analyze":
+                from .report import run_analyze
 
-            return run_analyze(args, *settings_from(args))
+                return run_analyze(args, *settings_from(args))
+            from . import gate
+
+            if argv[0] == "check":
+                return gate.run_check(args, *settings_from(args))
+            return gate.run_compare(args, *settings_from(args))
         args = main_parser.parse_args(argv)
         settings, _ = settings_from(args)
         from .app.run import run_explorer
 
         return run_explorer(args.trace, settings)
-    except (UsageError, TraceError, TokenizerError, UnknownKVModel, ValueError) as exc:
+    except (UsageError, TraceError, TokenizerError, UnknownKVModel, ValueError) as exc:  # GateUsageError too
         return _fail(str(exc))
     except (AnalysisCancelled, KeyboardInterrupt):
         return _fail("cancelled", code=130)

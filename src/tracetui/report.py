@@ -55,12 +55,17 @@ def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None
         progress.close()
     if args.log_matches:
         write_matches(loaded.analysis, args.log_matches)
+    breaks = None
+    if getattr(args, "why", False):
+        from .core.diagnose import diagnose
+
+        breaks = diagnose(loaded)
     if args.json:
-        doc = to_json(loaded, kv, per_request=args.per_request)
+        doc = to_json(loaded, kv, per_request=args.per_request, breaks=breaks)
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.flush()
         return 0
-    render_text(loaded, kv, per_request=args.per_request)
+    render_text(loaded, kv, per_request=args.per_request, breaks=breaks)
     return 0
 
 
@@ -74,7 +79,7 @@ def bytes_per_token(settings: Settings, kv: KVModel | None) -> float:
     return kv.bytes_per_token if kv else GB / settings.tokens_per_gb
 
 
-def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False) -> dict[str, Any]:
+def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, breaks=None) -> dict[str, Any]:
     a, trace, s = loaded.analysis, loaded.trace, loaded.settings
     pools = []
     for p in a.pools:
@@ -105,12 +110,19 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False) ->
         },
         "pools": pools,
     }
+    if breaks is not None:
+        from .why import why_json
+
+        doc.update(why_json(loaded, breaks))
     if per_request:
-        doc["requests_detail"] = requests_detail(loaded)
+        doc["requests_detail"] = requests_detail(loaded, breaks)
     return doc
 
 
-def requests_detail(loaded: Loaded) -> list[dict[str, Any]]:
+def requests_detail(loaded: Loaded, breaks=None) -> list[dict[str, Any]]:
+    from .core.diagnose import provider_usage
+    from .why import break_json
+
     a = loaded.analysis
     rows = []
     t0 = _first_timestamp(loaded)
@@ -132,6 +144,13 @@ def requests_detail(loaded: Loaded) -> list[dict[str, Any]]:
                        "prefix_source": int(p.prefix_source[i]), "substring_hit": int(p.substring_hits[i])}
                       for p in a.pools],
         })
+        u = provider_usage(r.usage, i)
+        if u is not None:
+            rows[-1]["provider_usage"] = {"provider": u.provider, "prompt_tokens": u.prompt_tokens,
+                                          "cached_tokens": u.cached_tokens,
+                                          "cache_write_tokens": u.cache_write_tokens}
+        if breaks is not None:
+            rows[-1]["break"] = break_json(breaks[i])
     return rows
 
 
@@ -160,7 +179,7 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.2f}%"
 
 
-def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False) -> None:
+def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, breaks=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -196,21 +215,35 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
                       _pct(p.prefix_rate), _pct(p.substring_rate),
                       _pct(a.combined_rate) if p.size.unlimited else "–")
     console.print(table)
+    if len(a.pools) > 1:
+        chart = hit_rate_chart(a, width=min(console.width, 100), height=18,
+                               color=console.color_system is not None)
+        if chart:
+            console.print()
+            console.file.flush()
+            sys.stdout.write(chart + "\n")
+            sys.stdout.flush()
 
     if per_request:
         rt = Table(title="Per request (unlimited pool)", title_justify="left")
-        for col in ("#", "line", "session", "input", "output", "prefix", "from", "substring", "combined"):
-            rt.add_column(col, justify="right" if col not in ("session",) else "left")
-        for row in requests_detail(loaded):
+        cols = ["#", "line", "session", "input", "output", "prefix", "from", "substring", "combined"]
+        if breaks is not None:
+            cols += ["cause", "break block", "lost"]
+        for col in cols:
+            rt.add_column(col, justify="left" if col in ("session", "cause", "break block") else "right")
+        for row in requests_detail(loaded, breaks):
             n = max(row["input_tokens"], 1)
-            rt.add_row(str(row["index"]), str(row["line"]), str(row["session_id"] or "")[:14],
-                       f"{row['input_tokens']:,}", f"{row['output_tokens']:,}",
-                       _pct(row["prefix_hit"] / n), "–" if row["prefix_source"] < 0 else str(row["prefix_source"]),
-                       _pct(row["substring_hit"] / n), _pct(row["combined_hit"] / n))
+            cells = [str(row["index"]), str(row["line"]), str(row["session_id"] or "")[:14],
+                     f"{row['input_tokens']:,}", f"{row['output_tokens']:,}",
+                     _pct(row["prefix_hit"] / n), "–" if row["prefix_source"] < 0 else str(row["prefix_source"]),
+                     _pct(row["substring_hit"] / n), _pct(row["combined_hit"] / n)]
+            if breaks is not None:
+                b = row["break"]
+                cells += [b["cause"], b["break_block"] or "–", f"{b['tokens_lost']:,}"]
+            rt.add_row(*cells)
         console.print(rt)
+    if breaks is not None:
+        from .why import render_why
 
-    chart = hit_rate_chart(a, width=min(console.width, 100), height=18, color=console.color_system is not None)
-    if chart:
-        console.print()
-        sys.stdout.write(chart + "\n")
-        sys.stdout.flush()
+        render_why(console, loaded, breaks)
+

@@ -327,7 +327,7 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Offsets, sessions_seen: set[
             if mine != theirs and sorted(mine) == sorted(theirs):
                 return make("reorder", c, block, removed, added, f"{block_id}: same items, another order")
     if sync is not None and removed_n == 0 and added_n > 0:
-        return make("insert", c, block, removed, added, f"{block_id}: inserted “{normalise(_first_line(added), 48)}”")
+        return make("insert", c, block, removed, added, f"{block_id}: text inserted")
     return make("edit", c, block, removed, added, block_id)
 
 
@@ -335,8 +335,8 @@ def _block_identity(block: Block | None, text: str) -> str:
     if block is None:
         return "prompt"
     head = normalise(_first_line(text[block.start: block.end][:2000]), 56)
-    role = f" {block.role}" if block.role and block.role != block.kind else ""
-    return f"{block.kind}{role} “{head}”" if head else f"{block.kind}{role}"
+    role = block.role if block.role and block.role != block.kind else ""
+    return f"{role} “{head}”".strip() if head else (role or block.kind)
 
 
 # --------------------------------------------------------------------------- across the trace
@@ -467,3 +467,24 @@ def side_by_side(loaded: Loaded, brk: Break, context: int = 600) -> SideBySide:
         if j2 > j1:
             rm.append((j1, j2))
     return SideBySide(left, right, lm, rm, a0, a0)
+
+
+# --------------------------------------------------------------------------- per block kind
+
+def block_kind_stats(loaded: Loaded, byte_lengths: np.ndarray | None = None) -> dict[str, tuple[int, int, int]]:
+    """Input tokens, prefix hits and substring hits (unlimited pool) per block kind."""
+    from .document import PromptDocument
+
+    if byte_lengths is None:
+        byte_lengths = loaded.tokenizer.byte_lengths()
+    a = loaded.analysis
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for i, r in enumerate(loaded.trace.requests):
+        doc = PromptDocument(i, r.input, "", loaded.inputs[i], loaded.outputs[i][:0], a.token_classes(i),
+                             byte_lengths, int(a.unlimited.prefix_hits[i]), r.input_doc, a.chunk_size)
+        for st in doc.block_stats:
+            t = totals[st.block.kind]
+            t[0] += st.tokens
+            t[1] += st.prefix
+            t[2] += st.substring
+    return {k: (v[0], v[1], v[2]) for k, v in totals.items()}

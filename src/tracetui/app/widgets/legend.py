@@ -15,6 +15,11 @@ class Legend(Static):
 
     def show(self, *, heatmap: bool, status: str = "", styles: dict | None = None) -> None:
         t = Text(no_wrap=True, overflow="ellipsis")
+        if status:
+            # The status first: the legend is static, the status is what the user needs to read.
+            t.append(" ")
+            t.append(status, style="bold")
+            t.append("  │")
         if heatmap:
             t.append(" chunk in N requests: ")
             for label in HEAT_LABELS:
@@ -32,7 +37,4 @@ class Legend(Static):
             t.append(" ")
             t.append(" output ", style=styles.get("output", ""))
             t.append("  ▲ prefix end", style=styles.get("marker", ""))
-        if status:
-            t.append("  │ ")
-            t.append(status, style="bold")
         self.update(t)

@@ -130,10 +130,18 @@ class PromptView(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         if self.doc is not None and (self.layout_ is None or self.layout_.width != self._text_width()):
+            lay = self.layout_
+            # A cursor on a block header stays on that header (its character is the block's first one,
+            # which would otherwise move the cursor to the first text row).
+            header = self.current_block() if lay is not None and len(lay) and \
+                lay.kind[min(self.cursor_row, len(lay) - 1)] == ROW_HEADER else None
             char = self.current_char()
             self._relayout()
             if self.layout_ is not None:
-                self._set_cursor(self.layout_.row_of_char(char) if char is not None else 0)
+                if header is not None:
+                    self._set_cursor(self.layout_.header_row(header))
+                else:
+                    self._set_cursor(self.layout_.row_of_char(char) if char is not None else 0)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
