@@ -86,7 +86,7 @@ def breakers_table(ranked: list[Breaker], limit: int | None = None, title: str =
     t.add_column("what changed", ratio=1, min_width=24, overflow="fold")
     t.add_column("requests", no_wrap=True)
     t.add_column("lost", justify="right", style="red", no_wrap=True)
-    t.add_column("substring recovers", justify="right", style="cyan")
+    t.add_column("recovered", justify="right", style="cyan", no_wrap=True)
     for k, g in enumerate(ranked[:limit] if limit else ranked, 1):
         reqs = ",".join(map(str, g.requests[:4])) + ("…" if len(g.requests) > 4 else "")
         t.add_row(str(k), g.cause, g.block or "–", g.description, f"{len(g.requests)}: {reqs}",
