@@ -10,6 +10,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -75,6 +76,23 @@ class ExplorerData:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @cached_property
+    def breaks(self):
+        """Why each request's prefix broke (see core.diagnose)."""
+        from .diagnose import diagnose
+
+        return diagnose(self.loaded, self.byte_lengths)
+
+    @cached_property
+    def sessions(self):
+        from .diagnose import session_stats
+
+        return session_stats(self.loaded)
+
+    def breaker_indices(self) -> list[int]:
+        """Requests whose prefix broke (everything but appends), in trace order."""
+        return [b.request for b in self.breaks if b.is_breaker]
 
     def document(self, i: int) -> PromptDocument:
         with self._lock:

@@ -18,7 +18,8 @@ from ...core.model import TraceError
 from ...core.pipeline import Settings, load
 from ...core.tokenizer import TokenizerError
 
-STAGES = {"read": "Reading", "tokenize": "Tokenizing", "analyze": "Replaying pools"}
+STAGES = {"read": "Reading", "tokenize": "Tokenizing", "analyze": "Replaying pools",
+          "diagnose": "Finding prefix breaks"}
 
 
 class LoadingScreen(Screen):
@@ -58,7 +59,7 @@ class LoadingScreen(Screen):
         self.app.call_from_thread(self._show_progress, stage, done, total)
 
     def _show_progress(self, stage: str, done: int, total: int) -> None:
-        unit = {"read": "bytes", "tokenize": "characters", "analyze": "pool sizes"}.get(stage, "")
+        unit = {"read": "bytes", "tokenize": "characters", "analyze": "pool sizes", "diagnose": ""}.get(stage, "")
         self.query_one("#loading-stage", Label).update(
             f"{STAGES.get(stage, stage)}: {done:,} / {total:,} {unit}" if total else STAGES.get(stage, stage))
         self.query_one("#loading-bar", ProgressBar).update(total=total or None, progress=done)
@@ -68,6 +69,8 @@ class LoadingScreen(Screen):
         try:
             loaded = load(self.path, self.settings, progress=self._progress, cancel=self.cancel)
             data = ExplorerData(loaded)
+            self._progress("diagnose", 0, 1)
+            data.breaks  # computed here, off the UI thread  # noqa: B018
         except (TraceError, TokenizerError, AnalysisCancelled, ValueError) as exc:
             if self.cancel.is_set():
                 return

@@ -44,6 +44,8 @@ class MainScreen(Screen):
         Binding("c", "curves", "Curves", id="main.curves"),
         Binding("f", "heatmap", "Heatmap", id="main.heatmap"),
         Binding("t", "boundaries", "Tokens", id="main.boundaries"),
+        Binding("d", "diff", "Diff", id="main.diff"),
+        Binding("S", "sessions", "Sessions", id="main.sessions"),
     ]
 
     def __init__(self, data: ExplorerData) -> None:
@@ -64,6 +66,8 @@ class MainScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.request_list.causes = {b.request: b.cause for b in self.data.breaks}
+        self.session_filter: object = None
         self.query_one("#search", Input).display = False
         self.request_list.focus()
         self._show_request(0)
@@ -94,6 +98,7 @@ class MainScreen(Screen):
     def _show_request(self, index: int, *, char: int | None = None, block_kind: str | None = None,
                       highlight: tuple[int, int] | None = None) -> None:
         doc = self.data.document(index)
+        self.prompt.cause = self.data.breaks[index].cause
         self.prompt.set_document(doc, char=char, block_kind=block_kind, highlight=highlight)
         self._apply_matches(index)
 
@@ -149,6 +154,33 @@ class MainScreen(Screen):
                 self.select_request(index)
 
         self.app.push_screen(CurvesScreen(self.data, self.request_list.selected), opened)
+
+    def action_diff(self) -> None:
+        from .diff import DiffScreen
+
+        def back(index: int | None) -> None:
+            if index is not None and index != self.request_list.selected:
+                self.select_request(index, char=self.data.breaks[index].char)
+
+        self.app.push_screen(DiffScreen(self.data, self.request_list.selected), back)
+
+    def action_sessions(self) -> None:
+        from .sessions import ALL, SessionsScreen
+
+        def chosen(session: object) -> None:
+            if session is None:
+                return
+            if session == ALL:
+                self.session_filter = None
+                self.request_list.set_visible([])
+                self.query_one(TraceHeader).set_note("")
+                return
+            self.session_filter = session
+            rows = [i for i, r in enumerate(self.data.trace.requests) if r.session_id == session]
+            self.request_list.set_visible(rows)
+            self.query_one(TraceHeader).set_note(f"session {str(session)[:24]} ({len(rows)} requests) · S to change")
+
+        self.app.push_screen(SessionsScreen(self.data), chosen)
 
     def action_heatmap(self) -> None:
         self.prompt.heatmap = not self.prompt.heatmap

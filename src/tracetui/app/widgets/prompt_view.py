@@ -82,6 +82,8 @@ class PromptView(ScrollView, can_focus=True):
         self.match_starts: list[int] = []
         self.current_match: tuple[int, int] | None = None
         self.highlight: tuple[int, int] | None = None
+        self.cause = ""
+        """Why the prefix broke (shown on the break marker)."""
         self._display = ""
         self._cache: LRUCache[tuple, Strip] = LRUCache(2048)
 
@@ -277,9 +279,13 @@ class PromptView(ScrollView, can_focus=True):
         elif kind == ROW_MARKER:
             col = int(lay.start[row])
             reused = doc.prefix_hit
-            text = f"▲ prefix hit ends here: {reused:,} of {doc.n_input_tokens:,} input tokens reused"
+            why = f" ({self.cause})" if self.cause else ""
+            if reused == 0:
+                text = f"▲ no prefix hit{why}: the first token already missed"
+            else:
+                text = f"▲ prefix hit ends here{why}: {reused:,} of {doc.n_input_tokens:,} input tokens reused"
             if col + len(text) > self._text_width():
-                text = f"▲ prefix ends: {reused:,}/{doc.n_input_tokens:,}"
+                text = f"▲ prefix ends{why}: {reused:,}/{doc.n_input_tokens:,}"
             col = min(col, max(0, self._text_width() - len(text)))
             segments.append(Segment(" " * col, self.rich_style))
             segments.append(Segment(text, self._style("marker")))

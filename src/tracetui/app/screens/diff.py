@@ -1,0 +1,103 @@
+"""The diff screen: a request beside the entry that gave its prefix, centred on the break."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ...core.diagnose import side_by_side
+from ...core.document import display_text
+from ...core.explorer import ExplorerData
+
+
+class DiffScreen(Screen[int | None]):
+    """Dismisses with the request shown last (so the main screen can follow), or None."""
+
+    BINDINGS = [
+        Binding("n", "step(1)", "Next break", id="diff.next"),
+        Binding("p", "step(-1)", "Previous break", id="diff.previous"),
+        Binding("escape,d,q", "close", "Back", id="diff.close"),
+    ]
+
+    def __init__(self, data: ExplorerData, request: int) -> None:
+        super().__init__()
+        self.data = data
+        self.request = request
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="diff-title")
+        with Horizontal(id="diff-panes"):
+            with VerticalScroll(classes="diff-pane"):
+                yield Static(id="diff-left")
+            with VerticalScroll(classes="diff-pane"):
+                yield Static(id="diff-right")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def show(self) -> None:
+        b = self.data.breaks[self.request]
+        title = Text(no_wrap=False)
+        title.append(f" request {b.request} ", style="bold reverse")
+        if b.source >= 0:
+            title.append(f" vs entry {b.source} (its prefix source) · ")
+        else:
+            title.append(" · ")
+        title.append(b.cause, style="bold yellow")
+        if b.block is not None:
+            title.append(f" in {b.block.kind}{' ' + b.block.role if b.block.role else ''}")
+        title.append(f" · break at token {b.prefix:,} of {b.input_tokens:,} · lost {b.tokens_lost:,}, "
+                     f"substring recovers {b.recovered:,}")
+        if b.description:
+            title.append(f"\n {b.description}", style="italic")
+        self.query_one("#diff-title", Static).update(title)
+        if b.cause in ("append",) or b.source < 0:
+            msg = ("Nothing broke: this request continues its source entry."
+                   if b.cause == "append" else "No earlier entry shares a prefix with this request.")
+            self.query_one("#diff-left", Static).update(Text(msg, style="italic"))
+            self.query_one("#diff-right", Static).update(Text(""))
+            return
+        sbs = side_by_side(self.data.loaded, b)
+        self.query_one("#diff-left", Static).update(
+            self._pane(f"entry {b.source} (source)", sbs.left, sbs.left_marks, b.char - sbs.left_start, "red"))
+        self.query_one("#diff-right", Static).update(
+            self._pane(f"request {b.request}", sbs.right, sbs.right_marks, b.char - sbs.right_start, "green"))
+
+    @staticmethod
+    def _pane(title: str, text: str, marks: list[tuple[int, int]], at: int, color: str) -> Text:
+        t = Text()
+        t.append(title + "\n", style="bold underline")
+        body = Text(display_text(text).replace("↵", "↵\n"))
+        # Line breaks were added after each ↵: shift offsets by the newlines before them.
+        shown = display_text(text)
+
+        def shift(pos: int) -> int:
+            return pos + shown.count("↵", 0, pos)
+
+        for a, b in marks:
+            body.stylize(f"bold on dark_{color}" if color in ("red", "green") else "reverse", shift(a), shift(b))
+        if 0 <= at < len(text):
+            body.stylize("reverse", shift(at), shift(at) + 1)
+        t.append(body)
+        return t
+
+    def action_step(self, delta: int) -> None:
+        order = self.data.breaker_indices()
+        if not order:
+            return
+        if delta > 0:
+            nxt = [i for i in order if i > self.request]
+            target = nxt[0] if nxt else order[0]
+        else:
+            prv = [i for i in order if i < self.request]
+            target = prv[-1] if prv else order[-1]
+        self.request = target
+        self.show()
+
+    def action_close(self) -> None:
+        self.dismiss(self.request)

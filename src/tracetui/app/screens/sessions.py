@@ -1,0 +1,65 @@
+"""The session table: hit rates per session, and a filter of the request list to one."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from ...core.explorer import ExplorerData
+
+ALL = "__all__"
+
+
+class SessionsScreen(Screen[object]):
+    """Dismisses with a session id to filter on, ALL for no filter, or None (unchanged)."""
+
+    BINDINGS = [
+        Binding("enter", "choose", "Filter to session", id="sessions.choose"),
+        Binding("a", "all", "All sessions", id="sessions.all"),
+        Binding("escape,S,q", "close", "Back", id="sessions.close"),
+    ]
+
+    def __init__(self, data: ExplorerData) -> None:
+        super().__init__()
+        self.data = data
+        self.keys: list[object] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(" Sessions · unlimited pool · “within” counts reuse of the session's own earlier requests only",
+                     id="sessions-title")
+        yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for col in ("session", "requests", "input tokens", "prefix", "substring", "combined",
+                    "prefix within", "prefix across"):
+            table.add_column(col, key=col)
+        table.add_row("(all sessions)", str(len(self.data)), f"{self.data.analysis.input_tokens:,}",
+                      f"{100 * self.data.analysis.unlimited.prefix_rate:.1f}%",
+                      f"{100 * self.data.analysis.unlimited.substring_rate:.1f}%",
+                      f"{100 * self.data.analysis.combined_rate:.1f}%", "", "")
+        self.keys = [ALL]
+        for s in self.data.sessions:
+            r = s.rate
+            table.add_row(str(s.session or "–")[:30], str(s.requests), f"{s.input_tokens:,}",
+                          f"{100 * r(s.prefix_hits):.1f}%", f"{100 * r(s.substring_hits):.1f}%",
+                          f"{100 * r(s.combined_hits):.1f}%", f"{100 * r(s.within_prefix_hits):.1f}%",
+                          f"{100 * r(s.prefix_hits - s.within_prefix_hits):.1f}%")
+            self.keys.append(s.session)
+        table.focus()
+
+    def action_choose(self) -> None:
+        row = self.query_one(DataTable).cursor_row
+        self.dismiss(self.keys[row] if 0 <= row < len(self.keys) else None)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_choose()
+
+    def action_all(self) -> None:
+        self.dismiss(ALL)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
