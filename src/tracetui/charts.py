@@ -7,6 +7,16 @@ import numpy as np
 from .core.engine import Analysis
 
 
+# Half-block cells draw in every monospace font (braille glyphs are often wider in SVG
+# renderers, which tears exported screenshots apart).
+MARKER = "hd"
+
+
+def _int_ticks(n: int, most: int = 10) -> list[int]:
+    step = max(1, -(-n // most))
+    return list(range(0, n, step))
+
+
 def chart_points(a: Analysis) -> tuple[list[float], list[str], list[float], list[float]]:
     """x positions (log scale; ∞ placed one decade past the largest size), labels, curves."""
     finite = sorted((p for p in a.pools if not p.size.unlimited and p.size.gb), key=lambda p: p.size.gb)
@@ -40,8 +50,8 @@ def hit_rate_chart(a: Analysis, *, width: int, height: int, color: bool = True) 
         return ""
     plt = _start(width, height, color)
     plt.xscale("log")
-    plt.plot(xs, [100 * v for v in prefix], label="prefix", marker="braille", color="green")
-    plt.plot(xs, [100 * v for v in substring], label="substring", marker="braille", color="cyan")
+    plt.plot(xs, [100 * v for v in prefix], label="prefix", marker=MARKER, color="green")
+    plt.plot(xs, [100 * v for v in substring], label="substring", marker=MARKER, color="cyan")
     plt.xticks(xs, labels)
     plt.ylim(0, 100)
     plt.title("hit rate (%) vs pool size (GB, log scale)")
@@ -56,13 +66,14 @@ def per_request_chart(a: Analysis, *, width: int, height: int, cursor: int | Non
     lens = np.maximum(a.input_lens, 1)
     xs = list(range(n))
     plt = _start(width, height, color)
-    plt.plot(xs, (100 * a.unlimited.prefix_hits / lens).tolist(), label="prefix", marker="braille", color="green")
-    plt.plot(xs, (100 * a.unlimited.substring_hits / lens).tolist(), label="substring", marker="braille",
+    plt.plot(xs, (100 * a.unlimited.prefix_hits / lens).tolist(), label="prefix", marker=MARKER, color="green")
+    plt.plot(xs, (100 * a.unlimited.substring_hits / lens).tolist(), label="substring", marker=MARKER,
              color="cyan")
     if cursor is not None:
         plt.vline(cursor, "yellow")
     plt.ylim(0, 100)
     plt.xlim(0, max(1, n - 1))
+    plt.xticks(_int_ticks(n))
     title = "hit rate (%) per request, unlimited pool"
     if cursor is not None:
         p = 100 * a.unlimited.prefix_hits[cursor] / lens[cursor]
@@ -81,10 +92,11 @@ def cumulative_chart(a: Analysis, *, width: int, height: int, color: bool = True
     xs = list(range(n))
     plt = _start(width, height, color)
     plt.plot(xs, (100 * np.cumsum(a.unlimited.prefix_hits) / total).tolist(), label="prefix",
-             marker="braille", color="green")
+             marker=MARKER, color="green")
     plt.plot(xs, (100 * np.cumsum(a.unlimited.substring_hits) / total).tolist(), label="substring",
-             marker="braille", color="cyan")
+             marker=MARKER, color="cyan")
     plt.ylim(0, 100)
     plt.xlim(0, max(1, n - 1))
+    plt.xticks(_int_ticks(n))
     plt.title("cumulative hit rate (%) across the trace, unlimited pool")
     return _finish(plt, color)

@@ -7,6 +7,7 @@ stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -97,9 +98,11 @@ def settings_from(args: argparse.Namespace):
         kv = kv_model(args.kv_model)
         tpg: float = kv.tokens_per_gb
     elif args.tokens_per_gb is not None:
-        if args.tokens_per_gb <= 0:
-            raise UsageError("--tokens-per-gb must be positive")
+        if not math.isfinite(args.tokens_per_gb) or args.tokens_per_gb <= 0:
+            raise UsageError("--tokens-per-gb must be a positive number")
         tpg = args.tokens_per_gb
+        if tpg == int(tpg):
+            tpg = int(tpg)  # 8200, not 8200.0, in the JSON
     else:
         tpg = DEFAULT_TOKENS_PER_GB
     sizes = tuple(args.pool_sizes) if args.pool_sizes else DEFAULT_POOL_SIZES
@@ -129,8 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return gate.run_compare(args, *settings_from(args))
         args = main_parser.parse_args(argv)
         settings, _ = settings_from(args)
-        from .app.run import run_explorer
-
+        try:
+            from .app.run import run_explorer
+        except ImportError as exc:  # a broken textual install: say so in one line
+            raise UsageError(f"the explorer cannot start ({exc}); `tracetui analyze` works without it") from None
         return run_explorer(args.trace, settings)
     except (UsageError, TraceError, TokenizerError, UnknownKVModel, ValueError) as exc:  # GateUsageError too
         return _fail(str(exc))

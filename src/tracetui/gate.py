@@ -12,7 +12,7 @@ from .core.diagnose import block_kind_stats, diagnose, rank_breakers
 from .core.engine import parse_pool_size
 from .core.kvmodels import KVModel
 from .core.pipeline import Loaded, Settings, load
-from .report import _DelayedProgress
+from .report import _DelayedProgress, make_console
 from .why import breakers_json, breakers_table
 
 
@@ -66,9 +66,7 @@ def run_check(args: argparse.Namespace, settings: Settings, kv: KVModel | None) 
                      "checks": results, "warnings": list(loaded.trace.warnings),
                      "top_breakers": breakers_json(ranked[:5])})
         return 0 if ok else 1
-    from rich.console import Console
-
-    console = Console()
+    console = make_console()
     pool_text = "unlimited pool" if size.unlimited else f"{size.label} GB pool ({size.capacity:,} tokens)"
     console.print(f"{loaded.trace.name}: {a.requests:,} requests, {a.input_tokens:,} input tokens, {pool_text}",
                   highlight=False)
@@ -122,10 +120,9 @@ def run_compare(args: argparse.Namespace, settings: Settings, kv: KVModel | None
                      "pools": pools, "block_kinds": kinds,
                      "breakers_only_in_a": breakers_json(only_a), "breakers_only_in_b": breakers_json(only_b)})
         return 0
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     console.print(f"A = {la.trace.name} ({la.analysis.requests:,} requests)   "
                   f"B = {lb.trace.name} ({lb.analysis.requests:,} requests)", highlight=False)
     t = Table(title="Hit rate by pool size", title_justify="left")

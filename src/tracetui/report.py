@@ -179,11 +179,21 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.2f}%"
 
 
-def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, breaks=None) -> None:
+def make_console():
+    """A rich Console whose closed pipe surfaces as BrokenPipeError (rich exits 1 itself)."""
     from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _Console()
+
+
+def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, breaks=None) -> None:
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     a, trace, s = loaded.analysis, loaded.trace, loaded.settings
     for w in trace.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)

@@ -83,6 +83,8 @@ def parse_pool_size(text: str | float | None, tokens_per_gb: float) -> PoolSize:
     if not value.is_finite() or value < 0:
         raise ValueError(f"invalid pool size {text!r}: a number of GB >= 0 or 'unlimited'")
     capacity = int((value * Decimal(str(tokens_per_gb))).to_integral_value(rounding="ROUND_FLOOR"))
+    if capacity >= 1 << 62:
+        raise ValueError(f"pool size {text!r} is beyond any cache: use 'unlimited'")
     label = format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
     return PoolSize(float(value), capacity, label)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +68,3 @@ def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
                        cancel=cancel)
     return Loaded(trace, tokenizer, inputs, outputs, analysis, settings)
 
-
-def pool_sizes_arg(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(str(v) for v in values)

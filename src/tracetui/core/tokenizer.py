@@ -13,6 +13,8 @@ as plain text: traces are data, not instructions to the tokenizer.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import os
 import threading
@@ -169,14 +171,15 @@ def _pattern_for(vocab: int) -> str:
 
 def _load_bpe_file(path: Path, pattern: str | None, name: str, llama3: bool = False) -> Tokenizer:
     import tiktoken
-    from tiktoken.load import load_tiktoken_bpe
 
     try:
-        ranks = load_tiktoken_bpe(str(path))
+        ranks = _read_bpe(path)
     except FileNotFoundError:
         raise TokenizerError(f"tokenizer file not found: {path}") from None
-    except Exception as exc:  # a file that is not a BPE rank file
-        raise TokenizerError(f"{path.name} is not a tiktoken BPE file ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise TokenizerError(f"cannot read {path.name}: {exc.strerror}") from None
+    except (ValueError, binascii.Error):  # a file that is not a BPE rank file
+        raise TokenizerError(f"{path.name} is not a tiktoken BPE file (lines of 'base64-token rank')") from None
     if not ranks:
         raise TokenizerError(f"{path.name} is an empty tokenizer file")
     n = max(ranks.values()) + 1
@@ -192,6 +195,18 @@ def _load_bpe_file(path: Path, pattern: str | None, name: str, llama3: bool = Fa
     enc = tiktoken.Encoding(name=name, pat_str=pattern or _pattern_for(n),
                             mergeable_ranks=ranks, special_tokens=special)
     return _from_tiktoken(enc, name)
+
+
+def _read_bpe(path: Path) -> dict[bytes, int]:
+    """Read a tiktoken BPE file ourselves: tiktoken's loader caches by the path as typed,
+    so an edited file, or another file at the same relative path, would be served stale."""
+    ranks: dict[bytes, int] = {}
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        token, rank = line.split()
+        ranks[base64.b64decode(token, validate=True)] = int(rank)
+    return ranks
 
 
 def _load_hf(path: Path) -> Tokenizer:

@@ -15,6 +15,10 @@ from ...core.explorer import ExplorerData
 CHART_HEIGHT = 16
 
 
+def _chart(ansi: str) -> Text:
+    return Text.from_ansi(ansi, no_wrap=True, overflow="crop")
+
+
 class CurvesScreen(Screen[int | None]):
     """Dismisses with the request chosen on the per-request curve (or None)."""
 
@@ -44,20 +48,23 @@ class CurvesScreen(Screen[int | None]):
         self.redraw()
 
     def _width(self) -> int:
-        return max(30, self.size.width - 2)
+        # The scroll container's content width, less one column of slack: a chart line
+        # that wraps would tear the plot apart.
+        region = self.query_one("#curves").scrollable_content_region.width or self.size.width
+        return max(30, region - 2)
 
     def redraw(self) -> None:
         a = self.data.analysis
         w = self._width()
         self.query_one("#curve-pools", Static).update(
-            Text.from_ansi(hit_rate_chart(a, width=w, height=CHART_HEIGHT)))
+            _chart(hit_rate_chart(a, width=w, height=CHART_HEIGHT)))
         self.query_one("#curve-cumulative", Static).update(
-            Text.from_ansi(cumulative_chart(a, width=w, height=CHART_HEIGHT)))
+            _chart(cumulative_chart(a, width=w, height=CHART_HEIGHT)))
         self._draw_per_request()
 
     def _draw_per_request(self) -> None:
         chart = per_request_chart(self.data.analysis, width=self._width(), height=CHART_HEIGHT, cursor=self.cursor)
-        self.query_one("#curve-per-request", Static).update(Text.from_ansi(chart))
+        self.query_one("#curve-per-request", Static).update(_chart(chart))
 
     def action_move(self, delta: int) -> None:
         n = len(self.data)
