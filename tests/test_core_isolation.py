@@ -1,0 +1,46 @@
+"""`tracetui.core` is the headless part: importing all of it must not pull in the UI stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import tracetui.core
+
+CORE_DIR = Path(tracetui.core.__file__).resolve().parent
+
+NAMED = ["model", "reader", "tokenizer", "engine", "blocks", "pipeline", "kvmodels"]
+UI_PACKAGES = ("textual", "rich")
+
+SCRIPT = """
+import importlib, json, sys
+modules = json.loads(sys.argv[1])
+for name in modules:
+    importlib.import_module(name)
+loaded = sorted({m.split(".")[0] for m in sys.modules} & set(json.loads(sys.argv[2])))
+print(json.dumps({"imported": modules, "ui": loaded}))
+"""
+
+
+def core_modules() -> list[str]:
+    names = list(NAMED)
+    names += sorted(p.stem for p in CORE_DIR.glob("*.py") if p.stem != "__init__" and p.stem not in NAMED)
+    return ["tracetui.core"] + [f"tracetui.core.{n}" for n in names]
+
+
+def test_core_modules_found():
+    found = {p.stem for p in CORE_DIR.glob("*.py")}
+    assert set(NAMED) <= found, set(NAMED) - found
+
+
+def test_core_does_not_import_ui():
+    modules = core_modules()
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(modules), json.dumps(UI_PACKAGES)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(result)
+    assert result["imported"] == modules
+    assert result["ui"] == [], f"tracetui.core imports {result['ui']}"
