@@ -61,9 +61,10 @@ def break_json(b: Break) -> dict[str, Any]:
 
 
 def why_json(loaded: Loaded, breaks: tuple[Break, ...]) -> dict[str, Any]:
+    # Not "sessions": `analyze --json` already has that key (the number of sessions).
     return {"breakers": breakers_json(rank_breakers(breaks)),
             "causes": _cause_counts(breaks),
-            "sessions": sessions_json(session_stats(loaded)),
+            "session_stats": sessions_json(session_stats(loaded)),
             "provider_usage": usage_json(loaded, usage_table(loaded))}
 
 

@@ -182,6 +182,12 @@ def _resync(new: str, old: str, c: int) -> tuple[int, int] | None:
     return None
 
 
+def _common_prefix(a: str, b: str) -> str:
+    import os.path
+
+    return os.path.commonprefix([a, b])
+
+
 def _items(text: str) -> list[str]:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if len(lines) >= 3:
@@ -189,13 +195,49 @@ def _items(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"\}\s*,\s*\{|\n", text) if p.strip()]
 
 
-def _only_markup(removed: str, added: str) -> bool:
-    """The change touches role markers / special tokens, and nothing but them and spaces."""
+def _only_markup(removed: str, added: str, old: str = "", new: str = "", c: int = 0) -> bool:
+    """The change touches role markers / special tokens, and nothing but them and spaces.
+
+    A change of whitespace only (`<|im_end|>\n<|im_start|>` -> `<|im_end|><|im_start|>`) does
+    not hold a marker itself: it touches one when a marker of `old` / `new` overlaps or
+    borders the changed span starting at character c."""
     def strip(s: str) -> str:
         return _SPACE.sub("", _MARKERS.sub("", s))
 
-    touches = bool(_MARKERS.search(removed) or _MARKERS.search(added))
-    return touches and removed != added and strip(removed) == strip(added)
+    if removed == added or strip(removed) != strip(added):
+        return False
+    return bool(_MARKERS.search(removed) or _MARKERS.search(added)
+                or _marker_near(old, c, c + len(removed)) or _marker_near(new, c, c + len(added)))
+
+
+def _marker_near(text: str, start: int, end: int) -> bool:
+    """A role marker / special token of `text` overlaps or borders text[start:end]."""
+    if not text:
+        return False
+    for m in _MARKERS.finditer(text, max(0, start - 80), min(len(text), end + 80)):
+        if m.start() <= end and m.end() >= start:
+            return True
+    return False
+
+
+def _marker_start(text: str, pos: int, ending: bool = False) -> int:
+    """Start of the role marker / special token of `text` that covers character pos (or,
+    with `ending`, ends right before it), else pos."""
+    for m in _MARKERS.finditer(text, max(0, pos - 64), min(len(text), pos + 64)):
+        if m.start() > pos:
+            break
+        if pos < m.end() or (ending and pos == m.end()):
+            return m.start()
+    return pos
+
+
+def _context(text: str, c: int) -> str:
+    """The few characters before c, from the last separator on (a JSON key, a role marker)."""
+    ctx = text[max(0, c - 32): c]
+    cut = max(ctx.rfind(ch) for ch in ",{\n ") if c - 1 >= 0 else -1
+    if 0 <= cut < len(ctx) - 1:
+        ctx = ctx[cut + 1:]
+    return ctx
 
 
 def _block_at(blocks: tuple[Block, ...], char: int) -> Block | None:
@@ -271,12 +313,20 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Offsets, sessions_seen: set[
     old_text = src.input + src.output
     oin_i, _ = offsets(i)
     c = int(oin_i[p])
-    in_output = p >= len(loaded.inputs[j])
+    # First character where the texts differ: the break token may be the source's last input
+    # token merged with what follows it in the request, the change itself in the output.
+    d = c + len(_common_prefix(new_text[c: c + 512], old_text[c: c + 512]))
+    in_output = p >= len(loaded.inputs[j]) or d >= len(src.input)
     block = _block_at(blocks, c)
     if new_text.startswith(old_text[c:], c):
         # The source's whole text continues in the request: only the tokens at the seam
         # differ (its last token merges with what was appended). Nothing broke.
         return make("append", c, block, description="continues the source entry (tokens merge at the seam)",
+                    in_output=in_output)
+    if old_text.startswith(new_text[c:], c):
+        # The request's whole text is in the source's: it stops where the source went on,
+        # and only its last tokens differ. Nothing broke either.
+        return make("append", c, block, description="the whole input is in the source entry (tokens differ at its end)",
                     in_output=in_output)
     # Texts that agree through both break tokens (and 32 characters on) differ in tokens
     # only: the same text was tokenized differently.
@@ -291,33 +341,35 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Offsets, sessions_seen: set[
     added_n, removed_n = sync if sync is not None else (min(len(new_text) - c, 400), min(len(old_text) - c, 400))
     added = new_text[c: c + added_n]
     removed = old_text[c: c + removed_n]
-    around_a = _excerpt(removed[:60])
-    around_b = _excerpt(added[:60])
-    if _only_markup(removed[:2000], added[:2000]):
+    if _only_markup(removed[:2000], added[:2000], old_text, new_text, c):
+        m0 = _marker_start(old_text, c, ending=True)  # show the marker the change is in or follows
         return make("template", c, block, removed, added,
-                    f"{normalise(around_a, 40)!s} → {normalise(around_b, 40)!s}", in_output)
+                    f"⟨{_visible(old_text[m0:c] + removed[:24])}⟩ → ⟨{_visible(old_text[m0:c] + added[:24])}⟩",
+                    in_output)
     if in_output:
         out_start = len(src.input)
-        head_new = new_text[c: c + 64].lstrip()
-        if _MARKERS.match(head_new) and not _MARKERS.match(old_text[c: c + 64].lstrip()):
+        # From the start of the marker the texts differ in (`<|im_end|>` vs `<tool_call>` differ
+        # after their shared `<`).
+        h = _marker_start(new_text, d)
+        head_new = new_text[h: h + 64].lstrip()
+        if _MARKERS.match(head_new) and not _MARKERS.match(old_text[h: h + 64].lstrip()):
             # The request closes the turn where the source's output went on.
-            what = "the output" if c <= out_start + 2 else "the rest of the output"
+            what = "the output" if h <= out_start + 2 else "the rest of the output"
             return make("rerender", c, block, removed, added,
                         f"{what} does not come back in the history (dropped or re-templated)", True)
         if removed.lstrip().startswith("<think>") and "<think>" not in added[:64]:
             return make("rerender", c, block, removed, added, "the <think> block of the output is dropped", True)
-        if sync is None or c + removed_n >= len(old_text) - 2:
-            what = "the output" if c <= out_start + 2 else "the rest of the output"
+        head_out = src.output.strip()[:64]
+        if sync is None or c + removed_n >= len(old_text) - 2 or (
+                d <= out_start + 2 and head_out and new_text.find(head_out, c) < 0):
+            # (The texts meet again, but on text that follows: the output itself is not there.)
+            what = "the output" if d <= out_start + 2 else "the rest of the output"
             return make("rerender", c, block, removed, added,
                         f"{what} does not come back in the history as generated", True)
         # Name the change by its normalised text, with a little context so that
         # `"timeout\": 120000` and `"timeout\": 60000` group together.
-        ctx = old_text[max(0, c - 32): c]
-        cut = max(ctx.rfind(ch) for ch in ",{\n ") if c - 1 >= 0 else -1
-        if 0 <= cut < len(ctx) - 1:
-            ctx = ctx[cut + 1:]
         return make("rerender", c, block, removed, added,
-                    f"{normalise(ctx, 32)}⟨{_visible(removed[:24])}⟩ → ⟨{_visible(added[:24])}⟩", in_output)
+                    f"{normalise(_context(old_text, c), 32)}⟨{_visible(removed[:24])}⟩ → ⟨{_visible(added[:24])}⟩", in_output)
     block_id = _block_identity(block, new_text)
     if block is not None:
         src_blocks = split_blocks(src.input, src.input_doc)
@@ -401,8 +453,15 @@ class ProviderUsage:
 
 def provider_usage(r_usage: Any, index: int) -> ProviderUsage | None:
     """Anthropic reports cached tokens apart from `input_tokens`; OpenAI counts them inside
-    `prompt_tokens`. Both become (prompt total, cached)."""
-    u = r_usage
+    `prompt_tokens`. Both become (prompt total, cached). None when the usage is missing or
+    its counts are not numbers."""
+    try:
+        return _provider_usage(r_usage, index)
+    except (TypeError, ValueError, OverflowError, AttributeError):  # "n/a", [1], NaN, ...
+        return None
+
+
+def _provider_usage(u: Any, index: int) -> ProviderUsage | None:
     if not isinstance(u, dict):
         return None
     if "cache_read_input_tokens" in u or "cache_creation_input_tokens" in u:

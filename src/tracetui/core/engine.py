@@ -48,6 +48,11 @@ DEFAULT_POOL_SIZES: tuple[str, ...] = (
 )
 
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+_BITMAP_BITS = 24
+_PAIR_BUDGET = 8
+_PAIR_ROWS = 200_000
+"""Precompute substring pair counts while they hold at most this many rows in all, or per
+chunk (beyond that, scoring the entries present in each pool is cheaper)."""
 
 
 class AnalysisCancelled(Exception):
@@ -207,6 +212,8 @@ class _Index:
         self.in_len = np.fromiter((len(a) for a in inputs), dtype=np.int64, count=n)
         out_len = np.fromiter((len(a) for a in outputs), dtype=np.int64, count=n)
         self.ent_len = self.in_len + out_len
+        self.ent_len_list: list[int] = self.ent_len.tolist()
+        self.in_len_list: list[int] = self.in_len.tolist()
         parts: list[np.ndarray] = []
         for a, b in zip(inputs, outputs):
             parts.append(a)
@@ -293,16 +300,28 @@ class _Index:
         novel_first = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(nnovel, out=novel_first[1:])
         starts = novel_base + (np.arange(total_novel, dtype=np.int64) - np.repeat(novel_first[:-1], nnovel))
-        novel_ids, first_novel = _group_windows(self.tok, starts, c)
-        n_ids = len(first_novel)
+        h_novel = _window_hashes(self.tok, starts, c)
+        # Hashes of every window: inherited windows copy their source's.
+        h_all = np.empty(int(self.win_off[-1]), dtype=np.uint64)
+        self._fill(h_all, h_novel, src, inherit, novel_first)
+        # Only a window whose content is some input's chunk can ever be matched, and chunks
+        # are one window in C: mark chunk hashes in a bitmap and group only the windows
+        # that pass it (false positives just get an id of their own).
+        req, kk = self._chunk_positions()
+        # ~16 slots per chunk keeps false positives near 6% while the bitmap stays small
+        # enough not to cost page faults of its own.
+        bits = int(min(_BITMAP_BITS, max(12, (16 * max(1, len(req))).bit_length())))
+        bitmap = np.zeros(1 << bits, dtype=bool)
+        shift = np.uint64(64 - bits)
+        bitmap[h_all[self.win_off[req] + kk * c] >> shift] = True
+        cand = np.flatnonzero(bitmap[h_novel >> shift])
+        cand_ids, cand_first = _group_windows(self.tok, starts[cand], c, h_novel[cand])
+        n_ids = len(cand_first)
+        novel_ids = np.full(total_novel, n_ids, dtype=np.int32)  # n_ids: "no chunk content"
+        novel_ids[cand] = cand_ids
+        first_novel = cand[cand_first]
         ids = np.empty(int(self.win_off[-1]), dtype=np.int32)
-        for j in range(n):
-            w0 = self.win_off[j]
-            h = int(inherit[j])
-            if h:
-                s0 = self.win_off[src[j]]
-                ids[w0: w0 + h] = ids[s0: s0 + h]
-            ids[w0 + h: self.win_off[j + 1]] = novel_ids[novel_first[j]: novel_first[j + 1]]
+        self._fill(ids, novel_ids, src, inherit, novel_first)
         self.ids = ids
         self.n_ids = n_ids
         # The first novel occurrence of an id is its first occurrence: copies come later.
@@ -315,6 +334,27 @@ class _Index:
         self._chunks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._rows: tuple[np.ndarray, ...] | None = None
         self._freq: np.ndarray | None = None
+
+    def _fill(self, out: np.ndarray, novel: np.ndarray, src: np.ndarray, inherit: np.ndarray,
+              novel_first: np.ndarray) -> None:
+        """Per-window values of all entries: the inherited prefix copies the source's."""
+        win_off = self.win_off.tolist()
+        nf = novel_first.tolist()
+        for j, (h, s) in enumerate(zip(inherit.tolist(), src.tolist())):
+            w0 = win_off[j]
+            if h:
+                s0 = win_off[s]
+                out[w0: w0 + h] = out[s0: s0 + h]
+            out[w0 + h: win_off[j + 1]] = novel[nf[j]: nf[j + 1]]
+
+    def _chunk_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(request, chunk index) of every whole chunk of every input."""
+        k = self.in_len // self.chunk
+        req = np.repeat(np.arange(self.n, dtype=np.int64), k)
+        first = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(k, out=first[1:])
+        kk = np.arange(int(first[-1]), dtype=np.int64) - np.repeat(first[:-1], k)
+        return req, kk
 
     def chunk_ids(self, i: int) -> np.ndarray:
         """Content ids of the whole chunks of input i."""
@@ -330,13 +370,8 @@ class _Index:
         return self._chunks
 
     def _all_chunks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        c = self.chunk
-        k = self.in_len // c
-        req = np.repeat(np.arange(self.n, dtype=np.int64), k)
-        first = np.zeros(self.n + 1, dtype=np.int64)
-        np.cumsum(k, out=first[1:])
-        kk = np.arange(int(first[-1]), dtype=np.int64) - np.repeat(first[:-1], k)
-        ids = self.ids[self.win_off[req] + kk * c] if len(req) else np.zeros(0, np.int32)
+        req, kk = self._chunk_positions()
+        ids = self.ids[self.win_off[req] + kk * self.chunk] if len(req) else np.zeros(0, np.int32)
         return req, kk, ids
 
     def occurrences(self) -> tuple[np.ndarray, ...]:
@@ -347,7 +382,7 @@ class _Index:
         """
         if self._occ is None:
             _, _, cids = self.all_chunks()
-            is_chunk = np.zeros(self.n_ids, dtype=bool)
+            is_chunk = np.zeros(self.n_ids + 1, dtype=bool)  # + the "no chunk content" id
             is_chunk[cids] = True
             w = np.flatnonzero(is_chunk[self.ids])
             entry = np.searchsorted(self.win_off, w, side="right") - 1
@@ -380,6 +415,35 @@ class _Index:
             threshold = (base[safe] if len(oid) else safe) + req
             self._rows = (safe, has, base, threshold)
         return self._rows
+
+    def pair_scores(self, budget: int) -> list[list[tuple[int, int]]] | None:
+        """Per request i: the earlier entries j sharing a chunk with input i, and the number
+        of (window, chunk) equal pairs between them — or None when that list would exceed
+        `budget` rows (then replays score the entries present in the pool instead)."""
+        req, _, cid = self.all_chunks()
+        okey, _, oentry, ocount, _ = self.occurrences()
+        row, has = self.chunk_rows()[:2]
+        if len(okey) == 0:
+            return [[] for _ in range(self.n)]
+        first = np.searchsorted(okey, cid.astype(np.int64) * self.n, side="left")
+        length = np.where(has, row - first + 1, 0)
+        total = int(length.sum())
+        if total > budget:
+            return None
+        base = np.repeat(first, length)
+        offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(length) - length, length)
+        rows = base + offset
+        key = np.repeat(req, length) * self.n + oentry[rows]
+        order = _radix_argsort(key, max(16, int(self.n * self.n).bit_length()))
+        key = key[order]
+        weight = ocount[rows][order]
+        head = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if total else np.zeros(0, np.int64)
+        sums = np.add.reduceat(weight, head) if total else np.zeros(0, np.int64)
+        ukey = key[head]
+        query, entry = ukey // self.n, ukey % self.n
+        bounds = np.searchsorted(query, np.arange(self.n + 1)).tolist()
+        pairs = list(zip(entry.tolist(), sums.tolist()))
+        return [pairs[bounds[i]: bounds[i + 1]] for i in range(self.n)]
 
     def entry_occurrences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The same rows grouped by entry: (row offsets per entry, ids, counts)."""
@@ -436,7 +500,7 @@ def _lcp(a: np.ndarray, b: np.ndarray) -> int:
     return m
 
 
-def _group_windows(tok: np.ndarray, starts: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
+def _group_windows(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact content ids for the windows tok[s:s+c], `starts` ascending.
 
     Returns (id per window, index of the first window of each id). A 64-bit polynomial hash
@@ -447,7 +511,6 @@ def _group_windows(tok: np.ndarray, starts: np.ndarray, c: int) -> tuple[np.ndar
     n = len(starts)
     if n == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int64)
-    h = _window_hashes(tok, starts, c)
     key = h >> np.uint64(16)
     order = _radix_argsort(key, 48)
     key = key[order]
@@ -536,7 +599,7 @@ def _confirm(tok: np.ndarray, starts: np.ndarray, rep: np.ndarray, c: int) -> bo
 class _Pool:
     """LRU bookkeeping shared by both replays: which entries are present and how long."""
 
-    def __init__(self, capacity: int | None, ent_len: np.ndarray) -> None:
+    def __init__(self, capacity: int | None, ent_len: list[int]) -> None:
         self.capacity = capacity
         self.ent_len = ent_len
         self.lru: OrderedDict[int, int] = OrderedDict()  # entry -> stored length
@@ -544,18 +607,19 @@ class _Pool:
         self.cut: int = -1  # the entry stored cut, while present
 
     def store(self, i: int, on_evict: Callable[[int], None]) -> None:
-        length = int(self.ent_len[i])
+        full = length = self.ent_len[i]
         cap = self.capacity
         if cap is not None:
             if length > cap:
                 length = cap
+            lru = self.lru
             while self.used > 0 and self.used + length > cap:
-                j, stored = self.lru.popitem(last=False)
+                j, stored = lru.popitem(last=False)
                 self.used -= stored
                 if j == self.cut:
                     self.cut = -1
                 on_evict(j)
-            if length < self.ent_len[i]:
+            if length < full:
                 self.cut = i
         self.lru[i] = length
         self.used += length
@@ -563,12 +627,13 @@ class _Pool:
 
 def _replay_prefix(ix: _Index, capacity: int | None) -> tuple[np.ndarray, np.ndarray]:
     n = ix.n
-    hits = np.zeros(n, dtype=np.int64)
-    source = np.full(n, -1, dtype=np.int64)
-    pool = _Pool(capacity, ix.ent_len)
+    hits = [0] * n
+    source = [-1] * n
+    pool = _Pool(capacity, ix.ent_len_list)
     present: list[int] = []  # ranks of present entries, sorted
     last_use = np.full(n, np.inf)  # by rank; inf when absent
-    rank, order, in_len = ix.rank, ix.order, ix.in_len
+    rank, order, in_len = ix.rank, ix.order, ix.in_len_list
+    lcp = ix.lcp_ranks
     clock = 0
 
     def evict(j: int) -> None:
@@ -579,24 +644,35 @@ def _replay_prefix(ix: _Index, capacity: int | None) -> tuple[np.ndarray, np.nda
     for i in range(n):
         r = rank[i]
         pos = bisect.bisect_left(present, r)
-        best = 0
-        if pos > 0:
-            best = ix.lcp_ranks(present[pos - 1], r)
-        if pos < len(present):
-            best = max(best, ix.lcp_ranks(r, present[pos]))
-        hit = min(best, int(in_len[i]))
+        size = len(present)
+        left = lcp(present[pos - 1], r) if pos > 0 else 0
+        right = lcp(r, present[pos]) if pos < size else 0
+        hit = min(max(left, right), in_len[i])
         if pool.cut >= 0:
             # A cut entry fills the pool alone (others have length 0): cap its match.
             hit = min(hit, pool.lru[pool.cut])
         if hit > 0:
-            # All present entries matching >= hit form a contiguous run of ranks around r.
-            lo = _first_at_least(present, 0, pos, lambda q: ix.lcp_ranks(present[q], r) >= hit)
-            hi = _last_at_least(present, pos, len(present), lambda q: ix.lcp_ranks(r, present[q]) >= hit)
-            window = last_use[present[lo]: present[hi - 1] + 1] if hi > lo else None
             if pool.cut >= 0:
                 j = pool.cut
             else:
-                j = order[present[lo] + int(np.argmin(window))]
+                # All present entries matching >= hit form a contiguous run of ranks
+                # around r: find its ends (most often one step from r on each side).
+                if left < hit:
+                    lo = pos
+                elif pos < 2 or lcp(present[pos - 2], r) < hit:
+                    lo = pos - 1
+                else:
+                    lo = _first_at_least(0, pos - 2, lambda q: lcp(present[q], r) >= hit)
+                if right < hit:
+                    hi = pos
+                elif pos + 1 >= size or lcp(r, present[pos + 1]) < hit:
+                    hi = pos + 1
+                else:
+                    hi = _last_at_least(pos + 2, size, lambda q: lcp(r, present[q]) >= hit)
+                if hi - lo == 1:
+                    j = order[present[lo]]
+                else:  # ties: the least recently used of them
+                    j = order[present[lo] + int(np.argmin(last_use[present[lo]: present[hi - 1] + 1]))]
             hits[i], source[i] = hit, j
             pool.lru.move_to_end(j)
             last_use[rank[j]] = clock
@@ -605,10 +681,10 @@ def _replay_prefix(ix: _Index, capacity: int | None) -> tuple[np.ndarray, np.nda
         bisect.insort(present, r)
         last_use[r] = clock
         clock += 1
-    return hits, source
+    return np.asarray(hits, dtype=np.int64), np.asarray(source, dtype=np.int64)
 
 
-def _first_at_least(present: list[int], lo: int, hi: int, ok: Callable[[int], bool]) -> int:
+def _first_at_least(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
     """Smallest q in [lo, hi) with ok(q) true, ok being monotone (false..true); hi if none."""
     while lo < hi:
         mid = (lo + hi) // 2
@@ -619,7 +695,7 @@ def _first_at_least(present: list[int], lo: int, hi: int, ok: Callable[[int], bo
     return lo
 
 
-def _last_at_least(present: list[int], lo: int, hi: int, ok: Callable[[int], bool]) -> int:
+def _last_at_least(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
     """One past the largest q in [lo, hi) with ok(q) true, ok being monotone (true..false)."""
     while lo < hi:
         mid = (lo + hi) // 2
@@ -631,41 +707,58 @@ def _last_at_least(present: list[int], lo: int, hi: int, ok: Callable[[int], boo
 
 
 def _replay_substring(ix: _Index, capacity: int, chunk_uniq: list[tuple[np.ndarray, np.ndarray]],
-                      scratch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                      scratch: np.ndarray, pairs: list[list[tuple[int, int]]] | None
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Replay the substring pool: returns (evicted_at, stored_len) per entry.
 
     evicted_at[j] is the request during whose store j was evicted (n if never); entry j is
     present for the queries j < i <= evicted_at[j]. Hits are settled afterwards, at once.
+    The replay itself only decides which entry each request touches: from the precomputed
+    pair counts when there are few enough (`pairs`), else by scoring the present entries.
     """
     n = ix.n
     evicted_at = np.full(n, n, dtype=np.int64)
     stored = ix.ent_len.copy()
-    pool = _Pool(capacity, ix.ent_len)
+    pool = _Pool(capacity, ix.ent_len_list)
+    present = [False] * n
+    last_use = [0] * n
     starts, eids, ecounts = ix.entry_occurrences()
     current = 0
 
     def evict(j: int) -> None:
         evicted_at[j] = current
+        present[j] = False
 
     for i in range(n):
         current = i
-        uq, mult = chunk_uniq[i]
-        if uq.size and pool.lru:
-            scratch[uq] = mult
-            best, who = 0, -1
-            for j in pool.lru:  # LRU order: the first of equal scores wins
-                if j == pool.cut:
-                    continue  # a cut entry is alone in the pool: touching it changes nothing
-                a, b = starts[j], starts[j + 1]
-                if a == b:
-                    continue
-                s = int(np.dot(scratch[eids[a:b]], ecounts[a:b]))
-                if s > best:
-                    best, who = s, j
-            scratch[uq] = 0
-            if who >= 0:
-                pool.lru.move_to_end(who)
+        who = -1
+        if pairs is not None:
+            best = 0
+            cut = pool.cut  # a cut entry is alone in the pool: touching it changes nothing
+            for j, score in pairs[i]:
+                if present[j] and j != cut and (score > best or (score == best and last_use[j] < last_use[who])):
+                    best, who = score, j
+        else:
+            uq, mult = chunk_uniq[i]
+            if uq.size and pool.lru:
+                scratch[uq] = mult
+                best = 0
+                for j in pool.lru:  # LRU order: the first of equal scores wins
+                    if j == pool.cut:
+                        continue
+                    a, b = starts[j], starts[j + 1]
+                    if a == b:
+                        continue
+                    s = int(np.dot(scratch[eids[a:b]], ecounts[a:b]))
+                    if s > best:
+                        best, who = s, j
+                scratch[uq] = 0
+        if who >= 0:
+            pool.lru.move_to_end(who)
+            last_use[who] = 2 * i
         pool.store(i, evict)
+        present[i] = True
+        last_use[i] = 2 * i + 1
         if pool.cut == i:
             stored[i] = pool.lru[i]
     return evicted_at, stored
@@ -728,6 +821,7 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
                            _frozen(_settle_substring(ix, None, None)), total_input)
     tick()
     chunk_uniq: list[tuple[np.ndarray, np.ndarray]] | None = None
+    pairs: list[list[tuple[int, int]]] | None = None
     scratch = np.zeros(ix.n_ids, dtype=np.int64)
     results: list[PoolResult] = []
     for size in sizes:
@@ -738,9 +832,10 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
                                       unlimited.substring_hits, total_input))
             continue
         if chunk_uniq is None:
-            chunk_uniq = [_uniq_counts(ix.chunk_ids(i)) for i in range(ix.n)]
+            pairs = ix.pair_scores(max(_PAIR_ROWS, _PAIR_BUDGET * len(ix.all_chunks()[0])))
+            chunk_uniq = [] if pairs is not None else [_uniq_counts(ix.chunk_ids(i)) for i in range(ix.n)]
         p_hits, p_src = _replay_prefix(ix, size.capacity)
-        evicted_at, stored = _replay_substring(ix, size.capacity, chunk_uniq, scratch)
+        evicted_at, stored = _replay_substring(ix, size.capacity, chunk_uniq, scratch, pairs)
         s_hits = _settle_substring(ix, evicted_at, stored)
         results.append(PoolResult(size, _frozen(p_hits), _frozen(p_src), _frozen(s_hits), total_input))
         tick()
