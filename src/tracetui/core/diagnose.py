@@ -195,29 +195,24 @@ def _items(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"\}\s*,\s*\{|\n", text) if p.strip()]
 
 
-def _only_markup(removed: str, added: str, old: str = "", new: str = "", c: int = 0) -> bool:
-    """The change touches role markers / special tokens, and nothing but them and spaces.
+def _markup_change(old: str, new: str, c: int, removed_n: int, added_n: int) -> tuple[str, str] | None:
+    """The change at c, widened to the role markers / special tokens it is in or borders,
+    when it touches one and nothing but markers and whitespace differ; else None.
 
-    A change of whitespace only (`<|im_end|>\n<|im_start|>` -> `<|im_end|><|im_start|>`) does
-    not hold a marker itself: it touches one when a marker of `old` / `new` overlaps or
-    borders the changed span starting at character c."""
+    The minimal change rarely holds a whole marker: `<|im_end|>\n<|im_start|>` ->
+    `<|im_end|><|im_start|>` removes "\n" (after the shared `<|im_end|>`), `<|eot_id|>` ->
+    `<|eom_id|>` replaces "ot" by "om"."""
     def strip(s: str) -> str:
         return _SPACE.sub("", _MARKERS.sub("", s))
 
+    removed_n, added_n = min(removed_n, 2000), min(added_n, 2000)
+    # The texts agree before c: the marker covering (or ending at) c is the same in both.
+    a = _marker_start(old, c, ending=True)
+    removed = old[a: _marker_end(old, c + removed_n)]
+    added = new[a: _marker_end(new, c + added_n)]
     if removed == added or strip(removed) != strip(added):
-        return False
-    return bool(_MARKERS.search(removed) or _MARKERS.search(added)
-                or _marker_near(old, c, c + len(removed)) or _marker_near(new, c, c + len(added)))
-
-
-def _marker_near(text: str, start: int, end: int) -> bool:
-    """A role marker / special token of `text` overlaps or borders text[start:end]."""
-    if not text:
-        return False
-    for m in _MARKERS.finditer(text, max(0, start - 80), min(len(text), end + 80)):
-        if m.start() <= end and m.end() >= start:
-            return True
-    return False
+        return None
+    return (removed, added) if _MARKERS.search(removed) or _MARKERS.search(added) else None
 
 
 def _marker_start(text: str, pos: int, ending: bool = False) -> int:
@@ -228,6 +223,16 @@ def _marker_start(text: str, pos: int, ending: bool = False) -> int:
             break
         if pos < m.end() or (ending and pos == m.end()):
             return m.start()
+    return pos
+
+
+def _marker_end(text: str, pos: int) -> int:
+    """End of the marker of `text` that covers character pos - 1 or starts at pos, else pos."""
+    for m in _MARKERS.finditer(text, max(0, pos - 64), min(len(text), pos + 64)):
+        if m.start() > pos:
+            break
+        if m.start() < pos < m.end() or m.start() == pos:
+            return m.end()
     return pos
 
 
@@ -341,11 +346,10 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Offsets, sessions_seen: set[
     added_n, removed_n = sync if sync is not None else (min(len(new_text) - c, 400), min(len(old_text) - c, 400))
     added = new_text[c: c + added_n]
     removed = old_text[c: c + removed_n]
-    if _only_markup(removed[:2000], added[:2000], old_text, new_text, c):
-        m0 = _marker_start(old_text, c, ending=True)  # show the marker the change is in or follows
+    markup = _markup_change(old_text, new_text, c, removed_n, added_n)
+    if markup is not None:
         return make("template", c, block, removed, added,
-                    f"⟨{_visible(old_text[m0:c] + removed[:24])}⟩ → ⟨{_visible(old_text[m0:c] + added[:24])}⟩",
-                    in_output)
+                    f"⟨{_visible(markup[0][:40])}⟩ → ⟨{_visible(markup[1][:40])}⟩", in_output)
     if in_output:
         out_start = len(src.input)
         # From the start of the marker the texts differ in (`<|im_end|>` vs `<tool_call>` differ

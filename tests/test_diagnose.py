@@ -1,0 +1,724 @@
+"""Prefix-break diagnosis (`tracetui.core.diagnose`): one small hand-made trace per cause class,
+the figures of a break and of the ranked breakers, normalising, provider usage, sessions, the
+side-by-side marks, and acceptance checks on the shared real traces (skipped when absent).
+
+Every hand-made trace is a few ChatML requests written to a JSONL file and loaded with the
+default settings (cl100k_base, chunk 16), exactly as the CLI does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tracetui.core.diagnose import (
+    CAUSES,
+    Break,
+    Breaker,
+    ProviderUsage,
+    block_kind_stats,
+    diagnose,
+    normalise,
+    provider_usage,
+    rank_breakers,
+    session_stats,
+    side_by_side,
+    usage_table,
+)
+from tracetui.core.model import Block
+from tracetui.core.pipeline import Loaded, Settings, load
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "sample_traces"
+TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
+
+SYSTEM = "You are a helper. Answer briefly and precisely, with code when it helps."
+TOOL_SYSTEM = "You are a coding agent. Use the bash tool to run commands. Keep answers short."
+GEN = "<|im_start|>assistant\n"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def chat(*messages: tuple[str, str], sep: str = "\n", generation: bool = True) -> str:
+    """A ChatML prompt: `<|im_start|>role\\ntext<|im_end|>` joined by `sep`, then the generation prompt."""
+    text = sep.join(f"<|im_start|>{role}\n{content}<|im_end|>" for role, content in messages)
+    return text + (sep + GEN if generation else "")
+
+
+def load_records(tmp_path: Path, records: list[dict], name: str = "trace.jsonl") -> Loaded:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return load(str(path), Settings())
+
+
+def breaks_of(tmp_path: Path, records: list[dict]) -> tuple[Loaded, tuple[Break, ...]]:
+    loaded = load_records(tmp_path, records)
+    return loaded, diagnose(loaded)
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    return path
+
+
+def sample(name: str) -> Path:
+    path = SAMPLES / name
+    if not path.is_file() or path.stat().st_size == 0:
+        pytest.skip(f"sample trace {name} not generated (python -m tracetui.samples)")
+    return path
+
+
+def tool_call(command: str, timeout: int, compact: bool = False, float_timeout: bool = False) -> str:
+    """A tool call as the model generates it (`"timeout": 120000`, as in opencode's traces), or
+    re-serialised: compact (`"timeout":120000`) or with the number as a float (`120000.0`)."""
+    t = f"{timeout:.1f}" if float_timeout else str(timeout)
+    space = "" if compact else " "
+    body = '{"name":"bash","arguments":{"command":"%s","timeout":%s%s}}' % (command, space, t)
+    return f"<tool_call>\n{body}\n</tool_call>"
+
+
+USER = ("user", "hi, what is the capital of France?")
+ANSWER = "The capital of France is Paris. It has been the capital for a very long time."
+
+
+# --------------------------------------------------------------------------- new
+
+def test_new_first_request_and_new_session(tmp_path):
+    first = chat(("system", SYSTEM), USER)
+    other = "system: A different assistant for a different job.\nuser: go\nassistant:"
+    loaded, breaks = breaks_of(tmp_path, [
+        {"input": first, "output": ANSWER, "session_id": "a"},
+        {"input": other, "output": "ok", "session_id": "b"},
+    ])
+    b0, b1 = breaks
+    assert (b0.cause, b0.description, b0.source, b0.prefix) == ("new", "first request", -1, 0)
+    assert (b1.cause, b1.description, b1.source, b1.prefix) == ("new", "new session", -1, 0)
+    assert b0.tokens_lost == b0.input_tokens == len(loaded.inputs[0])
+    assert b1.block is not None and b1.block.start == 0
+
+
+def test_new_no_shared_prefix_in_the_same_session(tmp_path):
+    _, breaks = breaks_of(tmp_path, [
+        {"input": chat(("system", SYSTEM), USER), "output": ANSWER, "session_id": "a"},
+        {"input": "Summarise the text below in one line.\n\nCaches are fast.", "output": "x", "session_id": "a"},
+    ])
+    assert (breaks[1].cause, breaks[1].description) == ("new", "no shared prefix")
+
+
+# --------------------------------------------------------------------------- append
+
+def test_append_previous_input_output_and_a_new_turn(tmp_path):
+    p1 = chat(("system", SYSTEM), USER)
+    p2 = chat(("system", SYSTEM), USER, ("assistant", ANSWER), ("user", "and of Spain?"))
+    assert p2.startswith(p1 + ANSWER)
+    loaded, breaks = breaks_of(tmp_path, [{"input": p1, "output": ANSWER}, {"input": p2, "output": "Madrid."}])
+    b = breaks[1]
+    assert b.cause == "append"
+    assert not b.is_breaker
+    assert b.source == 0
+    # The whole entry 0 (input + output, up to the tokens merging at the seam) is reused.
+    assert b.prefix >= len(loaded.inputs[0]) + len(loaded.outputs[0]) - 1
+    assert [g.cause for g in rank_breakers(breaks)] == ["new"]
+
+
+def test_append_identical_retry(tmp_path):
+    p1 = chat(("system", SYSTEM), USER)
+    _, breaks = breaks_of(tmp_path, [{"input": p1, "output": ""}, {"input": p1, "output": ANSWER}])
+    assert breaks[1].cause == "append"
+    assert breaks[1].tokens_lost == 0
+
+
+def test_append_request_is_a_prefix_of_the_source(tmp_path):
+    """The request stops where an earlier prompt went on (a retry with a shorter history):
+    nothing of it broke, only its last token is cut differently."""
+    long = ("<pr_description>\nFix the bug.\n</pr_description>\n<output>\nline one\n</output>\n\n"
+            "<returncode>0</returncode>\n<output>\nline two\n</output>")
+    short = long[: long.index("</output>") + len("</output>")]
+    loaded, breaks = breaks_of(tmp_path, [{"input": long, "output": "THOUGHT: ok"}, {"input": short, "output": "x"}])
+    b = breaks[1]
+    assert b.prefix < b.input_tokens  # the last token differs ("</output>" vs "</output>\n\n")
+    assert b.cause == "append", b
+    assert not b.is_breaker
+
+
+# --------------------------------------------------------------------------- rerender
+
+def _rerender_records(compact_numbers: bool) -> list[dict]:
+    """Two tool calls that come back in the history altered: the second has other numbers."""
+    user = ("user", "run the tests please")
+
+    def hist(cmd: str, t: int) -> str:
+        return tool_call(cmd, t, compact=compact_numbers, float_timeout=not compact_numbers)
+
+    q1 = chat(("system", TOOL_SYSTEM), user)
+    q2 = chat(("system", TOOL_SYSTEM), user, ("assistant", hist("pytest -q", 120000)), ("tool", "3 passed"))
+    q3 = chat(("system", TOOL_SYSTEM), user, ("assistant", hist("pytest -q", 120000)), ("tool", "3 passed"),
+              ("assistant", hist("ruff check .", 60000)), ("tool", "All checks passed"))
+    return [{"input": q1, "output": tool_call("pytest -q", 120000)},
+            {"input": q2, "output": tool_call("ruff check .", 60000)},
+            {"input": q3, "output": "Done: tests and lint pass."}]
+
+
+def test_rerender_reserialised_tool_call(tmp_path):
+    """`"timeout": 120000` generated, `"timeout":120000` in the history (then 60000 likewise)."""
+    loaded, breaks = breaks_of(tmp_path, _rerender_records(compact_numbers=True))
+    b1, b2 = breaks[1], breaks[2]
+    for b in (b1, b2):
+        assert b.cause == "rerender"
+        assert b.in_source_output
+        assert b.source == b.request - 1
+        assert b.block is not None and b.block.kind == "history"
+        assert "timeout" in b.description
+        src = loaded.trace.requests[b.source]
+        assert b.char >= len(src.input)  # the break lies in the source's output
+    # 120000 and 60000: one description, one breaker.
+    assert b1.description == b2.description
+    ranked = rank_breakers(breaks)
+    rerenders = [g for g in ranked if g.cause == "rerender"]
+    assert len(rerenders) == 1 and rerenders[0].requests == (1, 2)
+
+
+def test_rerender_description_normalises_numbers(tmp_path):
+    """`120000` generated, `120000.0` in the history: the numbers are in the description, normalised."""
+    _, breaks = breaks_of(tmp_path, _rerender_records(compact_numbers=False))
+    b1, b2 = breaks[1], breaks[2]
+    assert b1.cause == b2.cause == "rerender"
+    assert b1.added == b2.added == ".0"
+    assert "<N>" in b1.description
+    assert "120000" not in b1.description and "60000" not in b2.description
+    assert b1.description == b2.description
+
+
+def test_rerender_output_does_not_come_back(tmp_path):
+    """The next prompt closes the assistant turn empty: the tool call is dropped."""
+    q1 = chat(("system", TOOL_SYSTEM), ("user", "run the tests please"))
+    q2 = q1 + "<|im_end|>\n<|im_start|>tool\n3 passed<|im_end|>\n" + GEN
+    _, breaks = breaks_of(tmp_path, [{"input": q1, "output": tool_call("pytest -q", 120000)},
+                                     {"input": q2, "output": "All tests pass."}])
+    b = breaks[1]
+    assert b.cause == "rerender"
+    assert b.in_source_output
+    assert "does not come back" in b.description
+    assert b.description.startswith("the output ")
+
+
+def test_rerender_think_block_dropped(tmp_path):
+    q1 = chat(("system", SYSTEM), USER)
+    out = "<think>\nThe user asks for a capital. France: Paris.\n</think>\n\n" + ANSWER
+    q2 = chat(("system", SYSTEM), USER, ("assistant", ANSWER), ("user", "and of Spain?"))
+    _, breaks = breaks_of(tmp_path, [{"input": q1, "output": out}, {"input": q2, "output": "Madrid."}])
+    b = breaks[1]
+    assert b.cause == "rerender", b
+    assert b.description == "the <think> block of the output is dropped"
+
+
+def test_rerender_output_missing_after_the_last_input_token(tmp_path):
+    """The source's last input token merges with what the request appends ("</instructions>"
+    then "\\n\\n"): the break token is an input token, the change is that the output is absent."""
+    p1 = "<pr_description>\nFix the bug in parse().\n</pr_description>\n<instructions>\nOne command per turn.\n</instructions>"
+    out = "<format_example>\nTHOUGHT: I will look for parse() first.\n\n```bash\ngrep -rn 'def parse' .\n```"
+    p2 = p1 + "\n\n<returncode>1</returncode>\n<output>\n</output>"
+    loaded, breaks = breaks_of(tmp_path, [{"input": p1, "output": out}, {"input": p2, "output": "x"}])
+    b = breaks[1]
+    assert b.prefix < len(loaded.inputs[0])  # the break token is the source's last input token
+    assert b.cause == "rerender", b
+    assert "does not come back" in b.description
+
+
+# --------------------------------------------------------------------------- template
+
+def test_template_role_marker_whitespace(tmp_path):
+    """The history re-rendered `<|im_end|><|im_start|>` where the first prompt had `<|im_end|>\\n<|im_start|>`."""
+    p1 = chat(("system", SYSTEM), USER)
+    p2 = chat(("system", SYSTEM), USER, ("assistant", ANSWER), ("user", "and of Spain?"), sep="")
+    _, breaks = breaks_of(tmp_path, [{"input": p1, "output": ANSWER}, {"input": p2, "output": "Madrid."}])
+    b = breaks[1]
+    assert b.cause == "template", b
+    assert b.removed.strip() == b.added.strip()
+    assert b.description.startswith("⟨<|im_end|>↵<|im_start|>user↵⟩ → ⟨<|im_end|><|im_start|>user↵⟩")
+    assert b.block is not None and b.block.kind == "system"
+
+
+def test_template_special_token_swapped(tmp_path):
+    """Llama 3: the history closes its turns with `<|eom_id|>` where the first prompt had `<|eot_id|>`."""
+    def llama3(*messages: tuple[str, str], end: str) -> str:
+        turns = "".join(f"<|start_header_id|>{r}<|end_header_id|>\n\n{t}{end}" for r, t in messages)
+        return "<|begin_of_text|>" + turns + "<|start_header_id|>assistant<|end_header_id|>\n\n"
+
+    first = [("system", "You are a helper for shell questions."), ("user", "how do I list files?")]
+    p1 = llama3(*first, end="<|eot_id|>")
+    p2 = llama3(*first, ("assistant", "Use ls."), ("user", "and hidden ones?"), end="<|eom_id|>")
+    _, breaks = breaks_of(tmp_path, [{"input": p1, "output": "Use ls."}, {"input": p2, "output": "ls -a"}])
+    b = breaks[1]
+    assert b.cause == "template", b
+    assert b.description == "⟨<|eot_id|>⟩ → ⟨<|eom_id|>⟩"
+
+
+def test_template_is_not_a_text_change_next_to_a_marker(tmp_path):
+    p1 = chat(("system", SYSTEM), ("user", "Hello world, please help me."))
+    p2 = chat(("system", SYSTEM), ("user", "Goodbye world, please help me."))
+    _, breaks = breaks_of(tmp_path, [{"input": p1, "output": "ok"}, {"input": p2, "output": "ok"}])
+    assert breaks[1].cause == "edit"
+
+
+# --------------------------------------------------------------------------- edit
+
+def _env_prompt(date: str) -> str:
+    system = ("You are opencode, an agent.\n<env>\nWorking directory: /home/u/proj\nIs directory a git repo: yes\n"
+              f"Platform: linux\nToday's date: {date}\n</env>\nBe concise.")
+    return chat(("system", system), ("user", "list the files"))
+
+
+def test_edit_date_in_env_block(tmp_path):
+    dates = ["Sat Jan 31 2026", "Sun Feb 1 2026", "Mon Feb 2 2026"]
+    loaded, breaks = breaks_of(tmp_path, [{"input": _env_prompt(d), "output": "ls"} for d in dates])
+    for b in breaks[1:]:
+        assert b.cause == "edit", b
+        assert b.block is not None and b.block.kind in ("env", "system")
+        text = loaded.trace.requests[b.request].input
+        line = text[text.rfind("\n", 0, b.char) + 1: text.find("\n", b.char)]
+        assert line.startswith("Today's date: ")  # the break is on the date line
+    # One change, one description (the block's), one breaker.
+    assert breaks[1].description == breaks[2].description
+    edits = [g for g in rank_breakers(breaks) if g.cause == "edit"]
+    assert len(edits) == 1 and edits[0].requests == (1, 2)
+    assert normalise("Today's date: Sat Jan 31 2026") == normalise("Today's date: Sun Feb 1 2026") \
+        == "Today's date: <DATE>"
+
+
+def test_edit_inside_a_message(tmp_path):
+    p1 = chat(("system", SYSTEM), ("user", "Please rename the function parse to parse_text everywhere."))
+    p2 = chat(("system", SYSTEM), ("user", "Please rename the function load to load_text everywhere."))
+    _, breaks = breaks_of(tmp_path, [{"input": p1, "output": "ok"}, {"input": p2, "output": "ok"}])
+    b = breaks[1]
+    assert b.cause == "edit"
+    assert b.block is not None and b.block.kind == "current"
+    assert "Please rename the function" in b.description
+
+
+# --------------------------------------------------------------------------- insert
+
+def test_insert_repo_map_before_unchanged_history(tmp_path):
+    history = [("user", "Please fix the bug in utils.py where parse() fails on empty input."),
+               ("assistant", "I will look at utils.py first."), ("user", "ok go ahead")]
+    repo_map = ("Here are summaries of some files present in my git repo.\nutils.py:\n  def parse(text)\n"
+                "  def render(node)\nmain.py:\n  def main()\n")
+    p1 = chat(("system", SYSTEM), *history)
+    p2 = chat(("system", SYSTEM), ("user", repo_map), ("assistant", "Ok."), *history)
+    _, breaks = breaks_of(tmp_path, [{"input": p1, "output": "x"}, {"input": p2, "output": "y"}])
+    b = breaks[1]
+    assert b.cause == "insert", b
+    assert b.removed == ""
+    assert b.added.startswith("Here are summaries")
+    assert "text inserted" in b.description
+    assert "Here are summaries of some files" in b.description
+    assert b.block is not None and b.block.kind == "history"
+
+
+# --------------------------------------------------------------------------- reorder
+
+def test_reorder_tools_block(tmp_path):
+    tools = ["- bash: run a shell command", "- read: read a file", "- edit: edit a file", "- grep: search files",
+             "- glob: list files"]
+    shuffled = [tools[0], tools[2], tools[3], tools[1], tools[4]]
+    p1 = chat(("system", "## tools\n" + "\n".join(tools)), ("user", "hello there"))
+    p2 = chat(("system", "## tools\n" + "\n".join(shuffled)), ("user", "hello there"))
+    _, breaks = breaks_of(tmp_path, [{"input": p1, "output": "x"}, {"input": p2, "output": "y"}])
+    b = breaks[1]
+    assert b.cause == "reorder", b
+    assert b.block is not None and b.block.kind == "tools"
+    assert "same items, another order" in b.description
+
+
+def test_reorder_system_lines(tmp_path):
+    rules = ["Answer in English.", "Use fenced code blocks.", "Never run destructive commands.",
+             "Say when you are unsure.", "Keep answers under ten lines."]
+    p1 = chat(("system", "\n".join(rules)), ("user", "hello there"))
+    p2 = chat(("system", "\n".join(rules[:1] + rules[3:4] + rules[1:3] + rules[4:])), ("user", "hello there"))
+    _, breaks = breaks_of(tmp_path, [{"input": p1, "output": "x"}, {"input": p2, "output": "y"}])
+    assert breaks[1].cause == "reorder"
+    assert breaks[1].block.kind == "system"
+
+
+# --------------------------------------------------------------------------- retokenize
+
+def test_retokenize_at_the_input_output_seam(tmp_path):
+    """The output starts with "\\n" after the prompt's "assistant\\n": alone they are two
+    "\\n" tokens, in the next prompt one "\\n\\n" token. The texts agree across the break (the
+    output comes back unchanged for far more than the break tokens); only the tokens differ.
+    A real case with cl100k_base: the later change (all vs many) is not where it broke."""
+    p1 = chat(("system", SYSTEM), ("user", "Write two short paragraphs about caching."))
+    out = ("\nCaching keeps recent results close to where they are used, so repeated work is avoided entirely."
+           "\n\nA prefix cache reuses the attention state of a shared prompt prefix across many requests.")
+    p2 = p1 + out.replace("across many", "across all") + "<|im_end|>\n<|im_start|>user\nthanks<|im_end|>\n" + GEN
+    loaded, breaks = breaks_of(tmp_path, [{"input": p1, "output": out}, {"input": p2, "output": "ok"}])
+    b = breaks[1]
+    assert b.cause == "retokenize", b
+    assert b.description == "same text, different tokens at the boundary"
+    # The break is at the seam: the source's last input token.
+    assert b.prefix == len(loaded.inputs[0]) - 1
+    src = loaded.trace.requests[0]
+    old = src.input + src.output
+    assert p2[b.char: b.char + 60] == old[b.char: b.char + 60]
+
+
+# --------------------------------------------------------------------------- figures
+
+def test_tokens_lost_and_recovered(tmp_path):
+    loaded, breaks = breaks_of(tmp_path, [{"input": _env_prompt(d), "output": "ls -la"}
+                                          for d in ("Sat Jan 31 2026", "Sun Feb 1 2026")])
+    a = loaded.analysis
+    for i, b in enumerate(breaks):
+        assert b.request == i
+        assert b.input_tokens == int(a.input_lens[i])
+        assert b.prefix == int(a.unlimited.prefix_hits[i])
+        assert b.source == int(a.unlimited.prefix_source[i])
+        assert b.tokens_lost == int(a.input_lens[i]) - int(a.unlimited.prefix_hits[i])
+        assert b.recovered == int(a.combined_hits[i]) - int(a.unlimited.prefix_hits[i])
+        assert b.cause in CAUSES
+
+
+def _brk(i: int, cause: str, kind: str | None, desc: str, n_in: int, prefix: int, recovered: int = 0) -> Break:
+    block = Block(kind, "", 0, 1) if kind else None
+    return Break(i, i - 1, cause, prefix, n_in, 0, False, block, "", "", desc, recovered)
+
+
+def test_rank_breakers_groups_sorts_and_skips_appends():
+    breaks = (
+        _brk(0, "new", "system", "first request", 100, 0),
+        _brk(1, "append", "history", "continues the source entry", 150, 140),
+        _brk(2, "edit", "env", "system “<env>”", 160, 20, recovered=100),
+        _brk(3, "rerender", "history", "x⟨␣⟩ → ⟨∅⟩", 200, 190, recovered=4),
+        _brk(4, "edit", "env", "system “<env>”", 170, 20, recovered=120),
+        _brk(5, "rerender", "history", "x⟨␣⟩ → ⟨∅⟩", 230, 210),
+        _brk(6, "edit", "system", "system “<env>”", 50, 40),  # another block kind: another group
+        _brk(7, "append", "history", "continues the source entry", 500, 0),
+    )
+    ranked = rank_breakers(breaks)
+    assert all(isinstance(g, Breaker) for g in ranked)
+    assert [g.cause for g in ranked] == ["edit", "new", "rerender", "edit"]
+    assert ranked[0] == Breaker("edit", "env", "system “<env>”", (2, 4), 140 + 150, 220)
+    assert ranked[1] == Breaker("new", "system", "first request", (0,), 100, 0)
+    assert ranked[2] == Breaker("rerender", "history", "x⟨␣⟩ → ⟨∅⟩", (3, 5), 10 + 20, 4)
+    assert ranked[3] == Breaker("edit", "system", "system “<env>”", (6,), 10, 0)
+    assert all(g.cause != "append" for g in ranked)
+    lost = [g.tokens_lost for g in ranked]
+    assert lost == sorted(lost, reverse=True)
+
+
+def test_rank_breakers_tie_more_requests_first():
+    breaks = (_brk(1, "edit", "env", "a", 10, 0), _brk(2, "edit", "env", "b", 5, 0), _brk(3, "edit", "env", "b", 5, 0))
+    assert [g.description for g in rank_breakers(breaks)] == ["b", "a"]
+
+
+def test_rank_breakers_empty():
+    assert rank_breakers(()) == []
+
+
+# --------------------------------------------------------------------------- normalise
+
+@pytest.mark.parametrize("text, expected", [
+    ("timeout 120000 and 60000", "timeout <N> and <N>"),
+    ("ratio 0.25", "ratio <N>"),
+    ("on 2026-01-31 and 2026-01-08T01:14:37Z", "on <DATE> and <DATE>"),
+    ("Today's date: Sat Jan 31 2026", "Today's date: <DATE>"),
+    ("Today's date: Sunday, February 1, 2026", "Today's date: <DATE>"),
+    ("since Jan 5, 2026", "since <DATE>"),
+    ("at 01:14:37 and 9:05 PM", "at <TIME> and <TIME>"),
+    ("id 123e4567-e89b-12d3-a456-426614174000.", "id <UUID>."),
+    ("commit 3f2a9c1d0b and abcdef0123456789", "commit <HASH> and <HASH>"),
+    ("toolu_01AbCdEfGhIjKlMn and call_Xy12ab34Cd", "<ID> and <ID>"),
+    ("  many   spaces\n\tand lines ", "many spaces and lines"),
+])
+def test_normalise(text, expected):
+    assert normalise(text) == expected
+
+
+def test_normalise_words_stay():
+    assert normalise("plain words, no numbers") == "plain words, no numbers"
+    assert normalise("deadbeef") == "deadbeef"  # no digit: a word, not a hash
+
+
+def test_normalise_shortens():
+    out = normalise("x" * 200, 40)
+    assert len(out) == 40 and out.endswith("…")
+
+
+# --------------------------------------------------------------------------- provider usage
+
+def test_provider_usage_anthropic():
+    u = provider_usage({"input_tokens": 12, "cache_read_input_tokens": 2620, "cache_creation_input_tokens": 2529,
+                        "output_tokens": 300}, 3)
+    assert u == ProviderUsage(3, 5161, 2620, 2529, "anthropic")
+
+
+def test_provider_usage_openai():
+    u = provider_usage({"prompt_tokens": 1000, "completion_tokens": 20,
+                        "prompt_tokens_details": {"cached_tokens": 800}}, 0)
+    assert u == ProviderUsage(0, 1000, 800, 0, "openai")
+    assert provider_usage({"prompt_tokens": 1000}, 1) == ProviderUsage(1, 1000, 0, 0, "openai")
+    assert provider_usage({"prompt_tokens": 1000, "prompt_tokens_details": None}, 1).cached_tokens == 0
+
+
+def test_provider_usage_openai_responses_api():
+    u = provider_usage({"input_tokens": 900, "input_tokens_details": {"cached_tokens": 512}}, 2)
+    assert u == ProviderUsage(2, 900, 512, 0, "openai")
+
+
+@pytest.mark.parametrize("usage", [
+    None, "12 tokens", 12, [1, 2], {}, {"total_tokens": 5}, {"input_tokens": 12},
+    {"prompt_tokens": "n/a"}, {"prompt_tokens": [1]}, {"cache_read_input_tokens": {"x": 1}},
+    {"input_tokens": float("nan"), "cache_read_input_tokens": 1},
+    {"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": "many"}},
+])
+def test_provider_usage_missing_or_odd(usage):
+    assert provider_usage(usage, 0) is None
+
+
+def test_usage_table_from_a_trace(tmp_path):
+    p1 = chat(("system", SYSTEM), USER)
+    loaded = load_records(tmp_path, [
+        {"input": p1, "output": ANSWER, "usage": {"prompt_tokens": 60, "prompt_tokens_details": {"cached_tokens": 0}}},
+        {"input": p1, "output": ANSWER},
+        {"input": p1, "output": ANSWER, "usage": {"input_tokens": 2, "cache_read_input_tokens": 58}},
+        {"input": p1, "output": ANSWER, "usage": {"prompt_tokens": "odd"}},
+    ])
+    rows = usage_table(loaded)
+    assert [(u.request, u.provider, u.prompt_tokens, u.cached_tokens) for u in rows] == [
+        (0, "openai", 60, 0), (2, "anthropic", 60, 58)]
+
+
+# --------------------------------------------------------------------------- sessions
+
+def test_session_stats_two_sessions():
+    loaded = load(str(sample("two_sessions.jsonl")), Settings())
+    stats = session_stats(loaded)
+    assert len(stats) == 2
+    assert {s.session for s in stats} == {"sess-a", "sess-b"}
+    a = loaded.analysis
+    assert sum(s.requests for s in stats) == a.requests
+    assert sum(s.input_tokens for s in stats) == a.input_tokens
+    assert sum(s.prefix_hits for s in stats) == int(a.unlimited.prefix_hits.sum())
+    for s in stats:
+        assert 0 <= s.within_prefix_hits <= s.prefix_hits
+        assert 0 <= s.within_substring_hits <= s.substring_hits
+        assert s.prefix_hits <= s.combined_hits
+        assert 0 <= s.rate(s.within_prefix_hits) <= s.rate(s.prefix_hits) <= 1
+    # The two sessions share a system prompt: the second one to start reuses it across sessions.
+    assert any(s.within_prefix_hits < s.prefix_hits for s in stats)
+
+
+def test_session_stats_one_session_is_all_within(tmp_path):
+    p1 = chat(("system", SYSTEM), USER)
+    p2 = chat(("system", SYSTEM), USER, ("assistant", ANSWER), ("user", "and of Spain?"))
+    loaded = load_records(tmp_path, [{"input": p1, "output": ANSWER}, {"input": p2, "output": "Madrid."}])
+    (s,) = session_stats(loaded)
+    assert s.session is None
+    assert s.within_prefix_hits == s.prefix_hits and s.within_substring_hits == s.substring_hits
+
+
+# --------------------------------------------------------------------------- side by side
+
+def _unmarked(text: str, marks: list[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for a, b in sorted(marks):
+        out.append(text[pos:a])
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def test_side_by_side_marks_cover_the_differences(tmp_path):
+    loaded, breaks = breaks_of(tmp_path, _rerender_records(compact_numbers=True))
+    b = breaks[1]
+    sbs = side_by_side(loaded, b, context=300)
+    assert sbs.left_start == sbs.right_start <= b.char
+    assert sbs.left_marks and sbs.right_marks
+    # What is not marked is the same on both sides...
+    assert _unmarked(sbs.left, sbs.left_marks) == _unmarked(sbs.right, sbs.right_marks)
+    # ...and the marks hold the difference: the space after "timeout": in the generated call.
+    gen_space = sbs.left.index('"timeout": ') + len('"timeout":')
+    assert any(a <= gen_space < e for a, e in sbs.left_marks)
+    for a, e in sbs.left_marks + sbs.right_marks:
+        assert 0 <= a < e
+    for a, e in sbs.left_marks:
+        assert e <= len(sbs.left)
+    for a, e in sbs.right_marks:
+        assert e <= len(sbs.right)
+    # The excerpts are the texts from the break's neighbourhood.
+    src = loaded.trace.requests[b.source]
+    assert (src.input + src.output)[sbs.left_start:].startswith(sbs.left)
+    assert loaded.trace.requests[b.request].input[sbs.right_start:].startswith(sbs.right)
+
+
+def test_side_by_side_new_request(tmp_path):
+    loaded, breaks = breaks_of(tmp_path, [{"input": chat(("system", SYSTEM), USER), "output": ANSWER}])
+    sbs = side_by_side(loaded, breaks[0], context=50)
+    assert sbs.left == "" and sbs.left_marks == []
+    assert sbs.right == loaded.trace.requests[0].input[:50]
+    assert sbs.right_marks == [(0, 50)]
+
+
+# --------------------------------------------------------------------------- block kinds
+
+def test_block_kind_stats(tmp_path):
+    loaded, _ = breaks_of(tmp_path, [{"input": _env_prompt(d), "output": "ls"}
+                                     for d in ("Sat Jan 31 2026", "Sun Feb 1 2026")])
+    stats = block_kind_stats(loaded)
+    assert {"system", "env", "current"} <= set(stats)
+    a = loaded.analysis
+    assert sum(t for t, _, _ in stats.values()) == a.input_tokens
+    assert sum(p for _, p, _ in stats.values()) == int(a.unlimited.prefix_hits.sum())
+    for t, p, s in stats.values():
+        assert 0 <= p <= t and 0 <= s <= t
+    # The date changed in the env block: the system text after it is not a prefix hit the second time.
+    t_env, p_env, _ = stats["env"]
+    assert p_env < t_env
+
+
+# --------------------------------------------------------------------------- sample traces
+
+def test_sample_opencode_like():
+    from tracetui.samples import OPENCODE_RESERIALISED
+
+    loaded = load(str(sample("opencode_like.jsonl")), Settings())
+    breaks = diagnose(loaded)
+    assert breaks[0].cause == "new"
+    for b in breaks[1:]:
+        if b.request in OPENCODE_RESERIALISED:
+            assert b.cause == "rerender", b
+            assert b.in_source_output
+        else:
+            assert b.cause == "append", b
+    (g,) = [g for g in rank_breakers(breaks) if g.cause == "rerender"]
+    assert g.requests == tuple(OPENCODE_RESERIALISED)
+
+
+def test_sample_aider_like():
+    from tracetui.samples import AIDER_SUMMARISED
+
+    loaded = load(str(sample("aider_like.jsonl")), Settings())
+    breaks = diagnose(loaded)
+    assert breaks[0].cause == "new"
+    ranked = rank_breakers(breaks)
+    # The repo map near the top changes every time: it breaks every request, the summaries
+    # included (the map comes first).
+    assert "Here are summaries of some files" in ranked[0].description
+    for i in AIDER_SUMMARISED:
+        assert breaks[i].cause in ("edit", "insert")
+        assert "Here are summaries of some files" in breaks[i].description
+    # Most of what the prefix misses recurs at shifted offsets.
+    assert sum(g.recovered for g in ranked) > sum(g.tokens_lost for g in ranked) / 2
+
+
+def test_sample_two_sessions():
+    loaded = load(str(sample("two_sessions.jsonl")), Settings())
+    breaks = diagnose(loaded)
+    assert breaks[0].description == "first request"
+    for b in breaks:
+        assert b.cause in CAUSES
+        assert b.prefix <= b.input_tokens
+        assert 0 <= b.recovered <= b.tokens_lost
+    # The prompt ends with "assistant:", the history has "assistant: <output>".
+    spaced = [b for b in breaks if b.cause == "template"]
+    assert spaced and all(b.added == " " and b.removed == "" for b in spaced)
+
+
+# --------------------------------------------------------------------------- real traces
+
+AIDER = sorted((TRACES / "aider").glob("*.jsonl")) if (TRACES / "aider").is_dir() else []
+
+
+@pytest.mark.parametrize("path", AIDER or [pytest.param(None, marks=pytest.mark.skip("no aider traces"))],
+                         ids=lambda p: p.stem if p else "none")
+def test_real_aider(path):
+    loaded = load(str(path), Settings())
+    breaks = diagnose(loaded)
+    ranked = rank_breakers(breaks)
+    assert any("Here are summaries of some files" in g.description for g in ranked[:3]), ranked[:3]
+    assert any("I spoke to you previously" in g.description or "summarize" in g.description for g in ranked), ranked
+    assert all(g.cause != "append" for g in ranked)
+    assert sum(g.tokens_lost for g in ranked) == sum(b.tokens_lost for b in breaks if b.cause != "append")
+
+
+def test_real_opencode_task1():
+    loaded = load(str(need(TRACES / "opencode" / "gpt-5-mini-task1.jsonl")), Settings())
+    breaks = diagnose(loaded)
+    assert breaks[0].cause == "new"
+    for b in breaks[1:]:
+        if b.request in (3, 8):
+            assert b.cause == "rerender", b
+            assert "timeout" in b.description
+        else:
+            assert b.cause == "append", b
+    assert breaks[3].description == breaks[8].description
+
+
+def test_real_opencode_task3():
+    loaded = load(str(need(TRACES / "opencode" / "gpt-5-mini-task3.jsonl")), Settings())
+    breaks = diagnose(loaded)
+    others = [b for b in breaks if b.cause not in ("append", "new")]
+    assert others  # request 14
+    for b in others:
+        assert b.cause == "rerender", b
+        assert "timeout" in b.description
+
+
+def test_real_opencode_task2_output_dropped():
+    loaded = load(str(need(TRACES / "opencode" / "gpt-5-mini-task2.jsonl")), Settings())
+    breaks = diagnose(loaded)
+    others = [b for b in breaks if b.cause not in ("append", "new")]
+    assert others
+    for b in others:
+        assert b.cause == "rerender", b
+        assert "does not come back" in b.description
+
+
+def test_real_memgpt_usage():
+    loaded = load(str(need(TRACES / "memgpt" / "memgpt1.jsonl")), Settings())
+    rows = usage_table(loaded)
+    assert len(rows) == 20
+    assert {u.provider for u in rows} == {"anthropic"}
+    for u in rows:
+        assert u.prompt_tokens >= u.cached_tokens + u.cache_write_tokens
+        usage = loaded.trace.requests[u.request].usage
+        assert u.prompt_tokens == (usage.get("input_tokens") or 0) + (usage.get("cache_read_input_tokens") or 0) \
+            + (usage.get("cache_creation_input_tokens") or 0)
+
+
+def test_real_miniswe_missing_outputs():
+    """mini-swe-agent's prompts do not hold the model's previous output."""
+    paths = sorted((TRACES / "miniswe").glob("*.jsonl")) if (TRACES / "miniswe").is_dir() else []
+    if not paths:
+        pytest.skip("no miniswe traces")
+    for path in paths:
+        breaks = diagnose(load(str(path), Settings()))
+        assert breaks[0].cause == "new"
+        for b in breaks[1:]:
+            assert b.cause in ("rerender", "append"), b
+            if b.cause == "rerender":
+                assert "does not come back" in b.description
+
+
+def test_real_traces_figures():
+    paths = sorted(TRACES.glob("*/*.jsonl")) if TRACES.is_dir() else []
+    paths = [p for p in paths if p.stat().st_size > 0]
+    if not paths:
+        pytest.skip("no shared traces")
+    for path in paths:
+        loaded = load(str(path), Settings())
+        breaks = diagnose(loaded)
+        a = loaded.analysis
+        assert len(breaks) == a.requests
+        lost = np.array([b.tokens_lost for b in breaks])
+        assert (lost == a.input_lens - a.unlimited.prefix_hits).all(), path
+        rec = np.array([b.recovered for b in breaks])
+        assert (rec == a.combined_hits - a.unlimited.prefix_hits).all(), path
+        for b in breaks:
+            assert b.cause in CAUSES
+            assert (b.source < 0) == (b.cause == "new" and b.prefix == 0)
+            assert 0 <= b.char <= len(loaded.trace.requests[b.request].input)
