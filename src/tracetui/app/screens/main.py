@@ -107,9 +107,7 @@ class MainScreen(Screen):
         pv = self.prompt
         if pv.doc is not None and pv.doc.index == event.index:
             return
-        kind = getattr(self, "_pending_kind", None)
-        self._pending_kind = None
-        self._show_request(event.index, block_kind=kind)
+        self._show_request(event.index)
 
     def select_request(self, index: int, *, char: int | None = None, block_kind: str | None = None,
                        highlight: tuple[int, int] | None = None) -> None:
@@ -117,7 +115,6 @@ class MainScreen(Screen):
         rl = self.request_list
         if index not in rl.shown:
             rl.set_visible([])  # a filtered list does not hold it: show everything again
-        self._pending_kind = None
         rl.select(index)
         self._show_request(index, char=char, block_kind=block_kind, highlight=highlight)
 

@@ -179,7 +179,6 @@ class PromptView(ScrollView, can_focus=True):
 
     def _set_cursor(self, row: int, *, center: bool = False) -> None:
         row = max(0, min(row, self._rows() - 1)) if self._rows() else 0
-        old = self.cursor_row
         self.cursor_row = row
         h = max(1, self.scrollable_content_region.height)
         top = int(self.scroll_offset.y)
@@ -189,8 +188,7 @@ class PromptView(ScrollView, can_focus=True):
             self.scroll_to(y=row, animate=False)
         elif row >= top + h:
             self.scroll_to(y=row - h + 1, animate=False)
-        self._cache.clear() if old != row else None
-        self.refresh()
+        self.refresh()  # cached strips stay valid: their key says whether they hold the cursor
         self.post_message(self.CursorMoved(self.current_block()))
 
     def action_move(self, delta: int) -> None:

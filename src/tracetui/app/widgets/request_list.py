@@ -104,7 +104,7 @@ class RequestList(ScrollView, can_focus=True):
         self.refresh()
 
     def watch_cursor(self, old: int, new: int) -> None:
-        self._cache.clear()
+        # No cache clear: a strip's key says whether it holds the cursor.
         self._scroll_to_cursor()
         self.refresh()
         if self.shown:
