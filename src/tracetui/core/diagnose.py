@@ -117,10 +117,18 @@ def normalise(text: str, limit: int = 72) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_JSON_TEXT = re.compile(r'"(?:text|content)"\s*:\s*"((?:[^"\\]|\\.){1,400})')
+
+
 def _first_line(text: str) -> str:
-    """First line with content, role markers removed."""
+    """First line with content, role markers removed; inside a JSON message, the first line
+    of its text rather than the JSON around it."""
+    if text.lstrip()[:1] in ("{", '"', "["):
+        m = _JSON_TEXT.search(text)
+        if m:
+            text = m.group(1).replace("\\n", "\n").replace('\\"', '"')
     for line in _MARKERS.sub("", text).splitlines():
-        if line.strip():
+        if any(ch.isalnum() for ch in line):  # skip lines of bare punctuation ("{", "```")
             return line.strip()
     return ""
 
