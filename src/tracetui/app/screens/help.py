@@ -16,7 +16,8 @@ def collect_bindings(screen: Screen) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
     owners = [("Everywhere", screen.app), ("This screen", screen)]
-    owners += [(type(w).__name__, w) for w in screen.query("*") if w.can_focus and w.BINDINGS]
+    # Hidden widgets (the search box until / opens it) would only add their editing keys.
+    owners += [(type(w).__name__, w) for w in screen.query("*") if w.can_focus and w.BINDINGS and w.display]
     for where, node in owners:
         for b in _bindings_of(node):
             if not b.description:

@@ -1,0 +1,95 @@
+"""Shared test setup: snapshot folder, a frozen environment for the app, and `ready(pilot)`."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from pathlib import Path
+
+import pytest
+import pytest_textual_snapshot
+import textual.constants
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_traces"
+TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
+SNAPSHOTS = REPO / "snapshots"
+
+
+# ---- snapshots go to <repo>/snapshots/<test module>/<test>.svg
+
+class _RepoSnapshotsSVG(pytest_textual_snapshot.SVGImageExtension):
+    """The plugin's SVG extension, storing its files under the top-level `snapshots/` folder."""
+
+    @classmethod
+    def dirname(cls, *, test_location) -> str:
+        return str(SNAPSHOTS / test_location.basename)
+
+
+# `snap_compare` looks the extension up in the plugin module each time it is called.
+pytest_textual_snapshot.SVGImageExtension = _RepoSnapshotsSVG
+
+
+# ---- async tests without a plugin: pilot tests are `async def`, run each in a fresh event loop
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        asyncio.run(pyfuncitem.obj(**args))
+        return True
+    return None
+
+
+# ---- what varies from one machine to another
+
+@pytest.fixture(autouse=True)
+def _frozen_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No animations, no theme and no NO_COLOR from the environment (a test may set NO_COLOR itself)."""
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    # textual reads its constants at import: patch the value the App reads in __init__ as well.
+    monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
+    monkeypatch.delenv("TEXTUAL_THEME", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+@pytest.fixture
+def frozen_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For app tests: plotext (the curves screen) caps a chart at shutil.get_terminal_size(), which
+    under pytest is the size of whatever terminal runs the tests, or COLUMNS/LINES. Fix it, larger
+    than any test app. (Not autouse: the CLI's own output must keep its usual width.)"""
+    monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setenv("LINES", "200")
+
+
+# ---- waiting for the app
+
+def _settled(app) -> bool:
+    from tracetui.app.screens.error import ErrorScreen
+    from tracetui.app.screens.main import MainScreen
+
+    return any(isinstance(s, (MainScreen, ErrorScreen)) for s in app.screen_stack)
+
+
+async def ready(pilot, timeout: float = 120.0) -> None:
+    """Wait until the trace is loaded (main screen, with its warnings if any) or the error screen shows."""
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    while True:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if _settled(app):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the app did not finish loading: screens {app.screen_stack}")
+        await asyncio.sleep(0.02)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def settle(pilot) -> None:
+    """After a key that may start a worker (search): let it finish and the screen redraw."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()

@@ -1,0 +1,517 @@
+"""The explorer driven key by key through Textual's pilot, asserting on app state (not pixels).
+
+Every app is built with `create_app` and waited for with `ready(pilot)` (trace loaded, workers
+done). Sizes are fixed so that page sizes and click positions do not depend on the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import threading
+
+import pytest
+from rich.console import Console
+
+from tracetui.app.app import create_app
+from tracetui.app.screens import loading as loading_module
+from tracetui.app.screens.curves import CurvesScreen
+from tracetui.app.screens.error import ErrorScreen
+from tracetui.app.screens.help import HelpScreen, collect_bindings
+from tracetui.app.screens.loading import LoadingScreen
+from tracetui.app.screens.main import MainScreen
+from tracetui.app.screens.warnings import WarningsScreen
+from tracetui.app.widgets.legend import Legend
+from tracetui.app.widgets.prompt_view import PromptView
+from tracetui.app.widgets.request_list import RequestList
+from tracetui.core.document import ROW_HEADER, SUBSTRING
+from tracetui.core.engine import AnalysisCancelled
+
+from .conftest import SAMPLES, ready, settle
+
+pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
+
+SIZE = (100, 32)
+OPENCODE = str(SAMPLES / "opencode_like.jsonl")
+AIDER = str(SAMPLES / "aider_like.jsonl")
+MALFORMED = str(SAMPLES / "malformed.jsonl")
+
+
+def main_screen(app) -> MainScreen:
+    screen = app.screen
+    assert isinstance(screen, MainScreen), app.screen_stack
+    return screen
+
+
+def status(app) -> str:
+    return app.screen.query_one(Legend).content.plain
+
+
+async def press(pilot, *keys: str) -> None:
+    await pilot.press(*keys)
+    await pilot.pause()
+
+
+# ---- request list
+
+async def test_up_down_j_k_move_the_selection():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        rl = ms.request_list
+        assert app.focused is rl and rl.selected == 0
+        await press(pilot, "down")
+        assert rl.selected == 1
+        await press(pilot, "j", "j")
+        assert rl.selected == 3
+        await press(pilot, "k")
+        assert rl.selected == 2
+        await press(pilot, "up", "up", "up")
+        assert rl.selected == 0  # clamped at the first request
+        # The prompt view follows the selection.
+        await press(pilot, "j")
+        assert ms.prompt.doc is not None and ms.prompt.doc.index == 1
+
+
+async def test_request_list_page_and_top_bottom():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        rl = main_screen(app).request_list
+        n = len(rl.shown)
+        await press(pilot, "pagedown")
+        first_page = rl.selected
+        assert 0 < first_page < n
+        await press(pilot, "pageup")
+        assert rl.selected == 0
+        await press(pilot, "space")
+        assert rl.selected == first_page
+        await press(pilot, "G")
+        assert rl.selected == n - 1
+        await press(pilot, "g")
+        assert rl.selected == 0
+        await press(pilot, "end")
+        assert rl.selected == n - 1
+        await press(pilot, "home")
+        assert rl.selected == 0
+
+
+async def test_click_selects_a_request_row():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        # Row 0 of the widget is the column header: y=3 is the third request (index 2).
+        assert await pilot.click(RequestList, offset=(5, 3))
+        await pilot.pause()
+        assert ms.request_list.selected == 2
+        assert ms.prompt.doc.index == 2
+
+
+# ---- turns and blocks
+
+def _first_block(pv: PromptView, kind: str) -> int:
+    return [b.kind for b in pv.doc.blocks].index(kind)
+
+
+@pytest.mark.parametrize("next_key, prev_key", [("right_square_bracket", "left_square_bracket"), ("n", "p")])
+async def test_next_previous_turn_keep_the_block_kind(next_key, prev_key):
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        pv, rl = ms.prompt, ms.request_list
+        await press(pilot, "j", "j")
+        await press(pilot, *["b"] * _first_block(pv, "history"))
+        assert pv.current_kind() == "history"
+        await press(pilot, next_key)
+        assert rl.selected == 3 and pv.doc.index == 3
+        assert pv.current_kind() == "history"
+        assert pv.layout_.kind[pv.cursor_row] == ROW_HEADER
+        await press(pilot, prev_key, prev_key)
+        assert rl.selected == 1
+        assert pv.current_kind() == "history"
+        # The env block exists in every request: it is kept too.
+        await press(pilot, "g")  # the list is focused: first request
+        await press(pilot, *["b"] * _first_block(pv, "env"))
+        assert pv.current_kind() == "env"
+        await press(pilot, next_key)
+        assert rl.selected == 1 and pv.current_kind() == "env"
+        await press(pilot, prev_key, prev_key)  # the second press is clamped at request 0
+        assert rl.selected == 0 and pv.current_kind() == "env"
+
+
+async def test_tab_and_shift_tab_move_focus():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        assert app.focused is ms.request_list
+        await press(pilot, "tab")
+        assert app.focused is ms.prompt
+        await press(pilot, "tab")
+        assert app.focused is ms.request_list
+        await press(pilot, "shift+tab")
+        assert app.focused is ms.prompt
+        await press(pilot, "shift+tab")
+        assert app.focused is ms.request_list
+
+
+async def test_b_and_B_move_between_blocks():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        pv = main_screen(app).prompt
+        await press(pilot, "j", "j")
+        assert pv.current_block() == 0
+        await press(pilot, "b")
+        assert pv.current_block() == 1
+        assert pv.cursor_row == pv.layout_.header_row(1)
+        await press(pilot, "b", "b")
+        assert pv.current_block() == 3
+        await press(pilot, "B")
+        assert pv.current_block() == 2
+        assert pv.cursor_row == pv.layout_.header_row(2)
+        # Inside a block, B first goes back to that block's header.
+        await press(pilot, "tab", "down", "down")
+        assert pv.current_block() == 2 and pv.cursor_row > pv.layout_.header_row(2)
+        await press(pilot, "B")
+        assert pv.current_block() == 2 and pv.cursor_row == pv.layout_.header_row(2)
+        await press(pilot, "B", "B", "B")
+        assert pv.current_block() == 0
+        last = len(pv.doc.blocks) - 1
+        await press(pilot, *["b"] * (last + 3))
+        assert pv.current_block() == last  # clamped at the last block (the output)
+        assert pv.current_kind() == "output"
+
+
+async def test_prompt_view_lines_pages_top_bottom():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        pv = ms.prompt
+        await press(pilot, "tab")
+        assert app.focused is pv
+        rows = len(pv.layout_)
+        height = pv.scrollable_content_region.height
+        assert rows > 3 * height
+        start = pv.cursor_row
+        await press(pilot, "j")
+        assert pv.cursor_row == start + 1
+        await press(pilot, "down", "k")
+        assert pv.cursor_row == start + 1
+        await press(pilot, "up")
+        assert pv.cursor_row == start
+        await press(pilot, "pagedown")
+        assert pv.cursor_row == start + height - 1
+        assert pv.scroll_offset.y > 0
+        await press(pilot, "space")
+        assert pv.cursor_row == start + 2 * (height - 1)
+        await press(pilot, "pageup")
+        assert pv.cursor_row == start + height - 1
+        await press(pilot, "G")
+        assert pv.cursor_row == rows - 1
+        assert pv.scroll_offset.y == rows - height
+        await press(pilot, "g")
+        assert pv.cursor_row == 0 and pv.scroll_offset.y == 0
+        await press(pilot, "end")
+        assert pv.cursor_row == rows - 1
+        await press(pilot, "home")
+        assert pv.cursor_row == 0
+        # None of this moved the selected request.
+        assert ms.request_list.selected == 0
+
+
+# ---- search
+
+async def test_search_finds_matches_and_n_N_walk_them():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        rl = ms.request_list
+        await press(pilot, "slash")
+        box = ms.query_one("#search")
+        assert box.display and app.focused is box
+        await pilot.press(*"pytest")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not box.display and app.focused is rl
+        search = ms.search
+        assert search is not None and search.query == "pytest"
+        total = len(search.matches)
+        assert total > 100
+        assert all(m.request < len(rl.shown) for m in search.matches)
+        assert search.current == 0
+        assert f"match 1/{total:,}" in status(app)
+        first = search.matches[0]
+        assert rl.selected == first.request
+        assert ms.prompt.current_match == (first.start, first.end)
+        # n walks forward, across requests.
+        seen = {rl.selected}
+        for k in range(1, 20):
+            await press(pilot, "n")
+            assert search.current == k
+            assert rl.selected == search.matches[k].request
+            assert f"match {k + 1}/{total:,}" in status(app)
+            seen.add(rl.selected)
+        assert len(seen) > 1
+        # N walks back; from the first match it wraps to the last.
+        await press(pilot, "N")
+        assert search.current == 18
+        for _ in range(18):
+            await press(pilot, "N")
+        assert search.current == 0 and rl.selected == first.request
+        await press(pilot, "N")
+        assert search.current == total - 1
+        assert rl.selected == search.matches[-1].request
+        # Escape clears.
+        await press(pilot, "escape")
+        assert ms.search is None
+        assert ms.prompt.matches == [] and ms.prompt.current_match is None
+        assert "match" not in status(app)
+
+
+async def test_search_without_match_and_escape_in_the_box():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        await press(pilot, "slash", *"no-such-text-anywhere", "enter")
+        await settle(pilot)
+        assert ms.search is None
+        assert "no match" in status(app)
+        # Escape in the open box closes it without searching.
+        await press(pilot, "slash", "x")
+        await press(pilot, "escape")
+        assert not ms.query_one("#search").display
+        assert app.focused is ms.request_list and ms.search is None
+
+
+async def test_n_p_are_turns_when_no_search():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        assert ms.search is None
+        await press(pilot, "n", "n")
+        assert ms.request_list.selected == 2
+        await press(pilot, "p")
+        assert ms.request_list.selected == 1
+        await press(pilot, "N")  # previous match: nothing to do without a search
+        assert ms.request_list.selected == 1
+
+
+# ---- source jump
+
+async def test_s_jumps_to_the_source_and_escape_or_backspace_return():
+    app = create_app(AIDER)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        rl, pv = ms.request_list, ms.prompt
+        await press(pilot, "j", "j", "j")
+        assert rl.selected == 3
+        token = pv.next_substring_token()
+        assert token is not None and pv.doc.token_class[token] == SUBSTRING
+        src = ms.data.chunk_source(3, token)
+        assert src is not None
+        source_request = src[0]
+        assert source_request < 3
+
+        await press(pilot, "s")
+        assert rl.selected == source_request and pv.doc.index == source_request
+        assert pv.highlight is not None
+        a, b = pv.highlight
+        assert a < b and pv.layout_.start[pv.cursor_row] <= a
+        text = status(app)
+        assert f"chunk of request 3 @ token {token:,} first seen in request {source_request}" in text
+        assert ms.back_stack
+
+        await press(pilot, "escape")
+        assert rl.selected == 3 and not ms.back_stack
+
+        await press(pilot, "s")
+        assert rl.selected == source_request
+        await press(pilot, "backspace")
+        assert rl.selected == 3 and not ms.back_stack
+        assert "first seen" not in status(app)
+
+
+async def test_s_without_substring_hit_says_so():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        await press(pilot, "s")  # request 0: nothing was seen before it
+        assert ms.request_list.selected == 0 and not ms.back_stack
+        assert "no substring hit" in status(app)
+
+
+# ---- other screens and modes
+
+async def test_curves_screen_moves_and_opens_a_request():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        await press(pilot, "j")
+        await press(pilot, "c")
+        curves = app.screen
+        assert isinstance(curves, CurvesScreen)
+        assert curves.cursor == 1
+        await press(pilot, "right", "right", "right", "left")
+        assert curves.cursor == 3
+        await press(pilot, "l", "h", "h")
+        assert curves.cursor == 2
+        await press(pilot, *["left"] * 5)
+        assert curves.cursor == 0  # clamped
+        await press(pilot, *["right"] * 4)
+        await press(pilot, "enter")
+        assert app.screen is ms
+        assert ms.request_list.selected == 4 and ms.prompt.doc.index == 4
+
+        await press(pilot, "c")
+        assert isinstance(app.screen, CurvesScreen)
+        await press(pilot, "right")
+        await press(pilot, "escape")
+        assert app.screen is ms
+        assert ms.request_list.selected == 4  # closing does not open anything
+
+
+async def test_f_toggles_the_heatmap_and_t_the_token_boundaries():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        pv = ms.prompt
+        assert not pv.heatmap and not pv.boundaries
+        await press(pilot, "f")
+        assert pv.heatmap
+        assert "chunk in N requests" in status(app)
+        await press(pilot, "f")
+        assert not pv.heatmap
+        assert "prefix hit" in status(app)
+        await press(pilot, "t")
+        assert pv.boundaries
+        await press(pilot, "t")
+        assert not pv.boundaries
+
+
+async def test_help_lists_the_bindings():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        await press(pilot, "question_mark")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        actions = {desc for _, _, desc in collect_bindings(ms)}
+        for name in ("Next turn", "Prev turn", "Search", "Source", "Curves", "Heatmap", "Tokens", "Quit",
+                     "Next block", "Next request", "Line down"):
+            assert name in actions
+        # What the modal shows: its rich Table, printed as plain text.
+        console = Console(width=120, file=io.StringIO(), record=True, color_system=None)
+        console.print(help_screen.query("Static").first().content)
+        text = console.export_text()
+        assert "tracetui keys" in text
+        for line in ("]  Next turn", "/  Search", "s  Source", "q  Quit", "Tab, Shift+Tab"):
+            keys, _, action = line.partition("  ")
+            assert any(row.split()[:1] == keys.split()[:1] and action in row for row in text.splitlines()), line
+        # The hidden search box's editing keys are not explorer keys.
+        assert "Move cursor left" not in text and "Input" not in text
+        await press(pilot, "escape")
+        assert app.screen is ms
+        await press(pilot, "question_mark")
+        await press(pilot, "question_mark")
+        assert app.screen is ms
+
+
+async def test_q_quits():
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert not app.is_running
+
+
+# ---- loading, warnings, errors
+
+async def test_escape_on_the_loading_screen_cancels(monkeypatch):
+    started = threading.Event()
+
+    def slow_load(path, settings, *, progress=None, cancel=None):
+        started.set()
+        assert cancel is not None
+        while not cancel.wait(0.01):
+            pass
+        raise AnalysisCancelled()
+
+    monkeypatch.setattr(loading_module, "load", slow_load)
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        assert isinstance(app.screen, LoadingScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.return_code == 130
+    assert app.error_message is None
+
+
+async def test_warnings_modal_is_dismissed_with_enter():
+    app = create_app(MALFORMED)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        modal = app.screen
+        assert isinstance(modal, WarningsScreen)
+        assert len(modal.warnings) == 2
+        assert any("recovered" in w for w in modal.warnings)
+        assert any("skipped" in w for w in modal.warnings)
+        await press(pilot, "enter")
+        ms = main_screen(app)
+        assert app.focused is ms.request_list
+        await press(pilot, "j")
+        assert ms.request_list.selected == 1
+
+
+async def test_error_screen_on_a_binary_file_and_q_exits_2(tmp_path, monkeypatch):
+    (tmp_path / "trace.bin").write_bytes(bytes(range(256)) * 8)
+    monkeypatch.chdir(tmp_path)
+    app = create_app("trace.bin")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert isinstance(app.screen, ErrorScreen)
+        message = app.screen.query_one("#error-message").content
+        assert "trace.bin" in str(message) and "binary" in str(message)
+        assert str(tmp_path) not in str(message)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 2
+    assert app.error_message and "binary" in app.error_message
+
+
+# ---- scale
+
+async def test_request_list_with_100000_rows(tmp_path):
+    path = tmp_path / "many.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(100_000):
+            f.write(json.dumps({"input": f"hello {i}", "output": "x"}) + "\n")
+    app = create_app(str(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, timeout=600)
+        ms = main_screen(app)
+        rl = ms.request_list
+        assert len(rl.shown) == 100_000
+        await press(pilot, "G")
+        assert rl.selected == 99_999
+        assert ms.prompt.doc.index == 99_999
+        assert rl.scroll_offset.y > 99_000
+        await press(pilot, "k")
+        assert rl.selected == 99_998
