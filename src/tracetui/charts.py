@@ -34,6 +34,7 @@ def _start(width: int, height: int, color: bool):
     import plotext as plt
 
     plt.clear_figure()
+    plt.limit_size(False, False)  # the caller knows the room it has, not the process's terminal
     plt.plotsize(max(20, width), max(8, height))
     plt.theme("clear")
     return plt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 from textual.app import App
@@ -44,6 +45,10 @@ class TraceApp(App[int]):
         from .screens.warnings import WarningsScreen
 
         self.data = data
+        # The loaded trace lives as long as the app: move it out of the collector's sight so
+        # that full collections (tens of ms over its objects) stop interrupting scrolling.
+        gc.collect()
+        gc.freeze()
         self.switch_screen(MainScreen(data))
         if data.trace.warnings:
             self.push_screen(WarningsScreen(data.trace.name, data.trace.warnings))

@@ -341,8 +341,10 @@ def _sections(text: str, u: _Unit, with_tools: bool) -> list[tuple[str, int, int
         if j < 0:
             unclosed.add(tag)
             continue
-        out.append((_SECTION_KIND[tag], m.start(), j + len(close)))
         pos = j + len(close)
+        # An empty pair ("described inside <tools></tools>") is prose about a section.
+        if text[m.end():j].strip():
+            out.append((_SECTION_KIND[tag], m.start(), pos))
 
 
 def _split_unit(text: str, u: _Unit, kind: str, label: str) -> list[Block]:

@@ -53,6 +53,7 @@ _LLAMA3_PAT = (
 # would cost more than it saves.
 _PARALLEL_MIN_CHARS = 200_000
 _BATCH_CHARS = 4_000_000
+_BATCH_TEXTS = 20_000  # many tiny requests still report progress now and then
 
 
 class TokenizerError(Exception):
@@ -126,7 +127,7 @@ def _batches(texts: Sequence[str], limit: int) -> Iterator[list[str]]:
     for t in texts:
         batch.append(t)
         size += len(t)
-        if size >= limit:
+        if size >= limit or len(batch) >= _BATCH_TEXTS:
             yield batch
             batch, size = [], 0
     if batch:

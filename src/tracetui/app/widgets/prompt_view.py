@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 
+import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -19,8 +20,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ...core.document import (OUTPUT, PREFIX, ROW_HEADER, ROW_MARKER, SUBSTRING, Layout, PromptDocument,
-                              display_text)
+from ...core.document import OUTPUT, PREFIX, ROW_HEADER, ROW_MARKER, SUBSTRING, Layout, PromptDocument
 
 GUTTER = 2
 MAX_TOKENS_PER_ROW = 4096  # a row is at most `width` characters; this only guards odd input
@@ -33,11 +33,14 @@ KIND_CLASS = {"system": "system", "env": "env", "tools": "tools", "history": "hi
               "current": "current", "output": "output", "prompt": "prompt"}
 
 
+_HEAT_STYLES = tuple(Style(bgcolor=color, color="#f0f0f0") for _, color in HEAT_LEVELS)
+
+
 def heat_style(freq: int) -> Style:
-    for limit, color in HEAT_LEVELS:
+    for (limit, _), style in zip(HEAT_LEVELS, _HEAT_STYLES):
         if freq <= limit:
-            return Style(bgcolor=color, color="#f0f0f0")
-    return Style(bgcolor=HEAT_LEVELS[-1][1], color="#f0f0f0")
+            return style
+    return _HEAT_STYLES[-1]
 
 
 class PromptView(ScrollView, can_focus=True):
@@ -85,7 +88,10 @@ class PromptView(ScrollView, can_focus=True):
         self.cause = ""
         """Why the prefix broke (shown on the break marker)."""
         self._display = ""
-        self._cache: LRUCache[tuple, Strip] = LRUCache(2048)
+        # A screen is 25-50 rows and a cold one draws in a few ms: a small cache is enough,
+        # and fewer Strips means shorter garbage-collection pauses.
+        self._cache: LRUCache[tuple, Strip] = LRUCache(512)
+        self._styles: dict[str, Style] = {}
 
     # ---- content
 
@@ -93,7 +99,7 @@ class PromptView(ScrollView, can_focus=True):
                      block_kind: str | None = None, highlight: tuple[int, int] | None = None) -> None:
         """Show `doc`; put the cursor on `char`, or on the first block of `block_kind`."""
         self.doc = doc
-        self._display = display_text(doc.text) if doc else ""
+        self._display = doc.display if doc else ""
         self.highlight = highlight
         self.matches, self.match_starts, self.current_match = [], [], None
         self._relayout()
@@ -148,6 +154,7 @@ class PromptView(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cache.clear()
+        self._styles.clear()
 
     def watch_boundaries(self) -> None:
         self._cache.clear()
@@ -251,12 +258,18 @@ class PromptView(ScrollView, can_focus=True):
         key = (row, width, sx, row == self.cursor_row, self.boundaries, self.heatmap, self.has_focus)
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._draw(row).crop(sx, sx + width).extend_cell_length(width, self.rich_style)
+            strip = self._draw(row).crop(sx, sx + width).extend_cell_length(width, self._style("base"))
             self._cache[key] = strip
         return strip
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"prompt-view--{name}")
+        """Component style by short name, looked up once per theme (Textual resolves each
+        lookup through the stylesheet, which would dominate drawing a row)."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = (self.rich_style if name == "base"
+                                          else self.get_component_rich_style(f"prompt-view--{name}"))
+        return style
 
     def _gutter(self, row: int) -> list[Segment]:
         lay = self.layout_
@@ -265,7 +278,7 @@ class PromptView(ScrollView, can_focus=True):
         bar = Segment("▌", self._style(f"kind-{KIND_CLASS.get(kind, 'prompt')}"))
         if row == self.cursor_row:
             return [bar, Segment("▶", self._style("cursor"))]
-        return [bar, Segment(" ", self.rich_style)]
+        return [bar, Segment(" ", self._style("base"))]
 
     def _draw(self, row: int) -> Strip:
         lay, doc = self.layout_, self.doc
@@ -285,7 +298,7 @@ class PromptView(ScrollView, can_focus=True):
             if col + len(text) > self._text_width():
                 text = f"▲ prefix ends{why}: {reused:,}/{doc.n_input_tokens:,}"
             col = min(col, max(0, self._text_width() - len(text)))
-            segments.append(Segment(" " * col, self.rich_style))
+            segments.append(Segment(" " * col, self._style("base")))
             segments.append(Segment(text, self._style("marker")))
         else:
             segments.extend(self._text(int(lay.start[row]), int(lay.end[row])))
@@ -323,29 +336,34 @@ class PromptView(ScrollView, can_focus=True):
         assert doc is not None
         text = self._display
         first, last = doc.token_range(start, end)
-        last = min(last, first + MAX_TOKENS_PER_ROW)
+        last = min(last, first + MAX_TOKENS_PER_ROW, doc.n_tokens)
         starts = doc.token_starts
         classes = doc.token_class
+        if not self.boundaries and not self.heatmap:
+            # Plain colouring: one piece per run of tokens of the same class.
+            cls = classes[first:last]
+            cuts = (np.flatnonzero(cls[1:] != cls[:-1]) + 1).tolist() if len(cls) > 1 else []
+            pieces = []
+            for a, b in zip([0] + cuts, cuts + [len(cls)]):
+                lo = max(int(starts[first + a]), start)
+                hi = min(int(starts[first + b]), end)
+                if hi > lo:
+                    pieces.append((text[lo:hi], self._class_style(int(cls[a]))))
+            return self._overlay(pieces, start)
         freq = doc.freq if self.heatmap else None
         alt = self._style("alt")
-        pieces: list[tuple[str, Style]] = []
-        for t in range(first, max(last, first + 1)):
-            if t >= doc.n_tokens:
-                break
+        pieces = []
+        for t in range(first, last):
             a = max(int(starts[t]), start)
             b = min(int(starts[t + 1]), end)
             if b <= a:
                 continue
             cls = int(classes[t])
-            if freq is not None and cls != OUTPUT:
-                style = heat_style(int(freq[t]))
-            else:
-                style = self._class_style(cls)
+            style = heat_style(int(freq[t])) if freq is not None and cls != OUTPUT else self._class_style(cls)
             if self.boundaries and t % 2:
                 style = style + alt
             pieces.append((text[a:b], style))
-        segments = self._overlay(pieces, start)
-        return segments
+        return self._overlay(pieces, start)
 
     def _overlay(self, pieces: list[tuple[str, Style]], start: int) -> list[Segment]:
         """Merge equal styles, and paint search matches and the jump highlight on top."""

@@ -16,7 +16,22 @@ from ...core.explorer import ExplorerData, RequestRow
 
 BAR = 12
 COLUMNS = (("#", 6), ("time", 9), ("session", 10), ("model", 12), ("input", 8), ("prefix", 7),
-           ("substr", 7), ("cause", 9))
+           ("substr", 7), ("cause", 10))
+LEFT = ("session", "model", "cause")
+DROP_ORDER = ("model", "session", "time")
+"""Columns given up, in this order, when the terminal is too narrow for all of them."""
+
+
+def fit_columns(width: int) -> tuple[tuple[tuple[str, int], ...], int]:
+    """The columns (and bar width) that fit in `width` cells: at 80 columns everything that
+    matters (index, tokens, hit rates, cause, bar) stays; model, session, time go first."""
+    cols = list(COLUMNS)
+    bar = BAR
+    for name in DROP_ORDER:
+        if sum(w + 1 for _, w in cols) + bar <= width:
+            break
+        cols = [c for c in cols if c[0] != name]
+    return tuple(cols), bar
 
 
 def format_time(seconds: float | None) -> str:
@@ -76,7 +91,12 @@ class RequestList(ScrollView, can_focus=True):
         self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
 
     def _row_width(self) -> int:
-        return sum(w + 1 for _, w in COLUMNS) + BAR
+        cols, bar = self.columns
+        return sum(w + 1 for _, w in cols) + bar
+
+    @property
+    def columns(self) -> tuple[tuple[tuple[str, int], ...], int]:
+        return fit_columns(self.size.width or 200)
 
     # ---- selection
 
@@ -141,6 +161,7 @@ class RequestList(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._cache.clear()
+        self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
 
     # ---- drawing
 
@@ -152,8 +173,9 @@ class RequestList(ScrollView, can_focus=True):
             strip = self._cache.get(key)
             if strip is None:
                 style = self.get_component_rich_style("request-list--header")
-                text = " ".join(name.rjust(w) if name not in ("session", "model", "cause") else name.ljust(w)
-                                for name, w in COLUMNS) + " " + "cache reuse".ljust(BAR)
+                cols, bar = self.columns
+                text = " ".join(name.ljust(w) if name in LEFT else name.rjust(w)
+                                for name, w in cols) + " " + "cache reuse"[:bar].ljust(bar)
                 strip = Strip([Segment(text, style)]).crop(sx, sx + width).extend_cell_length(width, style)
                 self._cache[key] = strip
             return strip
@@ -161,7 +183,7 @@ class RequestList(ScrollView, can_focus=True):
         if row >= len(self.shown):
             return Strip.blank(width, self.rich_style)
         index = self.shown[row]
-        key = (index, row == self.cursor, width, sx, self.has_focus)
+        key = (index, row == self.cursor, width, sx, self.has_focus)  # width fixes the columns
         strip = self._cache.get(key)
         if strip is None:
             strip = self._draw_row(self.data.rows[index], row == self.cursor).crop(sx, sx + width)
@@ -175,31 +197,34 @@ class RequestList(ScrollView, can_focus=True):
     def _draw_row(self, r: RequestRow, cursor: bool) -> Strip:
         base = self._base(cursor)
         dim = base + self.get_component_rich_style("request-list--dim", partial=True)
-        cells = [
-            (str(r.index).rjust(6), base),
-            (format_time(r.relative_time).rjust(9), dim),
-            (short(r.session, 10).ljust(10), dim),
-            (short(r.model, 12).ljust(12), dim),
-            (f"{r.input_tokens:,}".rjust(8), base),
-            (f"{r.prefix_pct:5.1f}%".rjust(7), base),
-            (f"{r.substring_pct:5.1f}%".rjust(7), base),
-            (short(self.causes.get(r.index, ""), 9).ljust(9), dim),
-        ]
+        values = {
+            "#": (str(r.index), base),
+            "time": (format_time(r.relative_time), dim),
+            "session": (r.session, dim),
+            "model": (r.model, dim),
+            "input": (f"{r.input_tokens:,}", base),
+            "prefix": (f"{r.prefix_pct:5.1f}%", base),
+            "substr": (f"{r.substring_pct:5.1f}%", base),
+            "cause": (self.causes.get(r.index, ""), dim),
+        }
+        cols, bar = self.columns
         segments: list[Segment] = []
-        for text, style in cells:
-            segments.append(Segment(text, style))
+        for name, w in cols:
+            text, style = values[name]
+            text = short(text, w)
+            segments.append(Segment(text.ljust(w) if name in LEFT else text.rjust(w), style))
             segments.append(Segment(" ", base))
-        segments.extend(self._bar(r))
+        segments.extend(self._bar(r, bar))
         return Strip(segments)
 
-    def _bar(self, r: RequestRow) -> list[Segment]:
+    def _bar(self, r: RequestRow, bar: int) -> list[Segment]:
         """A small stacked bar: prefix hit, then what a substring cache adds, then misses."""
         if r.input_tokens == 0:
-            return [Segment(" " * BAR, self.rich_style)]
-        p = round(BAR * r.prefix_hit / r.input_tokens)
-        c = max(p, round(BAR * r.combined_hit / r.input_tokens))
+            return [Segment(" " * bar, self.rich_style)]
+        p = round(bar * r.prefix_hit / r.input_tokens)
+        c = max(p, round(bar * r.combined_hit / r.input_tokens))
         out = []
-        for n, name, ch in ((p, "prefix", "█"), (c - p, "substring", "▓"), (BAR - c, "rest", "░")):
+        for n, name, ch in ((p, "prefix", "█"), (c - p, "substring", "▓"), (bar - c, "rest", "░")):
             if n > 0:
                 out.append(Segment(ch * n, self.get_component_rich_style(f"request-list--{name}")))
         return out

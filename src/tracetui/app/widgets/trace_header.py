@@ -25,21 +25,26 @@ class TraceHeader(Static):
     def on_mount(self) -> None:
         self.update(self.build())
 
+    def on_resize(self) -> None:
+        self.update(self.build())
+
     def build(self) -> Text:
         d = self.data
         a = d.analysis
         u = a.unlimited
+        # Narrow terminals get the same facts in fewer cells: the rates matter most.
+        wide = (self.size.width or 200) >= 110
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(f" {d.trace.name} ", style="bold reverse")
-        t.append(f" {len(d):,} req · {len(d.trace.sessions):,} sess · {d.loaded.tokenizer.name} · ")
-        t.append(f"prefix {100 * u.prefix_rate:.1f}%", style="bold green")
-        t.append(" · ")
-        t.append(f"substring {100 * u.substring_rate:.1f}%", style="bold cyan")
-        t.append(" · ")
-        t.append(f"combined {100 * a.combined_rate:.1f}%", style="bold")
         if d.trace.warnings:
-            t.append(f"  ⚠ {len(d.trace.warnings)} warning{'s' if len(d.trace.warnings) > 1 else ''}",
-                     style="bold yellow")
+            t.append(f"⚠{len(d.trace.warnings)} ", style="bold yellow")
+        t.append(f" {d.trace.name} ", style="bold reverse")
+        t.append(f" {len(d):,} req · {len(d.trace.sessions):,} sess · ")
+        for label, short, value, style in (("prefix", "P", u.prefix_rate, "bold green"),
+                                           ("substring", "S", u.substring_rate, "bold cyan"),
+                                           ("combined", "C", a.combined_rate, "bold")):
+            t.append(f"{label if wide else short} {100 * value:.1f}%", style=style)
+            t.append(" · ")
+        t.append(d.loaded.tokenizer.name)
         if self.note:
             t.append(f"  {self.note}", style="italic")
         return t
