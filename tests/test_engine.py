@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -124,6 +125,19 @@ def test_engine_equals_bruteforce(case):
     assert p.prefix_hits.tolist() == ref_prefix
     assert p.prefix_source.tolist() == ref_src
     assert p.substring_hits.tolist() == ref_sub
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(traces())
+def test_engine_equals_bruteforce_scoring_present_entries(case):
+    """The same, with the substring replay scoring the entries present in the pool (the
+    path big traces take) instead of precomputed pair counts."""
+    import tracetui.core.engine as engine
+
+    inputs, outputs, chunk, capacity = case
+    with patch.object(engine, "_PAIR_ROWS", 0), patch.object(engine, "_PAIR_BUDGET", 0):
+        _, p = run(inputs, outputs, capacity, chunk)
+    assert p.substring_hits.tolist() == bruteforce.replay(inputs, outputs, capacity, chunk)[2]
 
 
 @settings(max_examples=200, deadline=None)

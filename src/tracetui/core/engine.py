@@ -251,6 +251,7 @@ class _Index:
             table.append([min(prev[a], prev[a + half]) for a in range(len(adj) - (1 << k) + 1)])
             k += 1
         self._table = table
+        self._ties: dict[tuple[int, int], tuple[int, int]] = {}
 
     def lcp_ranks(self, a: int, b: int) -> int:
         """LCP of the entries at ranks a and b (a != b)."""
@@ -260,6 +261,20 @@ class _Index:
         t = self._table[k]
         x, y = t[a], t[b - (1 << k)]
         return x if x < y else y
+
+    def tie_interval(self, r: int, h: int) -> tuple[int, int]:
+        """Ranks [lo, hi) of the entries sharing at least h tokens with the entry at rank r.
+
+        Pool-independent, so it is cached: every pool size asks for the same (r, h) pairs.
+        """
+        key = (r, h)
+        got = self._ties.get(key)
+        if got is None:
+            lcp = self.lcp_ranks
+            lo = _first_at_least(0, r, lambda q: lcp(q, r) >= h)
+            hi = _last_at_least(r + 1, self.n, lambda q: lcp(r, q) >= h)
+            got = self._ties[key] = (lo, hi)
+        return got
 
     def earliest_sharers(self) -> tuple[np.ndarray, np.ndarray]:
         """For each entry j: an earlier entry with the longest common prefix, and that length."""
@@ -631,7 +646,8 @@ def _replay_prefix(ix: _Index, capacity: int | None) -> tuple[np.ndarray, np.nda
     source = [-1] * n
     pool = _Pool(capacity, ix.ent_len_list)
     present: list[int] = []  # ranks of present entries, sorted
-    last_use = np.full(n, np.inf)  # by rank; inf when absent
+    last_use = np.full(n, np.inf)  # by rank; inf when absent (numpy, for wide ties)
+    last_use_list = [0] * n  # the same for present ranks, for narrow ties
     rank, order, in_len = ix.rank, ix.order, ix.in_len_list
     lcp = ix.lcp_ranks
     clock = 0
@@ -657,29 +673,27 @@ def _replay_prefix(ix: _Index, capacity: int | None) -> tuple[np.ndarray, np.nda
             else:
                 # All present entries matching >= hit form a contiguous run of ranks
                 # around r: find its ends (most often one step from r on each side).
-                if left < hit:
-                    lo = pos
-                elif pos < 2 or lcp(present[pos - 2], r) < hit:
-                    lo = pos - 1
+                if (left < hit or pos < 2 or lcp(present[pos - 2], r) < hit) and \
+                        (right < hit or pos + 1 >= size or lcp(r, present[pos + 1]) < hit):
+                    lo = pos if left < hit else pos - 1
+                    hi = pos if right < hit else pos + 1
                 else:
-                    lo = _first_at_least(0, pos - 2, lambda q: lcp(present[q], r) >= hit)
-                if right < hit:
-                    hi = pos
-                elif pos + 1 >= size or lcp(r, present[pos + 1]) < hit:
-                    hi = pos + 1
-                else:
-                    hi = _last_at_least(pos + 2, size, lambda q: lcp(r, present[q]) >= hit)
+                    a, b = ix.tie_interval(r, hit)
+                    lo = bisect.bisect_left(present, a)
+                    hi = bisect.bisect_left(present, b)
                 if hi - lo == 1:
                     j = order[present[lo]]
-                else:  # ties: the least recently used of them
+                elif hi - lo <= 32:  # ties: the least recently used of them
+                    j = order[min(present[lo:hi], key=last_use_list.__getitem__)]
+                else:
                     j = order[present[lo] + int(np.argmin(last_use[present[lo]: present[hi - 1] + 1]))]
             hits[i], source[i] = hit, j
             pool.lru.move_to_end(j)
-            last_use[rank[j]] = clock
+            last_use[rank[j]] = last_use_list[rank[j]] = clock
             clock += 1
         pool.store(i, evict)
         bisect.insort(present, r)
-        last_use[r] = clock
+        last_use[r] = last_use_list[r] = clock
         clock += 1
     return np.asarray(hits, dtype=np.int64), np.asarray(source, dtype=np.int64)
 
@@ -741,17 +755,25 @@ def _replay_substring(ix: _Index, capacity: int, chunk_uniq: list[tuple[np.ndarr
         else:
             uq, mult = chunk_uniq[i]
             if uq.size and pool.lru:
+                # Score every present entry in one go: gather their occurrence rows (in LRU
+                # order), weigh each by how often the query holds that chunk, sum per entry.
                 scratch[uq] = mult
-                best = 0
-                for j in pool.lru:  # LRU order: the first of equal scores wins
-                    if j == pool.cut:
-                        continue
-                    a, b = starts[j], starts[j + 1]
-                    if a == b:
-                        continue
-                    s = int(np.dot(scratch[eids[a:b]], ecounts[a:b]))
-                    if s > best:
-                        best, who = s, j
+                order = np.fromiter(pool.lru, dtype=np.int64, count=len(pool.lru))
+                if pool.cut >= 0:
+                    order = order[order != pool.cut]  # alone in the pool: touching it changes nothing
+                lo, hi = starts[order], starts[order + 1]
+                length = hi - lo
+                total = int(length.sum())
+                if total:
+                    ends = np.cumsum(length)
+                    rows = np.repeat(lo - (ends - length), length) + np.arange(total)
+                    weighted = scratch[eids[rows]] * ecounts[rows]
+                    sums = np.zeros(len(order), dtype=np.int64)
+                    nonempty = length > 0
+                    sums[nonempty] = np.add.reduceat(weighted, (ends - length)[nonempty])
+                    k = int(np.argmax(sums))  # the first maximum is the least recently used
+                    if sums[k] > 0:
+                        who = int(order[k])
                 scratch[uq] = 0
         if who >= 0:
             pool.lru.move_to_end(who)

@@ -96,13 +96,23 @@ class Tokenizer:
                 if self._encode_many is not None:
                     out.extend(self._encode_many(batch))
                 elif pool is not None:
-                    out.extend(pool.map(self._encode_one, batch))
+                    # Slices of texts, a few per thread: a future per text costs more than
+                    # encoding a short one, and one slice per thread would leave a thread
+                    # idle while the other encodes the long prompts.
+                    step = -(-len(batch) // (8 * threads))
+                    parts = [batch[k: k + step] for k in range(0, len(batch), step)]
+                    for part in pool.map(self._encode_list, parts):
+                        out.extend(part)
                 else:
                     out.extend(map(self._encode_one, batch))
                 done += sum(len(t) for t in batch)
                 if progress is not None:
                     progress(done, total)
         return out
+
+    def _encode_list(self, texts: list[str]) -> list[np.ndarray]:
+        encode = self._encode_one
+        return [encode(t) for t in texts]
 
     def token_bytes(self, token: int) -> bytes:
         return self._token_bytes(int(token))

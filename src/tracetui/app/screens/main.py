@@ -105,6 +105,10 @@ class MainScreen(Screen):
     @on(RequestList.Selected)
     def _on_selected(self, event: RequestList.Selected) -> None:
         pv = self.prompt
+        if event.index != self.request_list.selected:
+            # Stale: the selection moved on before this message arrived (select_request on a
+            # filtered list posts one for the old selection), and the newer one is shown.
+            return
         if pv.doc is not None and pv.doc.index == event.index:
             return
         self._show_request(event.index)
@@ -114,7 +118,7 @@ class MainScreen(Screen):
         """Select `index` in the list and show it (at `char` / the first `block_kind` block)."""
         rl = self.request_list
         if index not in rl.shown:
-            rl.set_visible([])  # a filtered list does not hold it: show everything again
+            self._clear_session_filter()  # a filtered list does not hold it: show everything again
         rl.select(index)
         self._show_request(index, char=char, block_kind=block_kind, highlight=highlight)
 
@@ -168,9 +172,7 @@ class MainScreen(Screen):
             if session is None:
                 return
             if session == ALL:
-                self.session_filter = None
-                self.request_list.set_visible([])
-                self.query_one(TraceHeader).set_note("")
+                self._clear_session_filter()
                 return
             self.session_filter = session
             rows = [i for i, r in enumerate(self.data.trace.requests) if r.session_id == session]
@@ -178,6 +180,12 @@ class MainScreen(Screen):
             self.query_one(TraceHeader).set_note(f"session {str(session)[:24]} ({len(rows)} requests) · S to change")
 
         self.app.push_screen(SessionsScreen(self.data), chosen)
+
+    def _clear_session_filter(self) -> None:
+        """Show every request again, and drop the header's session note."""
+        self.session_filter = None
+        self.request_list.set_visible([])
+        self.query_one(TraceHeader).set_note("")
 
     def action_heatmap(self) -> None:
         self.prompt.heatmap = not self.prompt.heatmap

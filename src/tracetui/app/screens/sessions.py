@@ -16,7 +16,8 @@ class SessionsScreen(Screen[object]):
     """Dismisses with a session id to filter on, ALL for no filter, or None (unchanged)."""
 
     BINDINGS = [
-        Binding("enter", "choose", "Filter to session", id="sessions.choose"),
+        # priority: the DataTable's own (hidden) Enter binding would shadow it in the footer.
+        Binding("enter", "choose", "Filter to session", id="sessions.choose", priority=True),
         Binding("a", "all", "All sessions", id="sessions.all"),
         Binding("escape,S,q", "close", "Back", id="sessions.close"),
     ]

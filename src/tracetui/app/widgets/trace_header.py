@@ -44,7 +44,9 @@ class TraceHeader(Static):
                                            ("combined", "C", a.combined_rate, "bold")):
             t.append(f"{label if wide else short} {100 * value:.1f}%", style=style)
             t.append(" · ")
-        t.append(d.loaded.tokenizer.name)
+        # The note (a session filter) before the tokenizer name: at 100 columns it stays visible.
         if self.note:
-            t.append(f"  {self.note}", style="italic")
+            t.append(self.note, style="italic")
+            t.append(" · ")
+        t.append(d.loaded.tokenizer.name)
         return t
