@@ -140,6 +140,24 @@ def test_engine_equals_bruteforce_scoring_present_entries(case):
     assert p.substring_hits.tolist() == bruteforce.replay(inputs, outputs, capacity, chunk)[2]
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(traces(), st.integers(1, 12))
+def test_single_entry_shortcut_equals_full_replay(case, capacity):
+    """Small pools where every store evicts everything take a shortcut: it must agree with
+    the full replay (prefix hits, sources and substring hits)."""
+    import tracetui.core.engine as engine
+
+    inputs, outputs, chunk, _ = case
+    ix = engine._Index([arr(x) for x in inputs], [arr(x) for x in outputs], chunk)
+    single = engine._single_entry_replay(ix, capacity)
+    if single is None:
+        return
+    hits, src, evicted_at, stored = single
+    ref_prefix, ref_src, ref_sub = bruteforce.replay(inputs, outputs, capacity, chunk)
+    assert hits.tolist() == ref_prefix and src.tolist() == ref_src
+    assert engine._settle_substring(ix, evicted_at, stored).tolist() == ref_sub
+
+
 @settings(max_examples=200, deadline=None)
 @given(traces())
 def test_per_token_classes_equal_bruteforce(case):

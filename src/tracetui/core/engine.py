@@ -33,9 +33,11 @@ How it stays linear. Everything that does not depend on the pool size is compute
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -49,6 +51,8 @@ DEFAULT_POOL_SIZES: tuple[str, ...] = (
 
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 _BITMAP_BITS = 24
+_SETTLE_STEPS = 6
+_THREADED_ROWS = 100_000
 _PAIR_BUDGET = 8
 _PAIR_ROWS = 200_000
 """Precompute substring pair counts while they hold at most this many rows in all, or per
@@ -330,10 +334,14 @@ class _Index:
         shift = np.uint64(64 - bits)
         bitmap[h_all[self.win_off[req] + kk * c] >> shift] = True
         cand = np.flatnonzero(bitmap[h_novel >> shift])
-        cand_ids, cand_first = _group_windows(self.tok, starts[cand], c, h_novel[cand])
+        matched = _chunk_contents(self.tok, starts[cand], c, h_novel[cand], h_all[self.win_off[req] + kk * c])
+        if matched is None:  # a hash collision: group the candidates exactly instead
+            cand_ids, cand_first = _group_windows(self.tok, starts[cand], c, h_novel[cand])
+        else:
+            cand_ids, cand_first = matched
         n_ids = len(cand_first)
         novel_ids = np.full(total_novel, n_ids, dtype=np.int32)  # n_ids: "no chunk content"
-        novel_ids[cand] = cand_ids
+        novel_ids[cand] = np.where(cand_ids < 0, n_ids, cand_ids)
         first_novel = cand[cand_first]
         ids = np.empty(int(self.win_off[-1]), dtype=np.int32)
         self._fill(ids, novel_ids, src, inherit, novel_first)
@@ -515,6 +523,48 @@ def _lcp(a: np.ndarray, b: np.ndarray) -> int:
     return m
 
 
+def _chunk_contents(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray,
+                    chunk_h: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Ids of the windows tok[s:s+c] (`starts` ascending) whose content is a chunk's.
+
+    The chunks' distinct hashes are few (one window in C at most): they go into a table
+    addressed by the hash's top bits, and every window looks its hash up there (the few
+    slots two chunk hashes share are resolved by binary search). Returns (id per window,
+    -1 for a window that is no chunk's content; index of the first window of each id), ids
+    numbered by first appearance; None when a hash collision shows up on the tokens.
+    """
+    if len(starts) == 0:
+        return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    uniq = np.unique(chunk_h)
+    bits = int(min(_BITMAP_BITS, max(12, (8 * len(uniq)).bit_length())))
+    shift = np.uint64(64 - bits)
+    slot_of = (uniq >> shift).astype(np.int64)
+    table = np.full(1 << bits, -1, dtype=np.int64)
+    table[slot_of] = np.arange(len(uniq))
+    shared = np.bincount(slot_of, minlength=1 << bits) > 1
+    table[shared] = -2
+    tent = table[(h >> shift).astype(np.int64)]
+    crowded = np.flatnonzero(tent == -2)
+    if len(crowded):
+        tent[crowded] = np.minimum(np.searchsorted(uniq, h[crowded]), len(uniq) - 1)
+    sel = np.flatnonzero(tent >= 0)
+    sel = sel[uniq[tent[sel]] == h[sel]]
+    tent = tent[sel]
+    # The first window of each content, in window order.
+    first_sel = np.full(len(uniq), len(sel), dtype=np.int64)
+    np.minimum.at(first_sel, tent, np.arange(len(sel)))
+    win = starts[sel]
+    if not _confirm(tok, win, win[first_sel[tent]], c):
+        return None
+    # Number ids by first appearance (mark the firsts, count them).
+    is_first = np.zeros(len(sel), dtype=bool)
+    is_first[first_sel[first_sel < len(sel)]] = True
+    number = np.cumsum(is_first) - 1
+    ids = np.full(len(starts), -1, dtype=np.int32)
+    ids[sel] = number[first_sel[tent]]
+    return ids, sel[np.flatnonzero(is_first)].astype(np.int64)
+
+
 def _group_windows(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact content ids for the windows tok[s:s+c], `starts` ascending.
 
@@ -605,8 +655,14 @@ def _confirm(tok: np.ndarray, starts: np.ndarray, rep: np.ndarray, c: int) -> bo
     full = ~chained & ~self_rep
     if not full.any():
         return True
-    w = _windows(tok, c)
-    return bool(np.array_equal(w[starts[full]], w[rep[full]]))
+    a, b = starts[full], rep[full]
+    # Compare two tokens at a time as one 64-bit word: half the gathers of a token-wise check.
+    wide = tok.astype(np.uint64)
+    pair = wide[:-1] | (wide[1:] << np.uint64(32)) if len(tok) > 1 else wide
+    for k in range(0, c - 1, 2):
+        if not np.array_equal(pair[a + k], pair[b + k]):
+            return False
+    return c % 2 == 0 or bool(np.array_equal(tok[a + c - 1], tok[b + c - 1]))
 
 
 # --------------------------------------------------------------------------- replays
@@ -698,6 +754,28 @@ def _replay_prefix(ix: _Index, capacity: int | None) -> tuple[np.ndarray, np.nda
     return np.asarray(hits, dtype=np.int64), np.asarray(source, dtype=np.int64)
 
 
+def _single_entry_replay(ix: _Index, capacity: int) -> tuple[np.ndarray, ...] | None:
+    """Both replays at once when every store evicts everything before it.
+
+    When no entry is empty and any two consecutive entries (cut to the pool) overflow it,
+    the pool holds exactly the previous entry at every query: touches change nothing, and
+    hits only need the LCP with that entry. The smallest pool sizes of most traces are in
+    this regime. Returns (prefix hits, prefix sources, evicted_at, stored) or None.
+    """
+    stored = np.minimum(ix.ent_len, capacity)
+    n = ix.n
+    if n == 0 or (stored == 0).any() or ((stored[:-1] + stored[1:]) <= capacity).any():
+        return None
+    lcp, rank, in_len, kept = ix.lcp_ranks, ix.rank, ix.in_len_list, stored.tolist()
+    hits = [0] * n
+    for i in range(1, n):
+        hits[i] = min(lcp(rank[i - 1], rank[i]), in_len[i], kept[i - 1])
+    p_hits = np.asarray(hits, dtype=np.int64)
+    p_src = np.where(p_hits > 0, np.arange(n) - 1, -1)
+    # Entry j is present for query j + 1 only.
+    return p_hits, p_src, np.arange(1, n + 1, dtype=np.int64), stored
+
+
 def _first_at_least(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
     """Smallest q in [lo, hi) with ok(q) true, ok being monotone (false..true); hi if none."""
     while lo < hi:
@@ -787,23 +865,47 @@ def _replay_substring(ix: _Index, capacity: int, chunk_uniq: list[tuple[np.ndarr
 
 
 def _settle_substring(ix: _Index, evicted_at: np.ndarray | None, stored: np.ndarray | None) -> np.ndarray:
-    """Substring hits of every request, given when each entry left the pool."""
+    """Substring hits of every request, given when each entry left the pool.
+
+    Chunk (i, u) hits when an entry holding u is present at query i. Walking back from the
+    newest entry before i that holds u settles almost every chunk in a step or two: it hits
+    at the first present one, and misses once the entries are older than the oldest entry
+    still in the pool. The few chunks still open after a handful of steps are settled by a
+    running maximum over all occurrence rows.
+    """
     req, _, cid = ix.all_chunks()
     n, c = ix.n, ix.chunk
     if evicted_at is None:
         matched = ix.first_entry[cid] < req
-    else:
-        _, _, oentry, _, opos = ix.occurrences()
-        row, has_row, base, threshold = ix.chunk_rows()
-        # Latest departure among the entries that hold this content, as a running max
-        # within each id's rows (sorted by entry); `base` offsets each id's segment above
-        # the previous one so that one accumulate serves all of them.
+        return np.bincount(req[matched], minlength=n).astype(np.int64) * c
+    _, oid, oentry, _, opos = ix.occurrences()
+    row, has_row, base, threshold = ix.chunk_rows()
+    cut = bool((stored < ix.ent_len).any())
+    # The oldest entry present at query i: the first j whose departure is at or after i.
+    oldest = np.searchsorted(np.maximum.accumulate(evicted_at), np.arange(n), side="left")
+    matched = np.zeros(len(req), dtype=bool)
+    open_ = np.flatnonzero(has_row)
+    r = row[open_]
+    for _ in range(_SETTLE_STEPS):
+        if len(open_) == 0:
+            break
+        ent = oentry[r]
+        i = req[open_]
+        alive = (oid[r] == cid[open_]) & (ent >= oldest[i])
+        here = alive & (evicted_at[ent] >= i)
+        if cut:
+            here &= opos[r] + c <= stored[ent]  # a cut entry holds the windows before its cut
+        matched[open_[here]] = True
+        more = alive & ~here & (r > 0)
+        open_, r = open_[more], r[more] - 1
+    if len(open_):
         depart = evicted_at[oentry]
-        if (stored < ix.ent_len).any():
-            # A cut entry only holds the windows that end before its cut.
+        if cut:
             depart = np.where(opos + c <= stored[oentry], depart, -1)
+        # Latest departure among the entries that hold u before i, as a running max within
+        # each id's rows; `base` lifts each id's segment above the previous one.
         running = np.maximum.accumulate(base + depart)
-        matched = has_row & (running[row] >= threshold)
+        matched[open_] = running[row[open_]] >= threshold[open_]
     return np.bincount(req[matched], minlength=n).astype(np.int64) * c
 
 
@@ -828,7 +930,7 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
         if cancel is not None and cancel.is_set():
             raise AnalysisCancelled()
 
-    steps = 1 + sum(1 for s in sizes if s.capacity is not None and s.capacity < total_stored)
+    steps = 1 + len({s.capacity for s in sizes if s.capacity is not None and s.capacity < total_stored})
     done = 0
 
     def tick() -> None:
@@ -842,25 +944,51 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
     unlimited = PoolResult(PoolSize(None, None, "∞"), _frozen(p_hits), _frozen(p_src),
                            _frozen(_settle_substring(ix, None, None)), total_input)
     tick()
-    chunk_uniq: list[tuple[np.ndarray, np.ndarray]] | None = None
-    pairs: list[list[tuple[int, int]]] | None = None
-    scratch = np.zeros(ix.n_ids, dtype=np.int64)
+    replayed = [size for size in sizes if size.capacity is not None and size.capacity < total_stored]
+    by_capacity: dict[int, PoolResult] = {}
+    if replayed:
+        # What every replay shares is built once, before the pools run side by side.
+        ix.chunk_rows()
+        ix.entry_occurrences()
+        pairs = ix.pair_scores(max(_PAIR_ROWS, _PAIR_BUDGET * len(ix.all_chunks()[0])))
+        chunk_uniq = [] if pairs is not None else [_uniq_counts(ix.chunk_ids(i)) for i in range(ix.n)]
+        lock = threading.Lock()
+
+        def run(size: PoolSize) -> PoolResult:
+            check()
+            assert size.capacity is not None
+            single = _single_entry_replay(ix, size.capacity)
+            if single is not None:
+                p_hits, p_src, evicted_at, stored = single
+            else:
+                p_hits, p_src = _replay_prefix(ix, size.capacity)
+                scratch = np.zeros(ix.n_ids + 1, dtype=np.int64) if pairs is None else np.zeros(0, np.int64)
+                evicted_at, stored = _replay_substring(ix, size.capacity, chunk_uniq, scratch, pairs)
+            s_hits = _settle_substring(ix, evicted_at, stored)
+            with lock:
+                tick()
+            return PoolResult(size, _frozen(p_hits), _frozen(p_src), _frozen(s_hits), total_input)
+
+        # Pools are independent: on several cores the numpy parts of one overlap another's.
+        distinct = list({s.capacity: s for s in replayed}.values())
+        # Threads only pay when each pool's numpy work is big enough to run outside the GIL.
+        big = len(ix.occurrences()[0]) >= _THREADED_ROWS
+        workers = min(len(distinct), os.cpu_count() or 1) if big else 1
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                done_results = list(pool.map(run, distinct))
+        else:
+            done_results = [run(s) for s in distinct]
+        by_capacity = {r.size.capacity: r for r in done_results if r.size.capacity is not None}
     results: list[PoolResult] = []
     for size in sizes:
-        check()
         # A pool that holds every entry never evicts nor cuts: it is the unlimited pool.
         if size.capacity is None or size.capacity >= total_stored:
             results.append(PoolResult(size, unlimited.prefix_hits, unlimited.prefix_source,
                                       unlimited.substring_hits, total_input))
-            continue
-        if chunk_uniq is None:
-            pairs = ix.pair_scores(max(_PAIR_ROWS, _PAIR_BUDGET * len(ix.all_chunks()[0])))
-            chunk_uniq = [] if pairs is not None else [_uniq_counts(ix.chunk_ids(i)) for i in range(ix.n)]
-        p_hits, p_src = _replay_prefix(ix, size.capacity)
-        evicted_at, stored = _replay_substring(ix, size.capacity, chunk_uniq, scratch, pairs)
-        s_hits = _settle_substring(ix, evicted_at, stored)
-        results.append(PoolResult(size, _frozen(p_hits), _frozen(p_src), _frozen(s_hits), total_input))
-        tick()
+        else:
+            r = by_capacity[size.capacity]
+            results.append(PoolResult(size, r.prefix_hits, r.prefix_source, r.substring_hits, total_input))
     combined = _frozen(_combined(ix, unlimited.prefix_hits))
     return Analysis(chunk_size, tokens_per_gb, _frozen(ix.in_len.copy()), _frozen(ix.ent_len - ix.in_len),
                     tuple(results), unlimited, combined, ix)
