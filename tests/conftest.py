@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from pathlib import Path
 
 import pytest
 import pytest_textual_snapshot
 import textual.constants
+from .paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_traces"
-TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
 SNAPSHOTS = REPO / "snapshots"
 
 

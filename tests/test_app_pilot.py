@@ -28,7 +28,8 @@ from tracetui.app.widgets.request_list import RequestList
 from tracetui.core.document import ROW_HEADER, SUBSTRING
 from tracetui.core.engine import AnalysisCancelled
 
-from .conftest import SAMPLES, ready, settle
+from .conftest import ready, settle
+from .paths import SAMPLES
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
 

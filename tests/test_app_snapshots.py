@@ -14,7 +14,8 @@ import pytest
 from tracetui.app.app import create_app
 from tracetui.app.screens.main import MainScreen
 
-from .conftest import SAMPLES, TRACES, ready, settle
+from .conftest import ready, settle
+from .paths import SAMPLES, TRACES
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
 

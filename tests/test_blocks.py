@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,8 +11,7 @@ from hypothesis import strategies as st
 
 from tracetui.core.blocks import split_blocks, split_output
 from tracetui.core.model import BLOCK_KINDS, Block
-
-TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
+from .paths import TRACES
 
 
 def assert_covers(text: str, blocks: tuple[Block, ...]) -> None:

@@ -19,10 +19,8 @@ from pathlib import Path
 import pytest
 
 from tracetui.cli import main
+from .paths import REPO, TRACES, need, sample
 
-REPO = Path(__file__).resolve().parents[1]
-TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
-SAMPLES = REPO / "sample_traces"
 
 TASK2 = TRACES / "opencode" / "gpt-5-mini-task2.jsonl"
 MEMGPT = TRACES / "memgpt" / "memgpt1.jsonl"
@@ -37,18 +35,6 @@ SWEEP_SUBSTRING = [0.013273, 0.053092, 0.135384, 0.270768, 0.548969, 0.846283, 0
 
 
 # --------------------------------------------------------------------------- helpers
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} not available")
-    return path
-
-
-def sample(name: str) -> Path:
-    path = SAMPLES / name
-    if not path.is_file() or path.stat().st_size == 0:
-        pytest.skip(f"sample trace {name} not generated (python -m tracetui.samples)")
-    return path
 
 
 def run_cli(*args: str | os.PathLike, input: bytes | None = None, env: dict[str, str] | None = None,

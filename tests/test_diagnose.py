@@ -30,10 +30,8 @@ from tracetui.core.diagnose import (
 )
 from tracetui.core.model import Block
 from tracetui.core.pipeline import Loaded, Settings, load
+from .paths import TRACES, need, sample
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "sample_traces"
-TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
 
 SYSTEM = "You are a helper. Answer briefly and precisely, with code when it helps."
 TOOL_SYSTEM = "You are a coding agent. Use the bash tool to run commands. Keep answers short."
@@ -57,19 +55,6 @@ def load_records(tmp_path: Path, records: list[dict], name: str = "trace.jsonl")
 def breaks_of(tmp_path: Path, records: list[dict]) -> tuple[Loaded, tuple[Break, ...]]:
     loaded = load_records(tmp_path, records)
     return loaded, diagnose(loaded)
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} not available")
-    return path
-
-
-def sample(name: str) -> Path:
-    path = SAMPLES / name
-    if not path.is_file() or path.stat().st_size == 0:
-        pytest.skip(f"sample trace {name} not generated (python -m tracetui.samples)")
-    return path
 
 
 def tool_call(command: str, timeout: int, compact: bool = False, float_timeout: bool = False) -> str:

@@ -4,7 +4,6 @@ seed study's figures on the real traces."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from unittest.mock import patch
 
 import numpy as np
@@ -15,8 +14,7 @@ from hypothesis import strategies as st
 from tracetui.core.engine import DEFAULT_POOL_SIZES, analyze, parse_pool_size
 
 from . import bruteforce
-
-TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
+from .paths import TRACES
 
 
 def arr(xs):

@@ -16,8 +16,8 @@ import pytest
 from tracetui.core import reader
 from tracetui.core.model import TraceError
 from tracetui.core.reader import read_trace
+from .paths import TRACES
 
-TRACES = Path(__file__).parents[2] / "shared" / "traces"
 EMPTY_TRACE = TRACES / "taubench" / "ea09a0dc475dbe00b56101ef665b8c03.jsonl"
 
 

@@ -6,7 +6,8 @@ or renamed module would otherwise stay in `snapshots/` forever.
 
 from __future__ import annotations
 
-from .conftest import REPO, SNAPSHOTS
+from .conftest import SNAPSHOTS
+from .paths import REPO
 
 TESTS = REPO / "tests"
 

@@ -20,7 +20,8 @@ from tracetui.app.widgets.prompt_view import PromptView
 from tracetui.app.widgets.trace_header import TraceHeader
 from tracetui.core.document import ROW_MARKER
 
-from .conftest import SAMPLES, ready
+from .conftest import ready
+from .paths import SAMPLES
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
 

@@ -17,7 +17,8 @@ from tracetui.app.screens.diff import DiffScreen
 from tracetui.app.screens.main import MainScreen
 from tracetui.app.screens.sessions import SessionsScreen
 
-from .conftest import SAMPLES, ready, settle
+from .conftest import ready, settle
+from .paths import SAMPLES
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
 

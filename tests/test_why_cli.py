@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 from tracetui.cli import main
+from .paths import REPO, sample
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "sample_traces"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("TRACETUI_UPDATE_GOLDEN") == "1"
 
@@ -35,13 +34,6 @@ TEXT_ENV = {"COLUMNS": "100", "LINES": "50", "TERM": "dumb", "NO_COLOR": "1"}
 @pytest.fixture(autouse=True)
 def _no_progress(monkeypatch):
     monkeypatch.setenv("TRACETUI_NO_PROGRESS", "1")
-
-
-def sample(name: str) -> Path:
-    path = SAMPLES / name
-    if not path.is_file() or path.stat().st_size == 0:
-        pytest.skip(f"sample trace {name} not generated (python -m tracetui.samples)")
-    return path
 
 
 def run_main(capsys, *args: str | os.PathLike) -> tuple[int, str, str]:
