@@ -22,12 +22,16 @@ How it stays linear. Everything that does not depend on the pool size is compute
   is then a range minimum over that array (sparse table), and the longest match of a query
   among the entries present in a pool is reached at its nearest present neighbour on the
   left or right in sorted order. A replay is a few bisections per request.
-- Substring: every window of C tokens gets an exact content id. Each entry shares its first
-  m tokens with an earlier entry (m from the prefix structure), so only the windows past that
-  shared prefix are hashed; the ids of the others are copied. Hash groups are confirmed
-  token by token (a collision falls back to exact grouping). A replay only decides touches
-  and evictions (scoring present entries through their chunk-id occurrence lists); which
-  chunks hit is then settled for all requests at once from the eviction times.
+- Substring: only windows whose content is some input's chunk can ever match, so windows
+  get an id only when their 64-bit hash is a chunk's (a table of the chunks' hashes),
+  confirmed token by token (a collision falls back to exact grouping). Each entry shares its
+  first m tokens with an earlier entry (from the prefix structure): only the windows past
+  that shared prefix are hashed, the others are copied. A replay only decides touches and
+  evictions (from precomputed pair counts when they are few, else by scoring the entries
+  present in the pool); which chunks hit is then settled for all requests at once from the
+  eviction times.
+- Pools that hold the whole trace are the unlimited pool; pools so small that every store
+  evicts everything need no replay at all.
 """
 
 from __future__ import annotations
