@@ -194,7 +194,7 @@ def test_hash_collision_falls_back_to_exact(monkeypatch):
     import tracetui.core.engine as engine
 
     # Every window hashes alike: grouping must still be exact.
-    monkeypatch.setattr(engine, "_window_hashes", lambda tok, starts, c: np.zeros(len(starts), np.uint64))
+    monkeypatch.setattr(engine, "_window_hashes", lambda tok, pair, starts, c: np.zeros(len(starts), np.uint64))
     inputs = [[1, 2, 3, 4], [3, 4, 1, 2], [9, 9, 1, 2]]
     a, p = run(inputs, [[], [], []], None, 2)
     assert p.substring_hits.tolist() == bruteforce.replay(inputs, [[], [], []], None, 2)[2]

@@ -323,7 +323,8 @@ class _Index:
         novel_first = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(nnovel, out=novel_first[1:])
         starts = novel_base + (np.arange(total_novel, dtype=np.int64) - np.repeat(novel_first[:-1], nnovel))
-        h_novel = _window_hashes(self.tok, starts, c)
+        pair = _token_pairs(self.tok)
+        h_novel = _window_hashes(self.tok, pair, starts, c)
         # Hashes of every window: inherited windows copy their source's.
         h_all = np.empty(int(self.win_off[-1]), dtype=np.uint64)
         self._fill(h_all, h_novel, src, inherit, novel_first)
@@ -338,7 +339,7 @@ class _Index:
         shift = np.uint64(64 - bits)
         bitmap[h_all[self.win_off[req] + kk * c] >> shift] = True
         cand = np.flatnonzero(bitmap[h_novel >> shift])
-        matched = _chunk_contents(self.tok, starts[cand], c, h_novel[cand], h_all[self.win_off[req] + kk * c])
+        matched = _chunk_contents(self.tok, pair, starts[cand], c, h_novel[cand], h_all[self.win_off[req] + kk * c])
         if matched is None:  # a hash collision: group the candidates exactly instead
             cand_ids, cand_first = _group_windows(self.tok, starts[cand], c, h_novel[cand])
         else:
@@ -527,7 +528,7 @@ def _lcp(a: np.ndarray, b: np.ndarray) -> int:
     return m
 
 
-def _chunk_contents(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray,
+def _chunk_contents(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray,
                     chunk_h: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Ids of the windows tok[s:s+c] (`starts` ascending) whose content is a chunk's.
 
@@ -539,7 +540,8 @@ def _chunk_contents(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray,
     """
     if len(starts) == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int64)
-    uniq = np.unique(chunk_h)
+    uniq = np.sort(chunk_h)
+    uniq = uniq[np.r_[True, uniq[1:] != uniq[:-1]]] if len(uniq) else uniq
     bits = int(min(_BITMAP_BITS, max(12, (8 * len(uniq)).bit_length())))
     shift = np.uint64(64 - bits)
     slot_of = (uniq >> shift).astype(np.int64)
@@ -558,7 +560,7 @@ def _chunk_contents(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray,
     first_sel = np.full(len(uniq), len(sel), dtype=np.int64)
     np.minimum.at(first_sel, tent, np.arange(len(sel)))
     win = starts[sel]
-    if not _confirm(tok, win, win[first_sel[tent]], c):
+    if not _confirm(tok, pair, win, win[first_sel[tent]], c):
         return None
     # Number ids by first appearance (mark the firsts, count them).
     is_first = np.zeros(len(sel), dtype=bool)
@@ -589,7 +591,7 @@ def _group_windows(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray) -
     first_of_run = order[run_head]
     ids = np.empty(n, dtype=np.int64)
     ids[order] = run
-    if not _confirm(tok, starts, starts[first_of_run[ids]], c):
+    if not _confirm(tok, _token_pairs(tok), starts, starts[first_of_run[ids]], c):
         rows = np.ascontiguousarray(_windows(tok, c)[starts])
         view = rows.view(np.dtype((np.void, rows.dtype.itemsize * c))).ravel()
         _, first_of_run, ids = np.unique(view, return_index=True, return_inverse=True)
@@ -623,28 +625,41 @@ def _windows(tok: np.ndarray, c: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(tok, c)
 
 
-def _window_hashes(tok: np.ndarray, starts: np.ndarray, c: int) -> np.ndarray:
+def _token_pairs(tok: np.ndarray) -> np.ndarray:
+    """pair[p] = tok[p] | tok[p + 1] << 32: two tokens as one 64-bit word, so that hashing and
+    comparing windows take half the passes."""
+    wide = tok.astype(np.uint64)
+    return wide[:-1] | (wide[1:] << np.uint64(32)) if len(tok) > 1 else wide[:0]
+
+
+def _window_hashes(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, c: int) -> np.ndarray:
+    """A 64-bit polynomial hash of every window tok[s:s+c], over token pairs."""
+    steps = range(0, c - 1, 2)
     if len(starts) * 4 > len(tok):
         # Many windows: hash every position with contiguous passes, then pick.
         m = len(tok) - c + 1
-        wide = tok.astype(np.uint64)
-        h = wide[:m].copy()
-        for k in range(1, c):
+        h = np.zeros(m, dtype=np.uint64)
+        for k in steps:
             h *= _HASH_MUL
-            h += wide[k: k + m]
+            h += pair[k: k + m]
+        if c % 2:
+            h *= _HASH_MUL
+            h += tok[c - 1: c - 1 + m].astype(np.uint64)
         h = h[starts]
     else:
         h = np.zeros(len(starts), dtype=np.uint64)
-        for k in range(c):
-            h = h * _HASH_MUL + tok[starts + k].astype(np.uint64)
-    # Mix the high bits (the sort key) with the low ones.
+        for k in steps:
+            h = h * _HASH_MUL + pair[starts + k]
+        if c % 2:
+            h = h * _HASH_MUL + tok[starts + c - 1].astype(np.uint64)
+    # Mix the high bits (the table's key) with the low ones.
     h ^= h >> np.uint64(29)
     h *= np.uint64(0xBF58476D1CE4E5B9)
     h ^= h >> np.uint64(32)
     return h
 
 
-def _confirm(tok: np.ndarray, starts: np.ndarray, rep: np.ndarray, c: int) -> bool:
+def _confirm(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, rep: np.ndarray, c: int) -> bool:
     """True when every window equals its group's representative, token for token.
 
     A window whose predecessor (same run of consecutive windows) was confirmed against the
@@ -661,8 +676,6 @@ def _confirm(tok: np.ndarray, starts: np.ndarray, rep: np.ndarray, c: int) -> bo
         return True
     a, b = starts[full], rep[full]
     # Compare two tokens at a time as one 64-bit word: half the gathers of a token-wise check.
-    wide = tok.astype(np.uint64)
-    pair = wide[:-1] | (wide[1:] << np.uint64(32)) if len(tok) > 1 else wide
     for k in range(0, c - 1, 2):
         if not np.array_equal(pair[a + k], pair[b + k]):
             return False
