@@ -139,6 +139,26 @@ def test_engine_equals_bruteforce_scoring_present_entries(case):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(traces())
+def test_engine_equals_bruteforce_big_trace_paths(case):
+    """The same with every path big traces take: sorted occurrence rows and pair counts
+    instead of dense tables, several settle rounds cut short, and pools in threads."""
+    import tracetui.core.engine as engine
+
+    inputs, outputs, chunk, capacity = case
+    with patch.object(engine, "_DENSE_KEYS", 0), patch.object(engine, "_SETTLE_STEPS", 1), \
+            patch.object(engine, "_THREADED_ROWS", 0):
+        a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs],
+                    pool_sizes=["unlimited" if capacity is None else str(capacity), "3", "11"],
+                    chunk_size=chunk, tokens_per_gb=1)
+    for size, pool in zip([capacity, 3, 11], a.pools):
+        ref_prefix, ref_src, ref_sub = bruteforce.replay(inputs, outputs, size, chunk)
+        assert pool.prefix_hits.tolist() == ref_prefix
+        assert pool.prefix_source.tolist() == ref_src
+        assert pool.substring_hits.tolist() == ref_sub
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(traces(), st.integers(1, 12))
 def test_single_entry_shortcut_equals_full_replay(case, capacity):
     """Small pools where every store evicts everything take a shortcut: it must agree with

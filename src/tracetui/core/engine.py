@@ -54,8 +54,10 @@ DEFAULT_POOL_SIZES: tuple[str, ...] = (
 )
 
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
-_BITMAP_BITS = 24
+_TABLE_BITS = 24
 _SETTLE_STEPS = 6
+_DENSE_KEYS = 1 << 22
+"""Below this many possible (id, entry) or (query, entry) keys, count in a dense table."""
 _THREADED_ROWS = 100_000
 _PAIR_BUDGET = 8
 _PAIR_ROWS = 200_000
@@ -325,29 +327,18 @@ class _Index:
         starts = novel_base + (np.arange(total_novel, dtype=np.int64) - np.repeat(novel_first[:-1], nnovel))
         pair = _token_pairs(self.tok)
         h_novel = _window_hashes(self.tok, pair, starts, c)
-        # Hashes of every window: inherited windows copy their source's.
-        h_all = np.empty(int(self.win_off[-1]), dtype=np.uint64)
-        self._fill(h_all, h_novel, src, inherit, novel_first)
-        # Only a window whose content is some input's chunk can ever be matched, and chunks
-        # are one window in C: mark chunk hashes in a bitmap and group only the windows
-        # that pass it (false positives just get an id of their own).
+        # Only a window whose content is some input's chunk can ever be matched: windows get
+        # an id only when their hash is a chunk's (and the tokens agree).
         req, kk = self._chunk_positions()
-        # ~16 slots per chunk keeps false positives near 6% while the bitmap stays small
-        # enough not to cost page faults of its own.
-        bits = int(min(_BITMAP_BITS, max(12, (16 * max(1, len(req))).bit_length())))
-        bitmap = np.zeros(1 << bits, dtype=bool)
-        shift = np.uint64(64 - bits)
-        bitmap[h_all[self.win_off[req] + kk * c] >> shift] = True
-        cand = np.flatnonzero(bitmap[h_novel >> shift])
-        matched = _chunk_contents(self.tok, pair, starts[cand], c, h_novel[cand], h_all[self.win_off[req] + kk * c])
-        if matched is None:  # a hash collision: group the candidates exactly instead
-            cand_ids, cand_first = _group_windows(self.tok, starts[cand], c, h_novel[cand])
+        chunk_h = _window_hashes(self.tok, pair, self.off[req] + kk * c, c)
+        matched = _chunk_contents(self.tok, pair, starts, c, h_novel, chunk_h)
+        if matched is None:  # a hash collision: group the windows exactly instead
+            cand_ids, cand_first = _group_windows(self.tok, starts, c, h_novel)
         else:
             cand_ids, cand_first = matched
         n_ids = len(cand_first)
-        novel_ids = np.full(total_novel, n_ids, dtype=np.int32)  # n_ids: "no chunk content"
-        novel_ids[cand] = np.where(cand_ids < 0, n_ids, cand_ids)
-        first_novel = cand[cand_first]
+        novel_ids = np.where(cand_ids < 0, n_ids, cand_ids).astype(np.int32)  # n_ids: "no chunk content"
+        first_novel = cand_first
         ids = np.empty(int(self.win_off[-1]), dtype=np.int32)
         self._fill(ids, novel_ids, src, inherit, novel_first)
         self.ids = ids
@@ -415,15 +406,25 @@ class _Index:
             w = np.flatnonzero(is_chunk[self.ids])
             entry = np.searchsorted(self.win_off, w, side="right") - 1
             wid = self.ids[w].astype(np.int64)
-            # Windows come in (entry, position) order, so a stable sort by id alone
-            # leaves each id's rows sorted by entry and position.
-            order = _radix_argsort(wid, max(16, int(self.n_ids).bit_length()))
-            key = wid[order] * self.n + entry[order]
-            pos = (w - self.win_off[entry])[order]
-            head = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
-            counts = np.diff(np.r_[head, len(key)])
-            ukey = key[head]
-            self._occ = (ukey, ukey // self.n, ukey % self.n, counts, pos[head])
+            pos = w - self.win_off[entry]
+            key = wid * self.n + entry
+            if self.n_ids * self.n <= _DENSE_KEYS:
+                # Few (id, entry) pairs in all: count them in a dense table, no sort.
+                counts = np.bincount(key, minlength=self.n_ids * self.n)
+                ukey = np.flatnonzero(counts)
+                counts = counts[ukey]
+                first = np.full(self.n_ids * self.n, np.iinfo(np.int64).max, dtype=np.int64)
+                np.minimum.at(first, key, pos)
+                first = first[ukey]
+            else:
+                # Windows come in (entry, position) order, so a stable sort by id alone
+                # leaves each id's rows sorted by entry and position.
+                order = _radix_argsort(wid, max(16, int(self.n_ids).bit_length()))
+                key, pos = key[order], pos[order]
+                head = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+                counts = np.diff(np.r_[head, len(key)])
+                ukey, first = key[head], pos[head]
+            self._occ = (ukey, ukey // self.n, ukey % self.n, counts, first)
         return self._occ
 
     def chunk_rows(self) -> tuple[np.ndarray, ...]:
@@ -462,12 +463,18 @@ class _Index:
         offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(length) - length, length)
         rows = base + offset
         key = np.repeat(req, length) * self.n + oentry[rows]
-        order = _radix_argsort(key, max(16, int(self.n * self.n).bit_length()))
-        key = key[order]
-        weight = ocount[rows][order]
-        head = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if total else np.zeros(0, np.int64)
-        sums = np.add.reduceat(weight, head) if total else np.zeros(0, np.int64)
-        ukey = key[head]
+        if self.n * self.n <= _DENSE_KEYS:
+            # Few (query, entry) pairs in all: sum them in a dense table, no sort.
+            sums = np.bincount(key, weights=ocount[rows], minlength=self.n * self.n).astype(np.int64)
+            ukey = np.flatnonzero(sums)
+            sums = sums[ukey]
+        else:
+            order = _radix_argsort(key, max(16, int(self.n * self.n).bit_length()))
+            key = key[order]
+            weight = ocount[rows][order]
+            head = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if total else np.zeros(0, np.int64)
+            sums = np.add.reduceat(weight, head) if total else np.zeros(0, np.int64)
+            ukey = key[head]
         query, entry = ukey // self.n, ukey % self.n
         bounds = np.searchsorted(query, np.arange(self.n + 1)).tolist()
         pairs = list(zip(entry.tolist(), sums.tolist()))
@@ -542,7 +549,7 @@ def _chunk_contents(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, c: in
         return np.zeros(0, np.int32), np.zeros(0, np.int64)
     uniq = np.sort(chunk_h)
     uniq = uniq[np.r_[True, uniq[1:] != uniq[:-1]]] if len(uniq) else uniq
-    bits = int(min(_BITMAP_BITS, max(12, (8 * len(uniq)).bit_length())))
+    bits = int(min(_TABLE_BITS, max(12, (8 * len(uniq)).bit_length())))
     shift = np.uint64(64 - bits)
     slot_of = (uniq >> shift).astype(np.int64)
     table = np.full(1 << bits, -1, dtype=np.int64)
