@@ -142,12 +142,11 @@ def test_engine_equals_bruteforce_scoring_present_entries(case):
 @given(traces())
 def test_engine_equals_bruteforce_big_trace_paths(case):
     """The same with every path big traces take: sorted occurrence rows and pair counts
-    instead of dense tables, several settle rounds cut short, and pools in threads."""
+    instead of dense tables, and settle rounds cut short."""
     import tracetui.core.engine as engine
 
     inputs, outputs, chunk, capacity = case
-    with patch.object(engine, "_DENSE_KEYS", 0), patch.object(engine, "_SETTLE_STEPS", 1), \
-            patch.object(engine, "_THREADED_ROWS", 0):
+    with patch.object(engine, "_DENSE_KEYS", 0), patch.object(engine, "_SETTLE_STEPS", 1):
         a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs],
                     pool_sizes=["unlimited" if capacity is None else str(capacity), "3", "11"],
                     chunk_size=chunk, tokens_per_gb=1)

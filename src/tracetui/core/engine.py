@@ -37,11 +37,9 @@ How it stays linear. Everything that does not depend on the pool size is compute
 from __future__ import annotations
 
 import bisect
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -58,7 +56,6 @@ _TABLE_BITS = 24
 _SETTLE_STEPS = 6
 _DENSE_KEYS = 1 << 22
 """Below this many possible (id, entry) or (query, entry) keys, count in a dense table."""
-_THREADED_ROWS = 100_000
 _PAIR_BUDGET = 8
 _PAIR_ROWS = 200_000
 """Precompute substring pair counts while they hold at most this many rows in all, or per
@@ -970,40 +967,27 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
     tick()
     replayed = [size for size in sizes if size.capacity is not None and size.capacity < total_stored]
     by_capacity: dict[int, PoolResult] = {}
-    if replayed:
-        # What every replay shares is built once, before the pools run side by side.
-        ix.chunk_rows()
-        ix.entry_occurrences()
-        pairs = ix.pair_scores(max(_PAIR_ROWS, _PAIR_BUDGET * len(ix.all_chunks()[0])))
-        chunk_uniq = [] if pairs is not None else [_uniq_counts(ix.chunk_ids(i)) for i in range(ix.n)]
-        lock = threading.Lock()
+    scoring: list = []  # [pairs, chunk_uniq, scratch], built for the first full replay
 
-        def run(size: PoolSize) -> PoolResult:
-            check()
-            assert size.capacity is not None
-            single = _single_entry_replay(ix, size.capacity)
-            if single is not None:
-                p_hits, p_src, evicted_at, stored = single
-            else:
-                p_hits, p_src = _replay_prefix(ix, size.capacity)
-                scratch = np.zeros(ix.n_ids + 1, dtype=np.int64) if pairs is None else np.zeros(0, np.int64)
-                evicted_at, stored = _replay_substring(ix, size.capacity, chunk_uniq, scratch, pairs)
-            s_hits = _settle_substring(ix, evicted_at, stored)
-            with lock:
-                tick()
-            return PoolResult(size, _frozen(p_hits), _frozen(p_src), _frozen(s_hits), total_input)
-
-        # Pools are independent: on several cores the numpy parts of one overlap another's.
-        distinct = list({s.capacity: s for s in replayed}.values())
-        # Threads only pay when each pool's numpy work is big enough to run outside the GIL.
-        big = len(ix.occurrences()[0]) >= _THREADED_ROWS
-        workers = min(len(distinct), os.cpu_count() or 1) if big else 1
-        if workers > 1:
-            with ThreadPoolExecutor(workers) as pool:
-                done_results = list(pool.map(run, distinct))
+    for size in {s.capacity: s for s in replayed}.values():
+        check()
+        assert size.capacity is not None
+        single = _single_entry_replay(ix, size.capacity)
+        if single is not None:
+            p_hits, p_src, evicted_at, stored = single
         else:
-            done_results = [run(s) for s in distinct]
-        by_capacity = {r.size.capacity: r for r in done_results if r.size.capacity is not None}
+            if not scoring:
+                pairs = ix.pair_scores(max(_PAIR_ROWS, _PAIR_BUDGET * len(ix.all_chunks()[0])))
+                chunk_uniq = [] if pairs is not None else [_uniq_counts(ix.chunk_ids(i)) for i in range(ix.n)]
+                scratch = np.zeros(ix.n_ids + 1 if pairs is None else 0, dtype=np.int64)
+                scoring = [pairs, chunk_uniq, scratch]
+            pairs, chunk_uniq, scratch = scoring
+            p_hits, p_src = _replay_prefix(ix, size.capacity)
+            evicted_at, stored = _replay_substring(ix, size.capacity, chunk_uniq, scratch, pairs)
+        s_hits = _settle_substring(ix, evicted_at, stored)
+        by_capacity[size.capacity] = PoolResult(size, _frozen(p_hits), _frozen(p_src), _frozen(s_hits),
+                                                total_input)
+        tick()
     results: list[PoolResult] = []
     for size in sizes:
         # A pool that holds every entry never evicts nor cuts: it is the unlimited pool.
