@@ -90,3 +90,12 @@ async def settle(pilot) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+def main_screen(app):
+    """The app's main screen (failing clearly when another screen is on top)."""
+    from tracetui.app.screens.main import MainScreen
+
+    screen = app.screen
+    assert isinstance(screen, MainScreen), app.screen_stack
+    return screen

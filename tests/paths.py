@@ -11,6 +11,11 @@ SAMPLES = REPO / "sample_traces"
 TRACES = REPO.parent / "shared" / "traces"
 """The seed study's traces, beside the repository (not copied into it)."""
 
+OPENCODE = SAMPLES / "opencode_like.jsonl"
+AIDER = SAMPLES / "aider_like.jsonl"
+MALFORMED = SAMPLES / "malformed.jsonl"
+TWO_SESSIONS = SAMPLES / "two_sessions.jsonl"
+
 
 def need(path: Path) -> Path:
     """`path`, or skip the test when it is absent (e.g. no ../shared/traces)."""

@@ -20,7 +20,6 @@ from tracetui.app.screens.curves import CurvesScreen
 from tracetui.app.screens.error import ErrorScreen
 from tracetui.app.screens.help import HelpScreen, collect_bindings
 from tracetui.app.screens.loading import LoadingScreen
-from tracetui.app.screens.main import MainScreen
 from tracetui.app.screens.warnings import WarningsScreen
 from tracetui.app.widgets.legend import Legend
 from tracetui.app.widgets.prompt_view import PromptView
@@ -28,21 +27,12 @@ from tracetui.app.widgets.request_list import RequestList
 from tracetui.core.document import ROW_HEADER, SUBSTRING
 from tracetui.core.engine import AnalysisCancelled
 
-from .conftest import ready, settle
-from .paths import SAMPLES
+from .conftest import main_screen, ready, settle
+from .paths import AIDER, MALFORMED, OPENCODE
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
 
 SIZE = (100, 32)
-OPENCODE = str(SAMPLES / "opencode_like.jsonl")
-AIDER = str(SAMPLES / "aider_like.jsonl")
-MALFORMED = str(SAMPLES / "malformed.jsonl")
-
-
-def main_screen(app) -> MainScreen:
-    screen = app.screen
-    assert isinstance(screen, MainScreen), app.screen_stack
-    return screen
 
 
 def status(app) -> str:

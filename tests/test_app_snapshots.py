@@ -15,14 +15,11 @@ from tracetui.app.app import create_app
 from tracetui.app.screens.main import MainScreen
 
 from .conftest import ready, settle
-from .paths import SAMPLES, TRACES
+from .paths import AIDER, MALFORMED, OPENCODE, TRACES
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
 
 SIZE = (100, 32)
-OPENCODE = SAMPLES / "opencode_like.jsonl"
-AIDER = SAMPLES / "aider_like.jsonl"
-MALFORMED = SAMPLES / "malformed.jsonl"
 MEMGPT = TRACES / "memgpt" / "memgpt1.jsonl"
 
 

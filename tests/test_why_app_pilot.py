@@ -20,21 +20,12 @@ from tracetui.app.widgets.prompt_view import PromptView
 from tracetui.app.widgets.trace_header import TraceHeader
 from tracetui.core.document import ROW_MARKER
 
-from .conftest import ready
-from .paths import SAMPLES
+from .conftest import main_screen, ready
+from .paths import AIDER, OPENCODE, TWO_SESSIONS
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
 
 SIZE = (100, 32)
-OPENCODE = str(SAMPLES / "opencode_like.jsonl")
-AIDER = str(SAMPLES / "aider_like.jsonl")
-TWO_SESSIONS = str(SAMPLES / "two_sessions.jsonl")
-
-
-def main_screen(app) -> MainScreen:
-    screen = app.screen
-    assert isinstance(screen, MainScreen), app.screen_stack
-    return screen
 
 
 def diff_screen(app) -> DiffScreen:

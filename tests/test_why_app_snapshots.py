@@ -18,14 +18,11 @@ from tracetui.app.screens.main import MainScreen
 from tracetui.app.screens.sessions import SessionsScreen
 
 from .conftest import ready, settle
-from .paths import SAMPLES
+from .paths import AIDER, OPENCODE, TWO_SESSIONS
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
 
 SIZE = (100, 32)
-OPENCODE = SAMPLES / "opencode_like.jsonl"
-AIDER = SAMPLES / "aider_like.jsonl"
-TWO_SESSIONS = SAMPLES / "two_sessions.jsonl"
 
 
 def _loaded(*keys: str, screen: type | None = None):
