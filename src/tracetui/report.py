@@ -28,7 +28,7 @@ class _DelayedProgress:
         self._progress = None
         self._tasks: dict[str, Any] = {}
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
+    def __call__(self, stage: str, done: int, total: int, note: str = "") -> None:
         if not self.enabled or time.monotonic() - self.start < self.delay:
             return
         if self._progress is None:

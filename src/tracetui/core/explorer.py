@@ -90,6 +90,21 @@ class ExplorerData:
 
         return session_stats(self.loaded)
 
+    def usage(self, i: int):
+        """What the provider reported about request i's prompt cache, or None."""
+        from .diagnose import provider_usage
+
+        return provider_usage(self.trace.requests[i].usage, i)
+
+    @cached_property
+    def provider_rate(self) -> float | None:
+        """Cached / prompt tokens over the requests that carry provider usage."""
+        from .diagnose import usage_table
+
+        rows = usage_table(self.loaded)
+        prompt = sum(u.prompt_tokens for u in rows)
+        return sum(u.cached_tokens for u in rows) / prompt if prompt else None
+
     def breaker_indices(self) -> list[int]:
         """Requests whose prefix broke (everything but appends), in trace order."""
         return [b.request for b in self.breaks if b.is_breaker]

@@ -13,8 +13,9 @@ from .model import Trace
 from .reader import read_trace
 from .tokenizer import Tokenizer, load_tokenizer
 
-Progress = Callable[[str, int, int], None]
-"""progress(stage, done, total); stage is "read", "tokenize" or "analyze"."""
+Progress = Callable[..., None]
+"""progress(stage, done, total[, note]): stage "read" (bytes), "tokenize" (requests; the note
+counts tokens) or "analyze" (pool sizes)."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,10 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
     for r in trace.requests:
         texts.append(r.input)
         texts.append(r.output)
-    cb = (lambda d, t: progress("tokenize", d, t)) if progress else None
+    def cb(texts_done: int, texts_total: int, tokens: int) -> None:
+        if progress is not None:  # two texts (input, output) per request
+            progress("tokenize", texts_done // 2, texts_total // 2, f"{tokens:,} tokens")
+
     toks = tokenizer.encode_batch(texts, progress=cb, cancel=cancel)
     for a in toks:
         a.flags.writeable = False

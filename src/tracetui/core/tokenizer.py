@@ -78,17 +78,16 @@ class Tokenizer:
         return self._encode_one(text)
 
     def encode_batch(self, texts: Sequence[str], *,
-                     progress: Callable[[int, int], None] | None = None,
+                     progress: Callable[[int, int, int], None] | None = None,
                      cancel: threading.Event | None = None,
                      threads: int | None = None) -> list[np.ndarray]:
-        """Encode every text; `progress(chars_done, chars_total)` after each batch."""
-        total = sum(len(t) for t in texts)
+        """Encode every text; `progress(texts_done, texts_total, tokens_done)` after each batch."""
         out: list[np.ndarray] = []
         threads = threads or os.cpu_count() or 1
         done = 0
         with contextlib.ExitStack() as stack:
             pool = None
-            if threads > 1 and total >= _PARALLEL_MIN_CHARS and self._encode_many is None:
+            if threads > 1 and sum(len(t) for t in texts) >= _PARALLEL_MIN_CHARS and self._encode_many is None:
                 pool = stack.enter_context(ThreadPoolExecutor(threads))
             for batch in _batches(texts, _BATCH_CHARS):
                 if cancel is not None and cancel.is_set():
@@ -105,9 +104,9 @@ class Tokenizer:
                         out.extend(part)
                 else:
                     out.extend(map(self._encode_one, batch))
-                done += sum(len(t) for t in batch)
+                done += len(batch)
                 if progress is not None:
-                    progress(done, total)
+                    progress(done, len(texts), sum(len(a) for a in out))
         return out
 
     def _encode_list(self, texts: list[str]) -> list[np.ndarray]:

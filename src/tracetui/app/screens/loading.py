@@ -51,17 +51,17 @@ class LoadingScreen(Screen):
         self.cancel.set()
         self.app.exit(return_code=130)
 
-    def _progress(self, stage: str, done: int, total: int) -> None:
+    def _progress(self, stage: str, done: int, total: int, note: str = "") -> None:
         now = time.monotonic()
         if now - self._last < 0.05 and done < total:
             return  # the UI does not need more than ~20 updates a second
         self._last = now
-        self.app.call_from_thread(self._show_progress, stage, done, total)
+        self.app.call_from_thread(self._show_progress, stage, done, total, note)
 
-    def _show_progress(self, stage: str, done: int, total: int) -> None:
-        unit = {"read": "bytes", "tokenize": "characters", "analyze": "pool sizes", "diagnose": ""}.get(stage, "")
-        self.query_one("#loading-stage", Label).update(
-            f"{STAGES.get(stage, stage)}: {done:,} / {total:,} {unit}" if total else STAGES.get(stage, stage))
+    def _show_progress(self, stage: str, done: int, total: int, note: str = "") -> None:
+        unit = {"read": "bytes", "tokenize": "requests", "analyze": "pool sizes", "diagnose": ""}.get(stage, "")
+        text = f"{STAGES.get(stage, stage)}: {done:,} / {total:,} {unit}" if total else STAGES.get(stage, stage)
+        self.query_one("#loading-stage", Label).update(f"{text} · {note}" if note else text)
         self.query_one("#loading-bar", ProgressBar).update(total=total or None, progress=done)
 
     @work(thread=True, exclusive=True, group="load")

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Input
 from ...core.explorer import ExplorerData, Match
 from ..widgets.legend import Legend
 from ..widgets.prompt_view import PromptView
+from ..widgets.request_info import RequestInfo
 from ..widgets.request_list import RequestList
 from ..widgets.trace_header import TraceHeader
 
@@ -60,6 +61,7 @@ class MainScreen(Screen):
         yield TraceHeader(self.data, id="trace-header")
         with Vertical(id="panes"):
             yield RequestList(self.data, id="requests")
+            yield RequestInfo(self.data, id="request-info")
             yield PromptView(id="prompt")
         yield Legend(id="legend")
         yield Input(placeholder="search all prompts (Enter to search, Escape to cancel)", id="search")
@@ -98,6 +100,7 @@ class MainScreen(Screen):
     def _show_request(self, index: int, *, char: int | None = None, block_kind: str | None = None,
                       highlight: tuple[int, int] | None = None) -> None:
         doc = self.data.document(index)
+        self.query_one(RequestInfo).show(index)
         self.prompt.cause = self.data.breaks[index].cause
         self.prompt.set_document(doc, char=char, block_kind=block_kind, highlight=highlight)
         self._apply_matches(index)

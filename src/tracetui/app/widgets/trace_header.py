@@ -44,6 +44,9 @@ class TraceHeader(Static):
                                            ("combined", "C", a.combined_rate, "bold")):
             t.append(f"{label if wide else short} {100 * value:.1f}%", style=style)
             t.append(" · ")
+        if d.provider_rate is not None:
+            t.append(f"{'provider' if wide else 'prov'} {100 * d.provider_rate:.1f}%", style="bold magenta")
+            t.append(" · ")
         # The note (a session filter) before the tokenizer name: at 100 columns it stays visible.
         if self.note:
             t.append(self.note, style="italic")
