@@ -237,6 +237,38 @@ def test_unreadable_lines_are_skipped_and_listed(tmp_path):
     assert trace.warnings == ("skipped 3 unreadable lines: 4, 9-10",)
 
 
+def test_huge_integer_timestamp_is_ignored(tmp_path):
+    # float() of a 400-digit integer raises OverflowError
+    req = single(tmp_path, '{"input": "x", "timestamp": ' + "9" * 400 + "}")
+    assert req.input == "x" and req.timestamp is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"input": ' + "[" * 200_000 + "]" * 200_000 + "}",  # RecursionError in json.loads
+        '{"input": "{"messages": ' + "[" * 200_000 + "]" * 200_000 + '}"}',  # ... in the repair
+        '{"input": ' + "[" * 1000 + "]" * 1000 + "}",  # orjson reads it; neither json module writes it
+    ],
+    ids=["json-recursion", "repair-recursion", "too-deep-to-write"],
+)
+def test_lines_nested_too_deep_are_skipped(tmp_path, line):
+    trace = load(tmp_path, {"input": "a"}, line, {"input": "b"})
+    assert [r.input for r in trace.requests] == ["a", "b"]
+    assert trace.warnings == ("skipped 1 unreadable line: 2",)
+
+
+def test_deep_body_beyond_orjson_dump_limit_is_kept(tmp_path):
+    # orjson.dumps refuses more than 254 levels; the standard library writes it
+    inner: object = "é"
+    for _ in range(300):
+        inner = [inner]
+    body = {"messages": [{"role": "user", "content": inner}]}
+    req = single(tmp_path, {"input": body})
+    assert json.loads(req.input) == body and req.input_doc == body
+    assert req.input.startswith('{"messages":[{"role":"user","content":[[') and "é" in req.input
+
+
 def test_long_lists_of_line_numbers_are_capped(tmp_path):
     trace = load(tmp_path, {"input": "a"}, *(["oops", ""] * 25))
     assert len(trace.skipped_lines) == 25

@@ -242,9 +242,12 @@ def _parse_line(line: bytes) -> tuple[Any, bool, bool]:
     try:
         # orjson rejects lone surrogate escapes ("\ud83d" from text cut mid-emoji) and NaN.
         return _scrub(json.loads(text)), False, replaced
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         pass
-    rec = _recover(text)
+    try:
+        rec = _recover(text)
+    except RecursionError:
+        rec = None
     return rec, rec is not None, replaced
 
 
@@ -326,6 +329,8 @@ def _request(rec: Any, index: int, line: int) -> Request | None:
         return None
     text, input_doc = _text_and_doc(inp, input=True)
     output, output_doc = _text_and_doc(_pick(rec, _OUTPUT_KEYS), input=False)
+    if text is None or output is None:  # a body nested too deep to write back as text
+        return None
     usage = rec.get("usage")
     if not isinstance(usage, dict) and isinstance(output_doc, dict):
         usage = output_doc.get("usage")
@@ -356,8 +361,9 @@ def _pick(rec: dict, keys: tuple[str, ...]) -> Any:
     return None
 
 
-def _text_and_doc(value: Any, *, input: bool) -> tuple[str, Any]:
-    """The text of an input/output value, and its parsed JSON body if it has one."""
+def _text_and_doc(value: Any, *, input: bool) -> tuple[str | None, Any]:
+    """The text of an input/output value, and its parsed JSON body if it has one.
+    The text is None for a body that cannot be written back as JSON."""
     if value is None:
         return "", None
     if isinstance(value, _Embedded):
@@ -365,8 +371,22 @@ def _text_and_doc(value: Any, *, input: bool) -> tuple[str, Any]:
     if isinstance(value, str):
         return value, _json_body(value, input=input)
     if isinstance(value, (dict, list)):  # an already-parsed body
-        return orjson.dumps(value).decode(), value
+        text = _dumps(value)
+        return text, (value if text is not None else None)
     return str(value), None
+
+
+def _dumps(value: Any) -> str | None:
+    """Compact JSON text of a parsed body; None if even the standard library
+    cannot write it (orjson stops at 254 levels of nesting, json near 1000)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError: nested too deep
+        pass
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return None
 
 
 def _json_body(text: str, *, input: bool) -> dict | None:
@@ -392,7 +412,10 @@ def _timestamp(value: Any) -> float | None:
             return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return None
     if value != value or value in (float("inf"), float("-inf")):
         return None
     if value > 1e14:
