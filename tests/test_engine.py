@@ -83,6 +83,21 @@ def test_empty_requests():
     assert a.combined_hits.tolist() == [0, 0, 0]
 
 
+def test_chunk_longer_than_every_entry_is_instant():
+    # No window exists: hashing must not loop over c / 2 empty passes (minutes for 10**8).
+    import time
+
+    t0 = time.perf_counter()
+    inputs, outputs = [[1, 2, 3], [1, 2, 3, 4]], [[5], []]
+    a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs], pool_sizes=["unlimited", "4"],
+                chunk_size=10**8, tokens_per_gb=1)
+    assert time.perf_counter() - t0 < 5
+    for p in a.pools:
+        assert p.substring_hits.tolist() == [0, 0]
+    assert a.unlimited.prefix_hits.tolist() == [0, 3]
+    assert a.chunk_matched(1).size == 0 and a.token_classes(1).tolist() == [1, 1, 1, 0]
+
+
 def test_combined_counts_union_once():
     # Prefix hit 3 tokens; chunk size 2: chunks (1,2) (3,4) (5,6); (5,6) seen elsewhere.
     inputs = [[1, 2, 3, 9, 5, 6], [1, 2, 3, 4, 5, 6]]

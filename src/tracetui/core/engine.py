@@ -638,6 +638,8 @@ def _token_pairs(tok: np.ndarray) -> np.ndarray:
 
 def _window_hashes(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, c: int) -> np.ndarray:
     """A 64-bit polynomial hash of every window tok[s:s+c], over token pairs."""
+    if len(starts) == 0:  # e.g. a chunk longer than every entry: no loop of c / 2 empty passes
+        return np.zeros(0, dtype=np.uint64)
     steps = range(0, c - 1, 2)
     if len(starts) * 4 > len(tok):
         # Many windows: hash every position with contiguous passes, then pick.
@@ -670,6 +672,8 @@ def _confirm(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, rep: np.ndar
     predecessor of its own representative only needs its last token compared: that is the
     common case of repeated text, and makes the check linear in the number of windows.
     """
+    if len(starts) == 0:
+        return True
     chained = np.zeros(len(starts), dtype=bool)
     chained[1:] = (starts[1:] == starts[:-1] + 1) & (rep[1:] == rep[:-1] + 1)
     self_rep = rep == starts
