@@ -955,7 +955,9 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
         if cancel is not None and cancel.is_set():
             raise AnalysisCancelled()
 
-    steps = 1 + len({s.capacity for s in sizes if s.capacity is not None and s.capacity < total_stored})
+    # Pools that hold every entry are the unlimited pool: only the smaller ones are replayed.
+    replayed = {s.capacity: s for s in sizes if s.capacity is not None and s.capacity < total_stored}
+    steps = 1 + len(replayed)
     done = 0
 
     def tick() -> None:
@@ -969,11 +971,10 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
     unlimited = PoolResult(PoolSize(None, None, "∞"), _frozen(p_hits), _frozen(p_src),
                            _frozen(_settle_substring(ix, None, None)), total_input)
     tick()
-    replayed = [size for size in sizes if size.capacity is not None and size.capacity < total_stored]
     by_capacity: dict[int, PoolResult] = {}
     scoring: list = []  # [pairs, chunk_uniq, scratch], built for the first full replay
 
-    for size in {s.capacity: s for s in replayed}.values():
+    for size in replayed.values():
         check()
         assert size.capacity is not None
         single = _single_entry_replay(ix, size.capacity)
