@@ -279,3 +279,31 @@ def test_seed_sweep_opencode_task2():
     substring = [round(p.substring_rate, 6) for p in a.pools]
     assert prefix == [0.013605, 0.054419, 0.136048, 0.272095, 0.484977, 0.800972, 0.881904] + [0.883795] * 5
     assert substring == [0.013273, 0.053092, 0.135384, 0.270768, 0.548969, 0.846283, 0.902295] + [0.903887] * 5
+
+
+# --------------------------------------------------------------------------- tokenizer files
+
+def _bpe_file(path, byte_values):
+    import base64
+
+    path.write_text("".join(f"{base64.b64encode(bytes([b])).decode()} {r}\n" for r, b in enumerate(byte_values)))
+    return str(path)
+
+
+def test_bpe_file_missing_single_bytes_is_refused(tmp_path):
+    # tiktoken would panic (PanicException) on the first byte it has no token for.
+    from tracetui.core.tokenizer import TokenizerError, load_tokenizer
+
+    with pytest.raises(TokenizerError, match="missing single-byte tokens"):
+        load_tokenizer(_bpe_file(tmp_path / "partial.tiktoken", range(100)))
+
+
+def test_encode_batch_reports_running_token_totals(tmp_path):
+    from tracetui.core import tokenizer as tk
+
+    tok = tk.load_tokenizer(_bpe_file(tmp_path / "bytes.tiktoken", range(256)))
+    seen = []
+    with patch.object(tk, "_BATCH_TEXTS", 2):
+        out = tok.encode_batch(["ab", "c", "défg", "", "h"], progress=lambda *a: seen.append(a))
+    assert [len(a) for a in out] == [2, 1, 5, 0, 1]  # é is two bytes
+    assert seen == [(2, 5, 3), (4, 5, 8), (5, 5, 9)]

@@ -84,7 +84,7 @@ class Tokenizer:
         """Encode every text; `progress(texts_done, texts_total, tokens_done)` after each batch."""
         out: list[np.ndarray] = []
         threads = threads or os.cpu_count() or 1
-        done = 0
+        done = tokens = 0
         with contextlib.ExitStack() as stack:
             pool = None
             if threads > 1 and sum(len(t) for t in texts) >= _PARALLEL_MIN_CHARS and self._encode_many is None:
@@ -92,6 +92,7 @@ class Tokenizer:
             for batch in _batches(texts, _BATCH_CHARS):
                 if cancel is not None and cancel.is_set():
                     raise TokenizerError("cancelled")
+                start = len(out)
                 if self._encode_many is not None:
                     out.extend(self._encode_many(batch))
                 elif pool is not None:
@@ -105,8 +106,9 @@ class Tokenizer:
                 else:
                     out.extend(map(self._encode_one, batch))
                 done += len(batch)
+                tokens += sum(len(a) for a in out[start:])
                 if progress is not None:
-                    progress(done, len(texts), sum(len(a) for a in out))
+                    progress(done, len(texts), tokens)
         return out
 
     def _encode_list(self, texts: list[str]) -> list[np.ndarray]:
@@ -192,6 +194,9 @@ def _load_bpe_file(path: Path, pattern: str | None, name: str, llama3: bool = Fa
         raise TokenizerError(f"{path.name} is not a tiktoken BPE file (lines of 'base64-token rank')") from None
     if not ranks:
         raise TokenizerError(f"{path.name} is an empty tokenizer file")
+    if any(bytes([b]) not in ranks for b in range(256)):
+        # tiktoken panics on the first byte it cannot encode.
+        raise TokenizerError(f"{path.name} is not a complete byte-level BPE file (missing single-byte tokens)")
     n = max(ranks.values()) + 1
     special: dict[str, int] = {}
     if llama3:
