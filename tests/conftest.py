@@ -99,3 +99,28 @@ def main_screen(app):
     screen = app.screen
     assert isinstance(screen, MainScreen), app.screen_stack
     return screen
+
+
+# ---- trace data that looks like rich markup
+
+def write_markup_trace(path, edit: str = "two"):
+    """A small trace whose session ids, prompts, outputs (and, by the caller's choice, file name)
+    hold "[/x]", "[/s]" and "[bold]": trace data that rich would parse as markup if it were
+    printed as a str. Request 2 edits the system prompt (`edit` picks the new words, so two
+    traces can have different breakers); request 3 has no session id."""
+    import json
+
+    keep = "Keep answers short and exact. " * 8
+    old = f"system: You are helpful. Rule [/x] one [bold]never[/bold] shout. {keep}"
+    new = f"system: You are helpful. Rule [/x] {edit} [bold]always[/] whisper. {keep}"
+    first = old + "\nuser: hello [/x] there [bold]\nassistant:"
+    records = [
+        {"timestamp": 1000, "session_id": "[/x]sess[bold]", "input": first, "output": " hi [/s] back"},
+        {"timestamp": 2000, "session_id": "[/x]sess[bold]",
+         "input": first + " hi [/s] back\nuser: more [/x]\nassistant:", "output": " ok"},
+        {"timestamp": 3000, "session_id": "[/s]", "input": new + "\nuser: hello [/x] there [bold]\nassistant:",
+         "output": " yo"},
+        {"timestamp": 4000, "input": new + "\nuser: other [/x]\nassistant:", "output": " yo"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path

@@ -20,7 +20,7 @@ from tracetui.app.widgets.prompt_view import PromptView
 from tracetui.app.widgets.trace_header import TraceHeader
 from tracetui.core.document import ROW_MARKER
 
-from .conftest import main_screen, ready
+from .conftest import main_screen, ready, write_markup_trace
 from .paths import AIDER, OPENCODE, TWO_SESSIONS
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
@@ -198,6 +198,24 @@ async def test_sessions_enter_filters_the_request_list():
         assert rl.selected == 15
         await press(pilot, "g")
         assert rl.selected == 1
+
+
+async def test_sessions_table_shows_markup_like_session_ids_verbatim(tmp_path):
+    """Session ids are trace data: "[/x]" or "[bold]" in one is text, not DataTable markup
+    (a str cell holding "[/x]" raised MarkupError)."""
+    app = create_app(write_markup_trace(tmp_path / "[bold]markup[red].jsonl"))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert "[bold]markup[red].jsonl" in header_text(main_screen(app))
+        await press(pilot, "S")
+        ss = sessions_screen(app)
+        table = ss.query_one(DataTable)
+        cells = [table.get_row_at(k)[0] for k in range(1, table.row_count)]
+        assert [c.plain if isinstance(c, Text) else c for c in cells] == ["[/x]sess[bold]", "[/s]", "–"]
+        await press(pilot, "escape")
+        await _choose_session(pilot, "[/x]sess[bold]")
+        assert main_screen(app).request_list.shown == [0, 1]
+        assert "session [/x]sess[bold] (2 requests)" in header_text(main_screen(app))
 
 
 async def test_sessions_a_and_the_all_row_clear_the_filter():

@@ -387,3 +387,33 @@ def test_compare_text():
 def test_compare_missing_file(tmp_path):
     line = assert_one_line_error(run_cli("compare", sample("opencode_like.jsonl"), tmp_path / "nope.jsonl", "--json"))
     assert "no such file" in line
+
+
+# --------------------------------------------------------------------------- trace data is not markup
+
+def test_markup_in_trace_data_is_printed_as_is(capsys, tmp_path, monkeypatch):
+    """Session ids, prompt lines and file names holding "[/x]" or "[bold]" are printed
+    verbatim by analyze --why, check and compare (rich would raise MarkupError on "[/x]")."""
+    from .conftest import write_markup_trace
+
+    monkeypatch.setenv("COLUMNS", "200")  # one table row per breaker: the descriptions are not folded
+    a = write_markup_trace(tmp_path / "[bold]a[red].jsonl")
+    b = write_markup_trace(tmp_path / "b.jsonl", edit="three")
+
+    code, out, err = run_main(capsys, "analyze", a, "--why", "--per-request", "--pool-sizes", "unlimited")
+    assert code == 0, err
+    assert "[bold]a[red].jsonl" in out
+    assert "[/x]sess[bold]" in out and "[/s]" in out
+    assert "user “other [/x]”" in out
+    assert "Rule [/x] two [bold]always[/] whisper." in out
+
+    code, out, err = run_main(capsys, "check", a, "--min-prefix", "0.99")
+    assert code == 1, err
+    assert out.startswith("[bold]a[red].jsonl: 4 requests")
+    assert "FAIL" in out and "user “other [/x]”" in out
+
+    code, out, err = run_main(capsys, "compare", a, b, "--pool-sizes", "unlimited")
+    assert code == 0, err
+    assert "A = [bold]a[red].jsonl" in out
+    assert "Rule [/x] two [bold]always[/] whisper." in out.split("Breakers only in B")[0]
+    assert "Rule [/x] three [bold]always[/]" in out.split("Breakers only in B")[1]

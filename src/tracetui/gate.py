@@ -70,8 +70,9 @@ def run_check(args: argparse.Namespace, settings: Settings, kv: KVModel | None) 
         return 0 if ok else 1
     console = make_console()
     pool_text = "unlimited pool" if size.unlimited else f"{size.label} GB pool ({size.capacity:,} tokens)"
+    # markup=False: the trace's name is a file name, and "[x]" in it is not rich markup.
     console.print(f"{loaded.trace.name}: {a.requests:,} requests, {a.input_tokens:,} input tokens, {pool_text}",
-                  highlight=False)
+                  highlight=False, markup=False)
     for r in results:
         mark = "[green]ok  [/]" if r["ok"] else "[red]FAIL[/]"
         rel = ">=" if r["ok"] else "<"
@@ -123,10 +124,11 @@ def run_compare(args: argparse.Namespace, settings: Settings, kv: KVModel | None
                      "breakers_only_in_a": breakers_json(only_a), "breakers_only_in_b": breakers_json(only_b)})
         return 0
     from rich.table import Table
+    from rich.text import Text
 
     console = make_console()
     console.print(f"A = {la.trace.name} ({la.analysis.requests:,} requests)   "
-                  f"B = {lb.trace.name} ({lb.analysis.requests:,} requests)", highlight=False)
+                  f"B = {lb.trace.name} ({lb.analysis.requests:,} requests)", highlight=False, markup=False)
     t = Table(title="Hit rate by pool size", title_justify="left")
     for col in ("pool (GB)", "prefix A", "prefix B", "Δ pts", "substring A", "substring B", "Δ pts"):
         t.add_column(col, justify="right")
@@ -139,7 +141,7 @@ def run_compare(args: argparse.Namespace, settings: Settings, kv: KVModel | None
         kt.add_column(col, justify="left" if col == "block" else "right")
     for row in kinds:
         a_, b_ = row["a"], row["b"]
-        kt.add_row(row["block"], f"{a_['tokens']:,}", f"{b_['tokens']:,}", _pct(a_["prefix_hit_rate"]),
+        kt.add_row(Text(row["block"]), f"{a_['tokens']:,}", f"{b_['tokens']:,}", _pct(a_["prefix_hit_rate"]),
                    _pct(b_["prefix_hit_rate"]), _pct(a_["substring_hit_rate"]), _pct(b_["substring_hit_rate"]))
     console.print(kt)
     console.print(breakers_table(only_a, title="Breakers only in A") if only_a else "No breaker only in A.")

@@ -192,21 +192,23 @@ def make_console():
 
 def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, breaks=None) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     console = make_console()
     a, trace, s = loaded.analysis, loaded.trace, loaded.settings
+    # Text, not str, for whatever comes from the trace or its path: "[/x]" there is not rich markup.
     for w in trace.warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        console.print(Text.assemble(("warning:", "yellow"), " ", w))
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
     summary.add_column()
-    summary.add_row("trace", trace.name)
+    summary.add_row("trace", Text(trace.name))
     summary.add_row("requests", f"{a.requests:,}")
     summary.add_row("sessions", f"{len(trace.sessions):,}")
     summary.add_row("input tokens", f"{a.input_tokens:,}")
     summary.add_row("output tokens", f"{a.output_tokens:,}")
     summary.add_row("mean input length", f"{a.input_tokens / max(a.requests, 1):,.1f} tokens")
-    summary.add_row("tokenizer", loaded.tokenizer.name)
+    summary.add_row("tokenizer", Text(loaded.tokenizer.name))
     kv_text = f"{kv.name} ({kv.dtype})" if kv else "default"
     summary.add_row("KV bytes per token", f"{bytes_per_token(s, kv):,.0f} ({kv_text}; "
                                           f"{s.tokens_per_gb:,.0f} tokens per GB)")
@@ -243,13 +245,13 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
             rt.add_column(col, justify="left" if col in ("session", "cause", "break block") else "right")
         for row in requests_detail(loaded, breaks):
             n = max(row["input_tokens"], 1)
-            cells = [str(row["index"]), str(row["line"]), str(row["session_id"] or "")[:14],
+            cells = [str(row["index"]), str(row["line"]), Text(str(row["session_id"] or "")[:14]),
                      f"{row['input_tokens']:,}", f"{row['output_tokens']:,}",
                      _pct(row["prefix_hit"] / n), "–" if row["prefix_source"] < 0 else str(row["prefix_source"]),
                      _pct(row["substring_hit"] / n), _pct(row["combined_hit"] / n)]
             if breaks is not None:
                 b = row["break"]
-                cells += [b["cause"], b["break_block"] or "–", f"{b['tokens_lost']:,}"]
+                cells += [Text(b["cause"]), Text(b["break_block"] or "–"), f"{b['tokens_lost']:,}"]
             rt.add_row(*cells)
         console.print(rt)
     if breaks is not None:

@@ -79,6 +79,7 @@ def _cause_counts(breaks: tuple[Break, ...]) -> dict[str, int]:
 
 def breakers_table(ranked: list[Breaker], limit: int | None = None, title: str = "Prefix breakers"):
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=title, title_justify="left", expand=True)
     t.add_column("#", justify="right", no_wrap=True)
@@ -90,13 +91,15 @@ def breakers_table(ranked: list[Breaker], limit: int | None = None, title: str =
     t.add_column("recovered", justify="right", style="cyan", no_wrap=True)
     for k, g in enumerate(ranked[:limit] if limit else ranked, 1):
         reqs = ",".join(map(str, g.requests[:4])) + ("…" if len(g.requests) > 4 else "")
-        t.add_row(str(k), g.cause, g.block or "–", g.description, f"{len(g.requests)}: {reqs}",
+        # Text, not str: descriptions quote the trace, and "[/x]" in a prompt is not rich markup.
+        t.add_row(str(k), Text(g.cause), Text(g.block or "–"), Text(g.description), f"{len(g.requests)}: {reqs}",
                   f"{g.tokens_lost:,}", f"{g.recovered:,}")
     return t
 
 
 def render_why(console, loaded: Loaded, breaks: tuple[Break, ...]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     ranked = rank_breakers(breaks)
     counts = _cause_counts(breaks)
@@ -113,7 +116,7 @@ def render_why(console, loaded: Loaded, breaks: tuple[Break, ...]) -> None:
                 "prefix within", "prefix across"):
         st.add_column(col, justify="left" if col == "session" else "right")
     for s in sorted(stats, key=lambda s: -s.input_tokens)[:30]:
-        st.add_row(str(s.session)[:24], str(s.requests), f"{s.input_tokens:,}", f"{100 * s.rate(s.prefix_hits):.1f}%",
+        st.add_row(Text(str(s.session)[:24]), str(s.requests), f"{s.input_tokens:,}", f"{100 * s.rate(s.prefix_hits):.1f}%",
                    f"{100 * s.rate(s.substring_hits):.1f}%", f"{100 * s.rate(s.combined_hits):.1f}%",
                    f"{100 * s.rate(s.within_prefix_hits):.1f}%",
                    f"{100 * s.rate(s.prefix_hits - s.within_prefix_hits):.1f}%")

@@ -24,7 +24,7 @@ class ErrorScreen(Screen):
             with Center():
                 yield Label("Cannot open this trace", id="error-title")
             with Center():
-                yield Label(self.message, id="error-message")
+                yield Label(self.message, id="error-message", markup=False)  # may quote the trace
             with Center():
                 yield Label("press q to quit", id="error-hint")
         yield Footer()

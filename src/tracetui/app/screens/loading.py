@@ -36,7 +36,7 @@ class LoadingScreen(Screen):
     def compose(self) -> ComposeResult:
         with Middle():
             with Center():
-                yield Label(f"Loading {self.trace_name}", id="loading-title")
+                yield Label(f"Loading {self.trace_name}", id="loading-title", markup=False)  # a file name
             with Center():
                 yield Label("Reading", id="loading-stage")
             with Center():

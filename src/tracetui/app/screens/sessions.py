@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -45,7 +46,8 @@ class SessionsScreen(Screen[object]):
         self.keys = [ALL]
         for s in self.data.sessions:
             r = s.rate
-            table.add_row(str(s.session or "–")[:30], str(s.requests), f"{s.input_tokens:,}",
+            # Text, not str: DataTable parses a str cell as markup, and a session id is trace data.
+            table.add_row(Text(str(s.session or "–")[:30]), str(s.requests), f"{s.input_tokens:,}",
                           f"{100 * r(s.prefix_hits):.1f}%", f"{100 * r(s.substring_hits):.1f}%",
                           f"{100 * r(s.combined_hits):.1f}%", f"{100 * r(s.within_prefix_hits):.1f}%",
                           f"{100 * r(s.prefix_hits - s.within_prefix_hits):.1f}%")

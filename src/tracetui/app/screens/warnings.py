@@ -21,9 +21,11 @@ class WarningsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="warnings-box"):
-            yield Label(f"⚠ {self.trace_name}: the reader had to repair this trace", id="warnings-title")
+            # markup=False: the file name and the warnings are the trace's text, not markup.
+            yield Label(f"⚠ {self.trace_name}: the reader had to repair this trace", id="warnings-title",
+                        markup=False)
             for w in self.warnings:
-                yield Label(f"• {w}", classes="warning-line")
+                yield Label(f"• {w}", classes="warning-line", markup=False)
             yield Label("The rest of the trace is loaded. Enter or Esc to dismiss.", id="warnings-hint")
 
     def action_dismiss(self) -> None:
