@@ -522,3 +522,37 @@ def test_real_memgpt_bodies():
         assert_covers(text, blocks)
         assert {"system", "tools", "history", "current"} <= {b.kind for b in blocks}
         assert split_blocks(text, json.loads(text)) == blocks
+
+
+# ---------------------------------------------------------------------------
+# Display: control characters and wrapping by terminal cells (tracetui.core.document)
+
+
+def _doc(input_text: str, prefix_hit: int = 0):
+    import numpy as np
+
+    from tracetui.core.document import PromptDocument
+
+    toks = np.frombuffer(input_text.encode(), dtype=np.uint8).astype(np.uint32)  # one token per byte
+    return PromptDocument(0, input_text, "", toks, np.zeros(0, np.uint32), np.zeros(len(toks), np.uint8),
+                          np.ones(256, np.int64), prefix_hit)
+
+
+def _cells(s: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in s)
+
+
+def _text_rows(doc, lay):
+    from tracetui.core.document import ROW_TEXT
+
+    return [doc.text[int(a):int(b)] for k, a, b in zip(lay.kind, lay.start, lay.end) if k == ROW_TEXT]
+
+
+def test_display_text_maps_c0_c1_and_del():
+    from tracetui.core.document import display_text
+
+    # ESC [ and CSI (U+009B) start terminal escape sequences; NEL (U+0085) moves the cursor.
+    assert display_text("a\x1b[31mb\x9b2Jc\x85d\x7f\te\n\xa0é") == "a·[31mb·2Jc·d·→e↵\xa0é"
+    assert all(len(display_text(chr(c))) == 1 for c in range(0x100))

@@ -707,3 +707,18 @@ def test_real_traces_figures():
             assert b.cause in CAUSES
             assert (b.source < 0) == (b.cause == "new" and b.prefix == 0)
             assert 0 <= b.char <= len(loaded.trace.requests[b.request].input)
+
+
+# --------------------------------------------------------------------------- explorer rows
+
+def test_request_rows_show_no_control_characters(tmp_path):
+    # Session ids and models are drawn in the request list: an escape sequence in a trace
+    # (ESC, or the C1 CSI U+009B) must never reach the terminal.
+    from tracetui.core.explorer import ExplorerData
+
+    loaded = load_records(tmp_path, [
+        {"input": "hello", "output": "hi", "session_id": "s\x1b[2J\x9b1", "model": "m\x85\x07"},
+    ])
+    (row,) = ExplorerData(loaded).rows
+    assert (row.session, row.model) == ("s·[2J·1", "m··")
+    assert loaded.trace.requests[0].session_id == "s\x1b[2J\x9b1"  # the data itself is unchanged

@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .document import PromptDocument
+from .document import PromptDocument, display_text
 from .pipeline import Loaded
 
 _DOC_CACHE = 12
@@ -66,9 +66,10 @@ class ExplorerData:
         times = [r.timestamp for r in self.trace.requests]
         known = [t for t in times if t is not None]
         t0 = min(known) if known else None
+        # Session ids and models are drawn in the request list: no control characters.
         self.rows = tuple(
-            RequestRow(i, None if t is None or t0 is None else t - t0, r.session_id or "",
-                       r.model or _doc_model(r.input_doc), int(a.input_lens[i]), int(a.output_lens[i]),
+            RequestRow(i, None if t is None or t0 is None else t - t0, display_text(r.session_id or ""),
+                       display_text(r.model or _doc_model(r.input_doc)), int(a.input_lens[i]), int(a.output_lens[i]),
                        int(a.unlimited.prefix_hits[i]), int(a.unlimited.substring_hits[i]),
                        int(a.combined_hits[i]))
             for i, (r, t) in enumerate(zip(self.trace.requests, times))
