@@ -556,3 +556,32 @@ def test_display_text_maps_c0_c1_and_del():
     # ESC [ and CSI (U+009B) start terminal escape sequences; NEL (U+0085) moves the cursor.
     assert display_text("a\x1b[31mb\x9b2Jc\x85d\x7f\te\n\xa0é") == "a·[31mb·2Jc·d·→e↵\xa0é"
     assert all(len(display_text(chr(c))) == 1 for c in range(0x100))
+
+
+@pytest.mark.parametrize("width", [8, 9, 10, 17])
+def test_layout_wraps_wide_characters_by_cells(width):
+    text = "日本語のテキストです。" * 5 + "\nabc漢字def😀ghij\n" + "x" * 30 + "\n混ぜたtext文字"
+    doc = _doc(text)
+    lay = doc.layout(width)
+    rows = _text_rows(doc, lay)
+    assert "".join(rows) == text  # no character is lost
+    assert all(_cells(r) <= width for r in rows)
+    assert max(_cells(r) for r in rows) >= width - 1  # and rows are filled
+    assert "x" * width in rows  # narrow lines wrap by character count as before
+
+
+def test_layout_of_narrow_text_is_unchanged_by_non_ascii():
+    # Accented Latin text takes one cell per character: cut exactly like ASCII text.
+    latin, ascii_ = "café crème brûlée " * 10, "cafe creme brulee " * 10
+    a, b = _doc(latin).layout(12), _doc(ascii_).layout(12)
+    assert a.start.tolist() == b.start.tolist() and a.end.tolist() == b.end.tolist()
+
+
+def test_break_marker_column_counts_cells():
+    from tracetui.core.document import ROW_MARKER
+
+    text = "漢字漢字xyz"  # the break after "漢字漢字x": 9 cells in
+    doc = _doc(text, prefix_hit=len("漢字漢字x".encode()))
+    lay = doc.layout(20)
+    r = lay.marker_row
+    assert lay.kind[r] == ROW_MARKER and int(lay.end[r]) == 5 and int(lay.start[r]) == 9

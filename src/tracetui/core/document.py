@@ -8,8 +8,9 @@ the view can draw any row in O(width) without ever building the whole prompt as 
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -41,6 +42,35 @@ def display_text(s: str) -> str:
         if ch in s:
             s = s.replace(ch, shown)
     return s
+
+
+# Wide (two-cell) characters: East Asian Wide and Fullwidth, plus the symbols Unicode 16 made
+# wide (Rich, which draws the view, follows it; this Python's unicodedata may be older).
+_FIRST_WIDE = 0x1100  # below it, unicodedata reports no assigned wide character
+_LATER_WIDE = ((0x2630, 0x2637), (0x268A, 0x268F), (0x4DC0, 0x4DFF), (0x1D300, 0x1D356), (0x1D360, 0x1D376))
+
+
+@lru_cache(maxsize=65536)
+def _is_wide(code: int) -> bool:
+    if any(a <= code <= b for a, b in _LATER_WIDE):
+        return True
+    return unicodedata.east_asian_width(chr(code)) in ("W", "F")
+
+
+def cell_widths(codes: np.ndarray) -> np.ndarray | None:
+    """Terminal cells of each character (code points as an array): 2 for wide ones, else 1.
+    None when every character takes one cell (all ASCII and most other text). Zero-width
+    characters count as one cell: a row may end up narrower than it could, never wider."""
+    high = codes[codes >= _FIRST_WIDE]
+    if len(high) == 0:
+        return None
+    uniq = np.unique(high)
+    wide = uniq[np.fromiter((_is_wide(int(c)) for c in uniq.tolist()), dtype=bool, count=len(uniq))]
+    if len(wide) == 0:
+        return None
+    cells = np.ones(len(codes), dtype=np.int64)
+    cells[np.isin(codes, wide)] = 2
+    return cells
 
 
 def char_offsets(text: str, tokens: np.ndarray, byte_lengths: np.ndarray) -> np.ndarray:
@@ -179,6 +209,9 @@ class Layout:
 
     kind[r]: ROW_TEXT (characters start[r]:end[r]), ROW_HEADER (block[r]'s header) or
     ROW_MARKER (the prefix break, at column start[r] of the row above).
+
+    A text row takes at most `width` terminal cells: rows are cut by character count, except
+    in blocks holding wide (two-cell) characters, which are cut by cells.
     """
 
     def __init__(self, doc: PromptDocument, width: int) -> None:
@@ -186,11 +219,18 @@ class Layout:
         self.width = width
         text = doc.text
         kinds, starts, ends, blocks = [], [], [], []
+        # cum[k]: cells taken by text[:k]; None when every character takes one cell.
+        self._cum: np.ndarray | None = None
         if text:
             codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             newlines = np.flatnonzero(codes == 10)
+            cells = None if text.isascii() else cell_widths(codes)
+            if cells is not None:
+                self._cum = np.zeros(len(text) + 1, dtype=np.int64)
+                np.cumsum(cells, out=self._cum[1:])
         else:
             newlines = np.zeros(0, dtype=np.int64)
+        cum = self._cum
         for k, b in enumerate(doc.blocks):
             kinds.append(np.array([ROW_HEADER]))
             starts.append(np.array([b.start]))
@@ -204,6 +244,13 @@ class Layout:
             keep = line_end > line_start
             line_start, line_end = line_start[keep], line_end[keep]
             if len(line_start) == 0:
+                continue
+            if cum is not None and cum[b.end] - cum[b.start] > b.end - b.start:
+                rs, re_ = self._wrap_by_cells(line_start, line_end, cum, width)
+                kinds.append(np.zeros(len(rs), dtype=np.int64))
+                starts.append(rs)
+                ends.append(re_)
+                blocks.append(np.full(len(rs), k))
                 continue
             lengths = line_end - line_start
             rows_per_line = np.maximum(1, -(-lengths // width))
@@ -228,6 +275,36 @@ class Layout:
             self.block = np.zeros(0, np.int32)
         self._insert_break_marker()
 
+    @staticmethod
+    def _wrap_by_cells(line_start: np.ndarray, line_end: np.ndarray, cum: np.ndarray,
+                       width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the lines [line_start, line_end), each as many characters as fit in `width`
+        cells (at least one, so no character is ever dropped)."""
+        rs: list[int] = []
+        re_: list[int] = []
+        for s0, e0 in zip(line_start.tolist(), line_end.tolist()):
+            if cum[e0] - cum[s0] == e0 - s0:  # no wide character on this line
+                cuts = list(range(s0, e0, width))
+                rs.extend(cuts)
+                re_.extend(cuts[1:])
+                re_.append(e0)
+                continue
+            r = s0
+            while r < e0:
+                # The furthest end whose cells from r fit in the width.
+                e = int(np.searchsorted(cum, cum[r] + width, side="right")) - 1
+                e = min(max(e, r + 1), e0)
+                rs.append(r)
+                re_.append(e)
+                r = e
+        return np.asarray(rs, dtype=np.int64), np.asarray(re_, dtype=np.int64)
+
+    def cells(self, start: int, end: int) -> int:
+        """Terminal cells taken by characters [start, end) of the text."""
+        if self._cum is None:
+            return end - start
+        return int(self._cum[end] - self._cum[start])
+
     def _insert_break_marker(self) -> None:
         c = self.doc.break_char
         self.marker_row = -1
@@ -238,7 +315,7 @@ class Layout:
             return
         r = int(text_rows[0]) + 1
         self.kind = np.insert(self.kind, r, ROW_MARKER)
-        self.start = np.insert(self.start, r, c - self.start[r - 1])
+        self.start = np.insert(self.start, r, self.cells(int(self.start[r - 1]), c))  # a column
         self.end = np.insert(self.end, r, c)
         self.block = np.insert(self.block, r, self.block[r - 1])
         self.marker_row = r
