@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 from tracetui.app.app import create_app
 from tracetui.app.screens.diff import DiffScreen
 from tracetui.app.screens.main import MainScreen
-from tracetui.app.screens.sessions import SessionsScreen
+from tracetui.app.screens.sessions import ALL, SessionsScreen
 from tracetui.app.widgets.prompt_view import PromptView
 from tracetui.app.widgets.trace_header import TraceHeader
 from tracetui.core.document import ROW_MARKER
@@ -149,7 +149,7 @@ async def test_d_on_an_append_says_nothing_broke():
 
 # ---- the session table
 
-async def _choose_session(pilot, session: str) -> None:
+async def _choose_session(pilot, session: object) -> None:
     """`S`, then the cursor down to `session`'s row, then Enter."""
     await press(pilot, "S")
     ss = sessions_screen(pilot.app)
@@ -218,6 +218,38 @@ async def test_sessions_table_shows_markup_like_session_ids_verbatim(tmp_path):
         assert "session [/x]sess[bold] (2 requests)" in header_text(main_screen(app))
 
 
+async def test_sessions_any_session_id_can_be_chosen(tmp_path):
+    """The requests without a session id (None, shown "–") and a session named "__all__" are
+    sessions like any other: neither is taken for "unchanged" nor for "all sessions"."""
+    import json
+
+    path = tmp_path / "odd_sessions.jsonl"
+    prompt = "system: be brief. " * 20
+    records = [{"session_id": "__all__", "input": prompt + "\nuser: one", "output": "a"},
+               {"input": prompt + "\nuser: two", "output": "b"},
+               {"session_id": "__all__", "input": prompt + "\nuser: three", "output": "c"},
+               {"session_id": "other", "input": prompt + "\nuser: four", "output": "d"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    app = create_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        rl = ms.request_list
+        await _choose_session(pilot, None)
+        assert app.screen is ms
+        assert rl.shown == [1] and rl.selected == 1
+        assert "session – (1 requests)" in header_text(ms)
+        await _choose_session(pilot, "__all__")
+        assert rl.shown == [0, 2]
+        assert "session __all__ (2 requests)" in header_text(ms)
+        # Escape on the table of a filtered list keeps the filter.
+        await press(pilot, "S", "escape")
+        assert rl.shown == [0, 2]
+        await _choose_session(pilot, ALL)
+        assert rl.shown == [0, 1, 2, 3]
+        assert "S to change" not in header_text(ms)
+
+
 async def test_sessions_a_and_the_all_row_clear_the_filter():
     app = create_app(TWO_SESSIONS)
     async with app.run_test(size=SIZE) as pilot:
@@ -237,7 +269,7 @@ async def test_sessions_a_and_the_all_row_clear_the_filter():
         await _choose_session(pilot, "sess-a")
         assert rl.shown == [0, 4, 6, 7, 8, 9, 10, 12]
         assert all(ms.data.trace.requests[i].session_id == "sess-a" for i in rl.shown)
-        await _choose_session(pilot, "__all__")
+        await _choose_session(pilot, ALL)
         assert rl.shown == everything and ms.session_filter is None
         assert "S to change" not in header_text(ms)
 

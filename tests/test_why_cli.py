@@ -406,6 +406,9 @@ def test_markup_in_trace_data_is_printed_as_is(capsys, tmp_path, monkeypatch):
     assert "[/x]sess[bold]" in out and "[/s]" in out
     assert "user “other [/x]”" in out
     assert "Rule [/x] two [bold]always[/] whisper." in out
+    # The request without a session id is "–" in the sessions table, as in the explorer.
+    assert "None" not in out
+    assert any(line.startswith("│ –  ") for line in out.split("Sessions (unlimited pool)")[1].splitlines())
 
     code, out, err = run_main(capsys, "check", a, "--min-prefix", "0.99")
     assert code == 1, err

@@ -15,6 +15,11 @@ def _r(x: float) -> float:
     return round(float(x), 6)
 
 
+def session_label(session: object) -> str:
+    """How a session id is shown: the requests without one are "–"."""
+    return "–" if session is None else str(session)
+
+
 def breakers_json(ranked: list[Breaker]) -> list[dict[str, Any]]:
     return [{"cause": g.cause, "block": g.block, "description": g.description, "requests": list(g.requests),
              "tokens_lost": g.tokens_lost, "substring_recovered": g.recovered} for g in ranked]
@@ -116,7 +121,7 @@ def render_why(console, loaded: Loaded, breaks: tuple[Break, ...]) -> None:
                 "prefix within", "prefix across"):
         st.add_column(col, justify="left" if col == "session" else "right")
     for s in sorted(stats, key=lambda s: -s.input_tokens)[:30]:
-        st.add_row(Text(str(s.session)[:24]), str(s.requests), f"{s.input_tokens:,}", f"{100 * s.rate(s.prefix_hits):.1f}%",
+        st.add_row(Text(session_label(s.session)[:24]), str(s.requests), f"{s.input_tokens:,}", f"{100 * s.rate(s.prefix_hits):.1f}%",
                    f"{100 * s.rate(s.substring_hits):.1f}%", f"{100 * s.rate(s.combined_hits):.1f}%",
                    f"{100 * s.rate(s.within_prefix_hits):.1f}%",
                    f"{100 * s.rate(s.prefix_hits - s.within_prefix_hits):.1f}%")

@@ -169,18 +169,20 @@ class MainScreen(Screen):
         self.app.push_screen(DiffScreen(self.data, self.request_list.selected), back)
 
     def action_sessions(self) -> None:
-        from .sessions import ALL, SessionsScreen
+        from ...why import session_label
+        from .sessions import ALL, CANCEL, SessionsScreen
 
         def chosen(session: object) -> None:
-            if session is None:
+            if session is CANCEL:
                 return
-            if session == ALL:
+            if session is ALL:
                 self._clear_session_filter()
                 return
             self.session_filter = session
             rows = [i for i, r in enumerate(self.data.trace.requests) if r.session_id == session]
             self.request_list.set_visible(rows)
-            self.query_one(TraceHeader).set_note(f"session {str(session)[:24]} ({len(rows)} requests) · S to change")
+            self.query_one(TraceHeader).set_note(
+                f"session {session_label(session)[:24]} ({len(rows)} requests) · S to change")
 
         self.app.push_screen(SessionsScreen(self.data), chosen)
 

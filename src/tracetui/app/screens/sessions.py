@@ -9,12 +9,18 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ...core.explorer import ExplorerData
+from ...why import session_label
 
-ALL = "__all__"
+# Private sentinels, not strings or None: any session id (None, the requests without one,
+# included) can be chosen, and none can be mistaken for "all sessions" or "cancel".
+ALL = object()
+"""Dismissed with: show every session."""
+CANCEL = object()
+"""Dismissed with: leave the filter as it was."""
 
 
 class SessionsScreen(Screen[object]):
-    """Dismisses with a session id to filter on, ALL for no filter, or None (unchanged)."""
+    """Dismisses with a session id to filter on (None included), ALL for no filter, or CANCEL."""
 
     BINDINGS = [
         # priority: the DataTable's own (hidden) Enter binding would shadow it in the footer.
@@ -47,7 +53,7 @@ class SessionsScreen(Screen[object]):
         for s in self.data.sessions:
             r = s.rate
             # Text, not str: DataTable parses a str cell as markup, and a session id is trace data.
-            table.add_row(Text(str(s.session or "–")[:30]), str(s.requests), f"{s.input_tokens:,}",
+            table.add_row(Text(session_label(s.session)[:30]), str(s.requests), f"{s.input_tokens:,}",
                           f"{100 * r(s.prefix_hits):.1f}%", f"{100 * r(s.substring_hits):.1f}%",
                           f"{100 * r(s.combined_hits):.1f}%", f"{100 * r(s.within_prefix_hits):.1f}%",
                           f"{100 * r(s.prefix_hits - s.within_prefix_hits):.1f}%")
@@ -56,7 +62,7 @@ class SessionsScreen(Screen[object]):
 
     def action_choose(self) -> None:
         row = self.query_one(DataTable).cursor_row
-        self.dismiss(self.keys[row] if 0 <= row < len(self.keys) else None)
+        self.dismiss(self.keys[row] if 0 <= row < len(self.keys) else CANCEL)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_choose()
@@ -65,4 +71,4 @@ class SessionsScreen(Screen[object]):
         self.dismiss(ALL)
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        self.dismiss(CANCEL)
