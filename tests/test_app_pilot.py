@@ -13,6 +13,7 @@ import threading
 
 import pytest
 from rich.console import Console
+from textual.widgets import DataTable
 
 from tracetui.app.app import create_app
 from tracetui.app.screens import loading as loading_module
@@ -28,7 +29,7 @@ from tracetui.core.document import ROW_HEADER, SUBSTRING
 from tracetui.core.engine import AnalysisCancelled
 
 from .conftest import main_screen, ready, settle
-from .paths import AIDER, MALFORMED, OPENCODE
+from .paths import AIDER, MALFORMED, OPENCODE, TWO_SESSIONS
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
 
@@ -453,6 +454,83 @@ async def test_escape_on_the_loading_screen_cancels(monkeypatch):
         await pilot.pause()
     assert app.return_code == 130
     assert app.error_message is None
+
+
+async def test_q_on_the_loading_screen_stops_the_load(monkeypatch):
+    """Quitting mid-load unmounts the loading screen, whose cancel event stops the worker
+    (which would otherwise keep the process alive until the whole trace is loaded)."""
+    started, stopped = threading.Event(), threading.Event()
+
+    def slow_load(path, settings, *, progress=None, cancel=None):
+        started.set()
+        assert cancel is not None
+        if cancel.wait(30):
+            stopped.set()
+        raise AnalysisCancelled()
+
+    monkeypatch.setattr(loading_module, "load", slow_load)
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        await pilot.press("q")
+        await pilot.pause()
+    assert stopped.wait(5)
+    assert app.error_message is None
+
+
+async def test_the_diagnose_stage_is_cancelled_too(monkeypatch):
+    """The load's cancel event reaches core.diagnose.diagnose (its `cancel` argument)."""
+    import tracetui.core.diagnose as diagnose_module
+
+    started, stopped = threading.Event(), threading.Event()
+
+    def slow_diagnose(loaded, byte_lengths=None, cancel=None):
+        started.set()
+        assert cancel is not None
+        if cancel.wait(30):
+            stopped.set()
+        raise AnalysisCancelled()
+
+    monkeypatch.setattr(diagnose_module, "diagnose", slow_diagnose)
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        assert isinstance(app.screen, LoadingScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+    assert stopped.wait(5)
+    assert app.return_code == 130 and app.error_message is None
+
+
+async def test_breaks_and_sessions_are_computed_once_while_loading(monkeypatch):
+    """diagnose runs once, in the loading worker; the session table (`S`) finds its rows
+    computed there too, and never replays sessions on the UI thread."""
+    import tracetui.core.diagnose as diagnose_module
+
+    calls = []
+    real = diagnose_module.diagnose
+
+    def counting(*args, **kwargs):
+        calls.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(diagnose_module, "diagnose", counting)
+    app = create_app(TWO_SESSIONS)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        assert len(calls) == 1 and calls[0] is not threading.main_thread()
+        assert {"breaks", "sessions"} <= set(vars(ms.data))
+
+        def no_replay(loaded):
+            raise AssertionError("session_stats on the UI thread")
+
+        monkeypatch.setattr(diagnose_module, "session_stats", no_replay)
+        await press(pilot, "d", "escape", "S")
+        assert app.screen.query_one(DataTable).row_count == 3
+        assert len(calls) == 1
 
 
 async def test_warnings_modal_is_dismissed_with_enter():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 
@@ -19,7 +20,7 @@ from ...core.pipeline import Settings, load
 from ...core.tokenizer import TokenizerError
 
 STAGES = {"read": "Reading", "tokenize": "Tokenizing", "analyze": "Replaying pools",
-          "diagnose": "Finding prefix breaks"}
+          "diagnose": "Finding prefix breaks", "sessions": "Replaying each session"}
 
 
 class LoadingScreen(Screen):
@@ -51,6 +52,11 @@ class LoadingScreen(Screen):
         self.cancel.set()
         self.app.exit(return_code=130)
 
+    def on_unmount(self) -> None:
+        # Gone from the screen (`q` quits mid-load, or the main screen took its place): a worker
+        # still loading stops at its next check instead of keeping the process alive.
+        self.cancel.set()
+
     def _progress(self, stage: str, done: int, total: int, note: str = "") -> None:
         now = time.monotonic()
         if now - self._last < 0.05 and done < total:
@@ -59,7 +65,7 @@ class LoadingScreen(Screen):
         self.app.call_from_thread(self._show_progress, stage, done, total, note)
 
     def _show_progress(self, stage: str, done: int, total: int, note: str = "") -> None:
-        unit = {"read": "bytes", "tokenize": "requests", "analyze": "pool sizes", "diagnose": ""}.get(stage, "")
+        unit = {"read": "bytes", "tokenize": "requests", "analyze": "pool sizes"}.get(stage, "")
         text = f"{STAGES.get(stage, stage)}: {done:,} / {total:,} {unit}" if total else STAGES.get(stage, stage)
         self.query_one("#loading-stage", Label).update(f"{text} · {note}" if note else text)
         self.query_one("#loading-bar", ProgressBar).update(total=total or None, progress=done)
@@ -69,15 +75,35 @@ class LoadingScreen(Screen):
         try:
             loaded = load(self.path, self.settings, progress=self._progress, cancel=self.cancel)
             data = ExplorerData(loaded)
+            # Everything the main screen and `S` read is computed here, off the UI thread.
             self._progress("diagnose", 0, 1)
-            data.breaks  # computed here, off the UI thread  # noqa: B018
+            breaks = _diagnose(data, self.cancel)
+            # ExplorerData.breaks is a cached_property, which keeps its value in the instance
+            # __dict__ under its own name: storing it there is what computing it would have done.
+            data.__dict__["breaks"] = breaks
+            if self.cancel.is_set():
+                raise AnalysisCancelled()
+            self._progress("sessions", 0, 1)
+            data.sessions  # session_stats replays each session  # noqa: B018
+            data.provider_rate  # noqa: B018
         except (TraceError, TokenizerError, AnalysisCancelled, ValueError) as exc:
             if self.cancel.is_set():
                 return
             self.app.call_from_thread(self.app.show_error, str(exc) or type(exc).__name__)
             return
         except Exception as exc:  # never a traceback on screen: say what happened
+            if self.cancel.is_set():
+                return
             self.app.call_from_thread(self.app.show_error, f"unexpected error: {type(exc).__name__}: {exc}")
             return
         if not self.cancel.is_set():
             self.app.call_from_thread(self.app.show_main, data)
+
+
+def _diagnose(data: ExplorerData, cancel: threading.Event):
+    """core.diagnose.diagnose for `data`, stopping when `cancel` is set (if it can)."""
+    from ...core.diagnose import diagnose
+
+    if "cancel" in inspect.signature(diagnose).parameters:
+        return diagnose(data.loaded, data.byte_lengths, cancel=cancel)
+    return diagnose(data.loaded, data.byte_lengths)
