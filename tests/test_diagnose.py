@@ -367,6 +367,35 @@ def test_tokens_lost_and_recovered(tmp_path):
         assert b.cause in CAUSES
 
 
+def test_diagnose_cancel(tmp_path, monkeypatch):
+    import threading
+
+    from tracetui.core import diagnose as diag
+    from tracetui.core.engine import AnalysisCancelled
+
+    loaded = load_records(tmp_path, [{"input": _env_prompt(d), "output": "ls -la"}
+                                     for d in ("Sat Jan 31 2026", "Sun Feb 1 2026", "Mon Feb 2 2026")])
+    cancel = threading.Event()
+    assert len(diagnose(loaded, cancel=cancel)) == 3
+    cancel.set()
+    with pytest.raises(AnalysisCancelled):
+        diagnose(loaded, cancel=cancel)
+    # Set while running: it stops before the next request.
+    cancel.clear()
+    seen = []
+    one = diag._diagnose_one
+
+    def spy(loaded, i, *args):
+        seen.append(i)
+        cancel.set()
+        return one(loaded, i, *args)
+
+    monkeypatch.setattr(diag, "_diagnose_one", spy)
+    with pytest.raises(AnalysisCancelled):
+        diagnose(loaded, cancel=cancel)
+    assert seen == [0]
+
+
 def _brk(i: int, cause: str, kind: str | None, desc: str, n_in: int, prefix: int, recovered: int = 0) -> Break:
     block = Block(kind, "", 0, 1) if kind else None
     return Break(i, i - 1, cause, prefix, n_in, 0, False, block, "", "", desc, recovered)

@@ -18,6 +18,7 @@ decided by rules, in this order:
 from __future__ import annotations
 
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import numpy as np
 
 from .blocks import split_blocks
 from .document import char_offsets
-from .engine import analyze
+from .engine import AnalysisCancelled, analyze
 from .model import Block
 from .pipeline import Loaded
 
@@ -281,19 +282,20 @@ class _Offsets:
         return self._cache[i]
 
 
-def diagnose(loaded: Loaded, byte_lengths: np.ndarray | None = None) -> tuple[Break, ...]:
-    """The break and its cause for every request of the trace."""
+def diagnose(loaded: Loaded, byte_lengths: np.ndarray | None = None,
+             cancel: threading.Event | None = None) -> tuple[Break, ...]:
+    """The break and its cause for every request of the trace. Setting `cancel` makes it
+    raise `AnalysisCancelled` (checked before each request)."""
     if byte_lengths is None:
         byte_lengths = loaded.tokenizer.byte_lengths()
     offsets = _Offsets(loaded, byte_lengths)
-    a = loaded.analysis
-    reqs = loaded.trace.requests
     sessions_seen: set[Any] = set()
     out = []
-    for i, r in enumerate(reqs):
+    for i, r in enumerate(loaded.trace.requests):
+        if cancel is not None and cancel.is_set():
+            raise AnalysisCancelled()
         out.append(_diagnose_one(loaded, i, offsets, sessions_seen))
         sessions_seen.add(r.session_id)
-    del a
     return tuple(out)
 
 
