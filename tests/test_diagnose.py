@@ -351,6 +351,68 @@ def test_retokenize_at_the_input_output_seam(tmp_path):
     assert p2[b.char: b.char + 60] == old[b.char: b.char + 60]
 
 
+# --------------------------------------------------------------------------- resync
+
+def _resync_by_full_diff(new: str, old: str, c: int):
+    """The definition `_resync` implements without the full diff (kept here as the reference)."""
+    import difflib
+
+    from tracetui.core.diagnose import _ANCHOR, _ANCHOR_STEPS
+
+    old_w, new_w = old[c: c + 512], new[c: c + 1024]
+    if not old_w:
+        return len(new) - c, 0
+    need = min(12, len(old_w))
+    for b, a, size in difflib.SequenceMatcher(None, old_w, new_w, autojunk=False).get_matching_blocks():
+        if size >= need or (size and b + size == len(old_w) and c + b + size == len(old)):
+            return a, b
+    for b in _ANCHOR_STEPS:
+        anchor = old[c + b: c + b + _ANCHOR]
+        if len(anchor) < 16:
+            return None
+        pos = new.find(anchor, c)
+        if pos >= 0:
+            return pos - c, b
+    return None
+
+
+def _resync_cases(seed: int, n: int):
+    import random
+
+    rng = random.Random(seed)
+    words = "the tool call returned ok error file path /src/app.py line 42 def main():\n {\"id\": 7} ".split(" ")
+    for _ in range(n):
+        alphabet = rng.choice(["ab", "ab\n", "abcdefgh", None])
+        if alphabet is None:  # text-like, with repeated phrases
+            old = " ".join(rng.choice(words) for _ in range(rng.randint(5, 600)))
+        else:  # tiny alphabets, periodic or not: many ties and repeats
+            unit = "".join(rng.choice(alphabet) for _ in range(rng.choice([1, 3, 7, 40])))
+            old = (unit * 4000)[: rng.randint(20, 3000)] if rng.random() < 0.5 else \
+                "".join(rng.choice(alphabet) for _ in range(rng.randint(20, 3000)))
+        c = rng.randrange(len(old))
+        size = rng.choice([1, 2, 5, 13, 40, 300, 900, 2000])
+        piece = old[rng.randrange(len(old)):][:size] if rng.random() < 0.5 else \
+            "".join(rng.choice("xyz\n ") for _ in range(size))
+        kind = rng.choice(["insert", "delete", "replace", "truncate"])
+        if kind == "insert":
+            new = old[:c] + piece + old[c:]
+        elif kind == "delete":
+            new = old[:c] + old[c + size:]
+        elif kind == "replace":
+            new = old[:c] + piece + old[c + rng.randint(1, 60):]
+        else:
+            new = old[:c] + piece[:3]
+        yield new, old, c
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_resync_equals_the_full_diff(seed):
+    from tracetui.core.diagnose import _resync
+
+    for new, old, c in _resync_cases(seed, 60):
+        assert _resync(new, old, c) == _resync_by_full_diff(new, old, c), (new[c: c + 40], old[c: c + 40], c)
+
+
 # --------------------------------------------------------------------------- figures
 
 def test_tokens_lost_and_recovered(tmp_path):

@@ -17,6 +17,7 @@ decided by rules, in this order:
 
 from __future__ import annotations
 
+import difflib
 import re
 import threading
 from collections import defaultdict
@@ -36,6 +37,9 @@ CAUSES = ("new", "append", "retokenize", "template", "rerender", "reorder", "ins
 
 _ANCHOR = 96  # characters of the source compared to find where the texts meet again
 _ANCHOR_STEPS = (0, 16, 64, 256, 1024, 4096, 16384)
+_OLD_WINDOW, _NEW_WINDOW = 512, 1024  # characters after the break compared for a small edit
+_MEET = 12  # characters the texts must agree on to have met again
+_SMALL_WINDOW = 64  # a source window shorter than this is simply diffed
 
 _MARKERS = re.compile(
     r"<\|im_start\|>[a-z_]*\n?|<\|start_header_id\|>[a-z_]*<\|end_header_id\|>|<\|[^|<>\n]{1,64}\|>|\[/?INST\]|</?s>|<<?/?SYS>>?|</?(?:system|user|assistant|tool|human|ai)>|"
@@ -168,19 +172,38 @@ def _token_end_char(offsets: np.ndarray, token: int) -> int:
 def _resync(new: str, old: str, c: int) -> tuple[int, int] | None:
     """Where the texts meet again after the break at c: (chars added, chars removed).
 
-    Small edits are found by diffing a local window; large insertions (a repo map, a
-    summary) by looking for an anchor of the source's text further on in the request.
+    Small edits are found in a local window: the first block of at least 12 equal characters
+    of `difflib.SequenceMatcher(None, old[c:c+512], new[c:c+1024]).get_matching_blocks()`
+    (or a shorter block ending the source's text). Large insertions (a repo map, a summary)
+    are found by looking for an anchor of the source's text further on in the request.
     """
-    import difflib
-
-    old_w, new_w = old[c: c + 512], new[c: c + 1024]
-    if not old_w:
+    old_end = min(len(old), c + _OLD_WINDOW)
+    if old_end <= c:
         return len(new) - c, 0
-    need = min(12, len(old_w))
-    sm = difflib.SequenceMatcher(None, old_w, new_w, autojunk=False)
-    for b, a, size in sm.get_matching_blocks():
-        if size >= need or (size and b + size == len(old_w) and c + b + size == len(old)):
-            return a, b
+    new_end = min(len(new), c + _NEW_WINDOW)
+    need = min(_MEET, old_end - c)
+    if old_end - c >= _SMALL_WINDOW:
+        # That first block without the full diff: difflib's blocks come from the longest match
+        # of the windows, then recursively from the longest matches left and right of it. So
+        # the first block of >= `need` characters is the longest match of the part left of
+        # the previous one, for as long as that is still >= `need` long.
+        found = None
+        hi_old, hi_new = old_end, new_end
+        while True:
+            b, a, k = _longest_match(old, new, c, hi_old, c, hi_new, need)
+            if k < need:
+                break
+            found, hi_old, hi_new = (a - c, b - c), b, a
+        if found is not None:
+            return found
+    if old_end - c < _SMALL_WINDOW or old_end == len(old):
+        # A short window, or one without a 12-character match where a shorter block that
+        # ends the source's text may still count: the diff itself (rare, or small).
+        old_w, new_w = old[c: old_end], new[c: new_end]
+        sm = difflib.SequenceMatcher(None, old_w, new_w, autojunk=False)
+        for b, a, size in sm.get_matching_blocks():
+            if size >= need or (size and b + size == len(old_w) and c + b + size == len(old)):
+                return a, b
     for b in _ANCHOR_STEPS:
         anchor = old[c + b: c + b + _ANCHOR]
         if len(anchor) < 16:
@@ -189,6 +212,48 @@ def _resync(new: str, old: str, c: int) -> tuple[int, int] | None:
         if pos >= 0:
             return pos - c, b
     return None
+
+
+def _longest_match(old: str, new: str, o0: int, o1: int, n0: int, n1: int, need: int) -> tuple[int, int, int]:
+    """The longest common run of old[o0:o1] and new[n0:n1] as (old start, new start, length),
+    when it is at least `need` long (length < need otherwise). Ties go as in difflib's
+    `find_longest_match`: first in `old`, then first in `new`.
+
+    Every run of >= `need` characters starts with its first `need` characters: those are
+    looked up with str.find, and only from where a run starts (not one character into it).
+    """
+    best_o, best_n, best = o0, n0, 0
+    for o in range(o0, o1 - need + 1):
+        if o1 - o <= best:  # no longer run can start here or later
+            break
+        anchor = old[o: o + need]
+        n = new.find(anchor, n0, n1)
+        while n >= 0:
+            if o == o0 or n == n0 or old[o - 1] != new[n - 1]:
+                k = need + _run(old, o + need, new, n + need, min(o1 - o, n1 - n) - need)
+                if k > best:
+                    best_o, best_n, best = o, n, k
+            n = new.find(anchor, n + 1, n1)
+    return best_o, best_n, best
+
+
+def _run(a: str, i: int, b: str, j: int, limit: int) -> int:
+    """Length of the common run of a[i:] and b[j:], at most `limit` (slices compare in C)."""
+    n, step = 0, 16
+    while n < limit:
+        k = min(step, limit - n)
+        if a[i + n: i + n + k] != b[j + n: j + n + k]:
+            while k > 1:  # the run ends in this piece: halve it down
+                h = k // 2
+                if a[i + n: i + n + h] == b[j + n: j + n + h]:
+                    n += h
+                    k -= h
+                else:
+                    k = h
+            return n
+        n += k
+        step *= 4
+    return limit
 
 
 def _common_prefix(a: str, b: str) -> str:
@@ -518,8 +583,6 @@ class SideBySide:
 
 
 def side_by_side(loaded: Loaded, brk: Break, context: int = 600) -> SideBySide:
-    import difflib
-
     r = loaded.trace.requests[brk.request]
     if brk.source < 0:
         return SideBySide("", r.input[:context], [], [(0, min(len(r.input), context))], 0, 0)
