@@ -283,6 +283,33 @@ async def test_search_without_match_and_escape_in_the_box():
         assert app.focused is ms.request_list and ms.search is None
 
 
+async def test_a_search_cleared_or_replaced_before_its_result_arrives_stays_so():
+    """The worker checks its cancel event before handing the result to the UI thread, but Esc
+    (or a newer search) can come in between: the result must not revive the search."""
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        matches = ms.data.search("pytest")
+        assert matches
+        # Cleared with Esc after the worker's check.
+        started = ms._search_cancel
+        ms._clear_search()
+        ms._search_done("pytest", matches, started)
+        assert ms.search is None and ms.prompt.matches == []
+        # Replaced by a newer search.
+        old = threading.Event()
+        ms._search_done("pytest", matches, old)
+        assert ms.search is None
+        # The current search's result is taken, and the prompt view gets the selected request's matches.
+        ms._search_cancel = current = threading.Event()  # as Enter in the search box does
+        ms._search_done("pytest", matches, current)
+        await pilot.pause()
+        assert ms.search is not None and ms.search.current == 0
+        here = ms.request_list.selected
+        assert ms.prompt.matches == [(m.start, m.end) for m in matches if m.request == here]
+
+
 async def test_n_p_are_turns_when_no_search():
     app = create_app(OPENCODE)
     async with app.run_test(size=SIZE) as pilot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
 from dataclasses import dataclass
 
@@ -271,18 +272,21 @@ class MainScreen(Screen):
     def run_search(self, query: str, cancel: threading.Event) -> None:
         matches = self.data.search(query, cancel)
         if not cancel.is_set():
-            self.app.call_from_thread(self._search_done, query, matches)
+            self.app.call_from_thread(self._search_done, query, matches, cancel)
 
-    def _search_done(self, query: str, matches: list[Match]) -> None:
+    def _search_done(self, query: str, matches: list[Match], cancel: threading.Event) -> None:
+        # Checked again here, on the UI thread: Esc (or a newer search) may have come between
+        # the worker's check and this call, and must not be undone by it.
+        if cancel is not self._search_cancel or cancel.is_set():
+            return
         self.search = SearchState(query, matches)
         if not matches:
             self.set_status(f"no match for “{query}”")
             self.search = None
             return
-        # Start at the first match in or after the selected request.
-        here = self.request_list.selected
-        first = next((k for k, m in enumerate(matches) if m.request >= here), 0)
-        self.search.current = first - 1
+        # Start at the first match in or after the selected request (matches are in request order).
+        first = bisect.bisect_left(matches, self.request_list.selected, key=_request)
+        self.search.current = (first if first < len(matches) else 0) - 1
         self._goto_match(1)
 
     def _goto_match(self, delta: int) -> None:
@@ -291,8 +295,7 @@ class MainScreen(Screen):
             return
         s.current = (s.current + delta) % len(s.matches)
         m = s.matches[s.current]
-        self.select_request(m.request, char=m.start)
-        self._apply_matches(m.request)
+        self.select_request(m.request, char=m.start)  # which applies the matches
         self.set_status(f"“{s.query}”: match {s.current + 1:,}/{len(s.matches):,} "
                         f"(request {m.request}) · n/N · Esc clears")
 
@@ -302,7 +305,9 @@ class MainScreen(Screen):
             if self.prompt.matches:
                 self.prompt.set_matches([], None)
             return
-        here = [(m.start, m.end) for m in s.matches if m.request == index]
+        lo = bisect.bisect_left(s.matches, index, key=_request)
+        hi = bisect.bisect_right(s.matches, index, lo=lo, key=_request)
+        here = [(m.start, m.end) for m in s.matches[lo:hi]]
         cur = s.matches[s.current] if 0 <= s.current < len(s.matches) else None
         current = (cur.start, cur.end) if cur is not None and cur.request == index else None
         self.prompt.set_matches(here, current)
@@ -312,3 +317,7 @@ class MainScreen(Screen):
         self.search = None
         self.prompt.set_matches([], None)
         self.set_status("")
+
+
+def _request(m: Match) -> int:
+    return m.request
