@@ -275,6 +275,39 @@ def test_edit_date_in_env_block(tmp_path):
         == "Today's date: <DATE>"
 
 
+def test_blocks_split_once_per_request_and_caches_stay_small(tmp_path, monkeypatch):
+    from tracetui.core import diagnose as diag
+
+    dates = [f"Mon Feb {d} 2026" for d in range(1, 21)]
+    loaded = load_records(tmp_path, [{"input": _env_prompt(d), "output": "ls"} for d in dates])
+    calls = []
+    split = diag.split_blocks
+    monkeypatch.setattr(diag, "split_blocks", lambda text, doc=None: calls.append(text) or split(text, doc))
+    caches = []
+    recent = diag._Recent
+
+    def spy(*args, **kwargs):
+        caches.append(recent(*args, **kwargs))
+        return caches[-1]
+
+    monkeypatch.setattr(diag, "_Recent", spy)
+    breaks = diagnose(loaded)
+    assert [b.cause for b in breaks[1:]] == ["edit"] * 19  # each looks up its source's blocks
+    assert len(calls) == 20  # once per request, not again as a source
+    assert len(caches) == 2 and all(len(c._cache) <= c._size <= 64 for c in caches)
+    assert min(c._size for c in caches) < 20  # the offsets cache did evict
+
+
+def test_recent_cache_evicts_the_least_recently_used():
+    from tracetui.core.diagnose import _Recent
+
+    computed = []
+    cache = _Recent(lambda i: computed.append(i) or i * 10, 2)
+    assert [cache(i) for i in (1, 2, 1, 3, 1, 2)] == [10, 20, 10, 30, 10, 20]
+    assert computed == [1, 2, 3, 2]  # 2 was evicted by 3 (1 had been used since)
+    assert list(cache._cache) == [1, 2]
+
+
 def test_edit_inside_a_message(tmp_path):
     p1 = chat(("system", SYSTEM), ("user", "Please rename the function parse to parse_text everywhere."))
     p2 = chat(("system", SYSTEM), ("user", "Please rename the function load to load_text everywhere."))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 import re
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -331,20 +331,36 @@ def _matching_block(blocks: tuple[Block, ...], like: Block) -> Block | None:
     return same[0] if same else None
 
 
-class _Offsets:
-    """Token character offsets of inputs and outputs, computed once per request."""
+_RECENT_OFFSETS, _RECENT_BLOCKS = 8, 64
+"""Requests whose token offsets (large arrays) and blocks (small) are kept: a request and its
+source are most often close in the trace."""
 
-    def __init__(self, loaded: Loaded, byte_lengths: np.ndarray) -> None:
-        self.loaded = loaded
-        self.byte_lengths = byte_lengths
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def __call__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        if i not in self._cache:
-            r = self.loaded.trace.requests[i]
-            self._cache[i] = (char_offsets(r.input, self.loaded.inputs[i], self.byte_lengths),
-                              char_offsets(r.output, self.loaded.outputs[i], self.byte_lengths))
-        return self._cache[i]
+class _Recent:
+    """`compute(i)` for a request index, kept for the few most recently used requests (each
+    request is looked at for itself and again as the source of later ones)."""
+
+    def __init__(self, compute: Callable[[int], Any], size: int) -> None:
+        self._compute = compute
+        self._size = size
+        self._cache: OrderedDict[int, Any] = OrderedDict()
+
+    def __call__(self, i: int) -> Any:
+        got = self._cache.get(i)
+        if got is None:
+            got = self._cache[i] = self._compute(i)
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(i)
+        return got
+
+
+def _offsets(loaded: Loaded, byte_lengths: np.ndarray) -> _Recent:
+    """Token character offsets of a request's input and output."""
+    reqs = loaded.trace.requests
+    return _Recent(lambda i: (char_offsets(reqs[i].input, loaded.inputs[i], byte_lengths),
+                              char_offsets(reqs[i].output, loaded.outputs[i], byte_lengths)), _RECENT_OFFSETS)
 
 
 def diagnose(loaded: Loaded, byte_lengths: np.ndarray | None = None,
@@ -353,25 +369,27 @@ def diagnose(loaded: Loaded, byte_lengths: np.ndarray | None = None,
     raise `AnalysisCancelled` (checked before each request)."""
     if byte_lengths is None:
         byte_lengths = loaded.tokenizer.byte_lengths()
-    offsets = _Offsets(loaded, byte_lengths)
+    offsets = _offsets(loaded, byte_lengths)
+    reqs = loaded.trace.requests
+    blocks = _Recent(lambda i: split_blocks(reqs[i].input, reqs[i].input_doc), _RECENT_BLOCKS)
     sessions_seen: set[Any] = set()
     out = []
-    for i, r in enumerate(loaded.trace.requests):
+    for i, r in enumerate(reqs):
         if cancel is not None and cancel.is_set():
             raise AnalysisCancelled()
-        out.append(_diagnose_one(loaded, i, offsets, sessions_seen))
+        out.append(_diagnose_one(loaded, i, offsets, blocks, sessions_seen))
         sessions_seen.add(r.session_id)
     return tuple(out)
 
 
-def _diagnose_one(loaded: Loaded, i: int, offsets: _Offsets, sessions_seen: set[Any]) -> Break:
+def _diagnose_one(loaded: Loaded, i: int, offsets: _Recent, blocks_of: _Recent, sessions_seen: set[Any]) -> Break:
     a = loaded.analysis
     r = loaded.trace.requests[i]
     n_in = int(a.input_lens[i])
     p = int(a.unlimited.prefix_hits[i])
     j = int(a.unlimited.prefix_source[i])
     recovered = int(a.combined_hits[i]) - p
-    blocks = split_blocks(r.input, r.input_doc)
+    blocks = blocks_of(i)
 
     def make(cause: str, char: int, block: Block | None, removed: str = "", added: str = "",
              description: str = "", in_output: bool = False) -> Break:
@@ -451,7 +469,7 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Offsets, sessions_seen: set[
                     f"{normalise(_context(old_text, c), 32)}⟨{_visible(removed[:24])}⟩ → ⟨{_visible(added[:24])}⟩", in_output)
     block_id = _block_identity(block, new_text)
     if block is not None:
-        src_blocks = split_blocks(src.input, src.input_doc)
+        src_blocks = blocks_of(j)
         twin = _matching_block(src_blocks, block)
         if twin is not None:
             mine, theirs = _items(new_text[block.start:block.end]), _items(src.input[twin.start:twin.end])
