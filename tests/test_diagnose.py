@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -625,9 +626,11 @@ def test_session_stats_one_session_is_all_within(tmp_path):
     p1 = chat(("system", SYSTEM), USER)
     p2 = chat(("system", SYSTEM), USER, ("assistant", ANSWER), ("user", "and of Spain?"))
     loaded = load_records(tmp_path, [{"input": p1, "output": ANSWER}, {"input": p2, "output": "Madrid."}])
-    (s,) = session_stats(loaded)
+    with patch("tracetui.core.diagnose.analyze", side_effect=AssertionError("no second analysis")):
+        (s,) = session_stats(loaded)  # the loaded analysis is reused
     assert s.session is None
     assert s.within_prefix_hits == s.prefix_hits and s.within_substring_hits == s.substring_hits
+    assert s.prefix_hits > 0 and s.substring_hits > 0
 
 
 # --------------------------------------------------------------------------- side by side

@@ -528,8 +528,11 @@ def session_stats(loaded: Loaded) -> list[SessionStats]:
     out = []
     for sid, idx in members.items():
         ix = np.asarray(idx)
-        own = analyze([loaded.inputs[i] for i in idx], [loaded.outputs[i] for i in idx],
-                      pool_sizes=["unlimited"], chunk_size=a.chunk_size)
+        if len(members) == 1:
+            own = a  # the session is the whole trace: reuse within it is all the reuse
+        else:
+            own = analyze([loaded.inputs[i] for i in idx], [loaded.outputs[i] for i in idx],
+                          pool_sizes=["unlimited"], chunk_size=a.chunk_size)
         out.append(SessionStats(sid, len(idx), int(a.input_lens[ix].sum()), int(a.unlimited.prefix_hits[ix].sum()),
                                 int(a.unlimited.substring_hits[ix].sum()), int(a.combined_hits[ix].sum()),
                                 int(own.unlimited.prefix_hits.sum()), int(own.unlimited.substring_hits.sum())))
