@@ -118,6 +118,17 @@ def test_append_identical_retry(tmp_path):
     assert breaks[1].tokens_lost == 0
 
 
+def test_empty_input_is_not_a_breaker(tmp_path):
+    p1 = chat(("system", SYSTEM), USER)
+    _, breaks = breaks_of(tmp_path, [{"input": "", "output": "x"}, {"input": p1, "output": ANSWER},
+                                     {"input": "", "output": ""}])
+    for b in (breaks[0], breaks[2]):
+        assert (b.cause, b.description, b.tokens_lost, b.char, b.block) == ("append", "empty input", 0, 0, None)
+        assert not b.is_breaker
+    assert breaks[1].cause == "new"
+    assert [g.requests for g in rank_breakers(breaks)] == [(1,)]
+
+
 def test_append_request_is_a_prefix_of_the_source(tmp_path):
     """The request stops where an earlier prompt went on (a retry with a shorter history):
     nothing of it broke, only its last token is cut differently."""

@@ -395,6 +395,9 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Recent, blocks_of: _Recent, 
              description: str = "", in_output: bool = False) -> Break:
         return Break(i, j, cause, p, n_in, char, in_output, block, removed, added, description, recovered)
 
+    if n_in == 0:
+        # Nothing to reuse, nothing lost: not a break.
+        return make("append", 0, blocks[0] if blocks else None, description="empty input")
     if j < 0 or p == 0:
         if i == 0:
             desc = "first request"
