@@ -524,6 +524,21 @@ def test_real_memgpt_bodies():
         assert split_blocks(text, json.loads(text)) == blocks
 
 
+def test_block_at_agrees_with_a_scan():
+    from tracetui.core.blocks import block_at
+
+    text = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    blocks = split_blocks(text)
+    assert len(blocks) >= 2
+    for char in range(-2, len(text) + 3):
+        inside = [k for k, b in enumerate(blocks) if b.start <= char < b.end]
+        assert block_at(blocks, char) == (inside[0] if inside else len(blocks) - 1)
+    assert block_at((), 0) == -1
+    doc = _doc(text)
+    assert [doc.block_at(ch) for ch in (0, len(text) - 1, len(text) + 5)] == [0, len(blocks) - 1, len(blocks) - 1]
+    assert _doc("").block_at(0) == 0
+
+
 # ---------------------------------------------------------------------------
 # Display: control characters and wrapping by terminal cells (tracetui.core.document)
 

@@ -27,13 +27,28 @@ is not a message of its own: it stays in the last block.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from .model import Block
 
-__all__ = ["split_blocks", "split_output"]
+__all__ = ["block_at", "split_blocks", "split_output"]
+
+
+def block_at(blocks: Sequence[Block], char: int) -> int:
+    """Index of the block holding character `char`: blocks as the splitter returns them
+    (contiguous, in order). Past the end (or before the start), the last block; -1 if none."""
+    k = bisect.bisect_right(blocks, char, key=_start) - 1
+    if k < 0 or char >= blocks[k].end:
+        return len(blocks) - 1
+    return k
+
+
+def _start(b: Block) -> int:
+    return b.start
 
 # ---------------------------------------------------------------------------
 # Roles

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .blocks import split_blocks
+from .blocks import block_at, split_blocks
 from .document import char_offsets
 from .engine import AnalysisCancelled, analyze
 from .model import Block
@@ -146,11 +146,6 @@ def _visible(text: str) -> str:
     for pattern, repl in _NORMALISERS:
         shown = pattern.sub(repl, shown)
     return shown
-
-
-def _excerpt(text: str, limit: int = 60) -> str:
-    text = text.replace("\n", "↵")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --------------------------------------------------------------------------- per request
@@ -319,13 +314,6 @@ def _context(text: str, c: int) -> str:
     return ctx
 
 
-def _block_at(blocks: tuple[Block, ...], char: int) -> Block | None:
-    for b in blocks:
-        if b.start <= char < b.end:
-            return b
-    return blocks[-1] if blocks else None
-
-
 def _matching_block(blocks: tuple[Block, ...], like: Block) -> Block | None:
     same = [b for b in blocks if b.kind == like.kind and b.role == like.role and b.label == like.label]
     return same[0] if same else None
@@ -418,7 +406,7 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Recent, blocks_of: _Recent, 
     # token merged with what follows it in the request, the change itself in the output.
     d = c + len(_common_prefix(new_text[c: c + 512], old_text[c: c + 512]))
     in_output = p >= len(loaded.inputs[j]) or d >= len(src.input)
-    block = _block_at(blocks, c)
+    block = blocks[block_at(blocks, c)] if blocks else None
     if new_text.startswith(old_text[c:], c):
         # The source's whole text continues in the request: only the tokens at the seam
         # differ (its last token merges with what was appended). Nothing broke.

@@ -14,7 +14,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from .blocks import split_blocks, split_output
+from .blocks import block_at, split_blocks, split_output
 from .model import Block
 
 MISS, PREFIX, SUBSTRING, OUTPUT = 0, 1, 2, 3
@@ -193,10 +193,7 @@ class PromptDocument:
         return tuple(stats)
 
     def block_at(self, char: int) -> int:
-        for k, b in enumerate(self.blocks):
-            if b.start <= char < b.end:
-                return k
-        return max(0, len(self.blocks) - 1)
+        return max(0, block_at(self.blocks, char))
 
     # ---- layout
 
