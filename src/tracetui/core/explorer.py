@@ -12,7 +12,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 
-import numpy as np
 
 from .document import PromptDocument, display_text
 from .pipeline import Loaded
@@ -157,11 +156,3 @@ def _doc_model(doc) -> str:
     if isinstance(doc, dict) and isinstance(doc.get("model"), str):
         return doc["model"]
     return ""
-
-
-def cumulative_rates(loaded: Loaded) -> tuple[np.ndarray, np.ndarray]:
-    """Running prefix and substring hit rate (unlimited pool) after each request."""
-    a = loaded.analysis
-    total = np.cumsum(a.input_lens).astype(float)
-    total[total == 0] = 1.0
-    return (np.cumsum(a.unlimited.prefix_hits) / total, np.cumsum(a.unlimited.substring_hits) / total)

@@ -5,7 +5,7 @@ Nothing here imports textual or rich: the core is usable headless and from tests
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -84,13 +84,3 @@ class Block:
     """Short extra description (e.g. "message 3", "3 tools")."""
     source: str = "input"
     """"input" or "output": which text the offsets refer to."""
-
-
-@dataclass(frozen=True, slots=True)
-class TokenizedTrace:
-    """Token ids of every request, as numpy uint32 arrays (read-only)."""
-
-    tokenizer: str
-    inputs: tuple[Any, ...]
-    outputs: tuple[Any, ...]
-    extra: dict[str, Any] = field(default_factory=dict)
