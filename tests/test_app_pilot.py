@@ -401,6 +401,41 @@ async def test_curves_screen_moves_and_opens_a_request():
         assert ms.request_list.selected == 4  # closing does not open anything
 
 
+def test_long_curves_are_decimated_and_drawn_the_same(monkeypatch):
+    """Curves over many requests plot a few points per canvas column (redrawing 100,000 points
+    on each ←/→ took over a second), and the chart is the same as with every point plotted."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from tracetui import charts
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    lens = rng.integers(1, 5000, n)
+    prefix = (lens * rng.random(n)).astype(int)
+    prefix[rng.random(n) < 0.9] = 0  # rare spikes: what a coarse average would lose
+    a = SimpleNamespace(requests=n, input_lens=lens,
+                        unlimited=SimpleNamespace(prefix_hits=prefix, substring_hits=(lens * rng.random(n)).astype(int)))
+    sizes = []
+    real = charts.decimate
+
+    def counted(ys, width):
+        xs, out = real(ys, width)
+        sizes.append(len(xs))
+        return xs, out
+
+    monkeypatch.setattr(charts, "decimate", counted)
+    drawn = [charts.per_request_chart(a, width=w, height=16, cursor=4321) for w in (60, 150)]
+    drawn.append(charts.cumulative_chart(a, width=100, height=16))
+    assert sizes and max(sizes) <= 8 * 150
+    assert "request 4321: prefix" in drawn[1]  # the cursor's request exactly
+    monkeypatch.setattr(charts, "decimate", lambda ys, width: (list(range(len(ys))), ys.tolist()))
+    full = [charts.per_request_chart(a, width=w, height=16, cursor=4321) for w in (60, 150)]
+    full.append(charts.cumulative_chart(a, width=100, height=16))
+    assert drawn == full
+
+
 async def test_f_toggles_the_heatmap_and_t_the_token_boundaries():
     app = create_app(OPENCODE)
     async with app.run_test(size=SIZE) as pilot:
