@@ -23,6 +23,7 @@ from tracetui.core.diagnose import (
     block_kind_stats,
     diagnose,
     normalise,
+    provider_totals,
     provider_usage,
     rank_breakers,
     session_stats,
@@ -611,6 +612,18 @@ def test_usage_table_from_a_trace(tmp_path):
     rows = usage_table(loaded)
     assert [(u.request, u.provider, u.prompt_tokens, u.cached_tokens) for u in rows] == [
         (0, "openai", 60, 0), (2, "anthropic", 60, 58)]
+    assert provider_totals(loaded) == provider_totals(loaded, rows) == (120, 58, 0)
+    from tracetui.core.explorer import ExplorerData
+
+    assert ExplorerData(loaded).provider_rate == 58 / 120
+
+
+def test_provider_totals_without_usage(tmp_path):
+    from tracetui.core.explorer import ExplorerData
+
+    loaded = load_records(tmp_path, [{"input": "hello", "output": "hi"}])
+    assert provider_totals(loaded) == (0, 0, 0)
+    assert ExplorerData(loaded).provider_rate is None
 
 
 # --------------------------------------------------------------------------- sessions

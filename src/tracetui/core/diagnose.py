@@ -579,6 +579,16 @@ def usage_table(loaded: Loaded) -> list[ProviderUsage]:
     return out
 
 
+def provider_totals(loaded: Loaded, usage: list[ProviderUsage] | None = None) -> tuple[int, int, int]:
+    """(prompt tokens, cached tokens, cache-write tokens) summed over the requests that carry
+    provider usage (`usage`: the trace's usage_table, when already at hand). The provider's
+    hit rate is cached / prompt tokens (none when prompt is 0)."""
+    if usage is None:
+        usage = usage_table(loaded)
+    return (sum(u.prompt_tokens for u in usage), sum(u.cached_tokens for u in usage),
+            sum(u.cache_write_tokens for u in usage))
+
+
 # --------------------------------------------------------------------------- side by side
 
 @dataclass(frozen=True)

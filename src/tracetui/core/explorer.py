@@ -12,7 +12,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 
-
 from .document import PromptDocument, display_text
 from .pipeline import Loaded
 
@@ -99,11 +98,10 @@ class ExplorerData:
     @cached_property
     def provider_rate(self) -> float | None:
         """Cached / prompt tokens over the requests that carry provider usage."""
-        from .diagnose import usage_table
+        from .diagnose import provider_totals
 
-        rows = usage_table(self.loaded)
-        prompt = sum(u.prompt_tokens for u in rows)
-        return sum(u.cached_tokens for u in rows) / prompt if prompt else None
+        prompt, cached, _ = provider_totals(self.loaded)
+        return cached / prompt if prompt else None
 
     def breaker_indices(self) -> list[int]:
         """Requests whose prefix broke (everything but appends), in trace order."""
