@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
-
-import orjson
 
 from .core.diagnose import block_kind_stats, diagnose, rank_breakers
 from .core.engine import parse_pool_size
 from .core.kvmodels import KVModel
 from .core.pipeline import Loaded, Settings, load
-from .report import _DelayedProgress, make_console
+from .report import _DelayedProgress, _pct, make_console, print_json
 from .why import breakers_json, breakers_table
 
 
@@ -26,11 +23,6 @@ def _load(path: str, settings: Settings) -> Loaded:
         return load(path, settings, progress=progress)
     finally:
         progress.close()
-
-
-def _print_json(doc: dict[str, Any]) -> None:
-    sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
-    sys.stdout.flush()
 
 
 # --------------------------------------------------------------------------- check
@@ -61,7 +53,7 @@ def run_check(args: argparse.Namespace, settings: Settings, kv: KVModel | None) 
     ok = all(r["ok"] for r in results)
     ranked = [] if ok else rank_breakers(diagnose(loaded))
     if args.json:
-        _print_json({"trace": loaded.trace.name, "ok": ok, "pool_gb": size.gb, "capacity_tokens": size.capacity,
+        print_json({"trace": loaded.trace.name, "ok": ok, "pool_gb": size.gb, "capacity_tokens": size.capacity,
                      "requests": a.requests, "input_tokens": a.input_tokens,
                      "prefix_hit_rate": round(rates["prefix"], 6), "substring_hit_rate": round(rates["substring"], 6),
                      "combined_hit_rate": None if rates["combined"] is None else round(rates["combined"], 6),
@@ -83,10 +75,6 @@ def run_check(args: argparse.Namespace, settings: Settings, kv: KVModel | None) 
 
 
 # --------------------------------------------------------------------------- compare
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.2f}%"
-
 
 def _delta(a: float, b: float) -> str:
     d = 100 * (b - a)
@@ -116,7 +104,7 @@ def run_compare(args: argparse.Namespace, settings: Settings, kv: KVModel | None
                          "substring_hit_rate": round(s / t, 6) if t else None}
         kinds.append(row)
     if args.json:
-        _print_json({"a": {"trace": la.trace.name, "requests": la.analysis.requests,
+        print_json({"a": {"trace": la.trace.name, "requests": la.analysis.requests,
                            "input_tokens": la.analysis.input_tokens, "combined_hit_rate": round(la.analysis.combined_rate, 6)},
                      "b": {"trace": lb.trace.name, "requests": lb.analysis.requests,
                            "input_tokens": lb.analysis.input_tokens, "combined_hit_rate": round(lb.analysis.combined_rate, 6)},

@@ -61,12 +61,16 @@ def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None
 
         breaks = diagnose(loaded)
     if args.json:
-        doc = to_json(loaded, kv, per_request=args.per_request, breaks=breaks)
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
-        sys.stdout.flush()
+        print_json(to_json(loaded, kv, per_request=args.per_request, breaks=breaks))
         return 0
     render_text(loaded, kv, per_request=args.per_request, breaks=breaks)
     return 0
+
+
+def print_json(doc: dict[str, Any]) -> None:
+    """`doc` on stdout, indented (the --json output of analyze, check and compare)."""
+    sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
 
 
 # --------------------------------------------------------------------------- JSON
@@ -119,7 +123,8 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, br
     return doc
 
 
-def requests_detail(loaded: Loaded, breaks=None) -> list[dict[str, Any]]:
+def requests_detail(loaded: Loaded, breaks=None, *, pools: bool = True) -> list[dict[str, Any]]:
+    """Per-request figures of `analyze --per-request` (`pools`: with each pool's, for the JSON)."""
     from .core.diagnose import provider_usage
     from .why import break_json
 
@@ -140,10 +145,11 @@ def requests_detail(loaded: Loaded, breaks=None) -> list[dict[str, Any]]:
             "prefix_source": int(a.unlimited.prefix_source[i]),
             "substring_hit": int(a.unlimited.substring_hits[i]),
             "combined_hit": int(a.combined_hits[i]),
-            "pools": [{"gb": p.size.gb, "prefix_hit": int(p.prefix_hits[i]),
-                       "prefix_source": int(p.prefix_source[i]), "substring_hit": int(p.substring_hits[i])}
-                      for p in a.pools],
         })
+        if pools:
+            rows[-1]["pools"] = [{"gb": p.size.gb, "prefix_hit": int(p.prefix_hits[i]),
+                                  "prefix_source": int(p.prefix_source[i]), "substring_hit": int(p.substring_hits[i])}
+                                 for p in a.pools]
         u = provider_usage(r.usage, i)
         if u is not None:
             rows[-1]["provider_usage"] = {"provider": u.provider, "prompt_tokens": u.prompt_tokens,
@@ -243,7 +249,7 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
             cols += ["cause", "break block", "lost"]
         for col in cols:
             rt.add_column(col, justify="left" if col in ("session", "cause", "break block") else "right")
-        for row in requests_detail(loaded, breaks):
+        for row in requests_detail(loaded, breaks, pools=False):
             n = max(row["input_tokens"], 1)
             cells = [str(row["index"]), str(row["line"]), Text(str(row["session_id"] or "")[:14]),
                      f"{row['input_tokens']:,}", f"{row['output_tokens']:,}",

@@ -7,17 +7,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core.diagnose import Break, Breaker, ProviderUsage, SessionStats, rank_breakers, session_stats, usage_table
+from .core.diagnose import (Break, Breaker, ProviderUsage, SessionStats, provider_totals, rank_breakers,
+                            session_stats, usage_table)
 from .core.pipeline import Loaded
+from .report import _r
 
-
-def _r(x: float) -> float:
-    return round(float(x), 6)
+SESSION_COLUMNS = ("session", "requests", "input tokens", "prefix", "substring", "combined",
+                   "prefix within", "prefix across")
 
 
 def session_label(session: object) -> str:
     """How a session id is shown: the requests without one are "–"."""
     return "–" if session is None else str(session)
+
+
+def session_row(s: SessionStats, width: int = 24) -> tuple[str, ...]:
+    """One row of the sessions table (SESSION_COLUMNS), for `analyze --why` and the explorer's
+    `S` alike; the session (first cell) is cut to `width` characters."""
+    def pct(hits: int) -> str:
+        return f"{100 * s.rate(hits):.1f}%"
+
+    return (session_label(s.session)[:width], str(s.requests), f"{s.input_tokens:,}", pct(s.prefix_hits),
+            pct(s.substring_hits), pct(s.combined_hits), pct(s.within_prefix_hits),
+            pct(s.prefix_hits - s.within_prefix_hits))
 
 
 def breakers_json(ranked: list[Breaker]) -> list[dict[str, Any]]:
@@ -40,8 +52,7 @@ def usage_json(loaded: Loaded, usage: list[ProviderUsage]) -> dict[str, Any] | N
     if not usage:
         return None
     a = loaded.analysis
-    prompt = sum(u.prompt_tokens for u in usage)
-    cached = sum(u.cached_tokens for u in usage)
+    prompt, cached, written = provider_totals(loaded, usage)
     sim = sum(int(a.unlimited.prefix_hits[u.request]) for u in usage)
     sim_in = sum(int(a.input_lens[u.request]) for u in usage)
     return {
@@ -49,7 +60,7 @@ def usage_json(loaded: Loaded, usage: list[ProviderUsage]) -> dict[str, Any] | N
         "providers": sorted({u.provider for u in usage}),
         "prompt_tokens": prompt,
         "cached_tokens": cached,
-        "cache_write_tokens": sum(u.cache_write_tokens for u in usage),
+        "cache_write_tokens": written,
         "provider_hit_rate": _r(cached / prompt) if prompt else None,
         "simulated_prefix_hit_rate": _r(sim / sim_in) if sim_in else None,
         "per_request": [{"index": u.request, "provider": u.provider, "prompt_tokens": u.prompt_tokens,
@@ -117,14 +128,11 @@ def render_why(console, loaded: Loaded, breaks: tuple[Break, ...]) -> None:
         console.print("No prefix breaker: every request continues an earlier one.")
     stats = session_stats(loaded)
     st = Table(title="Sessions (unlimited pool)", title_justify="left")
-    for col in ("session", "requests", "input tokens", "prefix", "substring", "combined",
-                "prefix within", "prefix across"):
+    for col in SESSION_COLUMNS:
         st.add_column(col, justify="left" if col == "session" else "right")
     for s in sorted(stats, key=lambda s: -s.input_tokens)[:30]:
-        st.add_row(Text(session_label(s.session)[:24]), str(s.requests), f"{s.input_tokens:,}", f"{100 * s.rate(s.prefix_hits):.1f}%",
-                   f"{100 * s.rate(s.substring_hits):.1f}%", f"{100 * s.rate(s.combined_hits):.1f}%",
-                   f"{100 * s.rate(s.within_prefix_hits):.1f}%",
-                   f"{100 * s.rate(s.prefix_hits - s.within_prefix_hits):.1f}%")
+        session, *figures = session_row(s)
+        st.add_row(Text(session), *figures)  # Text: a session id is trace data, not markup
     console.print(st)
     if len(stats) > 30:
         console.print(f"… and {len(stats) - 30} more sessions (see --json)")

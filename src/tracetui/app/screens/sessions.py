@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ...core.explorer import ExplorerData
-from ...why import session_label
+from ...why import SESSION_COLUMNS, session_row
 
 # Private sentinels, not strings or None: any session id (None, the requests without one,
 # included) can be chosen, and none can be mistaken for "all sessions" or "cancel".
@@ -42,8 +42,7 @@ class SessionsScreen(Screen[object]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for col in ("session", "requests", "input tokens", "prefix", "substring", "combined",
-                    "prefix within", "prefix across"):
+        for col in SESSION_COLUMNS:
             table.add_column(col, key=col)
         table.add_row("(all sessions)", str(len(self.data)), f"{self.data.analysis.input_tokens:,}",
                       f"{100 * self.data.analysis.unlimited.prefix_rate:.1f}%",
@@ -51,12 +50,9 @@ class SessionsScreen(Screen[object]):
                       f"{100 * self.data.analysis.combined_rate:.1f}%", "", "")
         self.keys = [ALL]
         for s in self.data.sessions:
-            r = s.rate
+            session, *figures = session_row(s, width=30)
             # Text, not str: DataTable parses a str cell as markup, and a session id is trace data.
-            table.add_row(Text(session_label(s.session)[:30]), str(s.requests), f"{s.input_tokens:,}",
-                          f"{100 * r(s.prefix_hits):.1f}%", f"{100 * r(s.substring_hits):.1f}%",
-                          f"{100 * r(s.combined_hits):.1f}%", f"{100 * r(s.within_prefix_hits):.1f}%",
-                          f"{100 * r(s.prefix_hits - s.within_prefix_hits):.1f}%")
+            table.add_row(Text(session), *figures)
             self.keys.append(s.session)
         table.focus()
 
