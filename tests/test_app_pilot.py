@@ -543,8 +543,6 @@ async def test_q_on_the_loading_screen_stops_the_load(monkeypatch):
 
 async def test_the_diagnose_stage_is_cancelled_too(monkeypatch):
     """The load's cancel event reaches core.diagnose.diagnose (its `cancel` argument)."""
-    import tracetui.core.diagnose as diagnose_module
-
     started, stopped = threading.Event(), threading.Event()
 
     def slow_diagnose(loaded, byte_lengths=None, cancel=None):
@@ -554,7 +552,7 @@ async def test_the_diagnose_stage_is_cancelled_too(monkeypatch):
             stopped.set()
         raise AnalysisCancelled()
 
-    monkeypatch.setattr(diagnose_module, "diagnose", slow_diagnose)
+    monkeypatch.setattr(loading_module, "diagnose", slow_diagnose)
     app = create_app(OPENCODE)
     async with app.run_test(size=SIZE) as pilot:
         while not started.is_set():
@@ -578,7 +576,8 @@ async def test_breaks_and_sessions_are_computed_once_while_loading(monkeypatch):
         calls.append(threading.current_thread())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(diagnose_module, "diagnose", counting)
+    monkeypatch.setattr(loading_module, "diagnose", counting)
+    monkeypatch.setattr(diagnose_module, "diagnose", counting)  # what ExplorerData.breaks would call
     app = create_app(TWO_SESSIONS)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

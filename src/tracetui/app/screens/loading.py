@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 
@@ -13,6 +12,7 @@ from textual.containers import Center, Middle
 from textual.screen import Screen
 from textual.widgets import Label, ProgressBar
 
+from ...core.diagnose import diagnose
 from ...core.engine import AnalysisCancelled
 from ...core.explorer import ExplorerData
 from ...core.model import TraceError
@@ -77,12 +77,10 @@ class LoadingScreen(Screen):
             data = ExplorerData(loaded)
             # Everything the main screen and `S` read is computed here, off the UI thread.
             self._progress("diagnose", 0, 1)
-            breaks = _diagnose(data, self.cancel)
+            breaks = diagnose(loaded, data.byte_lengths, cancel=self.cancel)  # AnalysisCancelled when set
             # ExplorerData.breaks is a cached_property, which keeps its value in the instance
             # __dict__ under its own name: storing it there is what computing it would have done.
             data.__dict__["breaks"] = breaks
-            if self.cancel.is_set():
-                raise AnalysisCancelled()
             self._progress("sessions", 0, 1)
             data.sessions  # session_stats replays each session  # noqa: B018
             data.provider_rate  # noqa: B018
@@ -98,12 +96,3 @@ class LoadingScreen(Screen):
             return
         if not self.cancel.is_set():
             self.app.call_from_thread(self.app.show_main, data)
-
-
-def _diagnose(data: ExplorerData, cancel: threading.Event):
-    """core.diagnose.diagnose for `data`, stopping when `cancel` is set (if it can)."""
-    from ...core.diagnose import diagnose
-
-    if "cancel" in inspect.signature(diagnose).parameters:
-        return diagnose(data.loaded, data.byte_lengths, cancel=cancel)
-    return diagnose(data.loaded, data.byte_lengths)
