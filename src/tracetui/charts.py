@@ -55,7 +55,7 @@ def chart_points(a: Analysis) -> tuple[list[float], list[str], list[float], list
     return xs, labels, [p.prefix_rate for p in pools], [p.substring_rate for p in pools]
 
 
-def _start(width: int, height: int, color: bool):
+def _start(width: int, height: int):
     import plotext as plt
 
     plt.clear_figure()
@@ -74,7 +74,7 @@ def hit_rate_chart(a: Analysis, *, width: int, height: int, color: bool = True) 
     xs, labels, prefix, substring = chart_points(a)
     if not xs:
         return ""
-    plt = _start(width, height, color)
+    plt = _start(width, height)
     plt.xscale("log")
     plt.plot(xs, [100 * v for v in prefix], label="prefix", marker=MARKER, color="green")
     plt.plot(xs, [100 * v for v in substring], label="substring", marker=MARKER, color="cyan")
@@ -90,7 +90,7 @@ def per_request_chart(a: Analysis, *, width: int, height: int, cursor: int | Non
     if n == 0:
         return ""
     lens = np.maximum(a.input_lens, 1)
-    plt = _start(width, height, color)
+    plt = _start(width, height)
     # Decimated to the chart's width: plotting 100,000 points took over a second per redraw.
     plt.plot(*decimate(100 * a.unlimited.prefix_hits / lens, width), label="prefix", marker=MARKER,
              color="green")
@@ -116,7 +116,7 @@ def cumulative_chart(a: Analysis, *, width: int, height: int, color: bool = True
         return ""
     total = np.cumsum(a.input_lens).astype(float)
     total[total == 0] = 1.0
-    plt = _start(width, height, color)
+    plt = _start(width, height)
     plt.plot(*decimate(100 * np.cumsum(a.unlimited.prefix_hits) / total, width), label="prefix",
              marker=MARKER, color="green")
     plt.plot(*decimate(100 * np.cumsum(a.unlimited.substring_hits) / total, width), label="substring",

@@ -127,9 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_analyze(args, *settings_from(args))
             from . import gate
 
+            settings, _ = settings_from(args)  # --kv-model only sets the tokens per GB here
             if argv[0] == "check":
-                return gate.run_check(args, *settings_from(args))
-            return gate.run_compare(args, *settings_from(args))
+                return gate.run_check(args, settings)
+            return gate.run_compare(args, settings)
         args = main_parser.parse_args(argv)
         settings, _ = settings_from(args)
         try:

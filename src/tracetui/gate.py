@@ -7,7 +7,6 @@ from typing import Any
 
 from .core.diagnose import block_kind_stats, diagnose, rank_breakers
 from .core.engine import parse_pool_size
-from .core.kvmodels import KVModel
 from .core.pipeline import Loaded, Settings, load
 from .report import _DelayedProgress, _pct, make_console, print_json
 from .why import breakers_json, breakers_table
@@ -27,7 +26,7 @@ def _load(path: str, settings: Settings) -> Loaded:
 
 # --------------------------------------------------------------------------- check
 
-def run_check(args: argparse.Namespace, settings: Settings, kv: KVModel | None) -> int:
+def run_check(args: argparse.Namespace, settings: Settings) -> int:
     thresholds = {"prefix": args.min_prefix, "substring": args.min_substring, "combined": args.min_combined}
     thresholds = {k: v for k, v in thresholds.items() if v is not None}
     if not thresholds:
@@ -81,7 +80,7 @@ def _delta(a: float, b: float) -> str:
     return f"{d:+.2f}"
 
 
-def run_compare(args: argparse.Namespace, settings: Settings, kv: KVModel | None) -> int:
+def run_compare(args: argparse.Namespace, settings: Settings) -> int:
     la = _load(args.trace, settings)
     lb = _load(args.other, settings)
     ka, kb = block_kind_stats(la), block_kind_stats(lb)

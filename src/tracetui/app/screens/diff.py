@@ -72,15 +72,15 @@ class DiffScreen(Screen[int | None]):
     def _pane(title: str, text: str, marks: list[tuple[int, int]], at: int, color: str) -> Text:
         t = Text()
         t.append(title + "\n", style="bold underline")
-        body = Text(display_text(text).replace("↵", "↵\n"))
-        # Line breaks were added after each ↵: shift offsets by the newlines before them.
         shown = display_text(text)
+        body = Text(shown.replace("↵", "↵\n"))
+        # Line breaks were added after each ↵: shift offsets by the newlines before them.
 
         def shift(pos: int) -> int:
             return pos + shown.count("↵", 0, pos)
 
         for a, b in marks:
-            body.stylize(f"bold on dark_{color}" if color in ("red", "green") else "reverse", shift(a), shift(b))
+            body.stylize(f"bold on dark_{color}", shift(a), shift(b))
         if 0 <= at < len(text):
             body.stylize("reverse", shift(at), shift(at) + 1)
         t.append(body)

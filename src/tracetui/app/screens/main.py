@@ -69,8 +69,6 @@ class MainScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.request_list.causes = {b.request: b.cause for b in self.data.breaks}
-        self.session_filter: object = None
         self.query_one("#search", Input).display = False
         self.request_list.focus()
         self._show_request(0)
@@ -179,7 +177,6 @@ class MainScreen(Screen):
             if session is ALL:
                 self._clear_session_filter()
                 return
-            self.session_filter = session
             rows = [i for i, r in enumerate(self.data.trace.requests) if r.session_id == session]
             self.request_list.set_visible(rows)
             self.query_one(TraceHeader).set_note(
@@ -189,7 +186,6 @@ class MainScreen(Screen):
 
     def _clear_session_filter(self) -> None:
         """Show every request again, and drop the header's session note."""
-        self.session_filter = None
         self.request_list.set_visible([])
         self.query_one(TraceHeader).set_note("")
 

@@ -15,7 +15,6 @@ from rich.style import Style
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
-from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -28,9 +27,6 @@ MAX_TOKENS_PER_ROW = 4096  # a row is at most `width` characters; this only guar
 # Frequency heatmap: how many requests contain a chunk -> background.
 HEAT_LEVELS = ((1, "#202a3a"), (2, "#1d4a5e"), (4, "#1f6b5c"), (8, "#5b7a1f"), (16, "#8a5a14"), (10**12, "#8a1f2a"))
 HEAT_LABELS = ("1", "2", "3-4", "5-8", "9-16", "17+")
-
-KIND_CLASS = {"system": "system", "env": "env", "tools": "tools", "history": "history",
-              "current": "current", "output": "output", "prompt": "prompt"}
 
 
 _HEAT_STYLES = tuple(Style(bgcolor=color, color="#f0f0f0") for _, color in HEAT_LEVELS)
@@ -67,11 +63,6 @@ class PromptView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     PromptView { height: 1fr; }
     """
-
-    class CursorMoved(Message):
-        def __init__(self, block: int) -> None:
-            super().__init__()
-            self.block = block
 
     boundaries = reactive(False)
     heatmap = reactive(False)
@@ -196,7 +187,6 @@ class PromptView(ScrollView, can_focus=True):
         elif row >= top + h:
             self.scroll_to(y=row - h + 1, animate=False)
         self.refresh()  # cached strips stay valid: their key says whether they hold the cursor
-        self.post_message(self.CursorMoved(self.current_block()))
 
     def action_move(self, delta: int) -> None:
         self._set_cursor(self.cursor_row + delta)
@@ -223,13 +213,6 @@ class PromptView(ScrollView, can_focus=True):
             target = max(0, min(len(self.doc.blocks) - 1, k + delta))
         self._set_cursor(self.layout_.header_row(target))
         self.scroll_to(y=self.cursor_row, animate=False)
-
-    def goto_char(self, char: int, highlight: tuple[int, int] | None = None) -> None:
-        if self.layout_ is None:
-            return
-        self.highlight = highlight
-        self._cache.clear()
-        self._set_cursor(self.layout_.row_of_char(char), center=True)
 
     def next_substring_token(self) -> int | None:
         """First substring-hit input token at or after the cursor row (None if there is none)."""
@@ -275,7 +258,7 @@ class PromptView(ScrollView, can_focus=True):
         lay = self.layout_
         assert lay is not None and self.doc is not None
         kind = self.doc.blocks[int(lay.block[row])].kind if self.doc.blocks else "prompt"
-        bar = Segment("▌", self._style(f"kind-{KIND_CLASS.get(kind, 'prompt')}"))
+        bar = Segment("▌", self._style(f"kind-{kind}"))  # a component class for each kind of block
         if row == self.cursor_row:
             return [bar, Segment("▶", self._style("cursor"))]
         return [bar, Segment(" ", self._style("base"))]
@@ -319,7 +302,7 @@ class PromptView(ScrollView, can_focus=True):
         if b.kind != "output":
             parts.append(f"prefix {st.prefix_pct:.0f}%")
             parts.append(f"substring {st.substring_pct:.0f}%")
-        style = self._style("header") + self._style(f"kind-{KIND_CLASS.get(b.kind, 'prompt')}")
+        style = self._style("header") + self._style(f"kind-{b.kind}")
         return [Segment(" " + " · ".join(parts) + " ", style)]
 
     def _class_style(self, cls: int) -> Style:

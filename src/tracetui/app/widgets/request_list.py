@@ -86,7 +86,6 @@ class RequestList(ScrollView, can_focus=True):
         self.data = data
         self.shown: list[int] = list(range(len(data)))
         """Indices of the requests shown (all, or one session's)."""
-        self.causes: dict[int, str] = {}
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
         self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
 
@@ -205,7 +204,7 @@ class RequestList(ScrollView, can_focus=True):
             "input": (f"{r.input_tokens:,}", base),
             "prefix": (f"{r.prefix_pct:5.1f}%", base),
             "substr": (f"{r.substring_pct:5.1f}%", base),
-            "cause": (self.causes.get(r.index, ""), dim),
+            "cause": (self.data.breaks[r.index].cause, dim),
         }
         cols, bar = self.columns
         segments: list[Segment] = []
