@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from .prompt_view import HEAT_LABELS, heat_style
+from .prompt_view import HEAT_LABELS, HEAT_LEVELS, heat_style
 
 
 class Legend(Static):
@@ -22,9 +22,8 @@ class Legend(Static):
             t.append("  │")
         if heatmap:
             t.append(" chunk in N requests: ")
-            for label in HEAT_LABELS:
-                level = {"1": 1, "2": 2, "3-4": 4, "5-8": 8, "9-16": 16, "17+": 17}[label]
-                t.append(f" {label} ", style=heat_style(level))
+            for label, (limit, _) in zip(HEAT_LABELS, HEAT_LEVELS):
+                t.append(f" {label} ", style=heat_style(limit))
                 t.append(" ")
         else:
             styles = styles or {}
