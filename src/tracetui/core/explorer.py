@@ -38,10 +38,6 @@ class RequestRow:
     def substring_pct(self) -> float:
         return 100 * self.substring_hit / self.input_tokens if self.input_tokens else 0.0
 
-    @property
-    def combined_pct(self) -> float:
-        return 100 * self.combined_hit / self.input_tokens if self.input_tokens else 0.0
-
 
 @dataclass(frozen=True, slots=True)
 class Match:
