@@ -124,3 +124,9 @@ def write_markup_trace(path, edit: str = "two"):
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+async def press(pilot, *keys: str) -> None:
+    """Press keys, then let the app handle them."""
+    await pilot.press(*keys)
+    await pilot.pause()

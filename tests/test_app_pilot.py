@@ -28,7 +28,7 @@ from tracetui.app.widgets.request_list import RequestList
 from tracetui.core.document import ROW_HEADER, SUBSTRING
 from tracetui.core.engine import AnalysisCancelled
 
-from .conftest import main_screen, ready, settle
+from .conftest import main_screen, press, ready, settle
 from .paths import AIDER, MALFORMED, OPENCODE, TWO_SESSIONS
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
@@ -38,11 +38,6 @@ SIZE = (100, 32)
 
 def status(app) -> str:
     return app.screen.query_one(Legend).content.plain
-
-
-async def press(pilot, *keys: str) -> None:
-    await pilot.press(*keys)
-    await pilot.pause()
 
 
 # ---- request list

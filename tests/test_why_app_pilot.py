@@ -20,7 +20,7 @@ from tracetui.app.widgets.prompt_view import PromptView
 from tracetui.app.widgets.trace_header import TraceHeader
 from tracetui.core.document import ROW_MARKER
 
-from .conftest import main_screen, ready, write_markup_trace
+from .conftest import main_screen, press, ready, write_markup_trace
 from .paths import AIDER, OPENCODE, TWO_SESSIONS
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
@@ -47,11 +47,6 @@ def static_text(screen, selector: str) -> str:
 
 def header_text(ms: MainScreen) -> str:
     return ms.query_one(TraceHeader).build().plain
-
-
-async def press(pilot, *keys: str) -> None:
-    await pilot.press(*keys)
-    await pilot.pause()
 
 
 # ---- the diff screen
