@@ -157,11 +157,13 @@ def test_engine_equals_bruteforce_scoring_present_entries(case):
 @given(traces())
 def test_engine_equals_bruteforce_big_trace_paths(case):
     """The same with every path big traces take: sorted occurrence rows and pair counts
-    instead of dense tables, and settle rounds cut short."""
+    instead of dense tables, settle rounds cut short, LCPs from the sparse table and
+    measured pair by pair."""
     import tracetui.core.engine as engine
 
     inputs, outputs, chunk, capacity = case
-    with patch.object(engine, "_DENSE_KEYS", 0), patch.object(engine, "_SETTLE_STEPS", 1):
+    with patch.object(engine, "_DENSE_KEYS", 0), patch.object(engine, "_SETTLE_STEPS", 1), \
+            patch.object(engine, "_DENSE_N", 0), patch.object(engine, "_FLAT_LCP", 0):
         a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs],
                     pool_sizes=["unlimited" if capacity is None else str(capacity), "3", "11"],
                     chunk_size=chunk, tokens_per_gb=1)
@@ -187,7 +189,7 @@ def test_single_entry_shortcut_equals_full_replay(case, capacity):
     hits, src, evicted_at, stored = single
     ref_prefix, ref_src, ref_sub = bruteforce.replay(inputs, outputs, capacity, chunk)
     assert hits.tolist() == ref_prefix and src.tolist() == ref_src
-    assert engine._settle_substring(ix, evicted_at, stored).tolist() == ref_sub
+    assert engine._settle_substring(ix, [(evicted_at, stored)])[0].tolist() == ref_sub
 
 
 @settings(max_examples=200, deadline=None)
@@ -216,6 +218,42 @@ def test_many_pools_in_one_sweep_equal_separate_runs(case):
         ref_prefix, _, ref_sub = bruteforce.replay(inputs, outputs, cap, chunk)
         assert p.prefix_hits.tolist() == ref_prefix
         assert p.substring_hits.tolist() == ref_sub
+
+
+# Every code path of the engine, forced on small traces: the defaults (tables over the few
+# entries), then the sorted structures and occurrence rows big traces use, piece by piece.
+ENGINE_PATHS = {
+    "tables": {"_DENSE_N": 128},
+    "tables, windows copied": {"_INHERIT_WINDOWS": 0},
+    "tables, no pair product": {"_DENSE_PRODUCT": 0},
+    "tables, settle a pool at a time": {"_SETTLE_BATCH": 1},
+    "prefix table, occurrence rows": {"_DENSE_KEYS": 0},
+    "sorted, pair lists": {"_DENSE_N": 0},
+    "sorted, scoring present entries": {"_DENSE_N": 0, "_PAIR_ROWS": 0, "_PAIR_BUDGET": 0},
+    "big trace": {"_DENSE_N": 0, "_DENSE_KEYS": 0, "_SETTLE_STEPS": 1, "_SETTLE_BATCH": 1, "_FLAT_LCP": 0,
+                  "_INHERIT_WINDOWS": 0, "_SMALL_WINDOWS": 0, "_FEW_WINDOWS": 0},
+}
+SWEEP = ["0", "1", "2", "3", "5", "8", "13", "21", "34", "55", "unlimited"]
+
+
+@pytest.mark.parametrize("path", list(ENGINE_PATHS))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=traces())
+def test_every_path_equals_bruteforce_over_a_sweep(path, case):
+    """A whole sweep (pools that never fill, pools that overflow early or late, pools that
+    hold one entry) through each path: prefix hits, their sources and substring hits."""
+    import tracetui.core.engine as engine
+
+    inputs, outputs, chunk, _ = case
+    with patch.multiple(engine, **ENGINE_PATHS[path]):
+        a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs], pool_sizes=SWEEP, chunk_size=chunk,
+                    tokens_per_gb=1)
+    for size, pool in zip(SWEEP, a.pools):
+        ref_prefix, ref_src, ref_sub = bruteforce.replay(inputs, outputs, None if size == "unlimited" else int(size),
+                                                         chunk)
+        assert pool.prefix_hits.tolist() == ref_prefix, size
+        assert pool.prefix_source.tolist() == ref_src, size
+        assert pool.substring_hits.tolist() == ref_sub, size
 
 
 def test_log_matches_pairs():

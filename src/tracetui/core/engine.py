@@ -37,6 +37,7 @@ How it stays linear. Everything that does not depend on the pool size is compute
 from __future__ import annotations
 
 import bisect
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -54,8 +55,23 @@ DEFAULT_POOL_SIZES: tuple[str, ...] = (
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 _TABLE_BITS = 24
 _SETTLE_STEPS = 6
+_SETTLE_BATCH = 1 << 22
+"""Settle pools together while their open chunks number at most this many in all."""
 _DENSE_KEYS = 1 << 22
 """Below this many possible (id, entry) or (query, entry) keys, count in a dense table."""
+_DENSE_N = 128
+"""Up to this many requests, tables over every pair of entries (their LCP, their chunk pair
+counts) replace the sorted structures, and replays take a maximum over the pool."""
+_DENSE_PRODUCT = 1 << 26
+"""... when the product giving their chunk pair counts costs at most this much."""
+_FLAT_LCP = 1 << 16
+"""Compare neighbours' tokens in one flat pass while they number at most this many."""
+_INHERIT_WINDOWS = 1 << 16
+"""From this many windows on, windows an entry shares with an earlier one are copied."""
+_SMALL_WINDOWS = 1 << 14
+"""Up to this many windows, compare them with one 2-D gather (no loop over C)."""
+_FEW_WINDOWS = 512
+"""Up to this many (sparse) windows, hash them with one 2-D gather (no loop over C)."""
 _PAIR_BUDGET = 8
 _PAIR_ROWS = 200_000
 """Precompute substring pair counts while they hold at most this many rows in all, or per
@@ -220,6 +236,8 @@ class _Index:
         out_len = np.fromiter((len(a) for a in outputs), dtype=np.int64, count=n)
         self.ent_len = self.in_len + out_len
         self.ent_len_list: list[int] = self.ent_len.tolist()
+        self.stored_before: list[int] = [0] + np.cumsum(self.ent_len).tolist()
+        """Tokens of the entries before request i, for i in 0..n."""
         self.in_len_list: list[int] = self.in_len.tolist()
         parts: list[np.ndarray] = []
         for a, b in zip(inputs, outputs):
@@ -238,30 +256,47 @@ class _Index:
 
     def _build_ranks(self) -> None:
         n = self.n
+        off = self.off.tolist()
         # Big-endian bytes compare like the token sequences (a prefix sorts first).
-        keys = [self.entry(j).astype(">u4").tobytes() for j in range(n)]
+        raw = self.tok.astype(">u4").tobytes()
+        keys = [raw[4 * off[j]: 4 * off[j + 1]] for j in range(n)]
         order = sorted(range(n), key=keys.__getitem__)
         self.order = order
         rank = [0] * n
         for r, j in enumerate(order):
             rank[j] = r
         self.rank = rank
-        adj = [0] * max(n - 1, 0)
-        for r in range(n - 1):
-            adj[r] = _lcp(self.entry(order[r]), self.entry(order[r + 1]))
+        o = np.asarray(order, dtype=np.int64)
+        adj = _pair_lcps(self.tok, self.off[o[:-1]], self.off[o[1:]],
+                         np.minimum(self.ent_len[o[:-1]], self.ent_len[o[1:]]))
         # Sparse table for range minima over adj: table[k][a] = min(adj[a: a + 2**k]).
         table = [adj]
         k = 1
         while (1 << k) <= len(adj):
             prev = table[-1]
             half = 1 << (k - 1)
-            table.append([min(prev[a], prev[a + half]) for a in range(len(adj) - (1 << k) + 1)])
+            table.append(np.minimum(prev[:-half], prev[half:]))
             k += 1
-        self._table = table
+        self._dense: list[list[int]] | None = None
+        self._prefix_table: _Dense | None = None
+        if n <= _DENSE_N:
+            # Few entries: the LCP of every pair of ranks, so that replays look it up directly.
+            # Row a: running minima of adj from a on, i.e. dense[a, b] = min(adj[a: b]), b > a.
+            above = np.arange(n - 1)[None, :] >= np.arange(n)[:, None]
+            run = np.minimum.accumulate(np.where(above, adj[None, :], np.iinfo(np.int64).max), axis=1)
+            dense = np.zeros((n, n), dtype=np.int64)
+            dense[:, 1:] = np.where(above, run, 0)
+            dense += dense.T
+            self._dense = dense.tolist()
+            rank_a = np.asarray(rank, dtype=np.int64)
+            self._dense_entry = dense[rank_a][:, rank_a]  # by entry index
+        self._table = [t.tolist() for t in table]
         self._ties: dict[tuple[int, int], tuple[int, int]] = {}
 
     def lcp_ranks(self, a: int, b: int) -> int:
         """LCP of the entries at ranks a and b (a != b)."""
+        if self._dense is not None:
+            return self._dense[a][b]
         if a > b:
             a, b = b, a
         k = (b - a).bit_length() - 1
@@ -286,6 +321,13 @@ class _Index:
     def earliest_sharers(self) -> tuple[np.ndarray, np.ndarray]:
         """For each entry j: an earlier entry with the longest common prefix, and that length."""
         n = self.n
+        if self._dense is not None:
+            # Few entries: the best earlier entry of each straight from the matrix.
+            earlier = np.arange(n)[None, :] < np.arange(n)[:, None]
+            by_entry = np.where(earlier, self._dense_entry, 0)
+            src = np.argmax(by_entry, axis=1) if n else np.zeros(0, np.int64)
+            m = by_entry[np.arange(n), src] if n else np.zeros(0, np.int64)
+            return np.where(m > 0, src, -1).astype(np.int64), m.astype(np.int64)
         src = np.full(n, -1, dtype=np.int64)
         m = np.zeros(n, dtype=np.int64)
         seen: list[int] = []
@@ -312,10 +354,13 @@ class _Index:
         nwin = np.maximum(self.ent_len - c + 1, 0)
         self.win_off = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(nwin, out=self.win_off[1:])
-        src, m = self.earliest_sharers()
-        # Windows inside the prefix an entry shares with an earlier one are copies of that
-        # entry's windows: only the rest ("novel" windows) is hashed.
-        inherit = np.where(src >= 0, np.clip(m - c + 1, 0, nwin), 0)
+        if int(self.win_off[-1]) >= _INHERIT_WINDOWS:
+            src, m = self.earliest_sharers()
+            # Windows inside the prefix an entry shares with an earlier one are copies of
+            # that entry's windows: only the rest ("novel" windows) is hashed.
+            inherit = np.where(src >= 0, np.clip(m - c + 1, 0, nwin), 0)
+        else:  # few windows: hashing them all costs less than finding what to copy
+            src, inherit = np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.int64)
         nnovel = nwin - inherit
         total_novel = int(nnovel.sum())
         novel_base = np.repeat(self.off[:-1] + inherit, nnovel)
@@ -327,7 +372,10 @@ class _Index:
         # Only a window whose content is some input's chunk can ever be matched: windows get
         # an id only when their hash is a chunk's (and the tokens agree).
         req, kk = self._chunk_positions()
-        chunk_h = _window_hashes(self.tok, pair, self.off[req] + kk * c, c)
+        if total_novel == int(self.win_off[-1]):  # every window hashed: chunks are windows
+            chunk_h = h_novel[self.win_off[req] + kk * c]
+        else:
+            chunk_h = _window_hashes(self.tok, pair, self.off[req] + kk * c, c)
         matched = _chunk_contents(self.tok, pair, starts, c, h_novel, chunk_h)
         if matched is None:  # a hash collision: group the windows exactly instead
             cand_ids, cand_first = _group_windows(self.tok, starts, c, h_novel)
@@ -336,8 +384,11 @@ class _Index:
         n_ids = len(cand_first)
         novel_ids = np.where(cand_ids < 0, n_ids, cand_ids).astype(np.int32)  # n_ids: "no chunk content"
         first_novel = cand_first
-        ids = np.empty(int(self.win_off[-1]), dtype=np.int32)
-        self._fill(ids, novel_ids, src, inherit, novel_first)
+        if total_novel == int(self.win_off[-1]):
+            ids = novel_ids
+        else:
+            ids = np.empty(int(self.win_off[-1]), dtype=np.int32)
+            self._fill(ids, novel_ids, src, inherit, novel_first)
         self.ids = ids
         self.n_ids = n_ids
         # The first novel occurrence of an id is its first occurrence: copies come later.
@@ -349,6 +400,8 @@ class _Index:
         self._entry_occ: tuple[np.ndarray, ...] | None = None
         self._chunks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._rows: tuple[np.ndarray, ...] | None = None
+        self._sure: tuple[np.ndarray, ...] | None = None
+        self._tables: tuple[np.ndarray, np.ndarray] | None = None
         self._freq: np.ndarray | None = None
 
     def _fill(self, out: np.ndarray, novel: np.ndarray, src: np.ndarray, inherit: np.ndarray,
@@ -390,6 +443,29 @@ class _Index:
         ids = self.ids[self.win_off[req] + kk * self.chunk] if len(req) else np.zeros(0, np.int32)
         return req, kk, ids
 
+    @property
+    def dense_substring(self) -> bool:
+        """Few requests and chunk contents: substring replays use the (request, entry) pair
+        counts, a product of (id, entry) tables costing n x n x ids."""
+        return self.n <= _DENSE_N and self.n_ids * self.n <= _DENSE_KEYS and \
+            self.n * self.n * self.n_ids <= _DENSE_PRODUCT
+
+    def id_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """(id, entry) tables, when n_ids x n <= _DENSE_KEYS: how many windows of entry j hold
+        content u, and the first position of one (int64 max when none)."""
+        self.occurrences()
+        assert self._tables is not None
+        return self._tables
+
+    def pair_table(self) -> np.ndarray:
+        """When dense_substring: per (request i, entry j) the number of (window, chunk) equal
+        pairs, as (chunks of i per content) x (windows of j per content)."""
+        req, _, cid = self.all_chunks()
+        per_req = np.bincount(req * self.n_ids + cid, minlength=self.n * self.n_ids).reshape(self.n, self.n_ids)
+        counts = self.id_tables()[0]
+        # In floating point for BLAS: the counts are far below 2**53, so the products are exact.
+        return np.rint(per_req.astype(np.float64) @ counts.astype(np.float64)).astype(np.int64)
+
     def occurrences(self) -> tuple[np.ndarray, ...]:
         """Where chunk contents occur: rows sorted by (id, entry), one per (id, entry).
 
@@ -407,12 +483,13 @@ class _Index:
             key = wid * self.n + entry
             if self.n_ids * self.n <= _DENSE_KEYS:
                 # Few (id, entry) pairs in all: count them in a dense table, no sort.
-                counts = np.bincount(key, minlength=self.n_ids * self.n)
-                ukey = np.flatnonzero(counts)
-                counts = counts[ukey]
-                first = np.full(self.n_ids * self.n, np.iinfo(np.int64).max, dtype=np.int64)
-                np.minimum.at(first, key, pos)
-                first = first[ukey]
+                table = np.bincount(key, minlength=self.n_ids * self.n)
+                ukey = np.flatnonzero(table)
+                counts = table[ukey]
+                at = np.full(self.n_ids * self.n, np.iinfo(np.int64).max, dtype=np.int64)
+                np.minimum.at(at, key, pos)
+                first = at[ukey]
+                self._tables = (table.reshape(self.n_ids, self.n), at.reshape(self.n_ids, self.n))
             else:
                 # Windows come in (entry, position) order, so a stable sort by id alone
                 # leaves each id's rows sorted by entry and position.
@@ -442,15 +519,38 @@ class _Index:
             self._rows = (safe, has, base, threshold)
         return self._rows
 
-    def pair_scores(self, budget: int) -> list[list[tuple[int, int]]] | None:
+    def sure_chunks(self) -> tuple[np.ndarray, ...]:
+        """Chunks whose newest earlier holder is entry i - 1, present at query i in every pool
+        (it is stored just before): (their indices in all_chunks(), their number per request,
+        the indices of the other chunks held by some earlier entry)."""
+        if self._sure is None:
+            req, _, _ = self.all_chunks()
+            _, _, oentry, _, _ = self.occurrences()
+            row, has = self.chunk_rows()[:2]
+            prev = has & (oentry[row] == req - 1) if len(oentry) else has
+            sure = np.flatnonzero(prev)
+            self._sure = (sure, np.bincount(req[sure], minlength=self.n), np.flatnonzero(has & ~prev))
+        return self._sure
+
+    def prefix_table(self) -> _Dense | None:
+        """With few requests (_DENSE_N): per request i, per entry j, the prefix hit E_j would
+        give I_i (their LCP, capped at |I_i|); else None."""
+        if self._dense is None:
+            return None
+        if self._prefix_table is None:
+            self._prefix_table = _Dense.of(np.minimum(self._dense_entry, self.in_len[:, None]))
+        return self._prefix_table
+
+    def pair_scores(self, budget: int, matrix: bool = False) -> list[list[tuple[int, int]]] | np.ndarray | None:
         """Per request i: the earlier entries j sharing a chunk with input i, and the number
-        of (window, chunk) equal pairs between them — or None when that list would exceed
-        `budget` rows (then replays score the entries present in the pool instead)."""
+        of (window, chunk) equal pairs between them, highest first — or None when that list
+        would exceed `budget` rows (then replays score the entries present in the pool
+        instead). With `matrix` (few requests), per request i the count of every entry j."""
         req, _, cid = self.all_chunks()
         okey, _, oentry, ocount, _ = self.occurrences()
         row, has = self.chunk_rows()[:2]
         if len(okey) == 0:
-            return [[] for _ in range(self.n)]
+            return np.zeros((self.n, self.n), dtype=np.int64) if matrix else [[] for _ in range(self.n)]
         first = np.searchsorted(okey, cid.astype(np.int64) * self.n, side="left")
         length = np.where(has, row - first + 1, 0)
         total = int(length.sum())
@@ -463,6 +563,8 @@ class _Index:
         if self.n * self.n <= _DENSE_KEYS:
             # Few (query, entry) pairs in all: sum them in a dense table, no sort.
             sums = np.bincount(key, weights=ocount[rows], minlength=self.n * self.n).astype(np.int64)
+            if matrix:
+                return sums.reshape(self.n, self.n)
             ukey = np.flatnonzero(sums)
             sums = sums[ukey]
         else:
@@ -473,6 +575,8 @@ class _Index:
             sums = np.add.reduceat(weight, head) if total else np.zeros(0, np.int64)
             ukey = key[head]
         query, entry = ukey // self.n, ukey % self.n
+        by_count = np.lexsort((-sums, query))  # each request's entries, highest count first
+        query, entry, sums = query[by_count], entry[by_count], sums[by_count]
         bounds = np.searchsorted(query, np.arange(self.n + 1)).tolist()
         pairs = list(zip(entry.tolist(), sums.tolist()))
         return [pairs[bounds[i]: bounds[i + 1]] for i in range(self.n)]
@@ -515,6 +619,30 @@ class _Index:
         rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
         for k, j, p in rows.tolist():
             yield (k * c, k * c + c, j, p, p + c)
+
+
+def _pair_lcps(tok: np.ndarray, a: np.ndarray, b: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """LCP of tok[a_k:] and tok[b_k:] within their first m_k tokens, for every pair k.
+
+    While the tokens to compare are few, all pairs are compared in one flat pass (no call
+    per pair); beyond that, pair by pair in growing blocks.
+    """
+    if int(m.sum()) > _FLAT_LCP:
+        return np.fromiter((_lcp(tok[x: x + k], tok[y: y + k]) for x, y, k in zip(a.tolist(), b.tolist(), m.tolist())),
+                           dtype=np.int64, count=len(m))
+    total = int(m.sum())
+    out = m.astype(np.int64, copy=True)
+    if total == 0:
+        return out
+    first = np.cumsum(m) - m
+    seg = np.repeat(np.arange(len(m)), m)
+    pos = np.arange(total, dtype=np.int64) - first[seg]
+    diff = np.flatnonzero(tok[a[seg] + pos] != tok[b[seg] + pos])
+    if len(diff):
+        s = seg[diff]
+        head = np.r_[True, s[1:] != s[:-1]]  # the first difference of each pair
+        out[s[head]] = pos[diff[head]]
+    return out
 
 
 def _lcp(a: np.ndarray, b: np.ndarray) -> int:
@@ -641,7 +769,13 @@ def _window_hashes(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, c: int
     if len(starts) == 0:  # e.g. a chunk longer than every entry: no loop of c / 2 empty passes
         return np.zeros(0, dtype=np.uint64)
     steps = range(0, c - 1, 2)
-    if len(starts) * 4 > len(tok):
+    if len(starts) <= _FEW_WINDOWS and len(starts) * 4 <= len(tok):
+        # Few windows: gather all their token pairs at once; Horner's rule unrolled is a
+        # dot product with powers of the multiplier (all modulo 2**64).
+        h = pair[starts[:, None] + np.arange(0, c - 1, 2)] @ _hash_powers(c // 2)
+        if c % 2:
+            h = h * _HASH_MUL + tok[starts + c - 1].astype(np.uint64)
+    elif len(starts) * 4 > len(tok):
         # Many windows: hash every position with contiguous passes, then pick.
         m = len(tok) - c + 1
         h = np.zeros(m, dtype=np.uint64)
@@ -665,6 +799,13 @@ def _window_hashes(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, c: int
     return h
 
 
+@functools.lru_cache(maxsize=8)
+def _hash_powers(k: int) -> np.ndarray:
+    """MUL**(k-1), ..., MUL, 1 modulo 2**64: the weights of k pairs in a window's hash."""
+    mul = int(_HASH_MUL)
+    return np.array([pow(mul, k - 1 - e, 1 << 64) for e in range(k)], dtype=np.uint64)
+
+
 def _confirm(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, rep: np.ndarray, c: int) -> bool:
     """True when every window equals its group's representative, token for token.
 
@@ -683,6 +824,9 @@ def _confirm(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, rep: np.ndar
     if not full.any():
         return True
     a, b = starts[full], rep[full]
+    if len(a) <= _SMALL_WINDOWS:
+        span = np.arange(c)
+        return bool(np.array_equal(tok[a[:, None] + span], tok[b[:, None] + span]))
     # Compare two tokens at a time as one 64-bit word: half the gathers of a token-wise check.
     for k in range(0, c - 1, 2):
         if not np.array_equal(pair[a + k], pair[b + k]):
@@ -691,114 +835,456 @@ def _confirm(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, rep: np.ndar
 
 
 # --------------------------------------------------------------------------- replays
+#
+# A bounded pool behaves exactly like the unlimited one until the first store that evicts
+# or cuts (every entry so far fits): the unlimited replays record their LRU order at those
+# requests, and each bounded replay starts from there instead of from request 0.
 
-class _Pool:
-    """LRU bookkeeping shared by both replays: which entries are present and how long."""
-
-    def __init__(self, capacity: int | None, ent_len: list[int]) -> None:
-        self.capacity = capacity
-        self.ent_len = ent_len
-        self.lru: OrderedDict[int, int] = OrderedDict()  # entry -> stored length
-        self.used = 0
-        self.cut: int = -1  # the entry stored cut, while present
-
-    def store(self, i: int, on_evict: Callable[[int], None]) -> None:
-        full = length = self.ent_len[i]
-        cap = self.capacity
-        if cap is not None:
-            if length > cap:
-                length = cap
-            lru = self.lru
-            while self.used > 0 and self.used + length > cap:
-                j, stored = lru.popitem(last=False)
-                self.used -= stored
-                if j == self.cut:
-                    self.cut = -1
-                on_evict(j)
-            if length < full:
-                self.cut = i
-        self.lru[i] = length
-        self.used += length
+_INF = float("inf")
 
 
-def _replay_prefix(ix: _Index, capacity: int | None) -> tuple[np.ndarray, np.ndarray]:
-    n = ix.n
-    hits = [0] * n
-    source = [-1] * n
-    pool = _Pool(capacity, ix.ent_len_list)
-    present: list[int] = []  # ranks of present entries, sorted
-    last_use = np.full(n, np.inf)  # by rank; inf when absent (numpy, for wide ties)
-    last_use_list = [0] * n  # the same for present ranks, for narrow ties
-    rank, order, in_len = ix.rank, ix.order, ix.in_len_list
+def _replay_bounds(ix: _Index, capacities: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Per capacity, (start, tail): `start` is the first request whose store evicts or cuts
+    (the entries so far exceed the pool): before it the pool is the unlimited one. From
+    `tail` on, any two consecutive entries (cut to the pool) overflow it: once the pool
+    holds just the previous entry at a query, it does so at every later query (the store
+    evicts everything before), and the rest is known without replaying (tail 1: all of it).
+    """
+    if not capacities:
+        return {}
+    cap = np.asarray(capacities, dtype=np.int64)
+    start = np.searchsorted(np.cumsum(ix.ent_len), cap, side="right")
+    kept = np.minimum(ix.ent_len[None, :], cap[:, None])
+    fits = (kept[:, :-1] + kept[:, 1:]) <= cap[:, None]  # column k: requests k, k + 1 fit together
+    last = fits.shape[1] - 1 - np.argmax(fits[:, ::-1], axis=1) if fits.shape[1] else np.zeros(len(cap), np.int64)
+    tail = np.where(fits.any(axis=1), last + 2, 1) if fits.shape[1] else np.ones(len(cap), np.int64)
+    return {c: (s, t) for c, s, t in zip(capacities, start.tolist(), tail.tolist())}
+
+
+@dataclass
+class _PrefixBase:
+    """The unlimited prefix replay: per request the hit, its source and the ranks [a, b) of
+    all the earlier entries giving that hit (a contiguous run in sorted order); the LRU
+    order (oldest first) before chosen requests."""
+
+    hits: list[int]
+    source: list[int]
+    ties: list[tuple[int, int]]
+    orders: dict[int, list[int]]
+
+
+class _Recency:
+    """Last use of every present entry by rank, for tie-breaks. Narrow ties read the list;
+    wide ones take an argmin over a numpy mirror, which is only brought up to date (from
+    the writes pending since) when a wide tie needs it."""
+
+    __slots__ = ("clock", "pending", "mirror")
+
+    def __init__(self, n: int) -> None:
+        self.clock: list[float] = [0.0] * n
+        self.pending: dict[int, float] = {}
+        self.mirror = np.full(n, np.inf)
+
+    def oldest(self, ranks: list[int]) -> int:
+        """The rank of `ranks` (a sorted run of present ranks) used least recently."""
+        if len(ranks) <= 32:
+            return min(ranks, key=self.clock.__getitem__)
+        if self.pending:
+            self.mirror[list(self.pending)] = list(self.pending.values())
+            self.pending.clear()
+        return ranks[0] + int(np.argmin(self.mirror[ranks[0]: ranks[-1] + 1]))  # absent ranks are inf
+
+
+def _prefix_best(ix: _Index, present: list[int], r: int, limit: int,
+                 recency: _Recency) -> tuple[int, int, tuple[int, int]]:
+    """The longest match of the entry at rank r among the present ranks (sorted), capped at
+    `limit` (its input length): (hit, entry giving it, ranks [a, b) around r holding every
+    present entry that matches as long). On ties the least recently used entry gives it.
+    (0, -1, (r, r)) when nothing matches."""
     lcp = ix.lcp_ranks
-    clock = 0
+    pos = bisect.bisect_left(present, r)
+    size = len(present)
+    left = lcp(present[pos - 1], r) if pos > 0 else 0
+    right = lcp(r, present[pos]) if pos < size else 0
+    hit = min(max(left, right), limit)
+    if hit <= 0:
+        return 0, -1, (r, r)
+    # All present entries matching >= hit form a contiguous run of ranks around r: find its
+    # ends (most often one step from r on each side).
+    if (left < hit or pos < 2 or lcp(present[pos - 2], r) < hit) and \
+            (right < hit or pos + 1 >= size or lcp(r, present[pos + 1]) < hit):
+        lo = pos if left < hit else pos - 1
+        hi = pos if right < hit else pos + 1
+    else:
+        a, b = ix.tie_interval(r, hit)
+        lo = bisect.bisect_left(present, a)
+        hi = bisect.bisect_left(present, b)
+    ties = (present[lo], present[hi - 1] + 1)
+    if hi - lo == 1:
+        return hit, ix.order[present[lo]], ties
+    return hit, ix.order[recency.oldest(present[lo:hi])], ties
 
-    def evict(j: int) -> None:
-        r = rank[j]
-        del present[bisect.bisect_left(present, r)]
-        last_use[r] = np.inf
 
+def _replay_prefix_unlimited(ix: _Index, wanted: set[int]) -> _PrefixBase:
+    """The prefix replay of the unlimited pool, keeping the LRU order before the requests in
+    `wanted` (where bounded pools first overflow)."""
+    n = ix.n
+    hits, source = [0] * n, [-1] * n
+    ties: list[tuple[int, int]] = [(0, 0)] * n
+    rank, in_len = ix.rank, ix.in_len_list
+    present: list[int] = []
+    recency = _Recency(n)
+    clock, pending = recency.clock, recency.pending
+    lru: OrderedDict[int, None] = OrderedDict()
+    orders: dict[int, list[int]] = {}
+    tick = 0
     for i in range(n):
+        if i in wanted:
+            orders[i] = list(lru)
         r = rank[i]
-        pos = bisect.bisect_left(present, r)
-        size = len(present)
-        left = lcp(present[pos - 1], r) if pos > 0 else 0
-        right = lcp(r, present[pos]) if pos < size else 0
-        hit = min(max(left, right), in_len[i])
-        if pool.cut >= 0:
-            # A cut entry fills the pool alone (others have length 0): cap its match.
-            hit = min(hit, pool.lru[pool.cut])
-        if hit > 0:
-            if pool.cut >= 0:
-                j = pool.cut
-            else:
-                # All present entries matching >= hit form a contiguous run of ranks
-                # around r: find its ends (most often one step from r on each side).
-                if (left < hit or pos < 2 or lcp(present[pos - 2], r) < hit) and \
-                        (right < hit or pos + 1 >= size or lcp(r, present[pos + 1]) < hit):
-                    lo = pos if left < hit else pos - 1
-                    hi = pos if right < hit else pos + 1
-                else:
-                    a, b = ix.tie_interval(r, hit)
-                    lo = bisect.bisect_left(present, a)
-                    hi = bisect.bisect_left(present, b)
+        hit, j, run = _prefix_best(ix, present, r, in_len[i], recency)
+        if hit:
+            hits[i], source[i], ties[i] = hit, j, run
+            lru.move_to_end(j)
+            rj = rank[j]
+            clock[rj] = pending[rj] = tick
+            tick += 1
+        lru[i] = None
+        bisect.insort(present, r)
+        clock[r] = pending[r] = tick
+        tick += 1
+    return _PrefixBase(hits, source, ties, orders)
+
+
+def _start_state(ix: _Index, t0: int, order: list[int]) -> tuple[OrderedDict[int, None], list[bool], int]:
+    """A bounded pool just before request t0, its first overflow: every earlier entry present
+    in full, in the unlimited pool's LRU order. Returns (LRU keys, present flags, used)."""
+    lru: OrderedDict[int, None] = OrderedDict.fromkeys(order)
+    alive = [True] * t0 + [False] * (ix.n - t0)
+    return lru, alive, ix.stored_before[t0]
+
+
+def _replay_prefix(ix: _Index, capacity: int, t0: int, base: _PrefixBase) -> tuple[np.ndarray, np.ndarray]:
+    """The prefix replay of a bounded pool, from its first overflow t0 on."""
+    n = ix.n
+    hits = base.hits[:t0] + [0] * (n - t0)
+    source = base.source[:t0] + [-1] * (n - t0)
+    rank, ent_len, in_len, lcp = ix.rank, ix.ent_len_list, ix.in_len_list, ix.lcp_ranks
+    lru, alive, used = _start_state(ix, t0, base.orders[t0])
+    present = sorted(rank[:t0])
+    recency = _Recency(n)
+    clock, pending = recency.clock, recency.pending
+    for k, j in enumerate(lru):
+        clock[rank[j]] = pending[rank[j]] = k
+    tick = t0
+    b_hits, b_ties, order = base.hits, base.ties, ix.order
+    cut, cut_len = -1, 0  # the entry stored cut while present, and its stored length
+    for i in range(t0, n):
+        r = rank[i]
+        if cut >= 0:
+            # A cut entry fills the pool alone (the others present have length 0).
+            hit, j = min(lcp(rank[cut], r), in_len[i], cut_len), cut
+        else:
+            hit = b_hits[i]
+            if hit:
+                # The entries that gave the unlimited pool its (longest possible) hit: if
+                # any is still here, the hit is the same and the least recent of them
+                # gives it; if none is, search this pool.
+                a, b = b_ties[i]
+                lo = bisect.bisect_left(present, a)
+                hi = bisect.bisect_left(present, b)
                 if hi - lo == 1:
                     j = order[present[lo]]
-                elif hi - lo <= 32:  # ties: the least recently used of them
-                    j = order[min(present[lo:hi], key=last_use_list.__getitem__)]
+                elif hi > lo:
+                    j = order[recency.oldest(present[lo:hi])]
                 else:
-                    j = order[present[lo] + int(np.argmin(last_use[present[lo]: present[hi - 1] + 1]))]
+                    hit, j, _ = _prefix_best(ix, present, r, in_len[i], recency)
+        if hit > 0:
             hits[i], source[i] = hit, j
-            pool.lru.move_to_end(j)
-            last_use[rank[j]] = last_use_list[rank[j]] = clock
-            clock += 1
-        pool.store(i, evict)
+            lru.move_to_end(j)
+            rj = rank[j]
+            clock[rj] = pending[rj] = tick
+            tick += 1
+        full = length = ent_len[i]
+        if length > capacity:
+            length = capacity
+        while used > 0 and used + length > capacity:
+            j = lru.popitem(last=False)[0]
+            if j == cut:
+                used -= cut_len
+                cut = -1
+            else:
+                used -= ent_len[j]
+            alive[j] = False
+            rj = rank[j]
+            del present[bisect.bisect_left(present, rj)]
+            pending[rj] = _INF
+        if length < full:
+            cut, cut_len = i, length
+        lru[i] = None
+        used += length
+        alive[i] = True
         bisect.insort(present, r)
-        last_use[r] = last_use_list[r] = clock
-        clock += 1
+        clock[r] = pending[r] = tick
+        tick += 1
     return np.asarray(hits, dtype=np.int64), np.asarray(source, dtype=np.int64)
 
 
-def _single_entry_replay(ix: _Index, capacity: int) -> tuple[np.ndarray, ...] | None:
-    """Both replays at once when every store evicts everything before it.
+@dataclass
+class _Scoring:
+    """How a substring replay finds the entry to touch: precomputed pair counts per request
+    (sorted by count, highest first) or, when those would be too many, each request's chunk
+    ids with multiplicities, scored against the present entries' occurrence rows."""
 
-    When no entry is empty and any two consecutive entries (cut to the pool) overflow it,
-    the pool holds exactly the previous entry at every query: touches change nothing, and
-    hits only need the LCP with that entry. The smallest pool sizes of most traces are in
-    this regime. Returns (prefix hits, prefix sources, evicted_at, stored) or None.
+    pairs: list[list[tuple[int, int]]] | None
+    chunk_uniq: list[tuple[np.ndarray, np.ndarray]]
+    scratch: np.ndarray
+    dense: _Dense | None = None
+    """With few requests: the pair count of every (request, entry), instead of `pairs`."""
+
+
+def _scoring(ix: _Index) -> _Scoring:
+    if ix.dense_substring:
+        return _Scoring(None, [], np.zeros(0, np.int64), _Dense.of(ix.pair_table()))
+    pairs = ix.pair_scores(max(_PAIR_ROWS, _PAIR_BUDGET * len(ix.all_chunks()[0])))
+    if pairs is not None:
+        return _Scoring(pairs, [], np.zeros(0, np.int64))
+    return _Scoring(None, [_uniq_counts(ix.chunk_ids(i)) for i in range(ix.n)],
+                    np.zeros(ix.n_ids + 1, dtype=np.int64))
+
+
+def _score_present(ix: _Index, scoring: _Scoring, i: int, lru: OrderedDict[int, None], cut: int) -> int:
+    """The present entry (not the cut one) with the most (window, chunk) equal pairs with
+    input i, the least recently used on ties; -1 when none shares a chunk."""
+    uq, mult = scoring.chunk_uniq[i]
+    if not uq.size or not lru:
+        return -1
+    starts, eids, ecounts = ix.entry_occurrences()
+    scratch = scoring.scratch
+    # Score every present entry in one go: gather their occurrence rows (in LRU order),
+    # weigh each by how often the query holds that chunk, sum per entry.
+    scratch[uq] = mult
+    order = np.fromiter(lru, dtype=np.int64, count=len(lru))
+    if cut >= 0:
+        order = order[order != cut]  # alone in the pool: touching it changes nothing
+    lo, hi = starts[order], starts[order + 1]
+    length = hi - lo
+    total = int(length.sum())
+    who = -1
+    if total:
+        ends = np.cumsum(length)
+        rows = np.repeat(lo - (ends - length), length) + np.arange(total)
+        weighted = scratch[eids[rows]] * ecounts[rows]
+        sums = np.zeros(len(order), dtype=np.int64)
+        nonempty = length > 0
+        sums[nonempty] = np.add.reduceat(weighted, (ends - length)[nonempty])
+        k = int(np.argmax(sums))  # the first maximum is the least recently used
+        if sums[k] > 0:
+            who = int(order[k])
+    scratch[uq] = 0
+    return who
+
+
+def _replay_substring(ix: _Index, capacity: int | None, t0: int, order: list[int], scoring: _Scoring,
+                      wanted: set[int] | None = None) -> tuple[np.ndarray, np.ndarray, dict[int, list[int]]]:
+    """Replay the substring pool from request t0 (LRU `order` before it, all entries full).
+
+    Returns (evicted_at, stored_len, orders): evicted_at[j] is the request during whose
+    store j was evicted (n if never), so entry j is present for the queries j < i <=
+    evicted_at[j]; hits are settled afterwards, at once. The replay itself only decides
+    which entry each request touches. With capacity None (the unlimited pool) it only
+    records the LRU order before the requests in `wanted`, and stops after the last.
     """
-    stored = np.minimum(ix.ent_len, capacity)
     n = ix.n
-    if n == 0 or (stored == 0).any() or ((stored[:-1] + stored[1:]) <= capacity).any():
+    evicted_at = [n] * n
+    stored = ix.ent_len.copy()
+    ent_len = ix.ent_len_list
+    lru, alive, used = _start_state(ix, t0, order)
+    last_use = [0] * n
+    for k, j in enumerate(lru):
+        last_use[j] = k  # below 2 * t0, the first use to come
+    pairs = scoring.pairs
+    orders: dict[int, list[int]] = {}
+    stop = n if wanted is None else max(wanted, default=-1) + 1
+    cut, cut_len = -1, 0
+    for i in range(t0, min(n, stop)):
+        if wanted is not None and i in wanted:
+            orders[i] = list(lru)
+        who = -1
+        if pairs is not None:
+            best = 0
+            # Highest counts first: the first present entry sets the best count, and only
+            # entries with that same count can still win (the least recently used).
+            for j, score in pairs[i]:
+                if score < best:
+                    break
+                if alive[j] and j != cut:  # a cut entry is alone: touching it changes nothing
+                    if who < 0 or last_use[j] < last_use[who]:
+                        best, who = score, j
+        else:
+            who = _score_present(ix, scoring, i, lru, cut)
+        if who >= 0:
+            lru.move_to_end(who)
+            last_use[who] = 2 * i
+        length = ent_len[i]
+        if capacity is not None:
+            full = length
+            if length > capacity:
+                length = capacity
+            while used > 0 and used + length > capacity:
+                j = lru.popitem(last=False)[0]
+                if j == cut:
+                    used -= cut_len
+                    cut = -1
+                else:
+                    used -= ent_len[j]
+                alive[j] = False
+                evicted_at[j] = i
+            if length < full:
+                cut, cut_len = i, length
+                stored[i] = length
+        lru[i] = None
+        used += length
+        alive[i] = True
+        last_use[i] = 2 * i + 1
+    return np.asarray(evicted_at, dtype=np.int64), stored, orders
+
+
+@dataclass(frozen=True)
+class _Dense:
+    """A table over (request i, entry j) for few requests: the prefix hit E_j gives I_i, or
+    their number of (window, chunk) equal pairs. Per request: the row, the highest value
+    over the earlier entries and every earlier entry reaching it (none when it is 0)."""
+
+    rows: list[list[int]]
+    top: list[int]
+    best: list[tuple[int, ...]]
+
+    @classmethod
+    def of(cls, table: np.ndarray) -> _Dense:
+        n = len(table)
+        earlier = np.where(np.arange(n)[None, :] < np.arange(n)[:, None], table, 0)
+        top = earlier.max(axis=1) if n else np.zeros(0, np.int64)
+        qi, ej = np.nonzero((earlier == top[:, None]) & (top[:, None] > 0))
+        bounds = np.searchsorted(qi, np.arange(n + 1)).tolist()
+        ents = ej.tolist()
+        return cls(table.tolist(), top.tolist(), [tuple(ents[bounds[i]: bounds[i + 1]]) for i in range(n)])
+
+
+def _replay_dense(ix: _Index, capacity: int | None, t0: int, order: list[int], table: _Dense,
+                  wanted: set[int] | None = None, until: int | None = None, tail: int | None = None
+                  ) -> tuple[list[int], list[int], np.ndarray, np.ndarray, dict[int, list[int]]]:
+    """Either replay with few requests, from request t0 (LRU `order` before it, all entries
+    full): the entry to touch is the present one with the highest value in the table, the
+    least recently used on ties, when that value is > 0.
+
+    Most often the entries that reach the highest value over all earlier ones (`best`) are
+    still present and settle it; else a maximum over the pool does (max() keeps the first
+    of equal values, in LRU order the least recent). Returns (value and entry touched per
+    request, evicted_at, stored, LRU orders before the requests in `wanted`); it stops
+    before request `until` if given. From `tail` on (see _replay_bounds), once the pool
+    holds a single entry the rest is filled in without replaying.
+    """
+    n = ix.n
+    rows, top, best = table.rows, table.top, table.best
+    hits, source = [0] * n, [-1] * n
+    evicted_at = [n] * n
+    stored = ix.ent_len.copy()
+    ent_len = ix.ent_len_list
+    lru: OrderedDict[int, None] = OrderedDict.fromkeys(order)
+    last_use = [0] * n
+    for k, j in enumerate(order):
+        last_use[j] = k  # below t0, the first use to come
+    tick = t0
+    used = ix.stored_before[t0]
+    orders: dict[int, list[int]] = {}
+    cut, cut_len = -1, 0
+    tail = n if tail is None else tail
+    for i in range(t0, n if until is None else until):
+        if wanted is not None and i in wanted:
+            orders[i] = list(lru)
+        if i >= tail and len(lru) == 1:
+            assert capacity is not None
+            _single_entry_tail(ix, capacity, i, hits, source, evicted_at)
+            stored[i:] = np.minimum(stored[i:], capacity)
+            break
+        j, value = -1, 0
+        if cut >= 0:
+            # A cut entry fills the pool alone (the others present have length 0).
+            value = min(rows[i][cut], cut_len)
+            if value > 0:
+                j = cut
+        elif top[i]:
+            b = best[i]
+            if len(b) == 1:
+                if b[0] in lru:
+                    j = b[0]
+            else:
+                here = [e for e in b if e in lru]
+                if here:
+                    j = min(here, key=last_use.__getitem__)
+            if j >= 0:
+                value = top[i]
+            elif lru:
+                row = rows[i]
+                j = max(lru, key=row.__getitem__)
+                value = row[j]
+                if not value:
+                    j = -1
+        if j >= 0:
+            hits[i], source[i] = value, j
+            lru.move_to_end(j)
+            last_use[j] = tick
+            tick += 1
+        length = ent_len[i]
+        if capacity is not None:
+            full = length
+            if length > capacity:
+                length = capacity
+            while used > 0 and used + length > capacity:
+                e = lru.popitem(last=False)[0]
+                if e == cut:
+                    used -= cut_len
+                    cut = -1
+                else:
+                    used -= ent_len[e]
+                evicted_at[e] = i
+            if length < full:
+                cut, cut_len = i, length
+                stored[i] = length
+        lru[i] = None
+        used += length
+        last_use[i] = tick
+        tick += 1
+    return hits, source, np.asarray(evicted_at, dtype=np.int64), stored, orders
+
+
+def _single_entry_tail(ix: _Index, capacity: int, i0: int, hits: list[int], source: list[int],
+                       evicted_at: list[int]) -> None:
+    """Fill in both replays from request i0 on, where the pool holds exactly the previous
+    entry at every query (see _replay_bounds): touches change nothing, each store evicts
+    that entry, and the prefix hit is the LCP with it (cut to the pool)."""
+    lcp, rank, in_len, ent_len = ix.lcp_ranks, ix.rank, ix.in_len_list, ix.ent_len_list
+    for i in range(max(i0, 1), ix.n):
+        hit = min(lcp(rank[i - 1], rank[i]), in_len[i], ent_len[i - 1], capacity)
+        if hit > 0:
+            hits[i], source[i] = hit, i - 1
+        evicted_at[i - 1] = i
+
+
+def _single_entry_replay(ix: _Index, capacity: int) -> tuple[np.ndarray, ...] | None:
+    """Both replays at once when every store evicts everything before it (tail 1 in
+    _replay_bounds): the pool holds exactly the previous entry at every query. The smallest
+    pool sizes of most traces are in this regime. Returns (prefix hits, prefix sources,
+    evicted_at, stored) or None when the pool is not in that regime.
+    """
+    n = ix.n
+    if n == 0 or _replay_bounds(ix, [capacity])[capacity][1] > 1:
         return None
-    lcp, rank, in_len, kept = ix.lcp_ranks, ix.rank, ix.in_len_list, stored.tolist()
-    hits = [0] * n
-    for i in range(1, n):
-        hits[i] = min(lcp(rank[i - 1], rank[i]), in_len[i], kept[i - 1])
-    p_hits = np.asarray(hits, dtype=np.int64)
-    p_src = np.where(p_hits > 0, np.arange(n) - 1, -1)
-    # Entry j is present for query j + 1 only.
-    return p_hits, p_src, np.arange(1, n + 1, dtype=np.int64), stored
+    hits, source, evicted_at = [0] * n, [-1] * n, [n] * n
+    _single_entry_tail(ix, capacity, 1, hits, source, evicted_at)
+    return (np.asarray(hits, dtype=np.int64), np.asarray(source, dtype=np.int64),
+            np.asarray(evicted_at, dtype=np.int64), np.minimum(ix.ent_len, capacity))
 
 
 def _first_at_least(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
@@ -823,115 +1309,159 @@ def _last_at_least(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
     return lo
 
 
-def _replay_substring(ix: _Index, capacity: int, chunk_uniq: list[tuple[np.ndarray, np.ndarray]],
-                      scratch: np.ndarray, pairs: list[list[tuple[int, int]]] | None
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Replay the substring pool: returns (evicted_at, stored_len) per entry.
-
-    evicted_at[j] is the request during whose store j was evicted (n if never); entry j is
-    present for the queries j < i <= evicted_at[j]. Hits are settled afterwards, at once.
-    The replay itself only decides which entry each request touches: from the precomputed
-    pair counts when there are few enough (`pairs`), else by scoring the present entries.
-    """
-    n = ix.n
-    evicted_at = np.full(n, n, dtype=np.int64)
-    stored = ix.ent_len.copy()
-    pool = _Pool(capacity, ix.ent_len_list)
-    present = [False] * n
-    last_use = [0] * n
-    starts, eids, ecounts = ix.entry_occurrences()
-    current = 0
-
-    def evict(j: int) -> None:
-        evicted_at[j] = current
-        present[j] = False
-
-    for i in range(n):
-        current = i
-        who = -1
-        if pairs is not None:
-            best = 0
-            cut = pool.cut  # a cut entry is alone in the pool: touching it changes nothing
-            for j, score in pairs[i]:
-                if present[j] and j != cut and (score > best or (score == best and last_use[j] < last_use[who])):
-                    best, who = score, j
-        else:
-            uq, mult = chunk_uniq[i]
-            if uq.size and pool.lru:
-                # Score every present entry in one go: gather their occurrence rows (in LRU
-                # order), weigh each by how often the query holds that chunk, sum per entry.
-                scratch[uq] = mult
-                order = np.fromiter(pool.lru, dtype=np.int64, count=len(pool.lru))
-                if pool.cut >= 0:
-                    order = order[order != pool.cut]  # alone in the pool: touching it changes nothing
-                lo, hi = starts[order], starts[order + 1]
-                length = hi - lo
-                total = int(length.sum())
-                if total:
-                    ends = np.cumsum(length)
-                    rows = np.repeat(lo - (ends - length), length) + np.arange(total)
-                    weighted = scratch[eids[rows]] * ecounts[rows]
-                    sums = np.zeros(len(order), dtype=np.int64)
-                    nonempty = length > 0
-                    sums[nonempty] = np.add.reduceat(weighted, (ends - length)[nonempty])
-                    k = int(np.argmax(sums))  # the first maximum is the least recently used
-                    if sums[k] > 0:
-                        who = int(order[k])
-                scratch[uq] = 0
-        if who >= 0:
-            pool.lru.move_to_end(who)
-            last_use[who] = 2 * i
-        pool.store(i, evict)
-        present[i] = True
-        last_use[i] = 2 * i + 1
-        if pool.cut == i:
-            stored[i] = pool.lru[i]
-    return evicted_at, stored
+def _bitsets(mask: np.ndarray) -> np.ndarray:
+    """The last axis of a boolean array as bitsets: (..., words) of uint64, 32 bits a word
+    (bit j % 32 of word j // 32 set when mask[..., j]). Packed by a product with powers of
+    two, exact in floating point below 2**53."""
+    n = mask.shape[-1]
+    words = max(1, -(-n // 32))
+    if words * 32 != n:
+        mask = np.concatenate([mask, np.zeros(mask.shape[:-1] + (words * 32 - n,), dtype=bool)], axis=-1)
+    weights = np.exp2(np.arange(32, dtype=np.float64))
+    return (mask.reshape(mask.shape[:-1] + (words, 32)).astype(np.float64) @ weights).astype(np.uint64)
 
 
-def _settle_substring(ix: _Index, evicted_at: np.ndarray | None, stored: np.ndarray | None) -> np.ndarray:
-    """Substring hits of every request, given when each entry left the pool.
+def _settle_dense(ix: _Index, pools: Sequence[tuple[np.ndarray, np.ndarray]],
+                  single: Sequence[bool]) -> list[np.ndarray]:
+    """_settle_substring from the (id, entry) tables, for few requests: chunk (i, u) hits
+    when some entry present at query i holds u (before its cut).
 
-    Chunk (i, u) hits when an entry holding u is present at query i. Walking back from the
-    newest entry before i that holds u settles almost every chunk in a step or two: it hits
-    at the first present one, and misses once the entries are older than the oldest entry
-    still in the pool. The few chunks still open after a handful of steps are settled by a
-    running maximum over all occurrence rows.
+    Entry i - 1 is always present at query i: when it holds u before its cut, the chunk
+    hits (most chunks do, in every pool). Pools in the single-entry regime (`single`) hold
+    nothing else. Otherwise a cut entry, while present, is the only one holding anything
+    (the others present are empty), so its cut decides; else the entries present at query
+    i and the entries holding u, as bitsets over the entries, share a bit. A few pools at
+    a time, all at once.
     """
     req, _, cid = ix.all_chunks()
     n, c = ix.n, ix.chunk
-    if evicted_at is None:
-        matched = ix.first_entry[cid] < req
-        return np.bincount(req[matched], minlength=n).astype(np.int64) * c
+    counts, first = ix.id_tables()
+    # Only chunks held by some earlier entry can hit; i >= 1 for them.
+    held_before = np.flatnonzero(ix.first_entry[cid] < req)
+    r, u = req[held_before], cid[held_before]
+    # (id, entry): the stored length entry j needs to hold u (none: int64 max).
+    need = np.where(counts > 0, first + c, np.iinfo(np.int64).max)
+    prev_need = need[u, r - 1]
+    holders = None
+    query = np.arange(n)[None, :, None]
+    earlier = np.arange(n)[None, None, :] < query
+    group = max(1, _SETTLE_BATCH // max(1, n * n))
+    out: list[np.ndarray] = []
+    for k in range(0, len(pools), group):
+        evicted_at = np.stack([e for e, _ in pools[k: k + group]])
+        stored = np.stack([s for _, s in pools[k: k + group]])
+        hit = prev_need[None, :] <= stored[:, r - 1]  # (pool, chunk): entry i - 1 holds it
+        others = ~np.asarray(single[k: k + group])[:, None]
+        p, q = np.nonzero(~hit & others)
+        if len(p):
+            if holders is None:
+                holders = _bitsets(counts > 0)  # (id, words)
+            present = _bitsets(earlier & (query <= evicted_at[:, None, :]))  # (pool, query, words)
+            # The cut entry present at query i, if any: the latest one stored before i (a cut
+            # entry evicts every earlier one that holds anything), unless evicted since.
+            latest = np.full((len(stored), n), -1, dtype=np.int64)
+            cp, cj = np.nonzero(stored[:, :-1] < ix.ent_len[None, :-1])
+            latest[cp, cj + 1] = cj
+            latest = np.maximum.accumulate(latest, axis=1)
+            i = r[q]
+            alone = latest[p, i]
+            alone[(alone >= 0) & (evicted_at[p, alone] < i)] = -1
+            found = np.zeros(len(p), dtype=bool)
+            for w in range(present.shape[-1]):
+                found |= (present[p, i, w] & holders[u[q], w]) != 0
+            with_cut = np.flatnonzero(alone >= 0)
+            j = alone[with_cut]
+            found[with_cut] = need[u[q[with_cut]], j] <= stored[p[with_cut], j]
+            hit[p[found], q[found]] = True
+        pool, chunk = np.nonzero(hit)
+        per = np.bincount(pool * n + r[chunk], minlength=len(stored) * n).reshape(-1, n)
+        out.extend(per.astype(np.int64) * c)
+    return out
+
+
+def _settle_unlimited(ix: _Index) -> np.ndarray:
+    """Substring hits in the unlimited pool: a chunk hits when it occurred in an earlier entry."""
+    req, _, cid = ix.all_chunks()
+    matched = ix.first_entry[cid] < req
+    return np.bincount(req[matched], minlength=ix.n).astype(np.int64) * ix.chunk
+
+
+def _settle_substring(ix: _Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Substring hits of every request for each bounded pool (see _settle_group), settled
+    a few pools at a time so that the open chunks of a group stay within _SETTLE_BATCH."""
+    per_pool = max(1, len(ix.sure_chunks()[2]))
+    group = max(1, _SETTLE_BATCH // per_pool)
+    out: list[np.ndarray] = []
+    for k in range(0, len(pools), group):
+        out.extend(_settle_group(ix, pools[k: k + group]))
+    return out
+
+
+def _settle_group(ix: _Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Substring hits of every request, for several bounded pools at once, given for each
+    when every entry left the pool (evicted_at) and how much of it was stored.
+
+    Chunk (i, u) hits when an entry holding u is present at query i. The newest entry
+    before i, i - 1, is always present at query i: a chunk it holds (before its cut) hits in
+    every pool, which settles most chunks once for all pools. The others walk back from the
+    newest entry holding u, all pools together: a chunk hits at the first present one, and
+    misses once the entries are older than the oldest entry still in the pool. The few still
+    open after a handful of steps are settled by a running maximum over the occurrence rows.
+    """
+    if not pools:
+        return []
+    req, _, cid = ix.all_chunks()
+    n, c = ix.n, ix.chunk
     _, oid, oentry, _, opos = ix.occurrences()
     row, has_row, base, threshold = ix.chunk_rows()
-    cut = bool((stored < ix.ent_len).any())
-    # The oldest entry present at query i: the first j whose departure is at or after i.
-    oldest = np.searchsorted(np.maximum.accumulate(evicted_at), np.arange(n), side="left")
-    matched = np.zeros(len(req), dtype=bool)
-    open_ = np.flatnonzero(has_row)
-    r = row[open_]
+    sure, sure_per_req, other = ix.sure_chunks()
+    evicted = np.concatenate([e for e, _ in pools])  # pool p's entry j at p * n + j
+    stored = np.concatenate([s for _, s in pools])
+    oldest = np.concatenate([
+        # The oldest entry present at query i: the first j whose departure is at or after i.
+        np.searchsorted(np.maximum.accumulate(e), np.arange(n), side="left") for e, _ in pools])
+    sure_req = req[sure]
+    sure_need = opos[row[sure]] + c
+    qs, rs, ps = [other], [row[other]], [np.zeros(len(other), dtype=np.int64)]
+    lost = []  # per pool, sure chunks cut off entry i - 1
+    for p, (_, st) in enumerate(pools):
+        if p:
+            qs.append(other)
+            rs.append(rs[0])
+            ps.append(np.full(len(other), p, dtype=np.int64))
+        short = np.flatnonzero(st[sure_req - 1] < sure_need)
+        lost.append(np.bincount(sure_req[short], minlength=n))
+        if len(short):
+            back = row[sure[short]] - 1  # walk on from the entry before i - 1
+            keep = back >= 0
+            qs.append(sure[short][keep])
+            rs.append(back[keep])
+            ps.append(np.full(int(keep.sum()), p, dtype=np.int64))
+    q, r, p = np.concatenate(qs), np.concatenate(rs), np.concatenate(ps)
+    found = []
     for _ in range(_SETTLE_STEPS):
-        if len(open_) == 0:
+        if len(q) == 0:
             break
         ent = oentry[r]
-        i = req[open_]
-        alive = (oid[r] == cid[open_]) & (ent >= oldest[i])
-        here = alive & (evicted_at[ent] >= i)
-        if cut:
-            here &= opos[r] + c <= stored[ent]  # a cut entry holds the windows before its cut
-        matched[open_[here]] = True
+        i = req[q]
+        pe = p * n + ent
+        alive = (oid[r] == cid[q]) & (ent >= oldest[p * n + i])
+        # Present at query i, and the window before the entry's cut when it was cut.
+        here = alive & (evicted[pe] >= i) & (opos[r] + c <= stored[pe])
+        found.append(p[here] * n + i[here])
         more = alive & ~here & (r > 0)
-        open_, r = open_[more], r[more] - 1
-    if len(open_):
-        depart = evicted_at[oentry]
-        if cut:
-            depart = np.where(opos + c <= stored[oentry], depart, -1)
+        q, r, p = q[more], r[more] - 1, p[more]
+    out = np.concatenate(found) if found else np.zeros(0, np.int64)
+    hits = np.bincount(out, minlength=len(pools) * n).reshape(len(pools), n)
+    for k in np.unique(p).tolist():
+        ev, st = pools[k]
+        open_ = q[p == k]
         # Latest departure among the entries that hold u before i, as a running max within
         # each id's rows; `base` lifts each id's segment above the previous one.
+        depart = np.where(opos + c <= st[oentry], ev[oentry], -1)
         running = np.maximum.accumulate(base + depart)
-        matched[open_] = running[row[open_]] >= threshold[open_]
-    return np.bincount(req[matched], minlength=n).astype(np.int64) * c
+        hits[k] += np.bincount(req[open_[running[row[open_]] >= threshold[open_]]], minlength=n)
+    return [(hits[k] + sure_per_req - lost[k]).astype(np.int64) * c for k in range(len(pools))]
 
 
 # --------------------------------------------------------------------------- entry point
@@ -941,7 +1471,8 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
             chunk_size: int = DEFAULT_CHUNK, tokens_per_gb: float = DEFAULT_TOKENS_PER_GB,
             progress: Callable[[int, int], None] | None = None,
             cancel: threading.Event | None = None) -> Analysis:
-    """Replay the trace for every pool size; `progress(done, total)` counts replays."""
+    """Replay the trace for every pool size; `progress(done, total)` counts the steps (the
+    unlimited replay, one per smaller pool, then settling their substring hits)."""
     if chunk_size < 1:
         raise ValueError("chunk size must be >= 1")
     if len(inputs) != len(outputs):
@@ -956,8 +1487,8 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
             raise AnalysisCancelled()
 
     # Pools that hold every entry are the unlimited pool: only the smaller ones are replayed.
-    replayed = {s.capacity: s for s in sizes if s.capacity is not None and s.capacity < total_stored}
-    steps = 1 + len(replayed)
+    replayed = sorted({s.capacity for s in sizes if s.capacity is not None and s.capacity < total_stored})
+    steps = 1 + len(replayed) + bool(replayed)
     done = 0
 
     def tick() -> None:
@@ -967,41 +1498,65 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
             progress(done, steps)
 
     check()
-    p_hits, p_src = _replay_prefix(ix, None)
-    unlimited = PoolResult(PoolSize(None, None, "∞"), _frozen(p_hits), _frozen(p_src),
-                           _frozen(_settle_substring(ix, None, None)), total_input)
+    bounds = _replay_bounds(ix, replayed)
+    starts = {cap: start for cap, (start, tail) in bounds.items() if tail > 1}
+    wanted = set(starts.values())
+    table = ix.prefix_table()
+    if table is not None:
+        hits, source, _, _, p_orders = _replay_dense(ix, None, 0, [], table, wanted)
+        base = _PrefixBase(hits, source, [], p_orders)
+    else:
+        base = _replay_prefix_unlimited(ix, wanted)
+    unlimited = PoolResult(PoolSize(None, None, "∞"), _frozen(np.asarray(base.hits, dtype=np.int64)),
+                           _frozen(np.asarray(base.source, dtype=np.int64)), _frozen(_settle_unlimited(ix)),
+                           total_input)
     tick()
-    by_capacity: dict[int, PoolResult] = {}
-    scoring: list = []  # [pairs, chunk_uniq, scratch], built for the first full replay
-
-    for size in replayed.values():
+    if starts:
         check()
-        assert size.capacity is not None
-        single = _single_entry_replay(ix, size.capacity)
-        if single is not None:
-            p_hits, p_src, evicted_at, stored = single
+        scoring = _scoring(ix)
+        # The substring pool's LRU order where each bounded pool first overflows.
+        if scoring.dense is not None:
+            orders = _replay_dense(ix, None, 0, [], scoring.dense, wanted, until=max(wanted) + 1)[4]
         else:
-            if not scoring:
-                pairs = ix.pair_scores(max(_PAIR_ROWS, _PAIR_BUDGET * len(ix.all_chunks()[0])))
-                chunk_uniq = [] if pairs is not None else [_uniq_counts(ix.chunk_ids(i)) for i in range(ix.n)]
-                scratch = np.zeros(ix.n_ids + 1 if pairs is None else 0, dtype=np.int64)
-                scoring = [pairs, chunk_uniq, scratch]
-            pairs, chunk_uniq, scratch = scoring
-            p_hits, p_src = _replay_prefix(ix, size.capacity)
-            evicted_at, stored = _replay_substring(ix, size.capacity, chunk_uniq, scratch, pairs)
-        s_hits = _settle_substring(ix, evicted_at, stored)
-        by_capacity[size.capacity] = PoolResult(size, _frozen(p_hits), _frozen(p_src), _frozen(s_hits),
-                                                total_input)
+            orders = _replay_substring(ix, None, 0, [], scoring, wanted=wanted)[2]
+    prefix: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    departures: list[tuple[np.ndarray, np.ndarray]] = []
+    for cap in replayed:
+        check()
+        t0, tail = bounds[cap]
+        if tail <= 1:
+            p_hits, p_src, evicted_at, stored = _single_entry_replay(ix, cap)  # type: ignore[misc]
+        else:
+            if table is not None:
+                hits, source = _replay_dense(ix, cap, t0, base.orders[t0], table, tail=tail)[:2]
+                # Before t0 the pool is the unlimited one.
+                p_hits = np.asarray(base.hits[:t0] + hits[t0:], dtype=np.int64)
+                p_src = np.asarray(base.source[:t0] + source[t0:], dtype=np.int64)
+            else:
+                p_hits, p_src = _replay_prefix(ix, cap, t0, base)
+            if scoring.dense is not None:
+                evicted_at, stored = _replay_dense(ix, cap, t0, orders[t0], scoring.dense, tail=tail)[2:4]
+            else:
+                evicted_at, stored, _ = _replay_substring(ix, cap, t0, orders[t0], scoring)
+        prefix[cap] = (p_hits, p_src)
+        departures.append((evicted_at, stored))
+        tick()
+    check()
+    if ix.n <= _DENSE_N and ix.n_ids * ix.n <= _DENSE_KEYS:
+        substring = dict(zip(replayed, _settle_dense(ix, departures, [bounds[c][1] <= 1 for c in replayed])))
+    else:
+        substring = dict(zip(replayed, _settle_substring(ix, departures)))
+    if replayed:
         tick()
     results: list[PoolResult] = []
     for size in sizes:
-        # A pool that holds every entry never evicts nor cuts: it is the unlimited pool.
-        if size.capacity is None or size.capacity >= total_stored:
+        if size.capacity in prefix:
+            p_hits, p_src = prefix[size.capacity]
+            results.append(PoolResult(size, _frozen(p_hits), _frozen(p_src), _frozen(substring[size.capacity]),
+                                      total_input))
+        else:  # a pool that holds every entry never evicts nor cuts: it is the unlimited pool
             results.append(PoolResult(size, unlimited.prefix_hits, unlimited.prefix_source,
                                       unlimited.substring_hits, total_input))
-        else:
-            r = by_capacity[size.capacity]
-            results.append(PoolResult(size, r.prefix_hits, r.prefix_source, r.substring_hits, total_input))
     combined = _frozen(_combined(ix, unlimited.prefix_hits))
     return Analysis(chunk_size, tokens_per_gb, _frozen(ix.in_len.copy()), _frozen(ix.ent_len - ix.in_len),
                     tuple(results), unlimited, combined, ix)
