@@ -256,6 +256,39 @@ def test_every_path_equals_bruteforce_over_a_sweep(path, case):
         assert pool.substring_hits.tolist() == ref_sub, size
 
 
+@st.composite
+def long_traces(draw):
+    """Up to 80 requests built from a few templates: many entries tie on the longest match
+    (wider than the narrow-tie shortcut), repeat whole, or share chunks at new offsets."""
+    templates = draw(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=12), min_size=1, max_size=4))
+    n = draw(st.integers(30, 80))
+    inputs, outputs = [], []
+    for _ in range(n):
+        base = list(templates[draw(st.integers(0, len(templates) - 1))])
+        inputs.append(base + draw(st.lists(st.integers(0, 3), max_size=4)))
+        outputs.append(draw(st.lists(st.integers(0, 3), max_size=3)))
+    return inputs, outputs, draw(st.integers(1, 3))
+
+
+@pytest.mark.parametrize("path", ["tables", "sorted, pair lists", "sorted, scoring present entries", "big trace"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=long_traces())
+def test_every_path_equals_bruteforce_on_longer_traces(path, case):
+    import tracetui.core.engine as engine
+
+    inputs, outputs, chunk = case
+    sizes = ["3", "10", "30", "100", "300", "unlimited"]
+    with patch.multiple(engine, **ENGINE_PATHS[path]):
+        a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs], pool_sizes=sizes, chunk_size=chunk,
+                    tokens_per_gb=1)
+    for size, pool in zip(sizes, a.pools):
+        ref_prefix, ref_src, ref_sub = bruteforce.replay(inputs, outputs, None if size == "unlimited" else int(size),
+                                                         chunk)
+        assert pool.prefix_hits.tolist() == ref_prefix, size
+        assert pool.prefix_source.tolist() == ref_src, size
+        assert pool.substring_hits.tolist() == ref_sub, size
+
+
 def test_log_matches_pairs():
     inputs = [[1, 2, 1, 2], [1, 2, 3, 3]]
     a, _ = run(inputs, [[], []], None, 2)

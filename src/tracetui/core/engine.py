@@ -29,9 +29,19 @@ How it stays linear. Everything that does not depend on the pool size is compute
   that shared prefix are hashed, the others are copied. A replay only decides touches and
   evictions (from precomputed pair counts when they are few, else by scoring the entries
   present in the pool); which chunks hit is then settled for all requests at once from the
-  eviction times.
-- Pools that hold the whole trace are the unlimited pool; pools so small that every store
-  evicts everything need no replay at all.
+  eviction times, most of them once for every pool (a chunk held by the previous entry).
+- With few requests (_DENSE_N) the same is done with tables over every pair of entries:
+  their LCP, their number of chunk pairs, and which entries hold each chunk content; a
+  replay touches the best entry still present, and hits settle from bitsets of entries.
+
+What a pool size changes is replayed only where it can change anything:
+
+- Pools that hold the whole trace are the unlimited pool.
+- A smaller pool is the unlimited pool until its first store that evicts or cuts: its
+  replays start there, from the unlimited replays' LRU order at that request.
+- Once any two consecutive entries overflow a pool, a pool holding just the previous entry
+  keeps doing so: from there (for the smallest pools, from the start) the hits follow from
+  the LCP with the previous entry, without a replay.
 """
 
 from __future__ import annotations
@@ -97,6 +107,7 @@ class PoolSize:
         return self.capacity is None
 
 
+@functools.lru_cache(maxsize=256)  # the same few sizes, for every analysis and every session replayed
 def parse_pool_size(text: str | float | None, tokens_per_gb: float) -> PoolSize:
     """'0.4' -> PoolSize(0.4, floor(0.4 x tokens_per_gb)); 'unlimited' / None -> unlimited.
 
@@ -246,6 +257,7 @@ class _Index:
         self.tok = np.concatenate(parts).astype(np.uint32, copy=False) if parts else np.zeros(0, np.uint32)
         self.off = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(self.ent_len, out=self.off[1:])
+        self._positions: tuple[np.ndarray, np.ndarray] | None = None
         self._build_ranks()
         self._build_window_ids()
 
@@ -418,6 +430,11 @@ class _Index:
 
     def _chunk_positions(self) -> tuple[np.ndarray, np.ndarray]:
         """(request, chunk index) of every whole chunk of every input."""
+        if self._positions is None:
+            self._positions = self._find_chunk_positions()
+        return self._positions
+
+    def _find_chunk_positions(self) -> tuple[np.ndarray, np.ndarray]:
         k = self.in_len // self.chunk
         req = np.repeat(np.arange(self.n, dtype=np.int64), k)
         first = np.zeros(self.n + 1, dtype=np.int64)
@@ -495,8 +512,8 @@ class _Index:
                 # leaves each id's rows sorted by entry and position.
                 order = _radix_argsort(wid, max(16, int(self.n_ids).bit_length()))
                 key, pos = key[order], pos[order]
-                head = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
-                counts = np.diff(np.r_[head, len(key)])
+                head = np.flatnonzero(_run_heads(key))
+                counts = np.diff(head, append=len(key))
                 ukey, first = key[head], pos[head]
             self._occ = (ukey, ukey // self.n, ukey % self.n, counts, first)
         return self._occ
@@ -541,16 +558,16 @@ class _Index:
             self._prefix_table = _Dense.of(np.minimum(self._dense_entry, self.in_len[:, None]))
         return self._prefix_table
 
-    def pair_scores(self, budget: int, matrix: bool = False) -> list[list[tuple[int, int]]] | np.ndarray | None:
+    def pair_scores(self, budget: int) -> list[list[tuple[int, int]]] | None:
         """Per request i: the earlier entries j sharing a chunk with input i, and the number
         of (window, chunk) equal pairs between them, highest first — or None when that list
         would exceed `budget` rows (then replays score the entries present in the pool
-        instead). With `matrix` (few requests), per request i the count of every entry j."""
+        instead)."""
         req, _, cid = self.all_chunks()
         okey, _, oentry, ocount, _ = self.occurrences()
         row, has = self.chunk_rows()[:2]
         if len(okey) == 0:
-            return np.zeros((self.n, self.n), dtype=np.int64) if matrix else [[] for _ in range(self.n)]
+            return [[] for _ in range(self.n)]
         first = np.searchsorted(okey, cid.astype(np.int64) * self.n, side="left")
         length = np.where(has, row - first + 1, 0)
         total = int(length.sum())
@@ -563,15 +580,13 @@ class _Index:
         if self.n * self.n <= _DENSE_KEYS:
             # Few (query, entry) pairs in all: sum them in a dense table, no sort.
             sums = np.bincount(key, weights=ocount[rows], minlength=self.n * self.n).astype(np.int64)
-            if matrix:
-                return sums.reshape(self.n, self.n)
             ukey = np.flatnonzero(sums)
             sums = sums[ukey]
         else:
             order = _radix_argsort(key, max(16, int(self.n * self.n).bit_length()))
             key = key[order]
             weight = ocount[rows][order]
-            head = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if total else np.zeros(0, np.int64)
+            head = np.flatnonzero(_run_heads(key))
             sums = np.add.reduceat(weight, head) if total else np.zeros(0, np.int64)
             ukey = key[head]
         query, entry = ukey // self.n, ukey % self.n
@@ -621,6 +636,15 @@ class _Index:
             yield (k * c, k * c + c, j, p, p + c)
 
 
+def _run_heads(x: np.ndarray) -> np.ndarray:
+    """True where x differs from the element before it (and at 0): the heads of its runs."""
+    head = np.empty(len(x), dtype=bool)
+    if len(x):
+        head[0] = True
+        np.not_equal(x[1:], x[:-1], out=head[1:])
+    return head
+
+
 def _pair_lcps(tok: np.ndarray, a: np.ndarray, b: np.ndarray, m: np.ndarray) -> np.ndarray:
     """LCP of tok[a_k:] and tok[b_k:] within their first m_k tokens, for every pair k.
 
@@ -640,7 +664,7 @@ def _pair_lcps(tok: np.ndarray, a: np.ndarray, b: np.ndarray, m: np.ndarray) -> 
     diff = np.flatnonzero(tok[a[seg] + pos] != tok[b[seg] + pos])
     if len(diff):
         s = seg[diff]
-        head = np.r_[True, s[1:] != s[:-1]]  # the first difference of each pair
+        head = _run_heads(s)  # the first difference of each pair
         out[s[head]] = pos[diff[head]]
     return out
 
@@ -673,7 +697,7 @@ def _chunk_contents(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, c: in
     if len(starts) == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int64)
     uniq = np.sort(chunk_h)
-    uniq = uniq[np.r_[True, uniq[1:] != uniq[:-1]]] if len(uniq) else uniq
+    uniq = uniq[_run_heads(uniq)]
     bits = int(min(_TABLE_BITS, max(12, (8 * len(uniq)).bit_length())))
     shift = np.uint64(64 - bits)
     slot_of = (uniq >> shift).astype(np.int64)
@@ -717,7 +741,7 @@ def _group_windows(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray) -
     key = h >> np.uint64(16)
     order = _radix_argsort(key, 48)
     key = key[order]
-    run_head = np.r_[True, key[1:] != key[:-1]]
+    run_head = _run_heads(key)
     run = np.cumsum(run_head) - 1
     # Stable passes keep equal keys in window order: a run's head is its first window.
     first_of_run = order[run_head]
@@ -964,8 +988,10 @@ def _start_state(ix: _Index, t0: int, order: list[int]) -> tuple[OrderedDict[int
     return lru, alive, ix.stored_before[t0]
 
 
-def _replay_prefix(ix: _Index, capacity: int, t0: int, base: _PrefixBase) -> tuple[np.ndarray, np.ndarray]:
-    """The prefix replay of a bounded pool, from its first overflow t0 on."""
+def _replay_prefix(ix: _Index, capacity: int, t0: int, base: _PrefixBase,
+                   tail: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The prefix replay of a bounded pool, from its first overflow t0 on; from `tail` on
+    (see _replay_bounds), once the pool holds one entry the rest is filled in."""
     n = ix.n
     hits = base.hits[:t0] + [0] * (n - t0)
     source = base.source[:t0] + [-1] * (n - t0)
@@ -979,7 +1005,11 @@ def _replay_prefix(ix: _Index, capacity: int, t0: int, base: _PrefixBase) -> tup
     tick = t0
     b_hits, b_ties, order = base.hits, base.ties, ix.order
     cut, cut_len = -1, 0  # the entry stored cut while present, and its stored length
+    tail = n if tail is None else tail
     for i in range(t0, n):
+        if i >= tail and len(lru) == 1:
+            _single_entry_tail(ix, capacity, i, hits, source, [0] * n)
+            break
         r = rank[i]
         if cut >= 0:
             # A cut entry fills the pool alone (the others present have length 0).
@@ -1086,14 +1116,16 @@ def _score_present(ix: _Index, scoring: _Scoring, i: int, lru: OrderedDict[int, 
 
 
 def _replay_substring(ix: _Index, capacity: int | None, t0: int, order: list[int], scoring: _Scoring,
-                      wanted: set[int] | None = None) -> tuple[np.ndarray, np.ndarray, dict[int, list[int]]]:
+                      wanted: set[int] | None = None, tail: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, dict[int, list[int]]]:
     """Replay the substring pool from request t0 (LRU `order` before it, all entries full).
 
     Returns (evicted_at, stored_len, orders): evicted_at[j] is the request during whose
     store j was evicted (n if never), so entry j is present for the queries j < i <=
     evicted_at[j]; hits are settled afterwards, at once. The replay itself only decides
     which entry each request touches. With capacity None (the unlimited pool) it only
-    records the LRU order before the requests in `wanted`, and stops after the last.
+    records the LRU order before the requests in `wanted`, and stops after the last. From
+    `tail` on (see _replay_bounds), once the pool holds one entry the rest is filled in.
     """
     n = ix.n
     evicted_at = [n] * n
@@ -1107,9 +1139,15 @@ def _replay_substring(ix: _Index, capacity: int | None, t0: int, order: list[int
     orders: dict[int, list[int]] = {}
     stop = n if wanted is None else max(wanted, default=-1) + 1
     cut, cut_len = -1, 0
+    tail = n if tail is None else tail
     for i in range(t0, min(n, stop)):
         if wanted is not None and i in wanted:
             orders[i] = list(lru)
+        if i >= tail and len(lru) == 1:
+            assert capacity is not None
+            _single_entry_tail(ix, capacity, i, [0] * n, [-1] * n, evicted_at)
+            stored[i:] = np.minimum(stored[i:], capacity)
+            break
         who = -1
         if pairs is not None:
             best = 0
@@ -1171,92 +1209,104 @@ class _Dense:
         return cls(table.tolist(), top.tolist(), [tuple(ents[bounds[i]: bounds[i + 1]]) for i in range(n)])
 
 
-def _replay_dense(ix: _Index, capacity: int | None, t0: int, order: list[int], table: _Dense,
-                  wanted: set[int] | None = None, until: int | None = None, tail: int | None = None
-                  ) -> tuple[list[int], list[int], np.ndarray, np.ndarray, dict[int, list[int]]]:
-    """Either replay with few requests, from request t0 (LRU `order` before it, all entries
-    full): the entry to touch is the present one with the highest value in the table, the
-    least recently used on ties, when that value is > 0.
+def _replay_dense_unlimited(ix: _Index, table: _Dense, wanted: set[int],
+                            until: int | None = None) -> tuple[list[int], list[int], dict[int, list[int]]]:
+    """Either replay of the unlimited pool with few requests: every earlier entry is
+    present, so the entry touched is the least recently used of those reaching the highest
+    value in the table. Returns (value and entry touched per request, the LRU order before
+    the requests in `wanted`); stops before request `until` if given."""
+    n = ix.n
+    top, best = table.top, table.best
+    hits, source = [0] * n, [-1] * n
+    lru: OrderedDict[int, None] = OrderedDict()
+    last_use = [0] * n
+    orders: dict[int, list[int]] = {}
+    tick = 0
+    for i in range(n if until is None else until):
+        if i in wanted:
+            orders[i] = list(lru)
+        b = best[i]
+        if b:
+            j = b[0] if len(b) == 1 else min(b, key=last_use.__getitem__)
+            hits[i], source[i] = top[i], j
+            lru.move_to_end(j)
+            last_use[j] = tick
+            tick += 1
+        lru[i] = None
+        last_use[i] = tick
+        tick += 1
+    return hits, source, orders
 
-    Most often the entries that reach the highest value over all earlier ones (`best`) are
+
+def _replay_dense(ix: _Index, capacity: int, t0: int, tail: int, order: list[int],
+                  table: _Dense) -> tuple[list[int], list[int], list[int]]:
+    """Either replay of a bounded pool with few requests, from its first overflow t0 (LRU
+    `order` before it, every entry full): the entry touched is the present one with the
+    highest value in the table (> 0), the least recently used on ties.
+
+    Most often the entries reaching the highest value over all earlier ones (`best`) are
     still present and settle it; else a maximum over the pool does (max() keeps the first
-    of equal values, in LRU order the least recent). Returns (value and entry touched per
-    request, evicted_at, stored, LRU orders before the requests in `wanted`); it stops
-    before request `until` if given. From `tail` on (see _replay_bounds), once the pool
-    holds a single entry the rest is filled in without replaying.
+    of equal values: in LRU order, the least recent). From `tail` on (see _replay_bounds),
+    once the pool holds one entry the rest is filled in without replaying. Returns (value
+    and entry touched per request from t0 on, evicted_at per entry: n if never).
     """
     n = ix.n
     rows, top, best = table.rows, table.top, table.best
-    hits, source = [0] * n, [-1] * n
-    evicted_at = [n] * n
-    stored = ix.ent_len.copy()
+    kept = np.minimum(ix.ent_len, capacity).tolist()  # stored lengths
     ent_len = ix.ent_len_list
+    hits, source, evicted_at = [0] * n, [-1] * n, [n] * n
     lru: OrderedDict[int, None] = OrderedDict.fromkeys(order)
     last_use = [0] * n
     for k, j in enumerate(order):
         last_use[j] = k  # below t0, the first use to come
     tick = t0
     used = ix.stored_before[t0]
-    orders: dict[int, list[int]] = {}
-    cut, cut_len = -1, 0
-    tail = n if tail is None else tail
-    for i in range(t0, n if until is None else until):
-        if wanted is not None and i in wanted:
-            orders[i] = list(lru)
+    cut = -1  # the last entry stored cut; while present it is alone (the others are empty)
+    for i in range(t0, n):
         if i >= tail and len(lru) == 1:
-            assert capacity is not None
             _single_entry_tail(ix, capacity, i, hits, source, evicted_at)
-            stored[i:] = np.minimum(stored[i:], capacity)
             break
-        j, value = -1, 0
-        if cut >= 0:
-            # A cut entry fills the pool alone (the others present have length 0).
-            value = min(rows[i][cut], cut_len)
+        j = -1
+        if cut >= 0 and cut in lru:
+            value = min(rows[i][cut], capacity)
             if value > 0:
                 j = cut
-        elif top[i]:
+        else:
             b = best[i]
-            if len(b) == 1:
-                if b[0] in lru:
+            if b:
+                if len(b) == 1:
                     j = b[0]
-            else:
-                here = [e for e in b if e in lru]
-                if here:
-                    j = min(here, key=last_use.__getitem__)
-            if j >= 0:
-                value = top[i]
-            elif lru:
-                row = rows[i]
-                j = max(lru, key=row.__getitem__)
-                value = row[j]
-                if not value:
-                    j = -1
+                    if j not in lru:
+                        j = -1
+                else:
+                    here = [e for e in b if e in lru]
+                    if here:
+                        j = min(here, key=last_use.__getitem__)
+                if j >= 0:
+                    value = top[i]
+                else:
+                    row = rows[i]
+                    j = max(lru, key=row.__getitem__)
+                    value = row[j]
+                    if not value:
+                        j = -1
         if j >= 0:
             hits[i], source[i] = value, j
             lru.move_to_end(j)
             last_use[j] = tick
             tick += 1
-        length = ent_len[i]
-        if capacity is not None:
-            full = length
-            if length > capacity:
-                length = capacity
-            while used > 0 and used + length > capacity:
-                e = lru.popitem(last=False)[0]
-                if e == cut:
-                    used -= cut_len
-                    cut = -1
-                else:
-                    used -= ent_len[e]
-                evicted_at[e] = i
-            if length < full:
-                cut, cut_len = i, length
-                stored[i] = length
+        length = kept[i]
+        while used and used + length > capacity:
+            e = lru.popitem(last=False)[0]
+            used -= kept[e]
+            evicted_at[e] = i
+        if length < ent_len[i]:
+            cut = i
         lru[i] = None
         used += length
         last_use[i] = tick
         tick += 1
-    return hits, source, np.asarray(evicted_at, dtype=np.int64), stored, orders
+    return hits, source, evicted_at
 
 
 def _single_entry_tail(ix: _Index, capacity: int, i0: int, hits: list[int], source: list[int],
@@ -1503,7 +1553,7 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
     wanted = set(starts.values())
     table = ix.prefix_table()
     if table is not None:
-        hits, source, _, _, p_orders = _replay_dense(ix, None, 0, [], table, wanted)
+        hits, source, p_orders = _replay_dense_unlimited(ix, table, wanted)
         base = _PrefixBase(hits, source, [], p_orders)
     else:
         base = _replay_prefix_unlimited(ix, wanted)
@@ -1516,7 +1566,7 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
         scoring = _scoring(ix)
         # The substring pool's LRU order where each bounded pool first overflows.
         if scoring.dense is not None:
-            orders = _replay_dense(ix, None, 0, [], scoring.dense, wanted, until=max(wanted) + 1)[4]
+            orders = _replay_dense_unlimited(ix, scoring.dense, wanted, until=max(wanted) + 1)[2]
         else:
             orders = _replay_substring(ix, None, 0, [], scoring, wanted=wanted)[2]
     prefix: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -1528,16 +1578,17 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
             p_hits, p_src, evicted_at, stored = _single_entry_replay(ix, cap)  # type: ignore[misc]
         else:
             if table is not None:
-                hits, source = _replay_dense(ix, cap, t0, base.orders[t0], table, tail=tail)[:2]
+                hits, source, _ = _replay_dense(ix, cap, t0, tail, base.orders[t0], table)
                 # Before t0 the pool is the unlimited one.
                 p_hits = np.asarray(base.hits[:t0] + hits[t0:], dtype=np.int64)
                 p_src = np.asarray(base.source[:t0] + source[t0:], dtype=np.int64)
             else:
-                p_hits, p_src = _replay_prefix(ix, cap, t0, base)
+                p_hits, p_src = _replay_prefix(ix, cap, t0, base, tail)
             if scoring.dense is not None:
-                evicted_at, stored = _replay_dense(ix, cap, t0, orders[t0], scoring.dense, tail=tail)[2:4]
+                evicted_at = np.asarray(_replay_dense(ix, cap, t0, tail, orders[t0], scoring.dense)[2])
+                stored = np.minimum(ix.ent_len, cap)  # before t0 no entry is cut
             else:
-                evicted_at, stored, _ = _replay_substring(ix, cap, t0, orders[t0], scoring)
+                evicted_at, stored, _ = _replay_substring(ix, cap, t0, orders[t0], scoring, tail=tail)
         prefix[cap] = (p_hits, p_src)
         departures.append((evicted_at, stored))
         tick()
