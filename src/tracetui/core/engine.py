@@ -1360,15 +1360,14 @@ def _last_at_least(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
 
 
 def _bitsets(mask: np.ndarray) -> np.ndarray:
-    """The last axis of a boolean array as bitsets: (..., words) of uint64, 32 bits a word
-    (bit j % 32 of word j // 32 set when mask[..., j]). Packed by a product with powers of
-    two, exact in floating point below 2**53."""
+    """The last axis of a boolean array as bitsets: (..., words) of uint64, bit j % 64 of
+    word j // 64 set when mask[..., j] (a product with powers of two, 64 columns a word)."""
     n = mask.shape[-1]
-    words = max(1, -(-n // 32))
-    if words * 32 != n:
-        mask = np.concatenate([mask, np.zeros(mask.shape[:-1] + (words * 32 - n,), dtype=bool)], axis=-1)
-    weights = np.exp2(np.arange(32, dtype=np.float64))
-    return (mask.reshape(mask.shape[:-1] + (words, 32)).astype(np.float64) @ weights).astype(np.uint64)
+    weights = np.uint64(1) << np.arange(64, dtype=np.uint64)
+    if n <= 64:
+        return (mask.astype(np.uint64) @ weights[:n])[..., None]
+    return np.stack([mask[..., k: k + 64].astype(np.uint64) @ weights[: min(64, n - k)]
+                     for k in range(0, n, 64)], axis=-1)
 
 
 def _settle_dense(ix: _Index, pools: Sequence[tuple[np.ndarray, np.ndarray]],
