@@ -25,8 +25,8 @@ How it stays linear. Everything that does not depend on the pool size is compute
 - Substring: only windows whose content is some input's chunk can ever match, so windows
   get an id only when their 64-bit hash is a chunk's (a table of the chunks' hashes),
   confirmed token by token (a collision falls back to exact grouping). Each entry shares its
-  first m tokens with an earlier entry (from the prefix structure): only the windows past
-  that shared prefix are hashed, the others are copied. A replay only decides touches and
+  first m tokens with an earlier entry (from the prefix structure): in traces with many
+  windows only those past that shared prefix are hashed, the others are copied. A replay only decides touches and
   evictions (from precomputed pair counts when they are few, else by scoring the entries
   present in the pool); which chunks hit is then settled for all requests at once from the
   eviction times, most of them once for every pool (a chunk held by the previous entry).
@@ -66,9 +66,10 @@ _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 _TABLE_BITS = 24
 _SETTLE_STEPS = 6
 _SETTLE_BATCH = 1 << 22
-"""Settle pools together while their open chunks number at most this many in all."""
+"""Settle pools together while their open chunks (or, from the tables, their pool x query x
+entry cells) number at most this many in all."""
 _DENSE_KEYS = 1 << 22
-"""Below this many possible (id, entry) or (query, entry) keys, count in a dense table."""
+"""Up to this many possible (id, entry) or (query, entry) keys, count in a dense table."""
 _DENSE_N = 128
 """Up to this many requests, tables over every pair of entries (their LCP, their chunk pair
 counts) replace the sorted structures, and replays take a maximum over the pool."""
@@ -82,6 +83,8 @@ _SMALL_WINDOWS = 1 << 14
 """Up to this many windows, compare them with one 2-D gather (no loop over C)."""
 _FEW_WINDOWS = 512
 """Up to this many (sparse) windows, hash them with one 2-D gather (no loop over C)."""
+_NARROW_TIES = 32
+"""Up to this many entries tie on a prefix hit, min() over a list beats numpy's call cost."""
 _PAIR_BUDGET = 8
 _PAIR_ROWS = 200_000
 """Precompute substring pair counts while they hold at most this many rows in all, or per
@@ -247,8 +250,6 @@ class _Index:
         out_len = np.fromiter((len(a) for a in outputs), dtype=np.int64, count=n)
         self.ent_len = self.in_len + out_len
         self.ent_len_list: list[int] = self.ent_len.tolist()
-        self.stored_before: list[int] = [0] + np.cumsum(self.ent_len).tolist()
-        """Tokens of the entries before request i, for i in 0..n."""
         self.in_len_list: list[int] = self.in_len.tolist()
         parts: list[np.ndarray] = []
         for a, b in zip(inputs, outputs):
@@ -257,14 +258,13 @@ class _Index:
         self.tok = np.concatenate(parts).astype(np.uint32, copy=False) if parts else np.zeros(0, np.uint32)
         self.off = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(self.ent_len, out=self.off[1:])
+        self.stored_before: list[int] = self.off.tolist()
+        """Tokens of the entries before request i, for i in 0..n."""
         self._positions: tuple[np.ndarray, np.ndarray] | None = None
         self._build_ranks()
         self._build_window_ids()
 
     # ---- prefix structure
-
-    def entry(self, j: int) -> np.ndarray:
-        return self.tok[self.off[j]: self.off[j + 1]]
 
     def _build_ranks(self) -> None:
         n = self.n
@@ -281,6 +281,23 @@ class _Index:
         o = np.asarray(order, dtype=np.int64)
         adj = _pair_lcps(self.tok, self.off[o[:-1]], self.off[o[1:]],
                          np.minimum(self.ent_len[o[:-1]], self.ent_len[o[1:]]))
+        self._lcp_by_rank: list[list[int]] | None = None
+        self._lcp_by_entry: np.ndarray | None = None
+        self._prefix_table: _Dense | None = None
+        self._table: list[list[int]] = []
+        self._ties: dict[tuple[int, int], tuple[int, int]] = {}
+        if n <= _DENSE_N:
+            # Few entries: the LCP of every pair, so that replays look it up directly.
+            # Row a: running minima of adj from a on, i.e. lcp[a, b] = min(adj[a: b]), b > a.
+            above = np.arange(n - 1)[None, :] >= np.arange(n)[:, None]
+            run = np.minimum.accumulate(np.where(above, adj[None, :], np.iinfo(np.int64).max), axis=1)
+            lcp = np.zeros((n, n), dtype=np.int64)
+            lcp[:, 1:] = np.where(above, run, 0)
+            lcp += lcp.T
+            self._lcp_by_rank = lcp.tolist()
+            rank_a = np.asarray(rank, dtype=np.int64)
+            self._lcp_by_entry = lcp[rank_a][:, rank_a]
+            return
         # Sparse table for range minima over adj: table[k][a] = min(adj[a: a + 2**k]).
         table = [adj]
         k = 1
@@ -289,26 +306,12 @@ class _Index:
             half = 1 << (k - 1)
             table.append(np.minimum(prev[:-half], prev[half:]))
             k += 1
-        self._dense: list[list[int]] | None = None
-        self._prefix_table: _Dense | None = None
-        if n <= _DENSE_N:
-            # Few entries: the LCP of every pair of ranks, so that replays look it up directly.
-            # Row a: running minima of adj from a on, i.e. dense[a, b] = min(adj[a: b]), b > a.
-            above = np.arange(n - 1)[None, :] >= np.arange(n)[:, None]
-            run = np.minimum.accumulate(np.where(above, adj[None, :], np.iinfo(np.int64).max), axis=1)
-            dense = np.zeros((n, n), dtype=np.int64)
-            dense[:, 1:] = np.where(above, run, 0)
-            dense += dense.T
-            self._dense = dense.tolist()
-            rank_a = np.asarray(rank, dtype=np.int64)
-            self._dense_entry = dense[rank_a][:, rank_a]  # by entry index
         self._table = [t.tolist() for t in table]
-        self._ties: dict[tuple[int, int], tuple[int, int]] = {}
 
     def lcp_ranks(self, a: int, b: int) -> int:
         """LCP of the entries at ranks a and b (a != b)."""
-        if self._dense is not None:
-            return self._dense[a][b]
+        if self._lcp_by_rank is not None:
+            return self._lcp_by_rank[a][b]
         if a > b:
             a, b = b, a
         k = (b - a).bit_length() - 1
@@ -333,10 +336,10 @@ class _Index:
     def earliest_sharers(self) -> tuple[np.ndarray, np.ndarray]:
         """For each entry j: an earlier entry with the longest common prefix, and that length."""
         n = self.n
-        if self._dense is not None:
+        if self._lcp_by_entry is not None:
             # Few entries: the best earlier entry of each straight from the matrix.
             earlier = np.arange(n)[None, :] < np.arange(n)[:, None]
-            by_entry = np.where(earlier, self._dense_entry, 0)
+            by_entry = np.where(earlier, self._lcp_by_entry, 0)
             src = np.argmax(by_entry, axis=1) if n else np.zeros(0, np.int64)
             m = by_entry[np.arange(n), src] if n else np.zeros(0, np.int64)
             return np.where(m > 0, src, -1).astype(np.int64), m.astype(np.int64)
@@ -464,12 +467,16 @@ class _Index:
     def dense_substring(self) -> bool:
         """Few requests and chunk contents: substring replays use the (request, entry) pair
         counts, a product of (id, entry) tables costing n x n x ids."""
-        return self.n <= _DENSE_N and self.n_ids * self.n <= _DENSE_KEYS and \
-            self.n * self.n * self.n_ids <= _DENSE_PRODUCT
+        return self.n <= _DENSE_N and self.has_id_tables and self.n * self.n * self.n_ids <= _DENSE_PRODUCT
+
+    @property
+    def has_id_tables(self) -> bool:
+        """Few (id, entry) pairs: occurrences are counted in dense tables (id_tables)."""
+        return self.n_ids * self.n <= _DENSE_KEYS
 
     def id_tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """(id, entry) tables, when n_ids x n <= _DENSE_KEYS: how many windows of entry j hold
-        content u, and the first position of one (int64 max when none)."""
+        """(id, entry) tables, when has_id_tables: how many windows of entry j hold content u,
+        and the first position of one (int64 max when none)."""
         self.occurrences()
         assert self._tables is not None
         return self._tables
@@ -498,7 +505,7 @@ class _Index:
             wid = self.ids[w].astype(np.int64)
             pos = w - self.win_off[entry]
             key = wid * self.n + entry
-            if self.n_ids * self.n <= _DENSE_KEYS:
+            if self.has_id_tables:
                 # Few (id, entry) pairs in all: count them in a dense table, no sort.
                 table = np.bincount(key, minlength=self.n_ids * self.n)
                 ukey = np.flatnonzero(table)
@@ -536,7 +543,7 @@ class _Index:
             self._rows = (safe, has, base, threshold)
         return self._rows
 
-    def sure_chunks(self) -> tuple[np.ndarray, ...]:
+    def prev_held_chunks(self) -> tuple[np.ndarray, ...]:
         """Chunks whose newest earlier holder is entry i - 1, present at query i in every pool
         (it is stored just before): (their indices in all_chunks(), their number per request,
         the indices of the other chunks held by some earlier entry)."""
@@ -552,10 +559,10 @@ class _Index:
     def prefix_table(self) -> _Dense | None:
         """With few requests (_DENSE_N): per request i, per entry j, the prefix hit E_j would
         give I_i (their LCP, capped at |I_i|); else None."""
-        if self._dense is None:
+        if self._lcp_by_entry is None:
             return None
         if self._prefix_table is None:
-            self._prefix_table = _Dense.of(np.minimum(self._dense_entry, self.in_len[:, None]))
+            self._prefix_table = _Dense.of(np.minimum(self._lcp_by_entry, self.in_len[:, None]))
         return self._prefix_table
 
     def pair_scores(self, budget: int) -> list[list[tuple[int, int]]] | None:
@@ -893,7 +900,8 @@ class _PrefixBase:
 
     hits: list[int]
     source: list[int]
-    ties: list[tuple[int, int]]
+    ties: list[tuple[int, int]] | None
+    """None from the tables' replay, which does not need them."""
     orders: dict[int, list[int]]
 
 
@@ -911,7 +919,7 @@ class _Recency:
 
     def oldest(self, ranks: list[int]) -> int:
         """The rank of `ranks` (a sorted run of present ranks) used least recently."""
-        if len(ranks) <= 32:
+        if len(ranks) <= _NARROW_TIES:
             return min(ranks, key=self.clock.__getitem__)
         if self.pending:
             self.mirror[list(self.pending)] = list(self.pending.values())
@@ -996,7 +1004,7 @@ def _replay_prefix(ix: _Index, capacity: int, t0: int, base: _PrefixBase,
     hits = base.hits[:t0] + [0] * (n - t0)
     source = base.source[:t0] + [-1] * (n - t0)
     rank, ent_len, in_len, lcp = ix.rank, ix.ent_len_list, ix.in_len_list, ix.lcp_ranks
-    lru, alive, used = _start_state(ix, t0, base.orders[t0])
+    lru, _, used = _start_state(ix, t0, base.orders[t0])
     present = sorted(rank[:t0])
     recency = _Recency(n)
     clock, pending = recency.clock, recency.pending
@@ -1004,6 +1012,7 @@ def _replay_prefix(ix: _Index, capacity: int, t0: int, base: _PrefixBase,
         clock[rank[j]] = pending[rank[j]] = k
     tick = t0
     b_hits, b_ties, order = base.hits, base.ties, ix.order
+    assert b_ties is not None
     cut, cut_len = -1, 0  # the entry stored cut while present, and its stored length
     tail = n if tail is None else tail
     for i in range(t0, n):
@@ -1012,7 +1021,8 @@ def _replay_prefix(ix: _Index, capacity: int, t0: int, base: _PrefixBase,
             break
         r = rank[i]
         if cut >= 0:
-            # A cut entry fills the pool alone (the others present have length 0).
+            # A cut entry fills the pool alone (the others present have length 0; with
+            # capacity 0 every entry is cut to nothing and nothing hits).
             hit, j = min(lcp(rank[cut], r), in_len[i], cut_len), cut
         else:
             hit = b_hits[i]
@@ -1045,7 +1055,6 @@ def _replay_prefix(ix: _Index, capacity: int, t0: int, base: _PrefixBase,
                 cut = -1
             else:
                 used -= ent_len[j]
-            alive[j] = False
             rj = rank[j]
             del present[bisect.bisect_left(present, rj)]
             pending[rj] = _INF
@@ -1053,7 +1062,6 @@ def _replay_prefix(ix: _Index, capacity: int, t0: int, base: _PrefixBase,
             cut, cut_len = i, length
         lru[i] = None
         used += length
-        alive[i] = True
         bisect.insort(present, r)
         clock[r] = pending[r] = tick
         tick += 1
@@ -1261,7 +1269,11 @@ def _replay_dense(ix: _Index, capacity: int, t0: int, tail: int, order: list[int
         last_use[j] = k  # below t0, the first use to come
     tick = t0
     used = ix.stored_before[t0]
-    cut = -1  # the last entry stored cut; while present it is alone (the others are empty)
+    # The last entry stored cut: while present it is the only entry holding anything (it
+    # evicted all others but empty ones; with capacity 0 all are empty and nothing hits). A
+    # touch of it only reorders it among empty entries, which no hit can tell apart: the
+    # substring table touches it like the prefix table, where its hit counts.
+    cut = -1
     for i in range(t0, n):
         if i >= tail and len(lru) == 1:
             _single_entry_tail(ix, capacity, i, hits, source, evicted_at)
@@ -1323,14 +1335,19 @@ def _single_entry_tail(ix: _Index, capacity: int, i0: int, hits: list[int], sour
 
 
 def _single_entry_replay(ix: _Index, capacity: int) -> tuple[np.ndarray, ...] | None:
+    """_single_entry_fill when the pool is in that regime, else None."""
+    if ix.n == 0 or _replay_bounds(ix, [capacity])[capacity][1] > 1:
+        return None
+    return _single_entry_fill(ix, capacity)
+
+
+def _single_entry_fill(ix: _Index, capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Both replays at once when every store evicts everything before it (tail 1 in
     _replay_bounds): the pool holds exactly the previous entry at every query. The smallest
     pool sizes of most traces are in this regime. Returns (prefix hits, prefix sources,
-    evicted_at, stored) or None when the pool is not in that regime.
+    evicted_at, stored).
     """
     n = ix.n
-    if n == 0 or _replay_bounds(ix, [capacity])[capacity][1] > 1:
-        return None
     hits, source, evicted_at = [0] * n, [-1] * n, [n] * n
     _single_entry_tail(ix, capacity, 1, hits, source, evicted_at)
     return (np.asarray(hits, dtype=np.int64), np.asarray(source, dtype=np.int64),
@@ -1389,7 +1406,7 @@ def _settle_dense(ix: _Index, pools: Sequence[tuple[np.ndarray, np.ndarray]],
     held_before = np.flatnonzero(ix.first_entry[cid] < req)
     r, u = req[held_before], cid[held_before]
     # (id, entry): the stored length entry j needs to hold u (none: int64 max).
-    need = np.where(counts > 0, first + c, np.iinfo(np.int64).max)
+    need = np.where(counts > 0, first, np.iinfo(np.int64).max - c) + c
     prev_need = need[u, r - 1]
     holders = None
     query = np.arange(n)[None, :, None]
@@ -1438,7 +1455,7 @@ def _settle_unlimited(ix: _Index) -> np.ndarray:
 def _settle_substring(ix: _Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
     """Substring hits of every request for each bounded pool (see _settle_group), settled
     a few pools at a time so that the open chunks of a group stay within _SETTLE_BATCH."""
-    per_pool = max(1, len(ix.sure_chunks()[2]))
+    per_pool = max(1, len(ix.prev_held_chunks()[2]))
     group = max(1, _SETTLE_BATCH // per_pool)
     out: list[np.ndarray] = []
     for k in range(0, len(pools), group):
@@ -1463,7 +1480,7 @@ def _settle_group(ix: _Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) ->
     n, c = ix.n, ix.chunk
     _, oid, oentry, _, opos = ix.occurrences()
     row, has_row, base, threshold = ix.chunk_rows()
-    sure, sure_per_req, other = ix.sure_chunks()
+    sure, sure_per_req, other = ix.prev_held_chunks()
     evicted = np.concatenate([e for e, _ in pools])  # pool p's entry j at p * n + j
     stored = np.concatenate([s for _, s in pools])
     oldest = np.concatenate([
@@ -1494,11 +1511,11 @@ def _settle_group(ix: _Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) ->
         ent = oentry[r]
         i = req[q]
         pe = p * n + ent
-        alive = (oid[r] == cid[q]) & (ent >= oldest[p * n + i])
+        candidate = (oid[r] == cid[q]) & (ent >= oldest[p * n + i])
         # Present at query i, and the window before the entry's cut when it was cut.
-        here = alive & (evicted[pe] >= i) & (opos[r] + c <= stored[pe])
+        here = candidate & (evicted[pe] >= i) & (opos[r] + c <= stored[pe])
         found.append(p[here] * n + i[here])
-        more = alive & ~here & (r > 0)
+        more = candidate & ~here & (r > 0)
         q, r, p = q[more], r[more] - 1, p[more]
     out = np.concatenate(found) if found else np.zeros(0, np.int64)
     hits = np.bincount(out, minlength=len(pools) * n).reshape(len(pools), n)
@@ -1553,13 +1570,15 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
     table = ix.prefix_table()
     if table is not None:
         hits, source, p_orders = _replay_dense_unlimited(ix, table, wanted)
-        base = _PrefixBase(hits, source, [], p_orders)
+        base = _PrefixBase(hits, source, None, p_orders)
     else:
         base = _replay_prefix_unlimited(ix, wanted)
     unlimited = PoolResult(PoolSize(None, None, "∞"), _frozen(np.asarray(base.hits, dtype=np.int64)),
                            _frozen(np.asarray(base.source, dtype=np.int64)), _frozen(_settle_unlimited(ix)),
                            total_input)
     tick()
+    scoring: _Scoring | None = None
+    orders: dict[int, list[int]] = {}
     if starts:
         check()
         scoring = _scoring(ix)
@@ -1574,8 +1593,9 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
         check()
         t0, tail = bounds[cap]
         if tail <= 1:
-            p_hits, p_src, evicted_at, stored = _single_entry_replay(ix, cap)  # type: ignore[misc]
+            p_hits, p_src, evicted_at, stored = _single_entry_fill(ix, cap)
         else:
+            assert scoring is not None  # every pool with tail > 1 is in `starts`
             if table is not None:
                 hits, source, _ = _replay_dense(ix, cap, t0, tail, base.orders[t0], table)
                 # Before t0 the pool is the unlimited one.
@@ -1591,12 +1611,14 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
         prefix[cap] = (p_hits, p_src)
         departures.append((evicted_at, stored))
         tick()
-    check()
-    if ix.n <= _DENSE_N and ix.n_ids * ix.n <= _DENSE_KEYS:
-        substring = dict(zip(replayed, _settle_dense(ix, departures, [bounds[c][1] <= 1 for c in replayed])))
-    else:
-        substring = dict(zip(replayed, _settle_substring(ix, departures)))
+    substring: dict[int, np.ndarray] = {}
     if replayed:
+        check()
+        if ix.n <= _DENSE_N and ix.has_id_tables:
+            single = [bounds[cap][1] <= 1 for cap in replayed]
+            substring = dict(zip(replayed, _settle_dense(ix, departures, single)))
+        else:
+            substring = dict(zip(replayed, _settle_substring(ix, departures)))
         tick()
     results: list[PoolResult] = []
     for size in sizes:
