@@ -1,11 +1,13 @@
 """Time read, tokenize and the full default sweep on every trace of a directory.
 
     python benchmarks/bench_engine.py [TRACE_DIR] [--repeat R] [--json] [--tokenizer T]
+                                      [--pool-sizes GB ...]
 
 TRACE_DIR defaults to ../shared/traces (next to the repository). Everything runs in one
 process; the tokenizer is loaded once, before any timing. Every figure is the best of R runs
 after one warm-up run. The target: the sweep (12 pool sizes, prefix and substring) takes at
-most half the tokenization time.
+most half the tokenization time. --pool-sizes times another sweep instead (for instance
+`unlimited` alone: what every analysis costs before any bounded pool).
 """
 
 from __future__ import annotations
@@ -44,10 +46,11 @@ def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return best, result
 
 
-def bench(path: Path, root: Path, tokenizer, repeat: int) -> dict[str, Any]:
+def bench(path: Path, root: Path, tokenizer, repeat: int,
+          pool_sizes: tuple[str, ...] = DEFAULT_POOL_SIZES) -> dict[str, Any]:
     read_s, trace = best_of(lambda: read_trace(path), repeat)
     tok_s, (inputs, outputs) = best_of(lambda: tokenize(trace, tokenizer), repeat)
-    sweep_s, analysis = best_of(lambda: analyze(inputs, outputs, pool_sizes=DEFAULT_POOL_SIZES), repeat)
+    sweep_s, analysis = best_of(lambda: analyze(inputs, outputs, pool_sizes=pool_sizes), repeat)
     ratio = sweep_s / tok_s if tok_s > 0 else float("inf")
     return {
         "trace": str(path.relative_to(root)),
@@ -67,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=7, metavar="R", help="timed runs per figure (default 7)")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
     ap.add_argument("--tokenizer", default=None, metavar="T", help="as tracetui's --tokenizer")
+    ap.add_argument("--pool-sizes", nargs="+", default=list(DEFAULT_POOL_SIZES), metavar="GB",
+                    help="the sweep to time (default: the default sweep of 12 sizes)")
     args = ap.parse_args(argv)
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
@@ -77,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
 
     log = sys.stderr if args.json else sys.stdout
     print(f"Python {platform.python_version()}, numpy {np.__version__}, tiktoken {tiktoken.__version__}, "
-          f"cpus {os.cpu_count()}, repeat {args.repeat} (best of, after 1 warm-up)", file=log)
+          f"cpus {os.cpu_count()}, repeat {args.repeat} (best of, after 1 warm-up), "
+          f"pool sizes {' '.join(args.pool_sizes)}", file=log)
     t0 = time.perf_counter()
     tokenizer = load_tokenizer(args.tokenizer)
     tokenizer.encode("warm up")
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         except TraceError as exc:
             print(f"skipped {rel}: {exc}", file=log)
             continue
-        rows.append(bench(path, root, tokenizer, args.repeat))
+        rows.append(bench(path, root, tokenizer, args.repeat, tuple(args.pool_sizes)))
 
     if args.json:
         print(json.dumps(rows, indent=2))
