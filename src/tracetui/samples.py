@@ -544,7 +544,7 @@ def _opencode(rng: random.Random) -> list[dict]:
         f"6 passed in {secs()}"
     )
 
-    new_test = f'''
+    new_test = '''
 
 
 def test_unknown_key_is_rejected(tmp_path):
