@@ -230,6 +230,8 @@ ENGINE_PATHS = {
     "prefix table, occurrence rows": {"_DENSE_KEYS": 0},
     "sorted, pair lists": {"_DENSE_N": 0},
     "sorted, scoring present entries": {"_DENSE_N": 0, "_PAIR_ROWS": 0, "_PAIR_BUDGET": 0},
+    "sorted, every tie wide, scanned": {"_DENSE_N": 0, "_NARROW_TIES": 0, "_SPARSE_TIES": 1 << 30},
+    "sorted, every tie wide, gathered": {"_DENSE_N": 0, "_NARROW_TIES": 0, "_SPARSE_TIES": 0},
     "big trace": {"_DENSE_N": 0, "_DENSE_KEYS": 0, "_SETTLE_STEPS": 1, "_SETTLE_BATCH": 1, "_FLAT_LCP": 0,
                   "_INHERIT_WINDOWS": 0, "_SMALL_WINDOWS": 0, "_FEW_WINDOWS": 0},
 }
@@ -270,7 +272,8 @@ def long_traces(draw):
     return inputs, outputs, draw(st.integers(1, 3))
 
 
-@pytest.mark.parametrize("path", ["tables", "sorted, pair lists", "sorted, scoring present entries", "big trace"])
+@pytest.mark.parametrize("path", ["tables", "sorted, pair lists", "sorted, scoring present entries",
+                                  "sorted, every tie wide, scanned", "sorted, every tie wide, gathered", "big trace"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=long_traces())
 def test_every_path_equals_bruteforce_on_longer_traces(path, case):

@@ -85,6 +85,9 @@ _FEW_WINDOWS = 512
 """Up to this many (sparse) windows, hash them with one 2-D gather (no loop over C)."""
 _NARROW_TIES = 32
 """Up to this many entries tie on a prefix hit, min() over a list beats numpy's call cost."""
+_SPARSE_TIES = 16
+"""Beyond that, gather their last uses when the run of ranks they span is this many times
+longer (mostly absent entries); else scan the run."""
 _PAIR_BUDGET = 8
 _PAIR_ROWS = 200_000
 """Precompute substring pair counts while they hold at most this many rows in all, or per
@@ -327,9 +330,24 @@ class _Index:
         key = (r, h)
         got = self._ties.get(key)
         if got is None:
-            lcp = self.lcp_ranks
-            lo = _first_at_least(0, r, lambda q: lcp(q, r) >= h)
-            hi = _last_at_least(r + 1, self.n, lambda q: lcp(r, q) >= h)
+            if self._lcp_by_rank is not None:
+                lcp = self.lcp_ranks
+                lo = _first_at_least(0, r, lambda q: lcp(q, r) >= h)
+                hi = _last_at_least(r + 1, self.n, lambda q: lcp(r, q) >= h)
+            else:
+                # Entries q < r share h tokens with r while adj[q: r] stays >= h: extend the
+                # run left, then right, by halving steps through the sparse table.
+                table = self._table
+                lo = hi = r
+                for k in range(len(table) - 1, -1, -1):
+                    step = 1 << k
+                    if lo >= step and table[k][lo - step] >= h:
+                        lo -= step
+                for k in range(len(table) - 1, -1, -1):
+                    step = 1 << k
+                    if hi + step < self.n and table[k][hi] >= h:
+                        hi += step
+                hi += 1
             got = self._ties[key] = (lo, hi)
         return got
 
@@ -924,6 +942,11 @@ class _Recency:
         if self.pending:
             self.mirror[list(self.pending)] = list(self.pending.values())
             self.pending.clear()
+        span = ranks[-1] + 1 - ranks[0]
+        if len(ranks) * _SPARSE_TIES < span:
+            # The present entries are scattered among many absent ones: read just theirs.
+            at = np.fromiter(ranks, dtype=np.int64, count=len(ranks))
+            return ranks[int(np.argmin(self.mirror[at]))]
         return ranks[0] + int(np.argmin(self.mirror[ranks[0]: ranks[-1] + 1]))  # absent ranks are inf
 
 
