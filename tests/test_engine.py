@@ -244,13 +244,19 @@ SWEEP = ["0", "1", "2", "3", "5", "8", "13", "21", "34", "55", "unlimited"]
 def test_every_path_equals_bruteforce_over_a_sweep(path, case):
     """A whole sweep (pools that never fill, pools that overflow early or late, pools that
     hold one entry) through each path: prefix hits, their sources and substring hits."""
+    inputs, outputs, chunk, _ = case
+    assert_sweep_equals_bruteforce(path, inputs, outputs, chunk, SWEEP)
+
+
+def assert_sweep_equals_bruteforce(path, inputs, outputs, chunk, sizes):
+    """One sweep through the engine path `path` (pool sizes in tokens): per pool, prefix
+    hits, their sources and substring hits equal the brute-force replay's."""
     import tracetui.core.engine as engine
 
-    inputs, outputs, chunk, _ = case
     with patch.multiple(engine, **ENGINE_PATHS[path]):
-        a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs], pool_sizes=SWEEP, chunk_size=chunk,
+        a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs], pool_sizes=sizes, chunk_size=chunk,
                     tokens_per_gb=1)
-    for size, pool in zip(SWEEP, a.pools):
+    for size, pool in zip(sizes, a.pools):
         ref_prefix, ref_src, ref_sub = bruteforce.replay(inputs, outputs, None if size == "unlimited" else int(size),
                                                          chunk)
         assert pool.prefix_hits.tolist() == ref_prefix, size
@@ -277,19 +283,8 @@ def long_traces(draw):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=long_traces())
 def test_every_path_equals_bruteforce_on_longer_traces(path, case):
-    import tracetui.core.engine as engine
-
     inputs, outputs, chunk = case
-    sizes = ["3", "10", "30", "100", "300", "unlimited"]
-    with patch.multiple(engine, **ENGINE_PATHS[path]):
-        a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs], pool_sizes=sizes, chunk_size=chunk,
-                    tokens_per_gb=1)
-    for size, pool in zip(sizes, a.pools):
-        ref_prefix, ref_src, ref_sub = bruteforce.replay(inputs, outputs, None if size == "unlimited" else int(size),
-                                                         chunk)
-        assert pool.prefix_hits.tolist() == ref_prefix, size
-        assert pool.prefix_source.tolist() == ref_src, size
-        assert pool.substring_hits.tolist() == ref_sub, size
+    assert_sweep_equals_bruteforce(path, inputs, outputs, chunk, ["3", "10", "30", "100", "300", "unlimited"])
 
 
 def test_log_matches_pairs():

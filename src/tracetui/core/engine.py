@@ -1036,17 +1036,18 @@ def _replay_prefix(ix: _Index, capacity: int, t0: int, base: _PrefixBase,
     tick = t0
     b_hits, b_ties, order = base.hits, base.ties, ix.order
     assert b_ties is not None
-    cut, cut_len = -1, 0  # the entry stored cut while present, and its stored length
+    kept = np.minimum(ix.ent_len, capacity).tolist()  # stored lengths
+    cut = -1  # the last entry stored cut (to the capacity)
     tail = n if tail is None else tail
     for i in range(t0, n):
         if i >= tail and len(lru) == 1:
             _single_entry_tail(ix, capacity, i, hits, source, [0] * n)
             break
         r = rank[i]
-        if cut >= 0:
+        if cut >= 0 and cut in lru:
             # A cut entry fills the pool alone (the others present have length 0; with
             # capacity 0 every entry is cut to nothing and nothing hits).
-            hit, j = min(lcp(rank[cut], r), in_len[i], cut_len), cut
+            hit, j = min(lcp(rank[cut], r), in_len[i], capacity), cut
         else:
             hit = b_hits[i]
             if hit:
@@ -1068,21 +1069,15 @@ def _replay_prefix(ix: _Index, capacity: int, t0: int, base: _PrefixBase,
             rj = rank[j]
             clock[rj] = pending[rj] = tick
             tick += 1
-        full = length = ent_len[i]
-        if length > capacity:
-            length = capacity
+        length = kept[i]
         while used > 0 and used + length > capacity:
             j = lru.popitem(last=False)[0]
-            if j == cut:
-                used -= cut_len
-                cut = -1
-            else:
-                used -= ent_len[j]
+            used -= kept[j]
             rj = rank[j]
             del present[bisect.bisect_left(present, rj)]
             pending[rj] = _INF
-        if length < full:
-            cut, cut_len = i, length
+        if length < ent_len[i]:
+            cut = i
         lru[i] = None
         used += length
         bisect.insort(present, r)
@@ -1160,8 +1155,9 @@ def _replay_substring(ix: _Index, capacity: int | None, t0: int, order: list[int
     """
     n = ix.n
     evicted_at = [n] * n
-    stored = ix.ent_len.copy()
-    ent_len = ix.ent_len_list
+    # Stored lengths: before t0 no entry is cut (the pool held them all).
+    stored = ix.ent_len if capacity is None else np.minimum(ix.ent_len, capacity)
+    kept, ent_len = stored.tolist(), ix.ent_len_list
     lru, alive, used = _start_state(ix, t0, order)
     last_use = [0] * n
     for k, j in enumerate(lru):
@@ -1169,7 +1165,7 @@ def _replay_substring(ix: _Index, capacity: int | None, t0: int, order: list[int
     pairs = scoring.pairs
     orders: dict[int, list[int]] = {}
     stop = n if wanted is None else max(wanted, default=-1) + 1
-    cut, cut_len = -1, 0
+    cut = -1  # the last entry stored cut (to the capacity)
     tail = n if tail is None else tail
     for i in range(t0, min(n, stop)):
         if wanted is not None and i in wanted:
@@ -1177,7 +1173,6 @@ def _replay_substring(ix: _Index, capacity: int | None, t0: int, order: list[int
         if i >= tail and len(lru) == 1:
             assert capacity is not None
             _single_entry_tail(ix, capacity, i, [0] * n, [-1] * n, evicted_at)
-            stored[i:] = np.minimum(stored[i:], capacity)
             break
         who = -1
         if pairs is not None:
@@ -1195,23 +1190,15 @@ def _replay_substring(ix: _Index, capacity: int | None, t0: int, order: list[int
         if who >= 0:
             lru.move_to_end(who)
             last_use[who] = 2 * i
-        length = ent_len[i]
+        length = kept[i]
         if capacity is not None:
-            full = length
-            if length > capacity:
-                length = capacity
             while used > 0 and used + length > capacity:
                 j = lru.popitem(last=False)[0]
-                if j == cut:
-                    used -= cut_len
-                    cut = -1
-                else:
-                    used -= ent_len[j]
+                used -= kept[j]
                 alive[j] = False
                 evicted_at[j] = i
-            if length < full:
-                cut, cut_len = i, length
-                stored[i] = length
+            if length < ent_len[i]:
+                cut = i
         lru[i] = None
         used += length
         alive[i] = True
@@ -1330,6 +1317,8 @@ def _replay_dense(ix: _Index, capacity: int, t0: int, tail: int, order: list[int
             lru.move_to_end(j)
             last_use[j] = tick
             tick += 1
+        # Store i, evicting the least recently used until it fits. Written out in each replay
+        # loop: a call per request would cost more than the store itself.
         length = kept[i]
         while used and used + length > capacity:
             e = lru.popitem(last=False)[0]
