@@ -330,25 +330,20 @@ class _Index:
         key = (r, h)
         got = self._ties.get(key)
         if got is None:
-            if self._lcp_by_rank is not None:
-                lcp = self.lcp_ranks
-                lo = _first_at_least(0, r, lambda q: lcp(q, r) >= h)
-                hi = _last_at_least(r + 1, self.n, lambda q: lcp(r, q) >= h)
-            else:
-                # Entries q < r share h tokens with r while adj[q: r] stays >= h: extend the
-                # run left, then right, by halving steps through the sparse table.
-                table = self._table
-                lo = hi = r
-                for k in range(len(table) - 1, -1, -1):
-                    step = 1 << k
-                    if lo >= step and table[k][lo - step] >= h:
-                        lo -= step
-                for k in range(len(table) - 1, -1, -1):
-                    step = 1 << k
-                    if hi + step < self.n and table[k][hi] >= h:
-                        hi += step
-                hi += 1
-            got = self._ties[key] = (lo, hi)
+            # Entries q < r share h tokens with r while adj[q: r] stays >= h: extend the run
+            # left, then right, by halving steps through the sparse table (the sorted path
+            # only: with few entries the replays read the LCP matrix instead).
+            table = self._table
+            lo = hi = r
+            for k in range(len(table) - 1, -1, -1):
+                step = 1 << k
+                if lo >= step and table[k][lo - step] >= h:
+                    lo -= step
+            for k in range(len(table) - 1, -1, -1):
+                step = 1 << k
+                if hi + step < self.n and table[k][hi] >= h:
+                    hi += step
+            got = self._ties[key] = (lo, hi + 1)
         return got
 
     def earliest_sharers(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1364,28 +1359,6 @@ def _single_entry_fill(ix: _Index, capacity: int) -> tuple[np.ndarray, np.ndarra
     _single_entry_tail(ix, capacity, 1, hits, source, evicted_at)
     return (np.asarray(hits, dtype=np.int64), np.asarray(source, dtype=np.int64),
             np.asarray(evicted_at, dtype=np.int64), np.minimum(ix.ent_len, capacity))
-
-
-def _first_at_least(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
-    """Smallest q in [lo, hi) with ok(q) true, ok being monotone (false..true); hi if none."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-def _last_at_least(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
-    """One past the largest q in [lo, hi) with ok(q) true, ok being monotone (true..false)."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def _bitsets(mask: np.ndarray) -> np.ndarray:
