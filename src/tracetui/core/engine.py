@@ -1341,13 +1341,6 @@ def _single_entry_tail(ix: _Index, capacity: int, i0: int, hits: list[int], sour
         evicted_at[i - 1] = i
 
 
-def _single_entry_replay(ix: _Index, capacity: int) -> tuple[np.ndarray, ...] | None:
-    """_single_entry_fill when the pool is in that regime, else None."""
-    if ix.n == 0 or _replay_bounds(ix, [capacity])[capacity][1] > 1:
-        return None
-    return _single_entry_fill(ix, capacity)
-
-
 def _single_entry_fill(ix: _Index, capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Both replays at once when every store evicts everything before it (tail 1 in
     _replay_bounds): the pool holds exactly the previous entry at every query. The smallest
