@@ -1,0 +1,93 @@
+"""What every engine returns: per pool, per request, the hits a view needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..engine import PoolSize
+
+DEFAULT_CONTEXT_LENGTH = 131072
+DEFAULT_RECOMPUTE = 0.15
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """The knobs of the real engines (the study's engine reads none of them)."""
+
+    context_length: int = DEFAULT_CONTEXT_LENGTH
+    block_size: int | None = None
+    """vLLM block / LMCache chunk size in tokens; None: the engine's default (16 / 256)."""
+    page_size: int = 1
+    """SGLang page size."""
+    recompute: float = DEFAULT_RECOMPUTE
+    """CacheBlend: fraction of the reused tokens recomputed."""
+
+
+def frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class EnginePool:
+    """One pool size of one engine (arrays are read-only, one value per request)."""
+
+    size: PoolSize
+    blocks: int | None
+    """Whole blocks (pages, chunks) the capacity holds; None when unlimited or not a block engine."""
+    prefix_hits: np.ndarray
+    substring_hits: np.ndarray | None
+    """Tokens reused away from the prefix too (study, CacheBlend); None for prefix-only engines."""
+    rejected: np.ndarray
+    """The engine refused the request (prompt too long for this pool / context): hit 0."""
+    input_tokens: int
+    recompute_tokens: np.ndarray | None = None
+    """CacheBlend: tokens of the reused KV recomputed to blend it."""
+
+    @property
+    def capacity_tokens(self) -> int | None:
+        return self.size.capacity
+
+    @property
+    def prefix_rate(self) -> float:
+        return _rate(int(self.prefix_hits.sum()), self.input_tokens)
+
+    @property
+    def substring_rate(self) -> float | None:
+        if self.substring_hits is None:
+            return None
+        return _rate(int(self.substring_hits.sum()), self.input_tokens)
+
+    @property
+    def reuse_hits(self) -> np.ndarray:
+        """The tokens this engine reuses: the substring hits where there are, else the prefix."""
+        return self.prefix_hits if self.substring_hits is None else self.substring_hits
+
+    @property
+    def rejected_count(self) -> int:
+        return int(self.rejected.sum())
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """One engine over every pool asked for, plus the unlimited pool it is measured against."""
+
+    engine: str
+    block_size: int | None
+    """Granularity of the hits (vLLM block, SGLang page, LMCache chunk); None for the study."""
+    pools: tuple[EnginePool, ...]
+    unlimited: EnginePool
+    """The same engine with no eviction (the context length still applies): hits beyond a pool's
+    hit that this one has were cached once and evicted by that pool."""
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def evicted(self, pool: EnginePool, i: int) -> int:
+        """Prefix tokens of request i the unlimited pool reuses and `pool` does not (evicted, or
+        refused by the pool's shorter max length)."""
+        return max(0, int(self.unlimited.prefix_hits[i]) - int(pool.prefix_hits[i]))
+
+
+def _rate(hits: int, total: int) -> float:
+    return hits / total if total else 0.0

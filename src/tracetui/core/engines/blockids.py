@@ -1,0 +1,132 @@
+"""Chain ids of full blocks, shared by the block engines (vLLM, LMCache, CacheBlend).
+
+Block j of a sequence is identified by its chain: (block j-1's chain, block j's B tokens).
+Two blocks have equal chains exactly when their sequences agree on every token up to the
+block's end, so a chain id is a prefix id, and equal prefixes get equal ids.
+
+One numpy pass: a polynomial hash of every block's tokens, chained over the blocks of each
+sequence as C_j = C_{j-1} * Q + h_j (mod 2^64), which is Q^j * cumsum(h_m * Q^-m): one
+cumulative sum for all sequences. Blocks are grouped by (C_j, j), and the grouping is then
+confirmed on the tokens (each block equals its group's first block token by token and has
+the same parent id), so a hash collision can never merge two prefixes: it falls back to an
+exact grouping with dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+_P = np.uint64(0x9E3779B97F4A7C15)
+_Q = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def _inverse(q: int) -> int:
+    return pow(q, -1, 1 << 64)  # Q is odd, so it is invertible mod 2^64
+
+
+def chain_ids(seqs: Sequence[np.ndarray], block_size: int) -> list[np.ndarray]:
+    """Per sequence, the int64 chain ids of its full blocks (ids dense from 0; a partial last
+    block has none)."""
+    b = int(block_size)
+    if b < 1:
+        raise ValueError("block size must be >= 1")
+    seg_seq = list(range(len(seqs)))
+    seg_start = [0] * len(seqs)
+    seg_n = [len(a) // b for a in seqs]
+    n_seg = len(seg_n)
+    counts = np.asarray(seg_n, dtype=np.int64)
+    total = int(counts.sum()) if n_seg else 0
+    if total == 0:
+        return _split(np.zeros(0, np.int64), seg_seq, counts, len(seqs))
+    # Every full block's tokens, one row each.
+    rows = np.empty((total, b), dtype=np.uint64)
+    k = 0
+    for s, c, n in zip(seg_seq, seg_start, seg_n):
+        if n:
+            rows[k:k + n] = seqs[s][c:c + n * b].reshape(n, b)
+            k += n
+    pos = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    with np.errstate(over="ignore"):
+        h = np.zeros(total, dtype=np.uint64)
+        for col in range(b):
+            h = h * _P + (rows[:, col] + np.uint64(1))
+        qmax = int(pos.max()) + 1
+        qpow = np.concatenate(([np.uint64(1)], np.cumprod(np.full(qmax - 1, _Q, dtype=np.uint64)))) \
+            if qmax > 1 else np.ones(1, np.uint64)
+        qinv = np.uint64(_inverse(int(_Q)))
+        ipow = np.concatenate(([np.uint64(1)], np.cumprod(np.full(qmax - 1, qinv, dtype=np.uint64)))) \
+            if qmax > 1 else np.ones(1, np.uint64)
+        terms = h * ipow[pos]
+        run = np.cumsum(terms)
+        seg_first = np.cumsum(counts) - counts
+        before = np.where(seg_first > 0, run[np.maximum(seg_first - 1, 0)], np.uint64(0))
+        chain = (run - np.repeat(before[counts > 0], counts[counts > 0])) * qpow[pos]
+        key = chain ^ (pos.astype(np.uint64) * _P)
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    ids = inv.astype(np.int64).reshape(-1)
+    # Confirm: same position, same tokens, same parent id as the group's first block.
+    rep = first[ids]
+    parent = np.where(pos > 0, np.roll(ids, 1), -1)
+    ok = bool(np.array_equal(pos[rep], pos) and np.array_equal(parent[rep], parent)
+              and np.array_equal(rows[rep], rows))
+    if not ok:
+        ids = _exact(rows, pos)
+    return _split(ids, seg_seq, counts, len(seqs))
+
+
+def _exact(rows: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Collision fallback: group by (parent id, tokens) with a dict."""
+    table: dict[tuple[int, bytes], int] = {}
+    out = np.empty(len(rows), dtype=np.int64)
+    prev = -1
+    for k in range(len(rows)):
+        if pos[k] == 0:
+            prev = -1
+        prev = out[k] = table.setdefault((int(prev), rows[k].tobytes()), len(table))
+    return out
+
+
+def _split(ids: np.ndarray, seg_seq: list[int], counts: np.ndarray, n: int) -> list[np.ndarray]:
+    per: list[list[np.ndarray]] = [[] for _ in range(n)]
+    k = 0
+    for s, c in zip(seg_seq, counts.tolist()):
+        per[s].append(ids[k:k + c])
+        k += c
+    return [np.concatenate(p) if len(p) > 1 else (p[0] if p else np.zeros(0, np.int64)) for p in per]
+
+
+@dataclass(frozen=True)
+class BlockTrace:
+    """Stage (a) of the block engines: what their replays read, per request.
+
+    Built from tokens by `block_trace`, or directly from a hashed trace's block ids (e.g.
+    Mooncake's hash_ids): `ids[i]` are the chain ids of the leading full blocks of request i's
+    sequence (prompt, then output) that are known; full blocks past them (an output nobody
+    tokenized) get fresh ids, so they are stored but never hit. A partial last block may be
+    listed: only blocks that are full are ever used.
+    """
+
+    block_size: int
+    ids: tuple[np.ndarray, ...]
+    prompt_lens: np.ndarray
+    output_lens: np.ndarray
+
+    @property
+    def kv_lens(self) -> np.ndarray:
+        """Tokens whose KV a request leaves, unclipped: its prompt and output but the last
+        output token, which is sampled and never fed (an empty output still samples one)."""
+        return np.where(self.prompt_lens > 0, self.prompt_lens + np.maximum(self.output_lens, 1) - 1, 0)
+
+
+def block_trace(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], block_size: int) -> BlockTrace:
+    seqs = []
+    for a, o in zip(inputs, outputs):
+        seqs.append(np.concatenate((a, o[:max(len(o) - 1, 0)])) if len(a) and len(o) > 1 else a)
+    ids = chain_ids(seqs, block_size)
+    for x in ids:
+        x.flags.writeable = False
+    return BlockTrace(int(block_size), tuple(ids), np.array([len(a) for a in inputs], dtype=np.int64),
+                      np.array([len(o) for o in outputs], dtype=np.int64))
