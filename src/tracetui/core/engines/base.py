@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..engine import PoolSize
+
+if TYPE_CHECKING:
+    from .study import PoolSize
 
 DEFAULT_CONTEXT_LENGTH = 131072
 DEFAULT_RECOMPUTE = 0.15

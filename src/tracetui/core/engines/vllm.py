@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..engine import PoolSize
+from .study import PoolSize
 from .base import EnginePool, EngineResult, EngineSettings, frozen
 from .blockids import BlockTrace, block_trace
 
