@@ -1,0 +1,207 @@
+"""The real engines' replays (core/engines) against plain transcriptions of their rules, on
+random traces, request by request; and the engines' own figures on the real traces."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tracetui.core.engines import EngineSettings, run_engine
+from tracetui.core.engines import cacheblend, lmcache, sglang, vllm
+from tracetui.core.engines.blockids import BlockTrace, block_trace, chain_ids
+from tracetui.core.engines.study import PoolSize
+
+from . import engines_bruteforce as ref
+from .paths import TRACES
+
+
+def arr(xs):
+    return np.asarray(xs, dtype=np.uint32)
+
+
+def size(cap):
+    return PoolSize(None, None, "∞") if cap is None else PoolSize(float(cap), cap, str(cap))
+
+
+@st.composite
+def traces(draw):
+    """Agent-like traces: prompts that grow from an earlier prompt + output, or start afresh,
+    over a small alphabet (shared prefixes and collisions of content), outputs often empty."""
+    n = draw(st.integers(1, 14))
+    tok = st.integers(0, 3)
+    inputs, outputs = [], []
+    for _ in range(n):
+        kind = draw(st.integers(0, 3))
+        if inputs and kind < 3:
+            j = draw(st.integers(0, len(inputs) - 1))
+            base = inputs[j] + outputs[j][:max(len(outputs[j]) - 1, 0)] if kind == 0 else inputs[j]
+            base = base[:draw(st.integers(0, len(base)))]
+            p = base + draw(st.lists(tok, max_size=8))
+        else:
+            p = draw(st.lists(tok, max_size=16))
+        inputs.append(p)
+        outputs.append(draw(st.lists(tok, max_size=5)))
+    return inputs, outputs
+
+
+caps = st.one_of(st.none(), st.integers(0, 24), st.integers(0, 120))
+contexts = st.one_of(st.integers(2, 40), st.just(10_000))
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(traces(), st.integers(1, 5), caps, contexts)
+def test_vllm_equals_reference(tr, block, cap, context):
+    inputs, outputs = tr
+    want_h, want_r = ref.vllm(inputs, outputs, cap, block, context)
+    r = vllm.replay(block_trace([arr(x) for x in inputs], [arr(x) for x in outputs], block), cap, context)
+    assert r[0].tolist() == want_h
+    assert r[1].tolist() == want_r
+
+
+@FAST
+@given(traces(), st.integers(1, 3), caps, contexts)
+def test_sglang_equals_reference(tr, page, cap, context):
+    inputs, outputs = tr
+    if cap is not None:
+        cap -= cap % page
+    want_h, want_r = ref.sglang(inputs, outputs, cap, context, page)
+    h, r = sglang.replay([arr(x) for x in inputs], [arr(x) for x in outputs], cap, context, page)
+    assert h.tolist() == want_h
+    assert r.tolist() == want_r
+
+
+@FAST
+@given(traces(), st.integers(1, 5), caps, contexts)
+def test_lmcache_equals_reference(tr, chunk, cap, context):
+    inputs, outputs = tr
+    want_h, want_r = ref.lmcache(inputs, outputs, cap, chunk, context)
+    res = run_engine("lmcache", [arr(x) for x in inputs], [arr(x) for x in outputs], [size(cap)],
+                     EngineSettings(context_length=context, block_size=chunk))
+    assert res.pools[0].prefix_hits.tolist() == want_h
+    assert res.pools[0].rejected.tolist() == want_r
+
+
+@FAST
+@given(traces(), st.integers(1, 4), caps, contexts, st.data())
+def test_cacheblend_equals_reference(tr, chunk, cap, context, data):
+    inputs, outputs = tr
+    segs = [sorted(data.draw(st.sets(st.integers(0, max(len(p), 1)), max_size=3))) for p in inputs]
+    reuse, prefix = ref.cacheblend(inputs, segs, cap, chunk, context)
+    res = run_engine("cacheblend", [arr(x) for x in inputs], [arr(x) for x in outputs], [size(cap)],
+                     EngineSettings(context_length=context, block_size=chunk, recompute=0.5), segments=segs)
+    p = res.pools[0]
+    assert p.substring_hits.tolist() == reuse
+    assert p.prefix_hits.tolist() == prefix
+    assert p.recompute_tokens.tolist() == np.rint(np.array(reuse) * 0.5).astype(int).tolist()
+
+
+@FAST
+@given(traces(), st.integers(1, 4), st.lists(caps, min_size=1, max_size=4))
+def test_sweeps_equal_single_replays(tr, block, sizes):
+    """The shortcut that reuses the unlimited pool never changes a figure."""
+    inputs, outputs = [[arr(x) for x in t] for t in tr]
+    s = EngineSettings(context_length=30, block_size=block)
+    for name, one in (("vllm", lambda c: vllm.replay(block_trace(inputs, outputs, block), c, 30)[:2]),
+                      ("sglang", lambda c: sglang.replay(inputs, outputs, c, 30))):
+        res = run_engine(name, inputs, outputs, [size(c) for c in sizes], s)
+        for c, p in zip(sizes, res.pools):
+            h, r = one(c)
+            assert p.prefix_hits.tolist() == h.tolist() and p.rejected.tolist() == r.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2), max_size=12), max_size=8), st.integers(1, 4))
+def test_chain_ids_are_prefix_ids(seqs, b):
+    ids = chain_ids([arr(s) for s in seqs], b)
+    seen = {}
+    for s, x in zip(seqs, ids):
+        assert len(x) == len(s) // b
+        for j, v in enumerate(x.tolist()):
+            key = tuple(s[:(j + 1) * b])
+            assert seen.setdefault(key, v) == v
+    assert len(set(seen.values())) == len(seen)
+
+
+def test_chain_ids_survive_a_collision(monkeypatch):
+    """A hash that sends everything to one key must still give exact ids."""
+    from tracetui.core.engines import blockids
+
+    monkeypatch.setattr(blockids, "_P", np.uint64(0))
+    monkeypatch.setattr(blockids, "_Q", np.uint64(1))
+    ids = blockids.chain_ids([arr([1, 2, 3, 4]), arr([1, 2, 5, 6]), arr([9, 9, 3, 4])], 2)
+    assert [x.tolist() for x in ids] == [[0, 1], [0, 2], [3, 4]]
+
+
+# --------------------------------------------------------------------------- hand-made
+
+def test_vllm_exact_multiple_hits_one_block_less_and_keeps_a_copy():
+    # Prompt of exactly 2 blocks, seen before: the hit stops at (L-1)//B = 1 block; block 2 is
+    # computed again, a second copy of its chain.
+    inputs = [arr([1, 2, 3, 4]), arr([1, 2, 3, 4]), arr([1, 2, 3, 4, 5])]
+    outputs = [arr([]), arr([]), arr([])]
+    h, r, taken = vllm.replay(block_trace(inputs, outputs, 2), None, 100)
+    assert h.tolist() == [0, 2, 4] and taken == 2 + 1 + 1
+
+
+def test_vllm_rejects_at_max_model_len():
+    inputs, outputs = [arr(range(8)), arr(range(7))], [arr([1, 2]), arr([1, 2, 3])]
+    h, r, _ = vllm.replay(block_trace(inputs, outputs, 4), 8, 1000)  # max_model_len 8
+    assert r.tolist() == [True, False]
+
+
+def test_sglang_caps_at_l_minus_1_and_rejects():
+    inputs, outputs = [arr([1, 2, 3]), arr([1, 2, 3]), arr(range(20))], [arr([]), arr([]), arr([])]
+    h, r = sglang.replay(inputs, outputs, None, 100)
+    assert h.tolist() == [0, 2, 0] and r.tolist() == [False, False, False]
+    h, r = sglang.replay(inputs, outputs, 25, 100)  # max_req_len 24: prompts of 19+ refused
+    assert r.tolist() == [False, False, True]
+
+
+def test_hashed_ids_feed_stage_b_directly():
+    """Mooncake-like input: block ids only, outputs with no tokens (fresh ids)."""
+    bt = BlockTrace(4, (np.array([7, 8]), np.array([7, 8, 9]), np.array([7])),
+                    np.array([8, 12, 6]), np.array([3, 1, 0]))
+    h, r, _ = vllm.replay(bt, None, 1000)
+    assert h.tolist() == [0, 8, 4]
+
+
+# --------------------------------------------------------------------------- the issue's figures
+
+GOLDEN = [  # trace, unlimited vllm, sglang, then {pool tokens: (vllm, sglang)}
+    ("aider/gpt_4o_astropy__astropy-13977.jsonl", 287935, 34976, 35030, {65536: (12096, 9037), 78848: (22720, 21563)}),
+    ("aider/gpt-4o-mini__sympy__sympy-13974.jsonl", 216981, 90160, 90261, {65536: (90160, 90261), 32768: (87856, 77803)}),
+    ("opencode/gpt-5-mini-task2.jsonl", 60273, 53200, 53268, {65536: (53200, 53268)}),
+    ("opencode/gpt-5-mini-task3.jsonl", 411980, 394384, 394621, {65536: (394384, 394621)}),
+    ("miniswe/063925220f0d2954505eb37612b11ab3.jsonl", 128002, 119520, 119776, {65536: (119520, 119776)}),
+    ("taubench/253f1bdf4cfa489d2b5801d3b46fc498.jsonl", 5612, 4736, 4952, {65536: (4736, 4952)}),
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from tracetui.core.tokenizer import load_tokenizer
+
+    return load_tokenizer("cl100k_base")
+
+
+@pytest.mark.parametrize("case", GOLDEN, ids=[g[0].split("/")[-1][:24] for g in GOLDEN])
+def test_engines_match_vllm_and_sglang_on_real_traces(case, tokenizer):
+    from tracetui.core.pipeline import tokenize
+    from tracetui.core.reader import read_trace
+
+    name, prompt_tokens, vu, su, pools = case
+    path = TRACES / name
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    inputs, outputs = tokenize(read_trace(str(path)), tokenizer)
+    assert sum(len(a) for a in inputs) == prompt_tokens
+    sizes = [size(None)] + [size(c) for c in pools]
+    for k, eng in enumerate(("vllm", "sglang")):
+        res = run_engine(eng, inputs, outputs, sizes, EngineSettings(context_length=131072))
+        got = [int(p.prefix_hits.sum()) for p in res.pools]
+        assert got == [(vu, su)[k]] + [v[k] for v in pools.values()], eng
