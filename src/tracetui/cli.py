@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .core.engines import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, ENGINES
 from .core.engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
 from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
 from .core.model import TraceError
@@ -31,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def _common(p: argparse.ArgumentParser, traces: int = 1) -> None:
+def _common(p: argparse.ArgumentParser, traces: int = 1, engines: bool = True) -> None:
     if traces == 1:
         p.add_argument("trace", help="JSONL trace file (.gz is read transparently; - reads stdin)")
     else:
@@ -45,6 +46,18 @@ def _common(p: argparse.ArgumentParser, traces: int = 1) -> None:
     p.add_argument("--pool-sizes", nargs="+", default=None, metavar="GB",
                    help="pool sizes in GB, 'unlimited' for no eviction (default: "
                         + " ".join(DEFAULT_POOL_SIZES) + ")")
+    p.add_argument("--pool-tokens", nargs="+", default=None, metavar="N",
+                   help="pool sizes in tokens instead of GB, 'unlimited' for no eviction")
+    p.add_argument("--engine", nargs="+" if engines else None, default=None, metavar="NAME",
+                   choices=ENGINES, help="cache model: " + ", ".join(ENGINES) + " (default study"
+                   + ("; several are shown side by side)" if engines else ")"))
+    p.add_argument("--context-length", type=int, default=DEFAULT_CONTEXT_LENGTH, metavar="N",
+                   help=f"model's maximum sequence (vLLM max_model_len, SGLang context; default {DEFAULT_CONTEXT_LENGTH})")
+    p.add_argument("--block-size", type=int, default=None, metavar="N",
+                   help="vLLM block size (default 16) / LMCache and CacheBlend chunk size (default 256)")
+    p.add_argument("--page-size", type=int, default=1, metavar="N", help="SGLang page size (default 1)")
+    p.add_argument("--recompute", type=float, default=DEFAULT_RECOMPUTE, metavar="X",
+                   help=f"CacheBlend: fraction of the reused tokens recomputed (default {DEFAULT_RECOMPUTE})")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--tokens-per-gb", type=float, default=None, metavar="N",
                    help=f"KV cache tokens per GB (default {DEFAULT_TOKENS_PER_GB}: Llama-3.1-8B, bf16)")
@@ -67,7 +80,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                          help="also rank the prefix breakers, and show sessions and provider-reported usage")
     check = _Parser(prog="tracetui check", description="A CI gate: exit 0 when every threshold holds, "
                                                        "1 when one fails, 2 for bad input.")
-    _common(check)
+    _common(check, engines=False)
     check.add_argument("--min-prefix", type=float, metavar="X", help="minimum prefix hit rate (0-1)")
     check.add_argument("--min-substring", type=float, metavar="X", help="minimum substring hit rate (0-1)")
     check.add_argument("--min-combined", type=float, metavar="X",
@@ -111,8 +124,26 @@ def settings_from(args: argparse.Namespace):
             parse_pool_size(s, tpg)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    return Settings(tokenizer=args.tokenizer, pool_sizes=sizes, chunk_size=args.chunk_size,
-                    tokens_per_gb=tpg), kv
+    engines = args.engine or ("study",)
+    engines = tuple(dict.fromkeys([engines] if isinstance(engines, str) else engines))
+    if args.pool_tokens and args.pool_sizes:
+        raise UsageError("give --pool-sizes (GB) or --pool-tokens, not both")
+    if args.context_length < 2:
+        raise UsageError("--context-length must be at least 2")
+    if args.block_size is not None and args.block_size < 1 or args.page_size < 1:
+        raise UsageError("--block-size and --page-size must be at least 1")
+    if not math.isfinite(args.recompute) or not 0 <= args.recompute <= 1:
+        raise UsageError("--recompute is a fraction between 0 and 1")
+    settings = Settings(tokenizer=args.tokenizer, pool_sizes=sizes, chunk_size=args.chunk_size,
+                        tokens_per_gb=tpg, engines=engines,
+                        pool_tokens=tuple(args.pool_tokens) if args.pool_tokens else None,
+                        context_length=args.context_length, block_size=args.block_size,
+                        page_size=args.page_size, recompute=args.recompute)
+    try:
+        settings.sizes()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return settings, kv
 
 
 def main(argv: Sequence[str] | None = None) -> int:

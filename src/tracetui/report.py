@@ -14,6 +14,7 @@ from .charts import hit_rate_chart
 from .core.engine import Analysis
 from .core.kvmodels import GB, KVModel
 from .core.pipeline import Loaded, Settings, load
+from .engine_views import engine_notes, engines_table, is_default, update_json, update_row
 
 _STAGES = {"read": "reading", "tokenize": "tokenizing", "analyze": "replaying pools"}
 
@@ -114,6 +115,7 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, br
         },
         "pools": pools,
     }
+    update_json(doc, loaded)
     if breaks is not None:
         from .why import why_json
 
@@ -150,6 +152,7 @@ def requests_detail(loaded: Loaded, breaks=None, *, pools: bool = True) -> list[
             rows[-1]["pools"] = [{"gb": p.size.gb, "prefix_hit": int(p.prefix_hits[i]),
                                   "prefix_source": int(p.prefix_source[i]), "substring_hit": int(p.substring_hits[i])}
                                  for p in a.pools]
+        update_row(rows[-1], loaded, i, pools)
         u = provider_usage(r.usage, i)
         if u is not None:
             rows[-1]["provider_usage"] = {"provider": u.provider, "prompt_tokens": u.prompt_tokens,
@@ -180,6 +183,25 @@ def write_matches(a: Analysis, path: str) -> None:
 
 
 # --------------------------------------------------------------------------- text
+
+def _engine_rows(console, loaded: Loaded) -> None:
+    """Per request, each engine's unlimited-pool prefix hit (and refusals)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    rt = Table(title="Per request (unlimited pool)", title_justify="left")
+    for col in ["#", "line", "session", "input", "output"] + [r.engine for r in loaded.results]:
+        rt.add_column(col, justify="left" if col == "session" else "right")
+    for i, r in enumerate(loaded.trace.requests):
+        n = max(int(loaded.analysis.input_lens[i]), 1)
+        cells = [str(i), str(r.line), Text(str(r.session_id or "")[:14]), f"{int(loaded.analysis.input_lens[i]):,}",
+                 f"{int(loaded.analysis.output_lens[i]):,}"]
+        for res in loaded.results:
+            u = res.unlimited
+            cells.append("refused" if u.rejected[i] else _pct(int(u.reuse_hits[i]) / n))
+        rt.add_row(*cells)
+    console.print(rt)
+
 
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.2f}%"
@@ -219,9 +241,20 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
     summary.add_row("KV bytes per token", f"{bytes_per_token(s, kv):,.0f} ({kv_text}; "
                                           f"{s.tokens_per_gb:,.0f} tokens per GB)")
     summary.add_row("chunk size", f"{a.chunk_size} tokens")
+    for note in engine_notes(loaded):
+        summary.add_row("engine", Text(note))
     console.print(summary)
     console.print()
 
+    if not is_default(loaded):
+        console.print(engines_table(loaded))
+        if per_request:
+            _engine_rows(console, loaded)
+        if breaks is not None:
+            from .why import render_why
+
+            render_why(console, loaded, breaks)
+        return
     table = Table(title="Hit rate by pool size", title_justify="left")
     table.add_column("pool (GB)", justify="right")
     table.add_column("capacity (tokens)", justify="right")

@@ -1,0 +1,132 @@
+"""The engines' figures in the headless views: JSON result sets and a side-by-side table.
+
+With the default engine alone (`--engine study`) every document and table keeps today's
+layout; these add `engine`, `blocks` and `rejected` to it. Any other choice reports each
+engine's own pools (`engine` for one, `engines` for several)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core.engines import EnginePool, EngineResult
+from .core.pipeline import Loaded
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)
+
+
+def is_default(loaded: Loaded) -> bool:
+    return loaded.settings.engines == ("study",)
+
+
+def pool_json(p: EnginePool, combined: float | None = None) -> dict[str, Any]:
+    d = {"gb": p.size.gb, "capacity_tokens": p.size.capacity, "blocks": p.blocks,
+         "prefix_hit_rate": _r(p.prefix_rate), "substring_hit_rate": _r(p.substring_rate),
+         "combined_hit_rate": _r(combined), "rejected": p.rejected_count}
+    if p.recompute_tokens is not None:
+        d["recompute_tokens"] = int(p.recompute_tokens.sum())
+    return d
+
+
+def result_json(res: EngineResult) -> dict[str, Any]:
+    u = pool_json(res.unlimited)
+    del u["gb"], u["capacity_tokens"], u["blocks"]
+    return {"engine": res.engine, "block_size": res.block_size, "unlimited": u,
+            "pools": [pool_json(p) for p in res.pools]}
+
+
+def settings_json(loaded: Loaded) -> dict[str, Any]:
+    s = loaded.settings
+    return {"context_length": s.context_length, "block_size": s.block_size, "page_size": s.page_size,
+            "recompute": s.recompute}
+
+
+def update_json(doc: dict[str, Any], loaded: Loaded) -> None:
+    """The engines' result sets in an `analyze --json` document."""
+    if is_default(loaded):
+        doc["engine"] = "study"
+        for p in doc["pools"]:
+            p.update(blocks=None, rejected=0)
+        return
+    doc["engine_settings"] = settings_json(loaded)
+    sets = [result_json(r) for r in loaded.results]
+    del doc["pools"], doc["unlimited"]
+    if len(sets) == 1:
+        doc["engine"] = sets[0].pop("engine")
+        doc.update(sets[0])
+    else:
+        doc["engines"] = sets
+
+
+def _pool_row(res: EngineResult, p: EnginePool, i: int) -> dict[str, Any]:
+    return {"gb": p.size.gb, "capacity_tokens": p.size.capacity, "prefix_hit": int(p.prefix_hits[i]),
+            "substring_hit": None if p.substring_hits is None else int(p.substring_hits[i]),
+            "rejected": bool(p.rejected[i]), "evicted": res.evicted(p, i)}
+
+
+def update_row(row: dict[str, Any], loaded: Loaded, i: int, pools: bool) -> None:
+    """One `requests_detail` row: the default engine's keys, or each engine's figures."""
+    if is_default(loaded):
+        for p in row.get("pools", ()):
+            p["rejected"] = False
+        return
+    sets = []
+    for res in loaded.results:
+        u = res.unlimited
+        d: dict[str, Any] = {"engine": res.engine, "prefix_hit": int(u.prefix_hits[i]),
+                             "substring_hit": None if u.substring_hits is None else int(u.substring_hits[i]),
+                             "rejected": bool(u.rejected[i])}
+        if pools:
+            d["pools"] = [_pool_row(res, p, i) for p in res.pools]
+        sets.append(d)
+    for k in ("prefix_hit", "prefix_source", "substring_hit", "combined_hit", "pools"):
+        row.pop(k, None)
+    if len(sets) == 1:
+        row.update({k: v for k, v in sets[0].items() if k != "engine"})
+    else:
+        row["engines"] = sets
+
+
+# --------------------------------------------------------------------------- text
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.2f}%"
+
+
+def engines_table(loaded: Loaded):
+    """Each pool size, the engines one under the other (so they read side by side at any
+    terminal width): blocks the pool holds, hit rates, requests refused."""
+    from rich.table import Table
+
+    results = loaded.results
+    t = Table(title="Hit rate by pool size, by engine", title_justify="left")
+    for col in ("pool (GB)", "tokens", "engine", "blocks", "prefix", "substring", "refused"):
+        t.add_column(col, justify="left" if col == "engine" else "right",
+                     style={"prefix": "green", "substring": "cyan"}.get(col))
+    for k, size in enumerate(loaded.settings.sizes()):
+        for j, r in enumerate(results):
+            p = r.pools[k]
+            first = j == 0
+            t.add_row(("∞" if size.gb is None else f"{size.gb:.4g}") if first else "",
+                      ("unlimited" if size.capacity is None else f"{size.capacity:,}") if first else "",
+                      r.engine, "–" if p.blocks is None else f"{p.blocks:,}", _pct(p.prefix_rate),
+                      _pct(p.substring_rate), f"{p.rejected_count:,}",
+                      end_section=j == len(results) - 1 and len(results) > 1)
+    return t
+
+
+def engine_notes(loaded: Loaded) -> list[str]:
+    out = []
+    s = loaded.settings
+    for r in loaded.results:
+        if r.engine == "study":
+            continue
+        unit = {"vllm": f"blocks of {r.block_size}", "sglang": f"pages of {r.block_size}",
+                "lmcache": f"chunks of {r.block_size}", "cacheblend": f"chunks of {r.block_size}"}[r.engine]
+        note = f"{r.engine}: {unit} tokens, context length {s.context_length:,}"
+        if r.engine == "cacheblend":
+            rec = r.unlimited.recompute_tokens
+            note += f", recompute {s.recompute:g} of the reused tokens ({int(rec.sum()):,} tokens unlimited)"
+        out.append(note)
+    return out
