@@ -6,8 +6,11 @@ import argparse
 from typing import Any
 
 from .core.diagnose import block_kind_stats, diagnose, rank_breakers
-from .core.engine import parse_pool_size
-from .core.pipeline import Loaded, Settings, load
+from dataclasses import replace
+
+from .core.engines import PREFIX_ONLY
+from .core.engines.study import parse_pool_size
+from .core.pipeline import Loaded, Settings, load, pool_in_tokens
 from .report import _DelayedProgress, _pct, make_console, print_json
 from .why import breakers_json, breakers_table
 
@@ -34,15 +37,25 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
     for name, v in thresholds.items():
         if not 0 <= v <= 1:
             raise GateUsageError(f"--min-{name} is a rate between 0 and 1, not {v}")
-    size = parse_pool_size(args.pool_size, settings.tokens_per_gb)
+    engine = settings.engines[0]
+    if settings.pool_tokens is not None:
+        if len(settings.pool_tokens) != 1:
+            raise GateUsageError("check judges one pool: give --pool-tokens one size")
+        size = pool_in_tokens(settings.pool_tokens[0], settings.tokens_per_gb)
+        settings = replace(settings, pool_sizes=(args.pool_size,))
+    else:
+        size = parse_pool_size(args.pool_size, settings.tokens_per_gb)
+        settings = replace(settings, pool_sizes=(args.pool_size,))
     if "combined" in thresholds and not size.unlimited:
         raise GateUsageError("--min-combined is only defined for the unlimited pool")
-    settings = Settings(settings.tokenizer, (args.pool_size,), settings.chunk_size, settings.tokens_per_gb)
+    if engine != "study" and ("combined" in thresholds or ("substring" in thresholds and engine in PREFIX_ONLY)):
+        raise GateUsageError(f"the {engine} engine has no {'combined' if 'combined' in thresholds else 'substring'}"
+                             " hit rate")
     loaded = _load(args.trace, settings)
     a = loaded.analysis
-    pool = a.pools[0]
+    pool = loaded.result(engine).pools[0]
     rates = {"prefix": pool.prefix_rate, "substring": pool.substring_rate,
-             "combined": a.combined_rate if size.unlimited else None}
+             "combined": a.combined_rate if size.unlimited and engine == "study" else None}
     results = []
     for name, minimum in thresholds.items():
         value = rates[name]
@@ -54,13 +67,17 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print_json({"trace": loaded.trace.name, "ok": ok, "pool_gb": size.gb, "capacity_tokens": size.capacity,
                      "requests": a.requests, "input_tokens": a.input_tokens,
-                     "prefix_hit_rate": round(rates["prefix"], 6), "substring_hit_rate": round(rates["substring"], 6),
+                     "engine": engine, "blocks": pool.blocks, "rejected": pool.rejected_count,
+                     "prefix_hit_rate": round(rates["prefix"], 6),
+                     "substring_hit_rate": None if rates["substring"] is None else round(rates["substring"], 6),
                      "combined_hit_rate": None if rates["combined"] is None else round(rates["combined"], 6),
                      "checks": results, "warnings": list(loaded.trace.warnings),
                      "top_breakers": breakers_json(ranked[:5])})
         return 0 if ok else 1
     console = make_console()
     pool_text = "unlimited pool" if size.unlimited else f"{size.label} GB pool ({size.capacity:,} tokens)"
+    if engine != "study":
+        pool_text += f", {engine} engine" + (f" ({pool.rejected_count:,} requests refused)" if pool.rejected_count else "")
     # markup=False: the trace's name is a file name, and "[x]" in it is not rich markup.
     console.print(f"{loaded.trace.name}: {a.requests:,} requests, {a.input_tokens:,} input tokens, {pool_text}",
                   highlight=False, markup=False)
@@ -94,6 +111,7 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
         pools.append({"gb": pa.size.gb, "capacity_tokens": pa.size.capacity,
                       "a": {"prefix_hit_rate": round(pa.prefix_rate, 6), "substring_hit_rate": round(pa.substring_rate, 6)},
                       "b": {"prefix_hit_rate": round(pb.prefix_rate, 6), "substring_hit_rate": round(pb.substring_rate, 6)}})
+    engine_sets = _engine_pairs(la, lb)
     kinds = []
     for kind in sorted(set(ka) | set(kb)):
         row: dict[str, Any] = {"block": kind}
@@ -107,7 +125,8 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
                            "input_tokens": la.analysis.input_tokens, "combined_hit_rate": round(la.analysis.combined_rate, 6)},
                      "b": {"trace": lb.trace.name, "requests": lb.analysis.requests,
                            "input_tokens": lb.analysis.input_tokens, "combined_hit_rate": round(lb.analysis.combined_rate, 6)},
-                     "pools": pools, "block_kinds": kinds,
+                     **({"engine": "study", "pools": pools} if engine_sets is None else {"engines": engine_sets}),
+                     "block_kinds": kinds,
                      "breakers_only_in_a": breakers_json(only_a), "breakers_only_in_b": breakers_json(only_b)})
         return 0
     from rich.table import Table
@@ -122,7 +141,7 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
     for pa, pb in zip(la.analysis.pools, lb.analysis.pools):
         t.add_row(pa.size.label, _pct(pa.prefix_rate), _pct(pb.prefix_rate), _delta(pa.prefix_rate, pb.prefix_rate),
                   _pct(pa.substring_rate), _pct(pb.substring_rate), _delta(pa.substring_rate, pb.substring_rate))
-    console.print(t)
+    console.print(t if engine_sets is None else _engines_compare_table(engine_sets))
     kt = Table(title="By block kind (unlimited pool)", title_justify="left")
     for col in ("block", "tokens A", "tokens B", "prefix A", "prefix B", "substring A", "substring B"):
         kt.add_column(col, justify="left" if col == "block" else "right")
@@ -134,3 +153,37 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
     console.print(breakers_table(only_a, title="Breakers only in A") if only_a else "No breaker only in A.")
     console.print(breakers_table(only_b, title="Breakers only in B") if only_b else "No breaker only in B.")
     return 0
+
+
+def _engine_pairs(la: Loaded, lb: Loaded) -> list[dict[str, Any]] | None:
+    """Each engine's pools for A and B (None with the default engine alone: today's `pools`)."""
+    if la.settings.engines == ("study",):
+        return None
+    out = []
+    for ra, rb in zip(la.results, lb.results):
+        rows = []
+        for pa, pb in zip(ra.pools, rb.pools):
+            rows.append({"gb": pa.size.gb, "capacity_tokens": pa.size.capacity, "blocks": pa.blocks,
+                         **{side: {"prefix_hit_rate": round(p.prefix_rate, 6),
+                                   "substring_hit_rate": None if p.substring_rate is None else round(p.substring_rate, 6),
+                                   "rejected": p.rejected_count} for side, p in (("a", pa), ("b", pb))}})
+        out.append({"engine": ra.engine, "pools": rows})
+    return out
+
+
+def _engines_compare_table(sets: list[dict[str, Any]]):
+    from rich.table import Table
+
+    t = Table(title="Hit rate by pool size, by engine", title_justify="left")
+    for col in ("pool (GB)", "tokens", "engine", "prefix A", "prefix B", "Δ pts", "substring A", "substring B"):
+        t.add_column(col, justify="left" if col == "engine" else "right")
+    for k in range(len(sets[0]["pools"])):
+        for j, e in enumerate(sets):
+            p = e["pools"][k]
+            a, b = p["a"], p["b"]
+            t.add_row(("∞" if p["gb"] is None else f"{p['gb']:.4g}") if j == 0 else "",
+                      ("unlimited" if p["capacity_tokens"] is None else f"{p['capacity_tokens']:,}") if j == 0 else "",
+                      e["engine"], _pct(a["prefix_hit_rate"]), _pct(b["prefix_hit_rate"]),
+                      _delta(a["prefix_hit_rate"], b["prefix_hit_rate"]), _pct(a["substring_hit_rate"]),
+                      _pct(b["substring_hit_rate"]), end_section=j == len(sets) - 1 and len(sets) > 1)
+    return t
