@@ -1,7 +1,7 @@
 """The engines' figures in the headless views: JSON result sets and a side-by-side table.
 
-With the default engine alone (`--engine study`) every document and table keeps today's
-layout; these add `engine`, `blocks` and `rejected` to it. Any other choice reports each
+With the default engine alone (`--engine study`) every document and table is today's, byte
+for byte (the study refuses nothing and has no blocks). Any other choice reports each
 engine's own pools (`engine` for one, `engines` for several)."""
 
 from __future__ import annotations
@@ -45,9 +45,6 @@ def settings_json(loaded: Loaded) -> dict[str, Any]:
 def update_json(doc: dict[str, Any], loaded: Loaded) -> None:
     """The engines' result sets in an `analyze --json` document."""
     if is_default(loaded):
-        doc["engine"] = "study"
-        for p in doc["pools"]:
-            p.update(blocks=None, rejected=0)
         return
     doc["engine_settings"] = settings_json(loaded)
     sets = [result_json(r) for r in loaded.results]
@@ -68,8 +65,6 @@ def _pool_row(res: EngineResult, p: EnginePool, i: int) -> dict[str, Any]:
 def update_row(row: dict[str, Any], loaded: Loaded, i: int, pools: bool) -> None:
     """One `requests_detail` row: the default engine's keys, or each engine's figures."""
     if is_default(loaded):
-        for p in row.get("pools", ()):
-            p["rejected"] = False
         return
     sets = []
     for res in loaded.results:

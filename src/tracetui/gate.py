@@ -67,7 +67,8 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print_json({"trace": loaded.trace.name, "ok": ok, "pool_gb": size.gb, "capacity_tokens": size.capacity,
                      "requests": a.requests, "input_tokens": a.input_tokens,
-                     "engine": engine, "blocks": pool.blocks, "rejected": pool.rejected_count,
+                     **({} if engine == "study" else {"engine": engine, "blocks": pool.blocks,
+                                                       "rejected": pool.rejected_count}),
                      "prefix_hit_rate": round(rates["prefix"], 6),
                      "substring_hit_rate": None if rates["substring"] is None else round(rates["substring"], 6),
                      "combined_hit_rate": None if rates["combined"] is None else round(rates["combined"], 6),
@@ -125,7 +126,7 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
                            "input_tokens": la.analysis.input_tokens, "combined_hit_rate": round(la.analysis.combined_rate, 6)},
                      "b": {"trace": lb.trace.name, "requests": lb.analysis.requests,
                            "input_tokens": lb.analysis.input_tokens, "combined_hit_rate": round(lb.analysis.combined_rate, 6)},
-                     **({"engine": "study", "pools": pools} if engine_sets is None else {"engines": engine_sets}),
+                     **({"pools": pools} if engine_sets is None else {"engines": engine_sets}),
                      "block_kinds": kinds,
                      "breakers_only_in_a": breakers_json(only_a), "breakers_only_in_b": breakers_json(only_b)})
         return 0
