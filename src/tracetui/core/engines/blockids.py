@@ -4,7 +4,7 @@ Block j of a sequence is identified by its chain: (block j-1's chain, block j's 
 Two blocks have equal chains exactly when their sequences agree on every token up to the
 block's end, so a chain id is a prefix id, and equal prefixes get equal ids.
 
-One numpy pass: a polynomial hash of every block's tokens, chained over the blocks of each
+One numpy pass: a polynomial hash of every block's tokens (one matrix product), chained over the blocks of each
 sequence as C_j = C_{j-1} * Q + h_j (mod 2^64), which is Q^j * cumsum(h_m * Q^-m): one
 cumulative sum for all sequences. Blocks are grouped by (C_j, j), and the grouping is then
 confirmed on the tokens (each block equals its group's first block token by token and has
@@ -50,9 +50,9 @@ def chain_ids(seqs: Sequence[np.ndarray], block_size: int) -> list[np.ndarray]:
             k += n
     pos = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     with np.errstate(over="ignore"):
-        h = np.zeros(total, dtype=np.uint64)
-        for col in range(b):
-            h = h * _P + (rows[:, col] + np.uint64(1))
+        pw = np.concatenate((np.cumprod(np.full(b - 1, _P, dtype=np.uint64))[::-1], [np.uint64(1)])) \
+            if b > 1 else np.ones(1, np.uint64)
+        h = (rows + np.uint64(1)) @ pw  # sum of (token + 1) x P^(B-1-col), wrapping mod 2^64
         qmax = int(pos.max()) + 1
         qpow = np.concatenate(([np.uint64(1)], np.cumprod(np.full(qmax - 1, _Q, dtype=np.uint64)))) \
             if qmax > 1 else np.ones(1, np.uint64)

@@ -31,10 +31,12 @@ NAME = "sglang"
 
 
 class _Node:
+    """A radix tree node; its key is the tokens' bytes (uint32), 4 bytes a token."""
+
     __slots__ = ("children", "parent", "key", "time", "lock")
 
-    def __init__(self, parent: _Node | None, key: np.ndarray, time: int) -> None:
-        self.children: dict = {}
+    def __init__(self, parent: _Node | None, key: bytes, time: int) -> None:
+        self.children: dict[bytes, _Node] = {}
         self.parent = parent
         self.key = key
         self.time = time
@@ -44,20 +46,19 @@ class _Node:
         return self.time < other.time
 
 
-def _lcp(a: np.ndarray, b: np.ndarray) -> int:
-    m = min(len(a), len(b))
-    diff = np.flatnonzero(a[:m] != b[:m])
-    return int(diff[0]) if diff.size else m
+def as_bytes(tokens: np.ndarray) -> bytes:
+    return np.ascontiguousarray(tokens, dtype=np.uint32).tobytes()
 
 
 class RadixReplay:
-    """One pool: the tree, the free slots and the clock."""
+    """One pool: the tree, the free slots and the clock. Keys are compared as bytes (a whole
+    node's key at once); only the one node where a walk diverges is compared token by token."""
 
     def __init__(self, capacity: int | None, page: int) -> None:
         self.free = capacity  # None: unlimited
         self.page = page
         self.clock = 0
-        self.root = _Node(None, np.zeros(0, np.int64), 0)
+        self.root = _Node(None, b"", 0)
         self.root.lock = 1  # never evicted
         self.leaves: set[_Node] = set()
 
@@ -65,35 +66,42 @@ class RadixReplay:
         self.clock += 1
         return self.clock
 
-    def _ck(self, key: np.ndarray, pos: int):
-        return int(key[pos]) if self.page == 1 else key[pos:pos + self.page].tobytes()
-
-    def _match_len(self, a: np.ndarray, b: np.ndarray) -> int:
-        n = _lcp(a, b)
+    def _common(self, node_key: bytes, kb: bytes, pos: int, end: int) -> int:
+        """Tokens (whole pages) node_key shares with kb's tokens from pos (up to end)."""
+        m = min(len(node_key) >> 2, end - pos)
+        if kb.startswith(node_key[:4 * m], 4 * pos):
+            n = m
+        else:
+            a = np.frombuffer(node_key, dtype=np.uint32, count=m)
+            b = np.frombuffer(kb, dtype=np.uint32, count=m, offset=4 * pos)
+            n = int(np.argmax(a != b))
         return n - n % self.page
 
     def _split(self, child: _Node, n: int) -> _Node:
         parent = child.parent
-        new = _Node(parent, child.key[:n], self._tick())
+        w = 4 * self.page
+        new = _Node(parent, child.key[:4 * n], self._tick())
         new.lock = child.lock
-        parent.children[self._ck(child.key, 0)] = new
-        child.key = child.key[n:]
+        parent.children[child.key[:w]] = new
+        child.key = child.key[4 * n:]
         child.parent = new
-        new.children[self._ck(child.key, 0)] = child
+        new.children[child.key[:w]] = child
         return new
 
-    def match(self, key: np.ndarray) -> tuple[int, _Node]:
-        key = key[:len(key) - len(key) % self.page]
+    def match(self, kb: bytes, end: int) -> tuple[int, _Node]:
+        """match_prefix of kb's first `end` tokens: (tokens matched, last node)."""
+        end -= end % self.page
+        w = 4 * self.page
         node = self.root
         node.time = self._tick()
         pos = 0
-        while pos < len(key):
-            child = node.children.get(self._ck(key, pos))
+        while pos < end:
+            child = node.children.get(kb[4 * pos:4 * pos + w])
             if child is None:
                 break
             child.time = self._tick()
-            n = self._match_len(child.key, key[pos:])
-            if n < len(child.key):
+            n = self._common(child.key, kb, pos, end)
+            if 4 * n < len(child.key):
                 node = self._split(child, n)
                 pos += n
                 break
@@ -101,29 +109,28 @@ class RadixReplay:
             node = child
         return pos, node
 
-    def insert(self, key: np.ndarray) -> int:
-        """Insert `key` (page aligned); returns how much of it was already there."""
-        key = key[:len(key) - len(key) % self.page]
+    def insert(self, kb: bytes, end: int) -> int:
+        """Insert kb's first `end` tokens (page aligned); returns how many were already there."""
+        end -= end % self.page
+        w = 4 * self.page
         node = self.root
         node.time = self._tick()
         pos = 0
-        while pos < len(key):
-            child = node.children.get(self._ck(key, pos))
+        while pos < end:
+            child = node.children.get(kb[4 * pos:4 * pos + w])
             if child is None:
                 break
             node = child
             node.time = self._tick()
-            n = self._match_len(node.key, key[pos:])
+            n = self._common(node.key, kb, pos, end)
             pos += n
-            if n < len(node.key):
+            if 4 * n < len(node.key):
                 node = self._split(node, n)
-        if pos < len(key):
-            leaf = _Node(node, key[pos:], self._tick())
-            node.children[self._ck(key, pos)] = leaf
+        if pos < end:
+            leaf = _Node(node, kb[4 * pos:4 * end], self._tick())
+            node.children[kb[4 * pos:4 * pos + w]] = leaf
             self.leaves.discard(node)
             self.leaves.add(leaf)
-            if self.free is not None:
-                pass  # the slots were counted when allocated
         return pos
 
     @staticmethod
@@ -151,10 +158,10 @@ class RadixReplay:
             x = heapq.heappop(heap)
             if x.lock > 0:
                 continue
-            done += len(x.key)
-            self.free += len(x.key)
+            done += len(x.key) >> 2
+            self.free += len(x.key) >> 2
             p = x.parent
-            del p.children[self._ck(x.key, 0)]
+            del p.children[x.key[:4 * self.page]]
             self.leaves.discard(x)
             if not p.children and p is not self.root:
                 self.leaves.add(p)
@@ -178,26 +185,26 @@ def replay(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], capacity
             rejected[i] = True
             continue
         m = max(1, max(0, min(len(out), max_req_len - plen - 1)))  # one token is always sampled
-        hit, node = t.match(prompt[:plen - 1])
+        pb = as_bytes(prompt)
+        hit, node = t.match(pb, plen - 1)
         hits[i] = hit
         t.lock(node, 1)
         t.alloc(_pages(plen, page) - hit)
-        have = t.insert(prompt)
+        have = t.insert(pb, plen)
         t.release(have - hit)
-        _, node2 = t.match(prompt)
+        _, node2 = t.match(pb, plen)
         t.lock(node, -1)
         t.lock(node2, 1)
-        done = _pages(plen, page)
-        for k in range(plen + 1, plen + m):  # decode step k-plen feeds the sequence's k-th token
-            need = _pages(k, page) - done
-            if need:
-                t.alloc(need)
-                done += need
-        seq = np.concatenate((prompt, out[:m - 1])) if m > 1 else prompt
+        # The decode steps' slots at once: nothing touches the tree between them, so evicting
+        # for each step as it comes evicts the same leaves, in the same order.
+        done = _pages(plen + m - 1, page)
+        t.alloc(done - _pages(plen, page))
+        seq = pb + as_bytes(out[:m - 1]) if m > 1 else pb
+        n_seq = plen + m - 1
         aligned = plen - plen % page
-        have = t.insert(seq)
+        have = t.insert(seq, n_seq)
         t.release(max(0, have - aligned))
-        t.release(done - (len(seq) - len(seq) % page))  # the unaligned tail page goes back
+        t.release(done - (n_seq - n_seq % page))  # the unaligned tail page goes back
         t.lock(node2, -1)
     return frozen(hits), frozen(rejected)
 

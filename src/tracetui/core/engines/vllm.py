@@ -29,21 +29,52 @@ NAME = "vllm"
 DEFAULT_BLOCK = 16
 
 
-def replay(bt: BlockTrace, capacity: int | None, context_length: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Stage (b): (hit tokens, rejected, blocks ever taken off the free queue) per request."""
+class _Pool:
+    """The block pool between two requests: what a replay resumes from."""
+
+    __slots__ = ("queue", "chain_of", "cached", "taken")
+
+    def __init__(self) -> None:
+        self.queue: OrderedDict[int, None] = OrderedDict()  # free blocks used before, front first
+        self.chain_of: dict[int, int] = {}  # block -> the chain it caches
+        self.cached: dict[int, list[int]] = {}  # chain -> its cached copies, first cached first
+        self.taken = 0  # blocks ever taken off the queue; the never-used ones are numbered from here
+
+    def copy(self) -> _Pool:
+        c = _Pool()
+        c.queue = self.queue.copy()
+        c.chain_of = self.chain_of.copy()
+        c.cached = {k: list(v) for k, v in self.cached.items()}
+        c.taken = self.taken
+        return c
+
+
+def replay(bt: BlockTrace, capacity: int | None, context_length: int, *, start: int = 0,
+           pool: _Pool | None = None, hits: np.ndarray | None = None, rejected: np.ndarray | None = None,
+           snapshots: frozenset[int] = frozenset()) -> tuple[np.ndarray, np.ndarray, int]:
+    """Stage (b): (hit tokens, rejected, blocks ever taken off the free queue) per request.
+
+    `start`, `pool`, `hits`, `rejected`: resume at request `start` from a pool state (a pool that
+    has evicted nothing so far is the unlimited pool's state). `snapshots`: requests before which
+    the state is kept, in `replay.snapshots` (for the pools that resume there)."""
     b = bt.block_size
     n_blocks = None if capacity is None else capacity // b
     mml = context_length if n_blocks is None else min(context_length, n_blocks * b)
-    fresh = -1 if n_blocks is None else n_blocks  # never-used blocks, at the front of the queue
     n = len(bt.prompt_lens)
-    hits = np.zeros(n, dtype=np.int64)
-    rejected = np.zeros(n, dtype=bool)
-    queue: OrderedDict[int, None] = OrderedDict()  # free blocks used before, front first
-    chain_of: dict[int, int] = {}  # block -> the chain it caches
-    cached: dict[int, list[int]] = {}  # chain -> its cached copies, first cached first
-    taken = 0
+    hits = np.zeros(n, dtype=np.int64) if hits is None else hits.copy()
+    rejected = np.zeros(n, dtype=bool) if rejected is None else rejected.copy()
+    st = _Pool() if pool is None else pool
+    queue, chain_of, cached = st.queue, st.chain_of, st.cached
+    taken = st.taken
+    fresh = -1 if n_blocks is None else n_blocks - taken  # never-used blocks, at the front of the queue
     kv_lens = bt.kv_lens.tolist()
-    for i, plen in enumerate(bt.prompt_lens.tolist()):
+    plens = bt.prompt_lens.tolist()
+    kept: dict[int, tuple[_Pool, np.ndarray, np.ndarray]] = {}
+    for i in range(start, n):
+        if i in snapshots:
+            st.taken = taken
+            kept[i] = (st.copy(), hits.copy(), rejected.copy())
+        plen = plens[i]
         if plen == 0:
             continue
         if plen >= mml:
@@ -62,12 +93,14 @@ def replay(bt: BlockTrace, capacity: int | None, context_length: int) -> tuple[n
         hits[i] = h * b
         for blk in hit:
             del queue[blk]
-        new: list[int] = []
-        for _ in range(-(-kv // b) - h):
-            if fresh:
-                blk = taken
-                fresh -= 1
-            else:
+        need = -(-kv // b) - h
+        if fresh < 0 or fresh >= need:  # never-used blocks only: nothing is evicted
+            new = list(range(taken, taken + need))
+            if fresh > 0:
+                fresh -= need
+        else:
+            new = list(range(taken, taken + fresh))
+            for _ in range(need - fresh):
                 blk = queue.popitem(last=False)[0]
                 old = chain_of.pop(blk, None)
                 if old is not None:
@@ -75,40 +108,64 @@ def replay(bt: BlockTrace, capacity: int | None, context_length: int) -> tuple[n
                     copies.remove(blk)
                     if not copies:
                         del cached[old]
-            taken += 1
-            new.append(blk)
-        for j in range(h, min(kv // b, known)):
-            blk = new[j - h]
-            chain_of[blk] = ids[j]
-            cached.setdefault(ids[j], []).append(blk)
-        for blk in reversed(new):
-            queue[blk] = None
-        for blk in reversed(hit):
-            queue[blk] = None
+                new.append(blk)
+            fresh = 0
+        taken += need
+        stop = min(kv // b, known)
+        if stop > h:
+            part = new[:stop - h]
+            chain_of.update(zip(part, ids[h:stop]))
+            for c, blk in zip(ids[h:stop], part):
+                copies = cached.get(c)
+                if copies is None:
+                    cached[c] = [blk]
+                else:
+                    copies.append(blk)
+        # Freed last block first: a request's tail is evicted before its head.
+        queue.update(dict.fromkeys(reversed(new)))
+        queue.update(dict.fromkeys(reversed(hit)))
+    st.taken = taken
+    replay.snapshots = kept
     return frozen(hits), frozen(rejected), taken
 
 
 def run_blocks(bt: BlockTrace, sizes: Sequence[PoolSize], settings: EngineSettings) -> EngineResult:
-    ctx = settings.context_length
+    ctx, b = settings.context_length, bt.block_size
     total = int(bt.prompt_lens.sum())
-    u_hits, u_rej, u_taken = replay(bt, None, ctx)
-    unlimited = EnginePool(PoolSize(None, None, "∞"), None, u_hits, None, u_rej, total)
     plen, kv = bt.prompt_lens, np.minimum(bt.kv_lens, ctx - 1)
     live = plen > 0
+    # Blocks the unlimited pool has taken after each request (it never evicts).
+    need = np.where(live & (plen < ctx), -(-kv // b), 0)
+    starts: dict[int, int] = {}
+    for s in sizes:
+        if s.capacity is None:
+            continue
+        nb = s.capacity // b
+        mml = min(ctx, nb * b)
+        # Until its first request that would evict, or be refused or cut otherwise, a pool is
+        # the unlimited pool (an upper bound on what it takes: hits only lower it).
+        differs = live & (((plen >= mml) != (plen >= ctx)) | ((plen < ctx) & (kv > mml - 1)))
+        over = np.cumsum(need) > nb
+        bad = np.flatnonzero(differs | over)
+        starts[s.capacity] = int(bad[0]) if bad.size else len(plen)
+    u_hits, u_rej, _ = replay(bt, None, ctx, snapshots=frozenset(v for v in starts.values() if 0 < v < len(plen)))
+    kept = replay.snapshots
+    unlimited = EnginePool(PoolSize(None, None, "∞"), None, u_hits, None, u_rej, total)
     pools = []
     for s in sizes:
         if s.capacity is None:
             pools.append(EnginePool(s, None, u_hits, None, u_rej, total))
             continue
-        nb = s.capacity // bt.block_size
-        mml = min(ctx, nb * bt.block_size)
-        # A pool that never runs out of never-used blocks, and refuses and cuts the same
-        # requests, is the unlimited pool.
-        same = nb >= u_taken and not np.any(live & ((plen >= mml) != (plen >= ctx))) \
-            and not np.any(live & (plen < ctx) & (kv > mml - 1))
-        h, r = (u_hits, u_rej) if same else replay(bt, s.capacity, ctx)[:2]
-        pools.append(EnginePool(s, nb, h, None, r, total))
-    return EngineResult(NAME, bt.block_size, tuple(pools), unlimited)
+        t0 = starts[s.capacity]
+        if t0 >= len(plen):
+            h, r = u_hits, u_rej
+        elif t0 == 0:
+            h, r, _ = replay(bt, s.capacity, ctx)
+        else:
+            st, h0, r0 = kept[t0]
+            h, r, _ = replay(bt, s.capacity, ctx, start=t0, pool=st.copy(), hits=h0, rejected=r0)
+        pools.append(EnginePool(s, s.capacity // b, h, None, r, total))
+    return EngineResult(NAME, b, tuple(pools), unlimited)
 
 
 def run(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], sizes: Sequence[PoolSize],
