@@ -17,7 +17,8 @@ def _kv_tokens(prompt, output, limit):
 # --------------------------------------------------------------------------- vLLM
 
 def vllm(inputs, outputs, capacity, block, context):
-    """Blocks named by the tuple of every token up to their end; the free queue is a list."""
+    """Blocks named by the tuple of every token up to their end; the free queue is a list.
+    The pool's blocks are all usable (vLLM's null block is an extra one)."""
     if capacity is None:
         n_blocks = sum(math.ceil((len(a) + max(len(o), 1)) / block) for a, o in zip(inputs, outputs)) + 1
         max_len = context
@@ -59,7 +60,10 @@ def vllm(inputs, outputs, capacity, block, context):
             chain = tuple(seq[:(j + 1) * block])
             holds[mine[j]] = chain
             cached.setdefault(chain, []).append(mine[j])
-        free.extend(reversed(mine))
+        # free_blocks(reversed(blocks)): cached blocks to the end, the others to the front.
+        first = [b for b in reversed(mine) if b not in holds]
+        free[:0] = first
+        free.extend(b for b in reversed(mine) if b in holds)
     return hits, rejected
 
 

@@ -106,7 +106,7 @@ def test_sweeps_equal_single_replays(tr, block, sizes):
     """The shortcut that reuses the unlimited pool never changes a figure."""
     inputs, outputs = [[arr(x) for x in t] for t in tr]
     s = EngineSettings(context_length=30, block_size=block)
-    for name, one in (("vllm", lambda c: vllm.replay(block_trace(inputs, outputs, block), c, 30)[:2]),
+    for name, one in (("vllm", lambda c: vllm.replay(block_trace(inputs, outputs, block), c, 30)),
                       ("sglang", lambda c: sglang.replay(inputs, outputs, c, 30))):
         res = run_engine(name, inputs, outputs, [size(c) for c in sizes], s)
         for c, p in zip(sizes, res.pools):
@@ -137,6 +137,21 @@ def test_chain_ids_survive_a_collision(monkeypatch):
     assert [x.tolist() for x in ids] == [[0, 1], [0, 2], [3, 4]]
 
 
+@FAST
+@given(traces(), st.integers(1, 4), caps)
+def test_vllm_stage_b_takes_ids_directly(tr, block, cap):
+    """A hashed trace: ids of the prompt's full blocks only, outputs unknown. The same as the
+    reference with outputs nobody else has."""
+    inputs, outputs = tr
+    unique = [[1000 + 100 * i + k for k in range(len(o))] for i, o in enumerate(outputs)]
+    full = block_trace([arr(x) for x in inputs], [arr(x) for x in unique], block)
+    ids = tuple(x[:len(p) // block] for x, p in zip(full.ids, inputs))
+    bt = BlockTrace(block, ids, full.prompt_lens, full.output_lens)
+    want_h, want_r = ref.vllm(inputs, unique, cap, block, 10_000)
+    h, r = vllm.replay(bt, cap, 10_000)
+    assert h.tolist() == want_h and r.tolist() == want_r
+
+
 # --------------------------------------------------------------------------- hand-made
 
 def test_vllm_exact_multiple_hits_one_block_less_and_keeps_a_copy():
@@ -144,13 +159,13 @@ def test_vllm_exact_multiple_hits_one_block_less_and_keeps_a_copy():
     # computed again, a second copy of its chain.
     inputs = [arr([1, 2, 3, 4]), arr([1, 2, 3, 4]), arr([1, 2, 3, 4, 5])]
     outputs = [arr([]), arr([]), arr([])]
-    h, r, taken = vllm.replay(block_trace(inputs, outputs, 2), None, 100)
-    assert h.tolist() == [0, 2, 4] and taken == 2 + 1 + 1
+    h, r = vllm.replay(block_trace(inputs, outputs, 2), None, 100)
+    assert h.tolist() == [0, 2, 4]
 
 
 def test_vllm_rejects_at_max_model_len():
     inputs, outputs = [arr(range(8)), arr(range(7))], [arr([1, 2]), arr([1, 2, 3])]
-    h, r, _ = vllm.replay(block_trace(inputs, outputs, 4), 8, 1000)  # max_model_len 8
+    h, r = vllm.replay(block_trace(inputs, outputs, 4), 8, 1000)  # max_model_len 8
     assert r.tolist() == [True, False]
 
 
@@ -166,7 +181,7 @@ def test_hashed_ids_feed_stage_b_directly():
     """Mooncake-like input: block ids only, outputs with no tokens (fresh ids)."""
     bt = BlockTrace(4, (np.array([7, 8]), np.array([7, 8, 9]), np.array([7])),
                     np.array([8, 12, 6]), np.array([3, 1, 0]))
-    h, r, _ = vllm.replay(bt, None, 1000)
+    h, r = vllm.replay(bt, None, 1000)
     assert h.tolist() == [0, 8, 4]
 
 

@@ -8,7 +8,8 @@ kv_cache_manager.py, single_type_kv_cache_manager.py), replayed one request at a
   holds a cached block evicts it (_maybe_evict_cached_block); cache_full_blocks caches every
   full block computed, a second copy of a chain included (BlockHashToBlockMap keeps copies,
   get_one_block returns the first cached).
-- free: the request's blocks go back to the end of the queue in reverse order.
+- free_blocks: the request's blocks go back in reverse order, the cached ones to the end of
+  the queue, the one holding no hash (the partial last block) to the front.
 - A request leaves the KV of L + M - 1 tokens (the last sampled token is never fed).
 - max_model_len = min(context length, N x B); a prompt of max_model_len tokens or more is
   refused, an output is stopped at max_model_len tokens in all.
@@ -30,50 +31,56 @@ DEFAULT_BLOCK = 16
 
 
 class _Pool:
-    """The block pool between two requests: what a replay resumes from."""
+    """The block pool between two requests: what a replay resumes from.
 
-    __slots__ = ("queue", "chain_of", "cached", "taken")
+    The free queue is [empty blocks..., cached blocks (LRU, front first)]: blocks never used
+    start at the front, and free_blocks prepends the blocks that hold no hash (a request's
+    partial last block) and appends the cached ones, so the empty ones always come first.
+    Which physical block is which does not change a hit: empty blocks are only counted."""
 
-    def __init__(self) -> None:
-        self.queue: OrderedDict[int, None] = OrderedDict()  # free blocks used before, front first
+    __slots__ = ("spare", "queue", "chain_of", "cached", "serial")
+
+    def __init__(self, spare: int) -> None:
+        self.spare = spare  # empty free blocks at the front of the queue (-1: unlimited)
+        self.queue: OrderedDict[int, None] = OrderedDict()  # cached free blocks, front first
         self.chain_of: dict[int, int] = {}  # block -> the chain it caches
         self.cached: dict[int, list[int]] = {}  # chain -> its cached copies, first cached first
-        self.taken = 0  # blocks ever taken off the queue; the never-used ones are numbered from here
+        self.serial = 0  # names for new blocks
 
-    def copy(self) -> _Pool:
-        c = _Pool()
+    def copy(self, spare: int) -> _Pool:
+        c = _Pool(spare)
         c.queue = self.queue.copy()
         c.chain_of = self.chain_of.copy()
         c.cached = {k: list(v) for k, v in self.cached.items()}
-        c.taken = self.taken
+        c.serial = self.serial
         return c
 
 
 def replay(bt: BlockTrace, capacity: int | None, context_length: int, *, start: int = 0,
            pool: _Pool | None = None, hits: np.ndarray | None = None, rejected: np.ndarray | None = None,
-           snapshots: frozenset[int] = frozenset()) -> tuple[np.ndarray, np.ndarray, int]:
-    """Stage (b): (hit tokens, rejected, blocks ever taken off the free queue) per request.
+           snapshots: frozenset[int] = frozenset(), kept: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Stage (b): (hit tokens, rejected) per request.
 
     `start`, `pool`, `hits`, `rejected`: resume at request `start` from a pool state (a pool that
-    has evicted nothing so far is the unlimited pool's state). `snapshots`: requests before which
-    the state is kept, in `replay.snapshots` (for the pools that resume there)."""
+    has evicted nothing so far is the unlimited pool's state, with its own empty blocks).
+    `snapshots`: requests before which the state is kept, in `kept`, as (pool, blocks cached,
+    hits, rejected)."""
     b = bt.block_size
     n_blocks = None if capacity is None else capacity // b
     mml = context_length if n_blocks is None else min(context_length, n_blocks * b)
     n = len(bt.prompt_lens)
     hits = np.zeros(n, dtype=np.int64) if hits is None else hits.copy()
     rejected = np.zeros(n, dtype=bool) if rejected is None else rejected.copy()
-    st = _Pool() if pool is None else pool
+    st = _Pool(-1 if n_blocks is None else n_blocks) if pool is None else pool
     queue, chain_of, cached = st.queue, st.chain_of, st.cached
-    taken = st.taken
-    fresh = -1 if n_blocks is None else n_blocks - taken  # never-used blocks, at the front of the queue
+    spare, serial = st.spare, st.serial
     kv_lens = bt.kv_lens.tolist()
     plens = bt.prompt_lens.tolist()
-    kept: dict[int, tuple[_Pool, np.ndarray, np.ndarray]] = {}
+    kept = {} if kept is None else kept
     for i in range(start, n):
         if i in snapshots:
-            st.taken = taken
-            kept[i] = (st.copy(), hits.copy(), rejected.copy())
+            st.serial = serial
+            kept[i] = (st.copy(-1), len(chain_of), hits.copy(), rejected.copy())
         plen = plens[i]
         if plen == 0:
             continue
@@ -94,39 +101,40 @@ def replay(bt: BlockTrace, capacity: int | None, context_length: int, *, start: 
         for blk in hit:
             del queue[blk]
         need = -(-kv // b) - h
-        if fresh < 0 or fresh >= need:  # never-used blocks only: nothing is evicted
-            new = list(range(taken, taken + need))
-            if fresh > 0:
-                fresh -= need
-        else:
-            new = list(range(taken, taken + fresh))
-            for _ in range(need - fresh):
-                blk = queue.popitem(last=False)[0]
-                old = chain_of.pop(blk, None)
-                if old is not None:
+        # get_new_blocks: from the front; a cached block taken is evicted.
+        if spare >= 0:
+            if spare >= need:
+                spare -= need
+            else:
+                for _ in range(need - spare):
+                    blk = queue.popitem(last=False)[0]
+                    old = chain_of.pop(blk)
                     copies = cached[old]
                     copies.remove(blk)
                     if not copies:
                         del cached[old]
-                new.append(blk)
-            fresh = 0
-        taken += need
-        stop = min(kv // b, known)
-        if stop > h:
-            part = new[:stop - h]
-            chain_of.update(zip(part, ids[h:stop]))
-            for c, blk in zip(ids[h:stop], part):
-                copies = cached.get(c)
-                if copies is None:
-                    cached[c] = [blk]
-                else:
-                    copies.append(blk)
-        # Freed last block first: a request's tail is evicted before its head.
+                spare = 0
+        # cache_full_blocks: every full block computed is cached (one with no known id, an
+        # output nobody tokenized, under a chain of its own that no lookup can find).
+        full = kv // b
+        new = list(range(serial, serial + full - h))
+        serial += full - h
+        for j, blk in zip(range(h, full), new):
+            c = ids[j] if j < known else -1 - blk
+            chain_of[blk] = c
+            copies = cached.get(c)
+            if copies is None:
+                cached[c] = [blk]
+            else:
+                copies.append(blk)
+        # free_blocks(reversed(blocks)): cached ones to the end, tail first (a request's tail is
+        # evicted before its head); the partial last block, holding no hash, to the front.
         queue.update(dict.fromkeys(reversed(new)))
         queue.update(dict.fromkeys(reversed(hit)))
-    st.taken = taken
-    replay.snapshots = kept
-    return frozen(hits), frozen(rejected), taken
+        if kv % b and spare >= 0:
+            spare += 1
+    st.spare, st.serial = spare, serial
+    return frozen(hits), frozen(rejected)
 
 
 def run_blocks(bt: BlockTrace, sizes: Sequence[PoolSize], settings: EngineSettings) -> EngineResult:
@@ -134,37 +142,40 @@ def run_blocks(bt: BlockTrace, sizes: Sequence[PoolSize], settings: EngineSettin
     total = int(bt.prompt_lens.sum())
     plen, kv = bt.prompt_lens, np.minimum(bt.kv_lens, ctx - 1)
     live = plen > 0
-    # Blocks the unlimited pool has taken after each request (it never evicts).
-    need = np.where(live & (plen < ctx), -(-kv // b), 0)
+    served = live & (plen < ctx)
+    # Without eviction a pool holds the blocks cached so far and, while a request runs, its
+    # own: at most (full blocks of the requests before) + (blocks of this one).
+    full = np.where(served, kv // b, 0)
+    held = np.cumsum(full) - full + np.where(served, -(-kv // b), 0)
     starts: dict[int, int] = {}
     for s in sizes:
         if s.capacity is None:
             continue
         nb = s.capacity // b
         mml = min(ctx, nb * b)
-        # Until its first request that would evict, or be refused or cut otherwise, a pool is
-        # the unlimited pool (an upper bound on what it takes: hits only lower it).
+        # Until its first request that could evict, or be refused or cut otherwise, a pool is
+        # the unlimited pool.
         differs = live & (((plen >= mml) != (plen >= ctx)) | ((plen < ctx) & (kv > mml - 1)))
-        over = np.cumsum(need) > nb
-        bad = np.flatnonzero(differs | over)
+        bad = np.flatnonzero(differs | (held > nb))
         starts[s.capacity] = int(bad[0]) if bad.size else len(plen)
-    u_hits, u_rej, _ = replay(bt, None, ctx, snapshots=frozenset(v for v in starts.values() if 0 < v < len(plen)))
-    kept = replay.snapshots
+    kept: dict[int, tuple[_Pool, int, np.ndarray, np.ndarray]] = {}
+    u_hits, u_rej = replay(bt, None, ctx, snapshots=frozenset(v for v in starts.values() if 0 < v < len(plen)),
+                           kept=kept)
     unlimited = EnginePool(PoolSize(None, None, "∞"), None, u_hits, None, u_rej, total)
     pools = []
     for s in sizes:
         if s.capacity is None:
             pools.append(EnginePool(s, None, u_hits, None, u_rej, total))
             continue
-        t0 = starts[s.capacity]
+        nb, t0 = s.capacity // b, starts[s.capacity]
         if t0 >= len(plen):
             h, r = u_hits, u_rej
         elif t0 == 0:
-            h, r, _ = replay(bt, s.capacity, ctx)
+            h, r = replay(bt, s.capacity, ctx)
         else:
-            st, h0, r0 = kept[t0]
-            h, r, _ = replay(bt, s.capacity, ctx, start=t0, pool=st.copy(), hits=h0, rejected=r0)
-        pools.append(EnginePool(s, s.capacity // b, h, None, r, total))
+            st, n_cached, h0, r0 = kept[t0]
+            h, r = replay(bt, s.capacity, ctx, start=t0, pool=st.copy(nb - n_cached), hits=h0, rejected=r0)
+        pools.append(EnginePool(s, nb, h, None, r, total))
     return EngineResult(NAME, b, tuple(pools), unlimited)
 
 
