@@ -220,3 +220,22 @@ def test_engines_match_vllm_and_sglang_on_real_traces(case, tokenizer):
         res = run_engine(eng, inputs, outputs, sizes, EngineSettings(context_length=131072))
         got = [int(p.prefix_hits.sum()) for p in res.pools]
         assert got == [(vu, su)[k]] + [v[k] for v in pools.values()], eng
+
+
+@FAST
+@given(traces(), st.integers(1, 4), st.lists(caps, min_size=1, max_size=3), st.sampled_from(["vllm", "sglang", "lmcache"]))
+def test_losses_add_up(tr, block, sizes, name):
+    """Divergence + eviction + rounding + rejection = prompt - hit, for every request and pool;
+    divergence and rounding are never negative, and the unlimited pool evicts nothing."""
+    from tracetui.core.engines import losses
+
+    inputs, outputs = [[arr(x) for x in t] for t in tr]
+    s = EngineSettings(context_length=30, block_size=block)
+    res = run_engine(name, inputs, outputs, [size(c) for c in sizes] + [size(None)], s)
+    reach = losses.reachable(res, inputs, outputs, s)
+    plen = np.array([len(a) for a in inputs], dtype=np.int64)
+    for p in res.pools:
+        sp = losses.split(res, p, reach, plen)
+        assert (sum(sp.values()) == plen - p.prefix_hits).all()
+        assert (sp["divergence"] >= 0).all() and (sp["rounding"] >= 0).all()
+    assert not losses.split(res, res.pools[-1], reach, plen)["eviction"].any()

@@ -110,3 +110,20 @@ def test_bad_engine_options_are_one_line(capsys, args):
     code, out, err = run(capsys, *args)
     assert code == 2 and out == ""
     assert err.startswith("tracetui: error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_why_splits_the_tokens_lost(capsys):
+    code, out, _ = run(capsys, "analyze", OPENCODE, "--engine", "vllm", "sglang", "--pool-tokens", "3000",
+                       "unlimited", "--why", "--json", "--per-request")
+    assert code == 0
+    doc = json.loads(out)
+    for e in doc["engines"]:
+        for p in e["pools"]:
+            lost = p["tokens_lost"]
+            assert set(lost) == {"divergence", "eviction", "rounding", "rejection"}
+            hit = round(p["prefix_hit_rate"] * doc["input_tokens"])
+            assert abs(sum(lost.values()) - (doc["input_tokens"] - hit)) <= 1
+    row = doc["requests_detail"][2]["engines"][0]["pools"][0]
+    assert sum(row["tokens_lost"].values()) == doc["requests_detail"][2]["input_tokens"] - row["prefix_hit"]
+    code, out, _ = run(capsys, "analyze", OPENCODE, "--engine", "vllm", "--why")
+    assert code == 0 and "Tokens lost" in out

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core.engines import EnginePool, EngineResult
+import numpy as np
+
+from .core.engines import EnginePool, EngineResult, losses
 from .core.pipeline import Loaded
 
 
@@ -42,27 +44,47 @@ def settings_json(loaded: Loaded) -> dict[str, Any]:
             "recompute": s.recompute}
 
 
-def update_json(doc: dict[str, Any], loaded: Loaded) -> None:
-    """The engines' result sets in an `analyze --json` document."""
+def loss_splits(loaded: Loaded) -> dict[str, list[dict[str, np.ndarray]]]:
+    """Per prefix engine, per pool: the tokens each request lost, by cause (engines.losses)."""
+    out = {}
+    plen = loaded.analysis.input_lens.astype(np.int64)
+    for r in loaded.results:
+        if r.engine in losses.ENGINES:
+            reach = losses.reachable(r, loaded.inputs, loaded.outputs, loaded.settings.engine_settings())
+            out[r.engine] = [losses.split(r, p, reach, plen) for p in r.pools]
+    return out
+
+
+def update_json(doc: dict[str, Any], loaded: Loaded, why: bool = False) -> dict | None:
+    """The engines' result sets in an `analyze --json` document (with --why, each prefix
+    engine's pools say how many tokens were lost to what). Returns the splits, if made."""
     if is_default(loaded):
-        return
+        return None
     doc["engine_settings"] = settings_json(loaded)
     sets = [result_json(r) for r in loaded.results]
+    splits = loss_splits(loaded) if why else {}
+    for d in sets:
+        for p, sp in zip(d["pools"], splits.get(d["engine"], ())):
+            p["tokens_lost"] = {k: int(sp[k].sum()) for k in losses.KINDS}
     del doc["pools"], doc["unlimited"]
     if len(sets) == 1:
         doc["engine"] = sets[0].pop("engine")
         doc.update(sets[0])
     else:
         doc["engines"] = sets
+    return splits
 
 
-def _pool_row(res: EngineResult, p: EnginePool, i: int) -> dict[str, Any]:
-    return {"gb": p.size.gb, "capacity_tokens": p.size.capacity, "prefix_hit": int(p.prefix_hits[i]),
-            "substring_hit": None if p.substring_hits is None else int(p.substring_hits[i]),
-            "rejected": bool(p.rejected[i]), "evicted": res.evicted(p, i)}
+def _pool_row(res: EngineResult, p: EnginePool, i: int, split: dict | None) -> dict[str, Any]:
+    d = {"gb": p.size.gb, "capacity_tokens": p.size.capacity, "prefix_hit": int(p.prefix_hits[i]),
+         "substring_hit": None if p.substring_hits is None else int(p.substring_hits[i]),
+         "rejected": bool(p.rejected[i]), "evicted": res.evicted(p, i)}
+    if split is not None:
+        d["tokens_lost"] = {k: int(split[k][i]) for k in losses.KINDS}
+    return d
 
 
-def update_row(row: dict[str, Any], loaded: Loaded, i: int, pools: bool) -> None:
+def update_row(row: dict[str, Any], loaded: Loaded, i: int, pools: bool, splits: dict | None = None) -> None:
     """One `requests_detail` row: the default engine's keys, or each engine's figures."""
     if is_default(loaded):
         return
@@ -73,7 +95,8 @@ def update_row(row: dict[str, Any], loaded: Loaded, i: int, pools: bool) -> None
                              "substring_hit": None if u.substring_hits is None else int(u.substring_hits[i]),
                              "rejected": bool(u.rejected[i])}
         if pools:
-            d["pools"] = [_pool_row(res, p, i) for p in res.pools]
+            sp = (splits or {}).get(res.engine)
+            d["pools"] = [_pool_row(res, p, i, sp[k] if sp else None) for k, p in enumerate(res.pools)]
         sets.append(d)
     for k in ("prefix_hit", "prefix_source", "substring_hit", "combined_hit", "pools"):
         row.pop(k, None)
@@ -125,3 +148,21 @@ def engine_notes(loaded: Loaded) -> list[str]:
             note += f", recompute {s.recompute:g} of the reused tokens ({int(rec.sum()):,} tokens unlimited)"
         out.append(note)
     return out
+
+
+def losses_table(loaded: Loaded, splits: dict[str, list[dict[str, np.ndarray]]]):
+    """--why with prefix engines: per pool and engine, the tokens lost by cause."""
+    from rich.table import Table
+
+    t = Table(title="Tokens lost, by engine and pool", title_justify="left")
+    for col in ("pool (GB)", "tokens", "engine", "divergence", "eviction", "blocks & L-1", "refused"):
+        t.add_column(col, justify="left" if col == "engine" else "right")
+    names = [r.engine for r in loaded.results if r.engine in splits]
+    for k, size in enumerate(loaded.settings.sizes()):
+        for j, name in enumerate(names):
+            sp = splits[name][k]
+            t.add_row(("∞" if size.gb is None else f"{size.gb:.4g}") if j == 0 else "",
+                      ("unlimited" if size.capacity is None else f"{size.capacity:,}") if j == 0 else "",
+                      name, *(f"{int(sp[c].sum()):,}" for c in losses.KINDS),
+                      end_section=j == len(names) - 1 and len(names) > 1)
+    return t

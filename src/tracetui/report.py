@@ -14,7 +14,8 @@ from .charts import hit_rate_chart
 from .core.engine import Analysis
 from .core.kvmodels import GB, KVModel
 from .core.pipeline import Loaded, Settings, load
-from .engine_views import engine_notes, engines_table, is_default, update_json, update_row
+from .engine_views import (engine_notes, engines_table, is_default, loss_splits, losses_table, update_json,
+                           update_row)
 
 _STAGES = {"read": "reading", "tokenize": "tokenizing", "analyze": "replaying pools"}
 
@@ -115,17 +116,17 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, br
         },
         "pools": pools,
     }
-    update_json(doc, loaded)
+    splits = update_json(doc, loaded, why=breaks is not None)
     if breaks is not None:
         from .why import why_json
 
         doc.update(why_json(loaded, breaks))
     if per_request:
-        doc["requests_detail"] = requests_detail(loaded, breaks)
+        doc["requests_detail"] = requests_detail(loaded, breaks, splits=splits)
     return doc
 
 
-def requests_detail(loaded: Loaded, breaks=None, *, pools: bool = True) -> list[dict[str, Any]]:
+def requests_detail(loaded: Loaded, breaks=None, *, pools: bool = True, splits=None) -> list[dict[str, Any]]:
     """Per-request figures of `analyze --per-request` (`pools`: with each pool's, for the JSON)."""
     from .core.diagnose import provider_usage
     from .why import break_json
@@ -152,7 +153,7 @@ def requests_detail(loaded: Loaded, breaks=None, *, pools: bool = True) -> list[
             rows[-1]["pools"] = [{"gb": p.size.gb, "prefix_hit": int(p.prefix_hits[i]),
                                   "prefix_source": int(p.prefix_source[i]), "substring_hit": int(p.substring_hits[i])}
                                  for p in a.pools]
-        update_row(rows[-1], loaded, i, pools)
+        update_row(rows[-1], loaded, i, pools, splits)
         u = provider_usage(r.usage, i)
         if u is not None:
             rows[-1]["provider_usage"] = {"provider": u.provider, "prompt_tokens": u.prompt_tokens,
@@ -253,6 +254,9 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
         if breaks is not None:
             from .why import render_why
 
+            splits = loss_splits(loaded)
+            if splits:
+                console.print(losses_table(loaded, splits))
             render_why(console, loaded, breaks)
         return
     table = Table(title="Hit rate by pool size", title_justify="left")

@@ -1,0 +1,62 @@
+"""Why a prefix engine missed: the tokens each request lost, split by cause.
+
+For request i (prompt L) at a pool, lost = L - hit splits exactly into
+- rejection: the engine refused the request (all L tokens);
+- divergence: L - D, where D is the longest prefix of the prompt that an earlier request's
+  stored KV held (prompt + output but its last token for vLLM and SGLang, the prompt for
+  LMCache; requests refused by the engine's unlimited pool store nothing): the break;
+- rounding: D - the unlimited pool's hit: whole blocks / pages / chunks only, and the L-1 cap;
+- eviction: the unlimited pool's hit - this pool's: present before, evicted by the pool (or
+  never stored because the pool refused or cut an earlier request). It can be negative in
+  principle (a pool that refused a request keeps others longer), so the four always add up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .base import EnginePool, EngineResult, EngineSettings
+from .sglang import RadixReplay, as_bytes
+
+KINDS = ("divergence", "eviction", "rounding", "rejection")
+ENGINES = ("vllm", "sglang", "lmcache")
+
+
+def reachable(res: EngineResult, inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray],
+              settings: EngineSettings) -> np.ndarray:
+    """D per request (see above), token by token."""
+    ctx = settings.context_length
+    tree = RadixReplay(None, 1)
+    out = np.zeros(len(inputs), dtype=np.int64)
+    refused = res.unlimited.rejected
+    for i, (a, o) in enumerate(zip(inputs, outputs)):
+        n = len(a)
+        if n == 0 or refused[i]:
+            continue
+        pb = as_bytes(a)
+        out[i] = tree.match(pb, n)[0]
+        if res.engine == "lmcache":
+            tree.insert(pb, n)
+            continue
+        m = max(len(o), 1)
+        if res.engine == "vllm":
+            kv = min(n + m - 1, ctx - 1)
+        else:  # sglang's clip of the output
+            kv = n + max(1, max(0, min(len(o), ctx - 1 - n - 1))) - 1
+        tree.insert(pb + as_bytes(o[:kv - n]) if kv > n else pb, kv)
+    return out
+
+
+def split(res: EngineResult, pool: EnginePool, reach: np.ndarray, prompt_lens: np.ndarray) -> dict[str, np.ndarray]:
+    """Per request, tokens lost by cause (KINDS); they add up to prompt - hit."""
+    rej = pool.rejected
+    unl = res.unlimited.prefix_hits
+    zero = np.zeros_like(prompt_lens)
+    return {
+        "divergence": np.where(rej, zero, prompt_lens - reach),
+        "eviction": np.where(rej, zero, unl - pool.prefix_hits),
+        "rounding": np.where(rej, zero, reach - unl),
+        "rejection": np.where(rej, prompt_lens, zero),
+    }
