@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from decimal import ROUND_CEILING, Context, Decimal
 
 import numpy as np
@@ -36,6 +37,8 @@ def run(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], sizes: Sequ
              else gb_text(s, tokens_per_gb) for s in sizes]
     a = analyze(inputs, outputs, pool_sizes=specs, chunk_size=chunk_size, tokens_per_gb=tokens_per_gb,
                 progress=progress, cancel=cancel)
+    if specs != [s.label for s in sizes]:  # pools given in tokens: their labels, not the GB figure behind
+        a = replace(a, pools=tuple(replace(p, size=s) for p, s in zip(a.pools, sizes)))
     return a, result_of(a, sizes)
 
 
