@@ -98,6 +98,7 @@ def test_cacheblend_equals_reference(tr, chunk, cap, context, data):
     assert p.substring_hits.tolist() == reuse
     assert p.prefix_hits.tolist() == prefix
     assert p.recompute_tokens.tolist() == np.rint(np.array(reuse) * 0.5).astype(int).tolist()
+    assert [sum(e - s for s, e in sp) for sp in p.spans] == reuse
 
 
 @FAST
@@ -239,3 +240,13 @@ def test_losses_add_up(tr, block, sizes, name):
         assert (sum(sp.values()) == plen - p.prefix_hits).all()
         assert (sp["divergence"] >= 0).all() and (sp["rounding"] >= 0).all()
     assert not losses.split(res, res.pools[-1], reach, plen)["eviction"].any()
+
+
+def test_cacheblend_spans_are_the_reused_tokens():
+    seg = [1, 2, 3, 4, 5, 6]
+    inputs = [arr(seg + [9]), arr([7, 7, 7] + seg)]
+    res = run_engine("cacheblend", inputs, [arr([]), arr([])], [size(None)], EngineSettings(block_size=2),
+                     segments=[[0, 6], [0, 3]])
+    p = res.pools[0]
+    assert p.substring_hits.tolist() == [0, 6] and p.prefix_hits.tolist() == [0, 0]
+    assert p.spans == ((), ((3, 9),))

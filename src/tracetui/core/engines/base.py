@@ -48,6 +48,9 @@ class EnginePool:
     input_tokens: int
     recompute_tokens: np.ndarray | None = None
     """CacheBlend: tokens of the reused KV recomputed to blend it."""
+    spans: tuple[tuple[tuple[int, int], ...], ...] | None = None
+    """CacheBlend: per request, the (start, end) token ranges of the prompt reused (the
+    explorer colours them); prefix engines reuse [0, prefix hit)."""
 
     @property
     def capacity_tokens(self) -> int | None:

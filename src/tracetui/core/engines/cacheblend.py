@@ -74,20 +74,26 @@ def run(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], sizes: Sequ
         runs = replay_chunks(groups, nb)
         reuse = np.zeros(len(inputs), dtype=np.int64)
         prefix = np.zeros(len(inputs), dtype=np.int64)
+        spans = []
         for i, (r, ls) in enumerate(zip(runs, lens)):
             reuse[i] = sum(r) * c
+            at, mine = 0, []
+            for k, n in zip(r, ls):
+                if k:
+                    mine.append((at, at + k * c))
+                at += n
+            spans.append(tuple(mine))
             for k, n in zip(r, ls):
                 prefix[i] += k * c
                 if k * c < n:
                     break
         recompute = np.rint(reuse * settings.recompute).astype(np.int64)
-        return EnginePool(size, nb, frozen(prefix), frozen(reuse), rejected, total, frozen(recompute))
+        return EnginePool(size, nb, frozen(prefix), frozen(reuse), rejected, total, frozen(recompute), tuple(spans))
 
     unlimited = pool(PoolSize(None, None, "∞"), None)
     pools = []
     for s in sizes:
         nb = None if s.capacity is None else s.capacity // c
         pools.append(replace(unlimited, size=s) if nb is None else
-                     EnginePool(s, nb, unlimited.prefix_hits, unlimited.substring_hits, rejected, total,
-                                unlimited.recompute_tokens) if nb >= distinct else pool(s, nb))
+                     replace(unlimited, size=s, blocks=nb) if nb >= distinct else pool(s, nb))
     return EngineResult(NAME, c, tuple(pools), unlimited)
