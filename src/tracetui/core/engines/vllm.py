@@ -17,7 +17,6 @@ kv_cache_manager.py, single_type_kv_cache_manager.py), replayed one request at a
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,110 +29,151 @@ NAME = "vllm"
 DEFAULT_BLOCK = 16
 
 
-class _Pool:
-    """The block pool between two requests: what a replay resumes from.
-
-    The free queue is [empty blocks..., cached blocks (LRU, front first)]: blocks never used
-    start at the front, and free_blocks prepends the blocks that hold no hash (a request's
-    partial last block) and appends the cached ones, so the empty ones always come first.
-    Which physical block is which does not change a hit: empty blocks are only counted."""
-
-    __slots__ = ("spare", "queue", "chain_of", "cached", "serial")
-
-    def __init__(self, spare: int) -> None:
-        self.spare = spare  # empty free blocks at the front of the queue (-1: unlimited)
-        self.queue: OrderedDict[int, None] = OrderedDict()  # cached free blocks, front first
-        self.chain_of: dict[int, int] = {}  # block -> the chain it caches
-        self.cached: dict[int, list[int]] = {}  # chain -> its cached copies, first cached first
-        self.serial = 0  # names for new blocks
-
-    def copy(self, spare: int) -> _Pool:
-        c = _Pool(spare)
-        c.queue = self.queue.copy()
-        c.chain_of = self.chain_of.copy()
-        c.cached = {k: list(v) for k, v in self.cached.items()}
-        c.serial = self.serial
-        return c
+def _dense(bt: BlockTrace) -> tuple[list[np.ndarray], int]:
+    """The ids renumbered 0..K-1 when they are not already (ids supplied by a hashed trace)."""
+    ids = list(bt.ids)
+    if not ids:
+        return ids, 0
+    allv = np.concatenate(ids) if len(ids) > 1 else ids[0]
+    if not allv.size:
+        return ids, 0
+    lo, hi = int(allv.min()), int(allv.max())
+    if lo >= 0 and hi < 4 * allv.size + 1024:
+        return ids, hi + 1
+    uniq, inv = np.unique(allv, return_inverse=True)
+    cuts = np.cumsum([len(x) for x in ids])[:-1]
+    return np.split(inv.astype(np.int64).reshape(-1), cuts), len(uniq)
 
 
-def replay(bt: BlockTrace, capacity: int | None, context_length: int, *, start: int = 0,
-           pool: _Pool | None = None, hits: np.ndarray | None = None, rejected: np.ndarray | None = None,
-           snapshots: frozenset[int] = frozenset(), kept: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+def replay(bt: BlockTrace, capacity: int | None, context_length: int) -> tuple[np.ndarray, np.ndarray]:
     """Stage (b): (hit tokens, rejected) per request.
 
-    `start`, `pool`, `hits`, `rejected`: resume at request `start` from a pool state (a pool that
-    has evicted nothing so far is the unlimited pool's state, with its own empty blocks).
-    `snapshots`: requests before which the state is kept, in `kept`, as (pool, blocks cached,
-    hits, rejected)."""
+    Physical blocks are array slots. The free queue is [empty blocks..., cached blocks by
+    release order]: blocks never used start at the front and free_blocks prepends those that
+    hold no hash (a partial last block), appending the cached ones, so the empty ones always
+    come first, and which empty block is taken changes nothing: they are a stack. The cached
+    ones are released with increasing stamps into an append-only FIFO; an entry is stale
+    once its block is hit, evicted or released again, and the oldest valid entries are the
+    queue's front. Each request is a few numpy operations over its own blocks."""
     b = bt.block_size
     n_blocks = None if capacity is None else capacity // b
     mml = context_length if n_blocks is None else min(context_length, n_blocks * b)
     n = len(bt.prompt_lens)
-    hits = np.zeros(n, dtype=np.int64) if hits is None else hits.copy()
-    rejected = np.zeros(n, dtype=bool) if rejected is None else rejected.copy()
-    st = _Pool(-1 if n_blocks is None else n_blocks) if pool is None else pool
-    queue, chain_of, cached = st.queue, st.chain_of, st.cached
-    spare, serial = st.spare, st.serial
-    kv_lens = bt.kv_lens.tolist()
+    hits = np.zeros(n, dtype=np.int64)
+    rejected = np.zeros(n, dtype=bool)
     plens = bt.prompt_lens.tolist()
-    kept = {} if kept is None else kept
-    for i in range(start, n):
-        if i in snapshots:
-            st.serial = serial
-            kept[i] = (st.copy(-1), len(chain_of), hits.copy(), rejected.copy())
+    kvs = np.minimum(bt.kv_lens, mml - 1).tolist()
+    served = [p > 0 and p < mml for p in plens]
+    if n_blocks is None:  # enough blocks that none is ever evicted
+        n_blocks = sum(-(-k // b) for k, s in zip(kvs, served) if s)
+    ids_all, n_chains = _dense(bt)
+    chain_at = np.full(n_blocks, -1, dtype=np.int64)  # -1 empty, -2 cached under a chain no lookup finds
+    stamp = np.full(n_blocks, -1, dtype=np.int64)  # release stamp of a cached free block, -1 in use
+    n_chains = max(n_chains, 1)  # (one spare slot: np.maximum(cs, 0) reads it)
+    first = np.full(n_chains, -1, dtype=np.int64)  # the chain's first cached copy (get_one_block)
+    ncopy = np.zeros(n_chains, dtype=np.int64)
+    copies: dict[int, list[int]] = {}  # chains with several copies, first cached first
+    empty = np.arange(n_blocks, dtype=np.int64)  # a stack of the empty free blocks
+    n_empty = n_blocks
+    room = sum(k // b for k, s in zip(kvs, served) if s) + 1
+    fifo = np.empty(room, dtype=np.int64)
+    fifo_stamp = np.empty(room, dtype=np.int64)
+    head = tail = 0
+    clock = 0
+    for i in range(n):
         plen = plens[i]
-        if plen == 0:
+        if not plen:
             continue
-        if plen >= mml:
+        if not served[i]:
             rejected[i] = True
             continue
-        kv = min(kv_lens[i], mml - 1)
-        ids = bt.ids[i].tolist()
+        kv = kvs[i]
+        ids = ids_all[i]
         known = len(ids)
-        hit: list[int] = []
-        for j in range(min((plen - 1) // b, known)):
-            copies = cached.get(ids[j])
-            if copies is None:
-                break
-            hit.append(copies[0])
-        h = len(hit)
+        cap = min((plen - 1) // b, known)
+        got = first[ids[:cap]]
+        miss = np.flatnonzero(got < 0)
+        h = int(miss[0]) if miss.size else cap
+        hit = got[:h]
         hits[i] = h * b
-        for blk in hit:
-            del queue[blk]
+        stamp[hit] = -1  # touch: out of the queue while the request runs
         need = -(-kv // b) - h
-        # get_new_blocks: from the front; a cached block taken is evicted.
-        if spare >= 0:
-            if spare >= need:
-                spare -= need
-            else:
-                for _ in range(need - spare):
-                    blk = queue.popitem(last=False)[0]
-                    old = chain_of.pop(blk)
-                    copies = cached[old]
-                    copies.remove(blk)
-                    if not copies:
-                        del cached[old]
-                spare = 0
-        # cache_full_blocks: every full block computed is cached (one with no known id, an
-        # output nobody tokenized, under a chain of its own that no lookup can find).
+        # get_new_blocks: the empty ones first, then the queue's front (evicting).
+        k1 = min(n_empty, need)
+        new = empty[n_empty - k1:n_empty].copy()
+        n_empty -= k1
+        k2 = need - k1
+        if k2:
+            taken = []
+            while k2:
+                seg = fifo[head:min(tail, head + max(4 * k2, 256))]
+                if not seg.size:
+                    raise AssertionError("vLLM replay: the pool ran out of blocks")
+                ok = np.flatnonzero((stamp[seg] == fifo_stamp[head:head + seg.size]) & (chain_at[seg] != -1))
+                if ok.size >= k2:
+                    taken.append(seg[ok[:k2]])
+                    head += int(ok[k2 - 1]) + 1
+                    k2 = 0
+                else:
+                    taken.append(seg[ok])
+                    head += seg.size
+                    k2 -= ok.size
+            ev = np.concatenate(taken) if len(taken) > 1 else taken[0]
+            cs = chain_at[ev]
+            chain_at[ev] = -1
+            stamp[ev] = -1
+            findable = cs >= 0
+            single = findable & (ncopy[np.maximum(cs, 0)] == 1)
+            first[cs[single]] = -1
+            ncopy[cs[single]] = 0
+            for blk, c in zip(ev[findable & ~single].tolist(), cs[findable & ~single].tolist()):
+                lst = copies.get(c)
+                if lst is None:  # its last copy: the other went just before, in this batch
+                    first[c] = -1
+                    ncopy[c] = 0
+                    continue
+                lst.remove(blk)
+                ncopy[c] -= 1
+                first[c] = lst[0]
+                if len(lst) == 1:
+                    del copies[c]
+            new = np.concatenate((new, ev))
+        # cache_full_blocks: every full block computed (past the known ids: cached under a
+        # chain of its own that no lookup can find).
         full = kv // b
-        new = list(range(serial, serial + full - h))
-        serial += full - h
-        for j, blk in zip(range(h, full), new):
-            c = ids[j] if j < known else -1 - blk
-            chain_of[blk] = c
-            copies = cached.get(c)
-            if copies is None:
-                cached[c] = [blk]
-            else:
-                copies.append(blk)
-        # free_blocks(reversed(blocks)): cached ones to the end, tail first (a request's tail is
-        # evicted before its head); the partial last block, holding no hash, to the front.
-        queue.update(dict.fromkeys(reversed(new)))
-        queue.update(dict.fromkeys(reversed(hit)))
-        if kv % b and spare >= 0:
-            spare += 1
-    st.spare, st.serial = spare, serial
+        cached_new = new[:full - h]
+        if full > h:
+            cs = np.full(full - h, -2, dtype=np.int64)
+            m = min(full, known) - h
+            if m > 0:
+                cs[:m] = ids[h:h + m]
+            chain_at[cached_new] = cs
+            findable = cs >= 0
+            fresh = findable & (ncopy[np.maximum(cs, 0)] == 0)
+            first[cs[fresh]] = cached_new[fresh]
+            ncopy[cs[fresh]] = 1
+            for blk, c in zip(cached_new[findable & ~fresh].tolist(), cs[findable & ~fresh].tolist()):
+                copies.setdefault(c, [int(first[c])]).append(blk)
+                ncopy[c] += 1
+        # free_blocks(reversed(blocks)): the cached ones to the end, tail first (a request's
+        # tail is evicted before its head); the partial last block to the front (empty).
+        if kv % b:
+            empty[n_empty] = new[-1]
+            n_empty += 1
+        out = np.concatenate((cached_new[::-1], hit[::-1]))
+        k = out.size
+        if tail + k > fifo.size:  # compact: drop what is behind the head
+            keep = tail - head
+            grow = max(fifo.size, keep + k)
+            f2, s2 = np.empty(grow, np.int64), np.empty(grow, np.int64)
+            f2[:keep], s2[:keep] = fifo[head:tail], fifo_stamp[head:tail]
+            fifo, fifo_stamp, head, tail = f2, s2, 0, keep
+        fifo[tail:tail + k] = out
+        st = np.arange(clock, clock + k, dtype=np.int64)
+        fifo_stamp[tail:tail + k] = st
+        stamp[out] = st
+        tail += k
+        clock += k
     return frozen(hits), frozen(rejected)
 
 
@@ -143,38 +183,20 @@ def run_blocks(bt: BlockTrace, sizes: Sequence[PoolSize], settings: EngineSettin
     plen, kv = bt.prompt_lens, np.minimum(bt.kv_lens, ctx - 1)
     live = plen > 0
     served = live & (plen < ctx)
-    # Without eviction a pool holds the blocks cached so far and, while a request runs, its
-    # own: at most (full blocks of the requests before) + (blocks of this one).
-    full = np.where(served, kv // b, 0)
-    held = np.cumsum(full) - full + np.where(served, -(-kv // b), 0)
-    starts: dict[int, int] = {}
-    for s in sizes:
-        if s.capacity is None:
-            continue
-        nb = s.capacity // b
-        mml = min(ctx, nb * b)
-        # Until its first request that could evict, or be refused or cut otherwise, a pool is
-        # the unlimited pool.
-        differs = live & (((plen >= mml) != (plen >= ctx)) | ((plen < ctx) & (kv > mml - 1)))
-        bad = np.flatnonzero(differs | (held > nb))
-        starts[s.capacity] = int(bad[0]) if bad.size else len(plen)
-    kept: dict[int, tuple[_Pool, int, np.ndarray, np.ndarray]] = {}
-    u_hits, u_rej = replay(bt, None, ctx, snapshots=frozenset(v for v in starts.values() if 0 < v < len(plen)),
-                           kept=kept)
+    # A pool that can hold every block the trace would ever cache, and refuses and cuts the
+    # same requests, never evicts: it is the unlimited pool.
+    most = int(np.where(served, -(-kv // b), 0).sum())
+    u_hits, u_rej = replay(bt, None, ctx)
     unlimited = EnginePool(PoolSize(None, None, "∞"), None, u_hits, None, u_rej, total)
     pools = []
     for s in sizes:
         if s.capacity is None:
             pools.append(EnginePool(s, None, u_hits, None, u_rej, total))
             continue
-        nb, t0 = s.capacity // b, starts[s.capacity]
-        if t0 >= len(plen):
-            h, r = u_hits, u_rej
-        elif t0 == 0:
-            h, r = replay(bt, s.capacity, ctx)
-        else:
-            st, n_cached, h0, r0 = kept[t0]
-            h, r = replay(bt, s.capacity, ctx, start=t0, pool=st.copy(nb - n_cached), hits=h0, rejected=r0)
+        nb = s.capacity // b
+        mml = min(ctx, nb * b)
+        differs = live & (((plen >= mml) != (plen >= ctx)) | ((plen < ctx) & (kv > mml - 1)))
+        h, r = (u_hits, u_rej) if nb >= most and not differs.any() else replay(bt, s.capacity, ctx)
         pools.append(EnginePool(s, nb, h, None, r, total))
     return EngineResult(NAME, b, tuple(pools), unlimited)
 
