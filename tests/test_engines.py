@@ -250,3 +250,15 @@ def test_cacheblend_spans_are_the_reused_tokens():
     p = res.pools[0]
     assert p.substring_hits.tolist() == [0, 6] and p.prefix_hits.tolist() == [0, 0]
     assert p.spans == ((), ((3, 9),))
+
+
+@pytest.mark.parametrize("cap", [None, *range(4, 30)])
+def test_vllm_many_copies_of_a_chain(cap):
+    """A prompt of whole blocks repeated: each repeat recomputes its last block, one more copy
+    of that chain; lookups must find the first cached copy still present, as the reference."""
+    p = [1, 2, 3, 4]
+    inputs = [p, p, p, p, p + [5], [9, 9, 9], p + [5, 6], p, p + [5]]
+    outputs = [[], [7], [], [7, 8, 1], [], [2, 2], [], [], []]
+    want = ref.vllm(inputs, outputs, cap, 2, 1000)
+    got = vllm.replay(block_trace([arr(x) for x in inputs], [arr(x) for x in outputs], 2), cap, 1000)
+    assert (got[0].tolist(), got[1].tolist()) == want
