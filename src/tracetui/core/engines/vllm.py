@@ -64,8 +64,10 @@ def replay(bt: BlockTrace, capacity: int | None, context_length: int) -> tuple[n
     plens = bt.prompt_lens.tolist()
     kvs = np.minimum(bt.kv_lens, mml - 1).tolist()
     served = [p > 0 and p < mml for p in plens]
-    if n_blocks is None:  # enough blocks that none is ever evicted
-        n_blocks = sum(-(-k // b) for k, s in zip(kvs, served) if s)
+    # Blocks past what the trace could ever take are never touched: no array holds them (an
+    # unlimited pool is that many, and never evicts).
+    most = sum(-(-k // b) for k, s in zip(kvs, served) if s)
+    n_blocks = most if n_blocks is None else min(n_blocks, most)
     ids_all, n_chains = _dense(bt)
     chain_at = np.full(n_blocks, -1, dtype=np.int64)  # -1 empty, -2 cached under a chain no lookup finds
     stamp = np.full(n_blocks, -1, dtype=np.int64)  # release stamp of a cached free block, -1 in use
