@@ -70,7 +70,7 @@ def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None
 
 def print_json(doc: dict[str, Any]) -> None:
     """`doc` on stdout, indented (the --json output of analyze, check and compare), with the
-    characters a terminal would act on \u-escaped (see json_safe): the same values."""
+    characters a terminal would act on written as JSON escapes (see json_safe): the same values."""
     sys.stdout.buffer.write(json_safe(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()).encode() + b"\n")
     sys.stdout.flush()
 
