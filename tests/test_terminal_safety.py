@@ -255,13 +255,11 @@ async def _explore(path: Path, records) -> None:
         await ready(pilot)
         assert isinstance(app.screen, WarningsScreen)  # the skipped line
         assert_safe_screen(app, "warnings")
-        await press(pilot, "enter")
+        await press(pilot, "enter", "t")  # token boundaries: each token a segment of its own
         assert isinstance(app.screen, MainScreen)
         for i in range(len(records)):
             assert_safe_screen(app, f"main, request {i}")
-            await press(pilot, "t")  # token boundaries: each token a segment of its own
-            assert_safe_screen(app, f"main, request {i}, tokens")
-            await press(pilot, "t", "d")
+            await press(pilot, "d")
             assert isinstance(app.screen, DiffScreen)
             assert_safe_screen(app, f"diff of request {i}")
             await press(pilot, "escape", "right_square_bracket")
@@ -329,7 +327,17 @@ def test_explorer_draws_no_control_character_from_a_trace(trace):
     with tempfile.TemporaryDirectory() as tmp:
         path = write_trace(Path(tmp), records, garbage, name)
         asyncio.run(_explore(path, records))
-        asyncio.run(_error_and_loading(Path(tmp), name, _SlowLoad))
+
+
+NAME = "t\x1b]52;c;aGk=\x07\x1bc\x9b2J\u202e\u2066\u200b\x85\n\r[bold red]x[@click=app.quit].jsonl"
+"""A file name with every control class (and markup) in it."""
+
+
+@pytest.mark.usefixtures("frozen_terminal_size")
+def test_error_and_loading_screens_show_no_control_character_from_a_file_name(tmp_path):
+    records = [{"session_id": NAME, "input": "user: hello", "output": "hi"}]
+    write_trace(tmp_path, records, "{", NAME)
+    asyncio.run(_error_and_loading(tmp_path, NAME, _SlowLoad))
 
 
 def test_the_error_line_of_the_explorer_is_display_text(tmp_path, monkeypatch):
