@@ -28,7 +28,7 @@ TAB_MARK = "→"
 MARK = "·"
 """C1 controls, format characters and separators."""
 
-# Format characters (Cf) of Unicode 16, plus the line and paragraph separators (Zl, Zp).
+# Format characters (Cf) of Unicode 15.1, plus the line and paragraph separators (Zl, Zp).
 # Written out rather than derived from unicodedata at import (a scan of 1.1 M code points);
 # a test checks that this Python's unicodedata has no Cc / Cf / Zl / Zp character outside it.
 _FORMAT_RANGES = (
