@@ -42,7 +42,7 @@ class _Node:
         self.time = time
         self.lock = 0
 
-    def __lt__(self, other: _Node) -> bool:
+    def __lt__(self, other: _Node) -> bool:  # never asked: heap entries differ by time
         return self.time < other.time
 
 
@@ -60,7 +60,10 @@ class RadixReplay:
         self.clock = 0
         self.root = _Node(None, b"", 0)
         self.root.lock = 1  # never evicted
-        self.leaves: set[_Node] = set()
+        # The evictable leaves by last_access_time, lazily: an entry (time, node) is pushed
+        # whenever a leaf takes a time or a node becomes a leaf; it is stale once the node has
+        # children, another time, or is gone. No pool that never evicts keeps one.
+        self.heap: list[tuple[int, _Node]] | None = None if capacity is None else []
 
     def _tick(self) -> int:
         self.clock += 1
@@ -100,6 +103,8 @@ class RadixReplay:
             if child is None:
                 break
             child.time = self._tick()
+            if self.heap is not None and not child.children:
+                heapq.heappush(self.heap, (child.time, child))
             n = self._common(child.key, kb, pos, end)
             if 4 * n < len(child.key):
                 node = self._split(child, n)
@@ -122,6 +127,8 @@ class RadixReplay:
                 break
             node = child
             node.time = self._tick()
+            if self.heap is not None and not node.children:
+                heapq.heappush(self.heap, (node.time, node))
             n = self._common(node.key, kb, pos, end)
             pos += n
             if 4 * n < len(node.key):
@@ -129,8 +136,8 @@ class RadixReplay:
         if pos < end:
             leaf = _Node(node, kb[4 * pos:4 * end], self._tick())
             node.children[kb[4 * pos:4 * pos + w]] = leaf
-            self.leaves.discard(node)
-            self.leaves.add(leaf)
+            if self.heap is not None:
+                heapq.heappush(self.heap, (leaf.time, leaf))
         return pos
 
     @staticmethod
@@ -151,22 +158,28 @@ class RadixReplay:
             self.free += n
 
     def evict(self, n: int) -> None:
-        heap = list(self.leaves)
-        heapq.heapify(heap)
+        """Delete unlocked leaves, least recently used first, until n tokens are freed (a
+        parent left without children is a leaf that can go next)."""
+        heap = self.heap
+        held: list[tuple[int, _Node]] = []  # locked leaves: back in the heap afterwards
         done = 0
         while done < n and heap:
-            x = heapq.heappop(heap)
+            t, x = heapq.heappop(heap)
+            if x.parent is None or x.children or x.time != t:
+                continue  # stale
             if x.lock > 0:
+                held.append((t, x))
                 continue
-            done += len(x.key) >> 2
-            self.free += len(x.key) >> 2
+            size = len(x.key) >> 2
+            done += size
+            self.free += size
             p = x.parent
             del p.children[x.key[:4 * self.page]]
-            self.leaves.discard(x)
+            x.parent = None  # gone
             if not p.children and p is not self.root:
-                self.leaves.add(p)
-                if p.lock == 0:
-                    heapq.heappush(heap, p)
+                heapq.heappush(heap, (p.time, p))
+        for e in held:
+            heapq.heappush(heap, e)
 
 
 def replay(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], capacity: int | None,
