@@ -21,6 +21,7 @@ import numpy as np
 
 _P = np.uint64(0x9E3779B97F4A7C15)
 _Q = np.uint64(0xC2B2AE3D27D4EB4F)
+_ROWS = 1 << 16
 
 
 def _inverse(q: int) -> int:
@@ -41,8 +42,9 @@ def chain_ids(seqs: Sequence[np.ndarray], block_size: int) -> list[np.ndarray]:
     total = int(counts.sum()) if n_seg else 0
     if total == 0:
         return _split(np.zeros(0, np.int64), seg_seq, counts, len(seqs))
-    # Every full block's tokens, one row each.
-    rows = np.empty((total, b), dtype=np.uint64)
+    # Every full block's tokens, one row each (4 bytes a token; the wide arithmetic below
+    # runs over _ROWS rows at a time).
+    rows = np.empty((total, b), dtype=np.uint32)
     k = 0
     for s, c, n in zip(seg_seq, seg_start, seg_n):
         if n:
@@ -52,7 +54,9 @@ def chain_ids(seqs: Sequence[np.ndarray], block_size: int) -> list[np.ndarray]:
     with np.errstate(over="ignore"):
         pw = np.concatenate((np.cumprod(np.full(b - 1, _P, dtype=np.uint64))[::-1], [np.uint64(1)])) \
             if b > 1 else np.ones(1, np.uint64)
-        h = (rows + np.uint64(1)) @ pw  # sum of (token + 1) x P^(B-1-col), wrapping mod 2^64
+        h = np.empty(total, dtype=np.uint64)
+        for lo in range(0, total, _ROWS):  # sum of (token + 1) x P^(B-1-col), wrapping mod 2^64
+            h[lo:lo + _ROWS] = (rows[lo:lo + _ROWS].astype(np.uint64) + np.uint64(1)) @ pw
         qmax = int(pos.max()) + 1
         qpow = np.concatenate(([np.uint64(1)], np.cumprod(np.full(qmax - 1, _Q, dtype=np.uint64)))) \
             if qmax > 1 else np.ones(1, np.uint64)
@@ -71,7 +75,7 @@ def chain_ids(seqs: Sequence[np.ndarray], block_size: int) -> list[np.ndarray]:
     rep = first[ids]
     parent = np.where(pos > 0, np.roll(ids, 1), -1)
     ok = bool(np.array_equal(pos[rep], pos) and np.array_equal(parent[rep], parent)
-              and np.array_equal(rows[rep], rows))
+              and all(np.array_equal(rows[rep[lo:lo + _ROWS]], rows[lo:lo + _ROWS]) for lo in range(0, total, _ROWS)))
     if not ok:
         ids = _exact(rows, pos)
     return _split(ids, seg_seq, counts, len(seqs))
