@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import gc
-import os
 
 from textual.app import App
 from textual.binding import Binding
 
+from ..core.formats.loader import trace_name
 from ..core.pipeline import Settings
 
 DEFAULT_THEME = "textual-dark"
@@ -26,7 +26,7 @@ class TraceApp(App[int]):
     def __init__(self, path: str, settings: Settings | None = None, *, theme: str = DEFAULT_THEME) -> None:
         super().__init__()
         self.path = path
-        self.trace_name = "<stdin>" if path == "-" else os.path.basename(str(path))
+        self.trace_name = trace_name(path)
         self.settings = settings or Settings()
         self._theme_name = theme
         self.error_message: str | None = None

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, Analysis, analyze
 from .model import Trace
-from .reader import read_trace
+from .formats import DEFAULT_TEMPLATE, FormatOptions
+from .formats.loader import read_traces
 from .tokenizer import Tokenizer, load_tokenizer
 
 Progress = Callable[..., None]
@@ -24,6 +25,16 @@ class Settings:
     pool_sizes: tuple[str, ...] = DEFAULT_POOL_SIZES
     chunk_size: int = DEFAULT_CHUNK
     tokens_per_gb: float = DEFAULT_TOKENS_PER_GB
+    format: str | None = None
+    """Read every record as this format (core.formats.FORMATS); None detects each record's."""
+    template: str = DEFAULT_TEMPLATE
+    """Chat template that renders request bodies into prompt text."""
+    hash_block_size: int | None = None
+    """Block size of hashed files that do not say theirs."""
+
+    @property
+    def format_options(self) -> FormatOptions:
+        return FormatOptions(self.format, self.template, self.hash_block_size)
 
 
 @dataclass(frozen=True)
@@ -54,12 +65,13 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
     return tuple(toks[0::2]), tuple(toks[1::2])
 
 
-def load(path: str, settings: Settings = Settings(), *, progress: Progress | None = None,
+def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress: Progress | None = None,
          cancel: threading.Event | None = None) -> Loaded:
-    """Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled."""
+    """Read the trace at `path` (a file, a folder, "-", or several of them), tokenize and analyze
+    it. Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled."""
     tokenizer = load_tokenizer(settings.tokenizer)
-    trace = read_trace(path, progress=(lambda d, t: progress("read", d, t)) if progress else None,
-                       cancel=cancel)
+    trace = read_traces(path, settings.format_options,
+                        progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel)
     return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel)
 
 
