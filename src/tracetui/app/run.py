@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from ..core.formats.loader import trace_files
 from ..core.model import TraceError
 from ..core.pipeline import Settings
-from ..core.tokenizer import load_tokenizer
+from ..core.tokenizer import AUTO, load_tokenizer
 
 
 def run_explorer(paths: str | Sequence[str], settings: Settings) -> int:
@@ -25,7 +25,8 @@ def run_explorer(paths: str | Sequence[str], settings: Settings) -> int:
     trace_files(paths)  # a folder with no trace file in it
     if len(paths) == 1:
         paths = paths[0]
-    load_tokenizer(settings.tokenizer)  # an unknown tokenizer is a usage error, not a screen
+    if (settings.tokenizer or "").strip() != AUTO:  # auto is resolved from the trace, once read
+        load_tokenizer(settings.tokenizer)  # an unknown tokenizer is a usage error, not a screen
     if not sys.stdout.isatty():
         raise TraceError("the explorer needs a terminal; use `tracetui analyze` for headless output")
     from .app import create_app

@@ -12,7 +12,7 @@ from .engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, An
 from .model import Trace
 from .formats import DEFAULT_TEMPLATE, FormatOptions
 from .formats.loader import read_traces
-from .tokenizer import Tokenizer, load_tokenizer
+from .tokenizer import AUTO, Tokenizer, load_tokenizer, tokenizer_for_model, tokenizer_for_models, tokenizer_note
 
 Progress = Callable[..., None]
 """progress(stage, done, total[, note]): stage "read" (bytes), "tokenize" (requests; the note
@@ -47,6 +47,9 @@ class Loaded:
     outputs: tuple[np.ndarray, ...]
     analysis: Analysis
     settings: Settings
+    tokenizer_note: str = ""
+    """Which tokenizer the trace's model implies when it is not the one used, or why auto
+    picked what it did ("" when nothing is worth saying)."""
 
 
 def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = None,
@@ -69,18 +72,42 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
          cancel: threading.Event | None = None) -> Loaded:
     """Read the trace at `path` (a file, a folder, "-", or several of them), tokenize and analyze
     it. Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled."""
-    tokenizer = load_tokenizer(settings.tokenizer)
+    auto = (settings.tokenizer or "").strip() == AUTO
+    tokenizer = None if auto else load_tokenizer(settings.tokenizer)  # a bad name fails before the read
     trace = read_traces(path, settings.format_options,
                         progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel)
-    return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel)
+    models = trace_models(trace)
+    if auto:
+        spec, note = tokenizer_for_models(models)
+        tokenizer = load_tokenizer(spec)
+    else:
+        note = tokenizer_note(tokenizer.name, models)
+    return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel, tokenizer_note=note)
+
+
+def trace_models(trace: Trace) -> list[str | None]:
+    """The model of every request (from the record or its request body); when no record
+    names one, the trace's file name if it starts with a known model ("gpt-5-mini-task1.jsonl")."""
+    models = []
+    for r in trace.requests:
+        m = r.model
+        if m is None and isinstance(r.input_doc, dict) and isinstance(r.input_doc.get("model"), str):
+            m = r.input_doc["model"]
+        models.append(m)
+    if not any(models):
+        stem = trace.name.split(".")[0].replace("_", "-")
+        if tokenizer_for_model(stem) is not None:
+            return [stem]
+    return models
 
 
 def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
-                  progress: Progress | None = None, cancel: threading.Event | None = None) -> Loaded:
+                  progress: Progress | None = None, cancel: threading.Event | None = None,
+                  tokenizer_note: str = "") -> Loaded:
     inputs, outputs = tokenize(trace, tokenizer, progress=progress, cancel=cancel)
     analysis = analyze(inputs, outputs, pool_sizes=settings.pool_sizes, chunk_size=settings.chunk_size,
                        tokens_per_gb=settings.tokens_per_gb,
                        progress=(lambda d, t: progress("analyze", d, t)) if progress else None,
                        cancel=cancel)
-    return Loaded(trace, tokenizer, inputs, outputs, analysis, settings)
+    return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, tokenizer_note)
 

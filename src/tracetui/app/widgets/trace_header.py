@@ -52,4 +52,6 @@ class TraceHeader(Static):
             t.append(self.note, style="italic")
             t.append(" · ")
         t.append(d.loaded.tokenizer.name)
+        if d.loaded.tokenizer_note:
+            t.append(f" ({d.loaded.tokenizer_note})", style="yellow")
         return t
