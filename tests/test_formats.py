@@ -385,3 +385,47 @@ def test_auto_on_opencode_uses_o200k(name, capsys):
     assert main(["analyze", str(path), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["tokenizer"] == "cl100k_base" and "--tokenizer o200k_base" in doc["tokenizer_note"]
+
+
+# --- the study model on hashed traces -------------------------------------------
+
+
+def _leading_seen(trace) -> list[int]:
+    """Brute force: per request, tokens of the leading full blocks seen in an earlier request."""
+    seen: set[int] = set()
+    out = []
+    for r in trace.requests:
+        full = r.hashed.block_ids[: r.hashed.full_blocks]
+        k = 0
+        while k < len(full) and full[k] in seen:
+            k += 1
+        out.append(k * trace.block_size)
+        seen.update(full)
+    return out
+
+
+@pytest.mark.parametrize("source", ["mooncake", "claude-code"])
+def test_hashed_unlimited_prefix_is_leading_blocks_seen_before(tmp_path, source):
+    from tracetui.core.pipeline import Settings, load
+
+    if source == "mooncake":
+        lines = need(TRACES / "mooncake" / "conversation_trace.jsonl").read_text().splitlines()[:400]
+        path = tmp_path / "mooncake.jsonl"
+        path.write_text("\n".join(lines) + "\n")
+    else:
+        path = need(TRACES / "claude-code-hashed" / "trace_0012.json")
+    loaded = load(str(path), Settings(pool_sizes=("unlimited", "1")))
+    a, t = loaded.analysis, loaded.trace
+    assert a.unlimited.prefix_hits.tolist() == _leading_seen(t)
+    assert a.input_lens.tolist() == [r.hashed.input_length for r in t.requests]
+    assert a.chunk_size == t.block_size
+    small = a.pools[1]
+    assert (small.prefix_hits <= a.unlimited.prefix_hits).all() and small.prefix_hits.sum() % t.block_size == 0
+
+
+def test_hashed_analyze_cli(capsys):
+    path = need(TRACES / "claude-code-hashed" / "trace_0012.json")
+    assert main(["analyze", str(path), "--json", "--pool-sizes", "unlimited"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["block_size"] == 64 and doc["tokenizer"] is None and doc["formats"] == ["claude-code"]
+    assert 0 < doc["unlimited"]["prefix_hit_rate"] < 1

@@ -12,7 +12,7 @@ from .engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, An
 from .model import Trace
 from .formats import DEFAULT_TEMPLATE, FormatOptions
 from .formats.loader import read_traces
-from .tokenizer import AUTO, Tokenizer, load_tokenizer, tokenizer_for_model, tokenizer_for_models, tokenizer_note
+from .tokenizer import AUTO, DEFAULT_TOKENIZER, Tokenizer, load_tokenizer, tokenizer_for_model, tokenizer_for_models, tokenizer_note
 
 Progress = Callable[..., None]
 """progress(stage, done, total[, note]): stage "read" (bytes), "tokenize" (requests; the note
@@ -77,7 +77,10 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
     trace = read_traces(path, settings.format_options,
                         progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel)
     models = trace_models(trace)
-    if auto:
+    if trace.hashed:  # nothing to tokenize
+        spec, note = DEFAULT_TOKENIZER, ""
+        tokenizer = tokenizer or load_tokenizer(spec)
+    elif auto:
         spec, note = tokenizer_for_models(models)
         tokenizer = load_tokenizer(spec)
     else:
@@ -104,6 +107,13 @@ def trace_models(trace: Trace) -> list[str | None]:
 def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
                   progress: Progress | None = None, cancel: threading.Event | None = None,
                   tokenizer_note: str = "") -> Loaded:
+    if trace.hashed:  # no text: the study model at block granularity (core.blockstudy)
+        from .blockstudy import analyze_hashed
+
+        analysis, inputs, outputs = analyze_hashed(
+            trace, pool_sizes=settings.pool_sizes, tokens_per_gb=settings.tokens_per_gb,
+            progress=(lambda d, t: progress("analyze", d, t)) if progress else None, cancel=cancel)
+        return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, "")
     inputs, outputs = tokenize(trace, tokenizer, progress=progress, cancel=cancel)
     analysis = analyze(inputs, outputs, pool_sizes=settings.pool_sizes, chunk_size=settings.chunk_size,
                        tokens_per_gb=settings.tokens_per_gb,

@@ -1,0 +1,83 @@
+"""The study model on a hashed trace, at block granularity.
+
+A hashed trace has no tokens, only block hash ids. The engine (core.engine) replays it with
+one "token" per block and chunks of one block, in a pool counted in blocks, and its figures
+are then scaled back to tokens:
+
+- a request's input is its full blocks' ids, then one id no other request has for the
+  partial tail (a last block of fewer than B tokens can never be hit);
+- its output is ids no other request has, enough that input and output fill
+  ceil((input_length + output_length) / B) blocks: the output takes room in the pool (as
+  a paged engine holds it) and is never hit;
+- a pool of G GB holds floor(G x tokens_per_gb / B) blocks.
+
+Every hit is a whole full block, so hits x B are the token figures exactly; input lengths
+are the trace's `input_length`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from .engine import Analysis, PoolResult, analyze
+from .model import Trace
+
+__all__ = ["block_sequences", "analyze_hashed"]
+
+
+def block_sequences(trace: Trace) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """(inputs, outputs) as block-id arrays; ids past the trace's own are fresh, one each."""
+    b = trace.block_size
+    assert b is not None, "not a hashed trace"
+    fresh = 1 + max((max(r.hashed.block_ids, default=-1) for r in trace.requests), default=-1)
+    inputs, outputs = [], []
+    for r in trace.requests:
+        h = r.hashed
+        ids = np.asarray(h.block_ids[: h.full_blocks], dtype=np.int64)
+        tail = int(h.input_length > h.full_blocks * b)
+        stored = -(-(h.input_length + h.output_length) // b)
+        n_out = max(stored - h.full_blocks - tail, 0)
+        inp = np.concatenate([ids, np.arange(fresh, fresh + tail, dtype=np.int64)])
+        out = np.arange(fresh + tail, fresh + tail + n_out, dtype=np.int64)
+        fresh += tail + n_out
+        inputs.append(inp)
+        outputs.append(out)
+    if fresh >= 1 << 32:
+        raise ValueError("hashed trace too large: more than 2**32 distinct blocks")
+    ins = tuple(_frozen(a.astype(np.uint32)) for a in inputs)
+    outs = tuple(_frozen(a.astype(np.uint32)) for a in outputs)
+    return ins, outs
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def analyze_hashed(trace: Trace, *, pool_sizes, tokens_per_gb: float,
+                   progress: Callable[[int, int], None] | None = None,
+                   cancel: threading.Event | None = None) -> tuple[Analysis, tuple, tuple]:
+    """The study model's Analysis of a hashed trace in tokens (chunk size = the block size),
+    with the block-id sequences it replayed."""
+    b = trace.block_size
+    inputs, outputs = block_sequences(trace)
+    blocks = analyze(inputs, outputs, pool_sizes=pool_sizes, chunk_size=1, tokens_per_gb=tokens_per_gb / b,
+                     progress=progress, cancel=cancel)
+    in_len = _frozen(np.array([r.hashed.input_length for r in trace.requests], dtype=np.int64))
+    out_len = _frozen(np.array([r.hashed.output_length for r in trace.requests], dtype=np.int64))
+    total = int(in_len.sum())
+
+    def scaled(p: PoolResult) -> PoolResult:
+        # The pool keeps its label; its capacity is said in tokens, as for a text trace.
+        size = replace(p.size, capacity=None if p.size.capacity is None else p.size.capacity * b)
+        return PoolResult(size, _frozen(p.prefix_hits * b), p.prefix_source, _frozen(p.substring_hits * b), total)
+
+    pools = tuple(scaled(p) for p in blocks.pools)
+    unlimited = scaled(blocks.unlimited)
+    analysis = replace(blocks, chunk_size=b, tokens_per_gb=tokens_per_gb, input_lens=in_len, output_lens=out_len,
+                       pools=pools, unlimited=unlimited, combined_hits=_frozen(blocks.combined_hits * b))
+    return analysis, inputs, outputs
