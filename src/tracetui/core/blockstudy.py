@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .engine import Analysis, PoolResult, analyze
+from .engine import Analysis, PoolResult, analyze, parse_pool_size
 from .model import Trace
 
 __all__ = ["block_sequences", "analyze_hashed"]
@@ -65,8 +65,19 @@ def analyze_hashed(trace: Trace, *, pool_sizes, tokens_per_gb: float,
     with the block-id sequences it replayed."""
     b = trace.block_size
     inputs, outputs = block_sequences(trace)
-    blocks = analyze(inputs, outputs, pool_sizes=pool_sizes, chunk_size=1, tokens_per_gb=tokens_per_gb / b,
+    per_gb = tokens_per_gb / b
+    # A pool smaller than one block holds nothing: no hit, nothing to replay (the engine's
+    # replay of an empty pool is slow on long traces).
+    sizes = [parse_pool_size(s, per_gb) for s in pool_sizes]
+    replayed = [s for s, size in zip(pool_sizes, sizes) if size.capacity != 0]
+    blocks = analyze(inputs, outputs, pool_sizes=replayed or ("unlimited",), chunk_size=1, tokens_per_gb=per_gb,
                      progress=progress, cancel=cancel)
+    by_label = iter(blocks.pools)
+    zero = _frozen(np.zeros(len(inputs), dtype=np.int64))
+    none = _frozen(np.full(len(inputs), -1, dtype=np.int64))
+    pools_in_blocks = [PoolResult(size, zero, none, zero, blocks.unlimited.input_tokens) if size.capacity == 0
+                       else next(by_label) for size in sizes]
+    blocks = replace(blocks, pools=tuple(pools_in_blocks))
     in_len = _frozen(np.array([r.hashed.input_length for r in trace.requests], dtype=np.int64))
     out_len = _frozen(np.array([r.hashed.output_length for r in trace.requests], dtype=np.int64))
     total = int(in_len.sum())
