@@ -429,3 +429,28 @@ def test_hashed_analyze_cli(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["block_size"] == 64 and doc["tokenizer"] is None and doc["formats"] == ["claude-code"]
     assert 0 < doc["unlimited"]["prefix_hit_rate"] < 1
+
+
+def test_hashed_breaks_are_the_first_missed_block(tmp_path):
+    from tracetui.core.diagnose import diagnose
+    from tracetui.core.pipeline import Settings, load
+
+    def rec(chat, parent, ids, n):
+        return {"chat_id": chat, "parent_chat_id": parent, "timestamp": chat, "input_length": n,
+                "output_length": 5, "type": "text", "turn": 1, "hash_ids": ids}
+    path = write_lines(tmp_path / "b.jsonl", [
+        rec(1, -1, [1, 2, 3], 48),           # first request
+        rec(2, 1, [1, 2, 3, 4, 5], 80),      # appends to its parent
+        rec(3, 2, [1, 2, 9, 10, 11], 80),    # block 2 changed inside the session
+        rec(4, -1, [1, 2, 20], 48),          # a new session sharing two blocks
+    ])
+    loaded = load(str(path), Settings(pool_sizes=("unlimited",)))
+    breaks = diagnose(loaded)
+    assert [(b.cause, b.description, b.prefix) for b in breaks] == [
+        ("new", "first request", 0),
+        ("append", "continues the source entry", 48),
+        ("edit", "block changed inside the session", 32),
+        ("new", "new session", 32),
+    ]
+    assert [b.source >= 0 for b in breaks] == [False, True, True, True]
+    assert [b.tokens_lost for b in breaks] == [48, 32, 48, 16]

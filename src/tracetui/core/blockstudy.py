@@ -92,3 +92,52 @@ def analyze_hashed(trace: Trace, *, pool_sizes, tokens_per_gb: float,
     analysis = replace(blocks, chunk_size=b, tokens_per_gb=tokens_per_gb, input_lens=in_len, output_lens=out_len,
                        pools=pools, unlimited=unlimited, combined_hits=_frozen(blocks.combined_hits * b))
     return analysis, inputs, outputs
+
+
+def diagnose_hashed(loaded, cancel: threading.Event | None = None) -> tuple:
+    """The break of every request of a hashed trace (unlimited pool): the first missed block.
+
+    - no block reused: `new` ("first request", "new session", "no shared prefix");
+    - every full block reused, or the request's full blocks continue its source's: `append`
+      (what follows the hit is new content, not a change);
+    - a session's first request that shares a prefix with another session: `new` ("new session");
+    - otherwise `edit`: block k differs from the source's block k, "inside the session" when
+      the source is an earlier request of the same session, else "across sessions".
+    """
+    from .diagnose import Break
+    from .engine import AnalysisCancelled
+
+    a, t = loaded.analysis, loaded.trace
+    b = t.block_size
+    seen: set = set()
+    out = []
+    for i, r in enumerate(t.requests):
+        if cancel is not None and cancel.is_set():
+            raise AnalysisCancelled()
+        h = r.hashed
+        p, j = int(a.unlimited.prefix_hits[i]), int(a.unlimited.prefix_source[i])
+        n_in = h.input_length
+        recovered = int(a.combined_hits[i]) - p
+        k = p // b
+        if n_in == 0:
+            cause, desc = "append", "empty input"
+        elif j < 0 or p == 0:
+            cause = "new"
+            desc = ("first request" if i == 0 else "new session" if r.session_id not in seen
+                    else "no shared prefix")
+        else:
+            src = t.requests[j].hashed
+            if k >= h.full_blocks:
+                cause, desc = "append", "every full block reused"
+            elif k >= src.full_blocks:
+                cause, desc = "append", "continues the source entry"
+            elif r.session_id not in seen:
+                # A session's first request shares a prefix (a system prompt) with another.
+                cause, desc = "new", "new session"
+            else:
+                same = t.requests[j].session_id == r.session_id
+                cause = "edit"
+                desc = f"block changed {'inside the session' if same else 'across sessions'}"
+        out.append(Break(i, j, cause, p, n_in, 0, False, None, "", "", desc, recovered))
+        seen.add(r.session_id)
+    return tuple(out)
