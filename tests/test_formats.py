@@ -454,3 +454,36 @@ def test_hashed_breaks_are_the_first_missed_block(tmp_path):
     ]
     assert [b.source >= 0 for b in breaks] == [False, True, True, True]
     assert [b.tokens_lost for b in breaks] == [48, 32, 48, 16]
+
+
+def test_coarse_blocks_are_runs_of_ids():
+    from tracetui.core.blockstudy import coarse_blocks
+    from tracetui.core.model import HashedInput
+
+    h = HashedInput((1, 2, 3, 4, 5), 5 * 16 - 3, 7, 4)
+    assert coarse_blocks(h, 1) is h
+    assert coarse_blocks(h, 2) == HashedInput((2, 4, 5), 77, 7, 2)
+    assert coarse_blocks(h, 4) == HashedInput((4, 5), 77, 7, 1)
+    assert coarse_blocks(HashedInput((1, 2, 3, 4), 64, 0, 4), 2) == HashedInput((2, 4), 64, 0, 2)
+    assert coarse_blocks(h, 8) == HashedInput((5,), 77, 7, 0)
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.just(10**400) | st.floats(allow_nan=False) | _text,
+                     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(
+                         st.sampled_from(["role", "content", "type", "text", "tool_calls", "function", "name",
+                                          "arguments", "input", "tool_use_id", "messages", "system", "tools",
+                                          "body", "response", "choices", "message", "usage", "hash_ids",
+                                          "requests", "t", "in", "out", "block_size", "custom_id", "result",
+                                          "input_length", "output_length", "chat_id", "request"]),
+                         kids, max_size=5), max_leaves=25)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(["messages", "request", "response", "custom_id", "body", "system",
+                                        "tools", "model", "hash_ids", "input_length", "requests",
+                                        "block_size", "chat_id", "timestamp", "params", "result"]),
+                       _json, max_size=6),
+       st.sampled_from([None, *FORMATS]), st.sampled_from(["chatml", "qwen", "llama3", "json"]))
+def test_converter_never_raises_on_odd_records(rec, fmt, template):
+    reqs = Converter(FormatOptions(format=fmt, template=template))(rec, 0, 1)
+    assert reqs is None or all(isinstance(r.input, str) and isinstance(r.output, str) for r in reqs)

@@ -24,9 +24,26 @@ from dataclasses import replace
 import numpy as np
 
 from .engine import Analysis, PoolResult, analyze, parse_pool_size
-from .model import Trace
+from .model import HashedInput, Trace
 
-__all__ = ["block_sequences", "analyze_hashed"]
+__all__ = ["block_sequences", "analyze_hashed", "coarse_blocks", "diagnose_hashed"]
+
+
+def coarse_blocks(h: HashedInput, factor: int) -> HashedInput:
+    """A request's blocks at `factor` times the trace's block size (an engine page of
+    factor x B tokens): a run of `factor` ids becomes its last id, which (ids being chained)
+    stands for the run and everything before it. Ids left after the last whole run become
+    one last, partial block (their last id); it is never hit."""
+    if factor < 1:
+        raise ValueError("factor must be >= 1")
+    if factor == 1:
+        return h
+    ids = h.block_ids
+    full = h.full_blocks // factor
+    out = [ids[(k + 1) * factor - 1] for k in range(full)]
+    if len(ids) > full * factor:
+        out.append(ids[-1])
+    return HashedInput(tuple(out), h.input_length, h.output_length, full)
 
 
 def block_sequences(trace: Trace) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:

@@ -14,6 +14,7 @@ trace, keyed by their scope: ids of a `hash_id_scope: local` file are private to
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..model import HashedInput, Request
@@ -63,6 +64,17 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and value >= 0 else None
 
 
+def _seconds(value: Any) -> float | None:
+    """A finite number as a float, else None (a bool, a string, NaN, 10**400...)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def hashed_input(ids: tuple[int, ...], input_length: int, output_length: int, block: int) -> HashedInput:
     return HashedInput(ids, input_length, output_length, min(input_length // block, len(ids)))
 
@@ -75,10 +87,8 @@ def flat_request(fmt: str, rec: dict, ids: HashIds, scope: Any, block: int, inde
     n_out = _count(rec.get("output_length", 0))
     if hashes is None or n_in is None or n_out is None:
         return None
-    ts = rec.get("timestamp")
-    if isinstance(ts, bool) or not isinstance(ts, (int, float)):
-        ts = None
-    elif fmt == "mooncake":
+    ts = _seconds(rec.get("timestamp"))
+    if ts is not None and fmt == "mooncake":
         ts = ts / 1000  # Mooncake times are milliseconds from the trace's start
     session = rid = None
     if fmt == "bailian":
@@ -109,8 +119,8 @@ def claude_code_requests(doc: dict, ids: HashIds, scope: Any, block: int, index:
         for r in reqs:
             if not isinstance(r, dict):
                 return False
-            t = r.get("t", 0)
-            if isinstance(t, bool) or not isinstance(t, (int, float)):
+            t = _seconds(r.get("t", 0))
+            if t is None:
                 return False
             if r.get("type") == "subagent":
                 subagents += 1
