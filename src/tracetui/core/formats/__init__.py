@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from ..model import Request
 from ..reader import _dumps, _timestamp, request_from_record
 from . import anthropic, openai
@@ -202,8 +200,3 @@ class Converter:
         # Flat hashed lines: ids are global to the trace (one table for every file).
         req = flat_request(fmt, rec, self.ids, None, block, index, line, self._parents)
         return None if req is None else (req,)
-
-
-def dumps_line(rec: Any) -> str:
-    """A record as one JSONL line (the samples and tests write records with it)."""
-    return orjson.dumps(rec).decode()
