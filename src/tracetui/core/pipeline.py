@@ -85,6 +85,8 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
         tokenizer = load_tokenizer(spec)
     else:
         note = tokenizer_note(tokenizer.name, models)
+    if note and not any(r.model for r in trace.requests) and models and models[0] == _name_model(trace):
+        note += " (model taken from the file name)"
     return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel, tokenizer_note=note)
 
 
@@ -98,10 +100,14 @@ def trace_models(trace: Trace) -> list[str | None]:
             m = r.input_doc["model"]
         models.append(m)
     if not any(models):
-        stem = trace.name.split(".")[0].replace("_", "-")
+        stem = _name_model(trace)
         if tokenizer_for_model(stem) is not None:
             return [stem]
     return models
+
+
+def _name_model(trace: Trace) -> str:
+    return trace.name.split(".")[0].replace("_", "-")
 
 
 def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
