@@ -233,7 +233,7 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
     kv_text = f"{kv.name} ({kv.dtype})" if kv else "default"
     summary.add_row("KV bytes per token", f"{bytes_per_token(s, kv):,.0f} ({kv_text}; "
                                           f"{s.tokens_per_gb:,.0f} tokens per GB)")
-    summary.add_row("chunk size", f"{a.chunk_size} tokens")
+    summary.add_row("chunk size", f"1 block ({a.chunk_size} tokens)" if trace.hashed else f"{a.chunk_size} tokens")
     console.print(summary)
     console.print()
 
