@@ -127,3 +127,22 @@ def test_why_splits_the_tokens_lost(capsys):
     assert sum(row["tokens_lost"].values()) == doc["requests_detail"][2]["input_tokens"] - row["prefix_hit"]
     code, out, _ = run(capsys, "analyze", OPENCODE, "--engine", "vllm", "--why")
     assert code == 0 and "Tokens lost" in out
+
+
+def test_hashed_trace_feeds_the_block_engines(capsys, tmp_path):
+    """Mooncake-style records (hash_ids, 16-token blocks here): vLLM reads the ids as its
+    chains; SGLang needs tokens and says so in one line."""
+    rows = [{"timestamp": 0, "input_length": 40, "output_length": 1, "hash_ids": [7, 8, 9]},
+            {"timestamp": 1, "input_length": 50, "output_length": 3, "hash_ids": [7, 8, 9, 10]},
+            {"timestamp": 2, "input_length": 33, "output_length": 0, "hash_ids": [7, 8, 11]}]
+    path = tmp_path / "mooncake.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out, err = run(capsys, "analyze", path, "--format", "mooncake", "--hash-block-size", "16",
+                         "--engine", "vllm", "lmcache", "--pool-tokens", "unlimited", "--json", "--per-request")
+    assert code == 0, err
+    doc = json.loads(out)
+    vllm = [r["engines"][0]["prefix_hit"] for r in doc["requests_detail"]]
+    assert vllm == [0, 32, 32]  # 40 tokens cached blocks 7, 8 only (its block 9 is partial)
+    code, out, err = run(capsys, "analyze", path, "--format", "mooncake", "--hash-block-size", "16",
+                         "--engine", "sglang")
+    assert code == 2 and "hashed trace" in err

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,8 +13,9 @@ from .engines import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, EngineResult, En
 from .engines import cacheblend, study
 from .engines.study import PoolSize, parse_pool_size
 from .model import Trace
-from .reader import read_trace
-from .tokenizer import Tokenizer, load_tokenizer
+from .formats import DEFAULT_TEMPLATE, FormatOptions
+from .formats.loader import read_traces
+from .tokenizer import AUTO, DEFAULT_TOKENIZER, Tokenizer, load_tokenizer, tokenizer_for_model, tokenizer_for_models, tokenizer_note
 
 Progress = Callable[..., None]
 """progress(stage, done, total[, note]): stage "read" (bytes), "tokenize" (requests; the note
@@ -27,6 +28,12 @@ class Settings:
     pool_sizes: tuple[str, ...] = DEFAULT_POOL_SIZES
     chunk_size: int = DEFAULT_CHUNK
     tokens_per_gb: float = DEFAULT_TOKENS_PER_GB
+    format: str | None = None
+    """Read every record as this format (core.formats.FORMATS); None detects each record's."""
+    template: str = DEFAULT_TEMPLATE
+    """Chat template that renders request bodies into prompt text."""
+    hash_block_size: int | None = None
+    """Block size of hashed files that do not say theirs."""
     engines: tuple[str, ...] = ("study",)
     pool_tokens: tuple[str, ...] | None = None
     """Pool sizes in tokens ('unlimited' too); replaces pool_sizes when given."""
@@ -34,6 +41,10 @@ class Settings:
     block_size: int | None = None
     page_size: int = 1
     recompute: float = DEFAULT_RECOMPUTE
+
+    @property
+    def format_options(self) -> FormatOptions:
+        return FormatOptions(self.format, self.template, self.hash_block_size)
 
     def sizes(self) -> tuple[PoolSize, ...]:
         """The pools asked for, in tokens (from GB, or as given by pool_tokens)."""
@@ -71,6 +82,10 @@ class Loaded:
     analysis: Analysis
     """The study's model (the default engine), which the explorer and --why read."""
     settings: Settings
+    tokenizer_note: str = ""
+    """Which tokenizer the trace's model implies when it is not the one used, or why auto
+    picked what it did ("" when nothing is worth saying)."""
+
     results: tuple[EngineResult, ...] = ()
     """One per engine of settings.engines, in that order."""
 
@@ -98,17 +113,83 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
     return tuple(toks[0::2]), tuple(toks[1::2])
 
 
-def load(path: str, settings: Settings = Settings(), *, progress: Progress | None = None,
+def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress: Progress | None = None,
          cancel: threading.Event | None = None) -> Loaded:
-    """Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled."""
-    tokenizer = load_tokenizer(settings.tokenizer)
-    trace = read_trace(path, progress=(lambda d, t: progress("read", d, t)) if progress else None,
-                       cancel=cancel)
-    return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel)
+    """Read the trace at `path` (a file, a folder, "-", or several of them), tokenize and analyze
+    it. Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled."""
+    auto = (settings.tokenizer or "").strip() == AUTO
+    tokenizer = None if auto else load_tokenizer(settings.tokenizer)  # a bad name fails before the read
+    trace = read_traces(path, settings.format_options,
+                        progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel)
+    models = trace_models(trace)
+    if trace.hashed:  # nothing to tokenize
+        spec, note = DEFAULT_TOKENIZER, ""
+        tokenizer = tokenizer or load_tokenizer(spec)
+    elif auto:
+        spec, note = tokenizer_for_models(models)
+        tokenizer = load_tokenizer(spec)
+    else:
+        note = tokenizer_note(tokenizer.name, models)
+    if note and not any(r.model for r in trace.requests) and models and models[0] == _name_model(trace):
+        note += " (model taken from the file name)"
+    return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel, tokenizer_note=note)
+
+
+def trace_models(trace: Trace) -> list[str | None]:
+    """The model of every request (from the record or its request body); when no record
+    names one, the trace's file name if it starts with a known model ("gpt-5-mini-task1.jsonl")."""
+    models = []
+    for r in trace.requests:
+        m = r.model
+        if m is None and isinstance(r.input_doc, dict) and isinstance(r.input_doc.get("model"), str):
+            m = r.input_doc["model"]
+        models.append(m)
+    if not any(models):
+        stem = _name_model(trace)
+        if tokenizer_for_model(stem) is not None:
+            return [stem]
+    return models
+
+
+def _name_model(trace: Trace) -> str:
+    return trace.name.split(".")[0].replace("_", "-")
+
+
+def _hashed_result(name: str, trace: Trace, analysis: Analysis, sizes: tuple[PoolSize, ...],
+                   settings: Settings) -> EngineResult:
+    """An engine on a hashed trace: the block engines' stage (b) reads its block ids as they
+    are (blocks of the trace's size; ids chained, as the engines' own)."""
+    if name == "study":
+        return study.result_of(analysis, sizes)
+    if name not in ("vllm", "lmcache"):
+        raise ValueError(f"--engine {name} needs the prompts' tokens: a hashed trace has only block ids "
+                         "(study, vllm and lmcache read it)")
+    b = trace.block_size
+    if settings.block_size not in (None, b):
+        raise ValueError(f"this hashed trace has blocks of {b} tokens: --block-size must be {b} (or left out)")
+    from .engines import lmcache, vllm
+    from .engines.blockids import BlockTrace
+
+    reqs = [r.hashed for r in trace.requests]
+    bt = BlockTrace(b, tuple(np.asarray(h.block_ids[:h.full_blocks], dtype=np.int64) for h in reqs),
+                    np.array([h.input_length for h in reqs], dtype=np.int64),
+                    np.array([h.output_length for h in reqs], dtype=np.int64))
+    return (vllm if name == "vllm" else lmcache).run_blocks(bt, sizes, settings.engine_settings())
 
 
 def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
-                  progress: Progress | None = None, cancel: threading.Event | None = None) -> Loaded:
+                  progress: Progress | None = None, cancel: threading.Event | None = None,
+                  tokenizer_note: str = "") -> Loaded:
+    if trace.hashed:  # no text: the study model at block granularity (core.blockstudy)
+        from .blockstudy import analyze_hashed
+
+        sizes = settings.sizes()
+        analysis, inputs, outputs = analyze_hashed(
+            trace, pool_sizes=tuple(study.gb_text(s, settings.tokens_per_gb) or "unlimited" for s in sizes)
+            if settings.pool_tokens else settings.pool_sizes, tokens_per_gb=settings.tokens_per_gb,
+            progress=(lambda d, t: progress("analyze", d, t)) if progress else None, cancel=cancel)
+        results = tuple(_hashed_result(name, trace, analysis, sizes, settings) for name in settings.engines)
+        return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, "", results)
     inputs, outputs = tokenize(trace, tokenizer, progress=progress, cancel=cancel)
     sizes = settings.sizes()
     analysis, study_result = study.run(inputs, outputs, sizes, chunk_size=settings.chunk_size,
@@ -124,4 +205,5 @@ def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
             continue
         segments = cacheblend.segment_starts(trace, inputs, tokenizer) if name == "cacheblend" else None
         results.append(run_engine(name, inputs, outputs, sizes, settings.engine_settings(), segments=segments))
-    return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, tuple(results))
+    return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, tokenizer_note, tuple(results))
+
