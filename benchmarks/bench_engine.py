@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import tiktoken
 
-from tracetui.core.engine import DEFAULT_POOL_SIZES, analyze
+from tracetui.core.engines.study import DEFAULT_POOL_SIZES, analyze
 from tracetui.core.model import TraceError
 from tracetui.core.pipeline import tokenize
 from tracetui.core.reader import read_trace

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from .charts import hit_rate_chart
-from .core.engine import Analysis
+from .core.engines.study import Analysis
 from .core.kvmodels import GB, KVModel
 from .core.pipeline import Loaded, Settings, load
 
