@@ -12,6 +12,7 @@ from .engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER
 from .model import Trace
 from .reader import read_trace
 from .tokenizer import Tokenizer, load_tokenizer
+from .tokens import TokenStore, dtype_for, entry_stores
 
 Progress = Callable[..., None]
 """progress(stage, done, total[, note]): stage "read" (bytes), "tokenize" (requests; the note
@@ -32,26 +33,48 @@ class Loaded:
 
     trace: Trace
     tokenizer: Tokenizer
-    inputs: tuple[np.ndarray, ...]
-    outputs: tuple[np.ndarray, ...]
+    inputs: TokenStore
+    """Input tokens per request (store[i] is a read-only array), one flat array with `outputs`."""
+    outputs: TokenStore
     analysis: Analysis
     settings: Settings
 
 
-def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = None,
-             cancel: threading.Event | None = None) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-    texts: list[str] = []
-    for r in trace.requests:
-        texts.append(r.input)
-        texts.append(r.output)
-    def cb(texts_done: int, texts_total: int, tokens: int) -> None:
-        if progress is not None:  # two texts (input, output) per request
-            progress("tokenize", texts_done // 2, texts_total // 2, f"{tokens:,} tokens")
+_SLICE_TEXTS = 1 << 16
+"""Texts encoded per call: their arrays are packed into the flat store and dropped, so that
+a million small arrays never exist at once."""
 
-    toks = tokenizer.encode_batch(texts, progress=cb, cancel=cancel)
-    for a in toks:
-        a.flags.writeable = False
-    return tuple(toks[0::2]), tuple(toks[1::2])
+
+def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = None,
+             cancel: threading.Event | None = None) -> tuple[TokenStore, TokenStore]:
+    """Every input and output, as two TokenStores over one flat array (I_0 O_0 I_1 O_1 ...)."""
+    reqs = trace.requests
+    n = len(reqs)
+    dtype = dtype_for(tokenizer.vocab_size)
+    parts: list[np.ndarray] = []
+    lengths = np.zeros(2 * n, dtype=np.int64)
+    tokens = 0
+    step = _SLICE_TEXTS // 2  # requests per slice
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        texts: list[str] = []
+        for r in reqs[lo:hi]:
+            texts.append(r.input)
+            texts.append(r.output)
+
+        def cb(texts_done: int, texts_total: int, slice_tokens: int, lo: int = lo) -> None:
+            if progress is not None:  # two texts (input, output) per request
+                progress("tokenize", lo + texts_done // 2, n, f"{tokens + slice_tokens:,} tokens")
+
+        toks = tokenizer.encode_batch(texts, progress=cb, cancel=cancel)
+        lengths[2 * lo: 2 * hi] = [len(a) for a in toks]
+        part = np.concatenate(toks).astype(dtype, copy=False) if toks else np.zeros(0, dtype)
+        tokens += len(part)
+        parts.append(part)
+        del toks, texts
+    flat = np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+    del parts
+    return entry_stores(flat, lengths[0::2], lengths[1::2])
 
 
 def load(path: str, settings: Settings = Settings(), *, progress: Progress | None = None,

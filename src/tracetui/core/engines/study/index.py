@@ -42,6 +42,14 @@ class Index:
         self._build_ranks()
         self._build_window_ids()
 
+    def release(self) -> None:
+        """Drop what only the replays need (the sorted order, the sparse table, Python lists,
+        the occurrence rows): the views keep the window ids, and the occurrences are rebuilt
+        if a view asks for chunk frequencies."""
+        for name in ("order", "rank", "_table", "_ties", "ent_len_list", "in_len_list", "stored_before"):
+            setattr(self, name, None)
+        self._occ = self._entry_occ = self._rows = self._sure = None
+
     # ---- prefix structure
 
     def _build_ranks(self) -> None:

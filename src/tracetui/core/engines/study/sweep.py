@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ...tokens import entries_view
 from .index import Index
 from .prefix import PrefixBase, replay_bounds, replay_prefix, replay_prefix_unlimited, single_entry_fill
 from .results import (DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, Analysis, AnalysisCancelled,
@@ -46,8 +47,8 @@ from .substring import replay_substring, scoring
 def entries_of(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(I_0 O_0 I_1 O_1 ... as one flat array, input lengths, output lengths). Token stores
     laid out that way already (pipeline.tokenize's) give their flat array, not a copy."""
-    flat = getattr(inputs, "entries", None)
-    if flat is not None and flat is getattr(outputs, "entries", None):
+    flat = entries_view(inputs, outputs)
+    if flat is not None:
         return flat, inputs.lengths, outputs.lengths
     n = len(inputs)
     in_len = np.fromiter((len(a) for a in inputs), dtype=np.int64, count=n)
@@ -137,5 +138,6 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
             results.append(PoolResult(size, unlimited.prefix_hits, unlimited.prefix_source,
                                       unlimited.substring_hits, total_input))
     both = frozen(combined(ix, unlimited.prefix_hits))
+    ix.release()
     return Analysis(chunk_size, tokens_per_gb, frozen(ix.in_len.copy()), frozen(ix.ent_len - ix.in_len),
                     tuple(results), unlimited, both, ix)
