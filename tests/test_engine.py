@@ -338,3 +338,26 @@ def test_encode_batch_reports_running_token_totals(tmp_path):
         out = tok.encode_batch(["ab", "c", "défg", "", "h"], progress=lambda *a: seen.append(a))
     assert [len(a) for a in out] == [2, 1, 5, 0, 1]  # é is two bytes
     assert seen == [(2, 5, 3), (4, 5, 8), (5, 5, 9)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 60)), max_size=200), st.integers(1, 4))
+def test_ranks_equal_a_sorted_list(ops, load):
+    """The replays' set of present ranks against a plain sorted list, with tiny blocks so
+    that blocks split and empty."""
+    from tracetui.core.engines.study import ranks
+
+    with patch.object(ranks, "_LOAD", load):
+        got, ref = ranks.Ranks(61, [3, 7]), [3, 7]
+        for add, r in ops:
+            if add and r not in ref:
+                got.add(r)
+                ref.append(r)
+                ref.sort()
+            elif not add and r in ref:
+                got.remove(r)
+                ref.remove(r)
+            assert len(got) == len(ref)
+            assert got.succ(r) == next((x for x in ref if x >= r), 61)
+            assert got.pred(r) == next((x for x in reversed(ref) if x < r), -1)
+            assert got.between(r // 2, r + 5) == [x for x in ref if r // 2 <= x < r + 5]

@@ -14,8 +14,8 @@ copied from that entry.
 from __future__ import annotations
 
 import numpy as np
-from sortedcontainers import SortedList
 
+from .ranks import Ranks
 from .windows import chunk_contents, group_windows, pair_lcps, radix_argsort, run_heads, token_pairs, window_hashes
 
 
@@ -115,19 +115,18 @@ class Index:
         n = self.n
         src = np.full(n, -1, dtype=np.int64)
         m = np.zeros(n, dtype=np.int64)
-        seen = SortedList()
+        seen = Ranks(n)
         lcp, order = self.lcp_ranks, self.order
         for j in range(n):
             r = self.rank[j]
-            pos = seen.bisect_left(r)
             best, who = 0, -1
-            if pos > 0:
-                left = seen[pos - 1]
+            left = seen.pred(r)
+            if left >= 0:
                 l = lcp(left, r)
                 if l > best:
                     best, who = l, order[left]
-            if pos < len(seen):
-                right = seen[pos]
+            right = seen.succ(r)
+            if right < n:
                 l = lcp(r, right)
                 if l > best:
                     best, who = l, order[right]

@@ -3,7 +3,7 @@ the rest follows without replaying.
 
 The longest match of a query among the entries present in a pool is reached at its nearest
 present neighbour on the left or right in sorted order (Index): a replay is a few searches
-in a sorted set of the present ranks per request. A bounded pool behaves exactly like the
+per request in the set of present ranks (ranks.Ranks). A bounded pool behaves exactly like the
 unlimited one until its first store that evicts or cuts: the unlimited replays record their
 LRU order at those requests, and each bounded replay starts from there.
 """
@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sortedcontainers import SortedList
 
 from .index import Index
+from .ranks import Ranks
 
 def replay_bounds(ix: Index, capacities: Sequence[int]) -> dict[int, tuple[int, int]]:
     """Per capacity, (start, tail): `start` is the first request whose store evicts or cuts
@@ -54,34 +54,30 @@ def _oldest(clock: list[int], ranks: list[int]) -> int:
     return ranks[0] if len(ranks) == 1 else min(ranks, key=clock.__getitem__)
 
 
-def _prefix_best(ix: Index, present: SortedList, r: int, limit: int,
+def _prefix_best(ix: Index, present: Ranks, r: int, limit: int,
                  clock: list[int]) -> tuple[int, int, tuple[int, int]]:
     """The longest match of the entry at rank r among the present ranks, capped at `limit`
     (its input length): (hit, entry giving it, ranks [a, b) around r holding every present
     entry that matches as long). On ties the least recently used entry gives it.
     (0, -1, (r, r)) when nothing matches."""
     lcp = ix.lcp_ranks
-    pos = present.bisect_left(r)
-    size = len(present)
-    left = lcp(present[pos - 1], r) if pos > 0 else 0
-    right = lcp(r, present[pos]) if pos < size else 0
+    p, s = present.pred(r), present.succ(r)
+    left = lcp(p, r) if p >= 0 else 0
+    right = lcp(r, s) if s < present.end else 0
     hit = min(max(left, right), limit)
     if hit <= 0:
         return 0, -1, (r, r)
-    # All present entries matching >= hit form a contiguous run of ranks around r: find its
-    # ends (most often one step from r on each side).
-    if (left < hit or pos < 2 or lcp(present[pos - 2], r) < hit) and \
-            (right < hit or pos + 1 >= size or lcp(r, present[pos + 1]) < hit):
-        lo = pos if left < hit else pos - 1
-        hi = pos if right < hit else pos + 1
+    # All present entries matching >= hit form a contiguous run of ranks around r: most
+    # often it is one or both neighbours (the next ones out match less).
+    pp = present.pred(p) if left >= hit else -1
+    ss = present.succ(s + 1) if right >= hit else present.end
+    if (pp < 0 or lcp(pp, r) < hit) and (ss >= present.end or lcp(r, ss) < hit):
+        run = [x for x, m in ((p, left), (s, right)) if m >= hit]
     else:
         a, b = ix.tie_interval(r, hit)
-        lo = present.bisect_left(a)
-        hi = present.bisect_left(b)
-    ties = (present[lo], present[hi - 1] + 1)
-    if hi - lo == 1:
-        return hit, ix.order[present[lo]], ties
-    return hit, ix.order[_oldest(clock, present[lo:hi])], ties
+        run = present.between(a, b)
+    ties = (run[0], run[-1] + 1)
+    return hit, ix.order[_oldest(clock, run)], ties
 
 
 def replay_prefix_unlimited(ix: Index, wanted: set[int]) -> PrefixBase:
@@ -91,7 +87,7 @@ def replay_prefix_unlimited(ix: Index, wanted: set[int]) -> PrefixBase:
     hits, source = [0] * n, [-1] * n
     ties: list[tuple[int, int]] = [(0, 0)] * n
     rank, in_len = ix.rank, ix.in_len_list
-    present = SortedList()
+    present = Ranks(n)
     clock = [0] * n
     lru: OrderedDict[int, None] = OrderedDict()
     orders: dict[int, list[int]] = {}
@@ -123,7 +119,7 @@ def replay_prefix(ix: Index, capacity: int, t0: int, base: PrefixBase,
     rank, ent_len, in_len, lcp = ix.rank, ix.ent_len_list, ix.in_len_list, ix.lcp_ranks
     lru: OrderedDict[int, None] = OrderedDict.fromkeys(base.orders[t0])
     used = ix.stored_before[t0]
-    present = SortedList(rank[:t0])
+    present = Ranks(n, rank[:t0])
     clock = [0] * n
     for k, j in enumerate(lru):
         clock[rank[j]] = k
@@ -148,12 +144,9 @@ def replay_prefix(ix: Index, capacity: int, t0: int, base: PrefixBase,
                 # any is still here, the hit is the same and the least recent of them
                 # gives it; if none is, search this pool.
                 a, b = b_ties[i]
-                lo = present.bisect_left(a)
-                hi = present.bisect_left(b)
-                if hi - lo == 1:
-                    j = order[present[lo]]
-                elif hi > lo:
-                    j = order[_oldest(clock, present[lo:hi])]
+                x = present.succ(a)
+                if x < b:
+                    j = order[x] if present.succ(x + 1) >= b else order[_oldest(clock, present.between(a, b))]
                 else:
                     hit, j, _ = _prefix_best(ix, present, r, in_len[i], clock)
         if hit > 0:
