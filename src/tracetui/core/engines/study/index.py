@@ -46,7 +46,7 @@ class Index:
         """Drop what only the replays need (the sorted order, the sparse table, Python lists,
         the occurrence rows): the views keep the window ids, and the occurrences are rebuilt
         if a view asks for chunk frequencies."""
-        for name in ("order", "rank", "_table", "_ties", "ent_len_list", "in_len_list", "stored_before"):
+        for name in ("order", "rank", "table", "ent_len_list", "in_len_list", "stored_before"):
             setattr(self, name, None)
         self._occ = self._entry_occ = self._rows = self._sure = None
 
@@ -75,40 +75,56 @@ class Index:
             half = 1 << (k - 1)
             table.append(np.minimum(prev[:-half], prev[half:]))
             k += 1
-        self._table: list[list[int]] = [t.tolist() for t in table]
-        self._ties: dict[tuple[int, int], tuple[int, int]] = {}
+        self.table: list[np.ndarray] = table
 
     def lcp_ranks(self, a: int, b: int) -> int:
         """LCP of the entries at ranks a and b (a != b)."""
         if a > b:
             a, b = b, a
         k = (b - a).bit_length() - 1
-        t = self._table[k]
-        x, y = t[a], t[b - (1 << k)]
-        return x if x < y else y
+        t = self.table[k]
+        return int(min(t[a], t[b - (1 << k)]))
 
-    def tie_interval(self, r: int, h: int) -> tuple[int, int]:
-        """Ranks [lo, hi) of the entries sharing at least h tokens with the entry at rank r.
+    def lcp_entries(self, i: int, j: int) -> int:
+        """LCP of entries i and j (i != j)."""
+        return self.lcp_ranks(self.rank[i], self.rank[j])
 
-        Pool-independent, so it is cached: every pool size asks for the same (r, h) pairs.
-        """
-        key = (r, h)
-        got = self._ties.get(key)
-        if got is None:
-            # Entries q < r share h tokens with r while adj[q: r] stays >= h: extend the run
-            # left, then right, by halving steps through the sparse table.
-            table = self._table
-            lo = hi = r
-            for k in range(len(table) - 1, -1, -1):
-                step = 1 << k
-                if lo >= step and table[k][lo - step] >= h:
-                    lo -= step
-            for k in range(len(table) - 1, -1, -1):
-                step = 1 << k
-                if hi + step < self.n and table[k][hi] >= h:
-                    hi += step
-            got = self._ties[key] = (lo, hi + 1)
-        return got
+    def lcp_many(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """LCP of the entries at ranks a_k and b_k, for every k (0 where a_k == b_k)."""
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        span = hi - lo
+        out = np.zeros(len(lo), dtype=np.int64)
+        # floor(log2(span)) per pair; then one range minimum of two table reads per level used.
+        level = np.zeros(len(lo), dtype=np.int64)
+        pos = span > 0
+        level[pos] = np.floor(np.log2(span[pos])).astype(np.int64)
+        # log2 in floating point can land one off near powers of two: fix it exactly.
+        level[pos & ((1 << level) > span)] -= 1
+        level[pos & ((2 << level) <= span)] += 1
+        for k in np.unique(level[pos]).tolist():
+            sel = np.flatnonzero(pos & (level == k))
+            t = self.table[k]
+            out[sel] = np.minimum(t[lo[sel]], t[hi[sel] - (1 << k)])
+        return out
+
+    def intervals(self, r: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For every k, the ranks [lo, hi) of the entries sharing at least h_k tokens with the
+        entry at rank r_k: the run is extended left, then right, by halving steps through the
+        sparse table (entries q < r share h tokens with r while adj[q: r] stays >= h)."""
+        n = self.n
+        lo, hi = r.copy(), r.copy()
+        for k in range(len(self.table) - 1, -1, -1):
+            step, t = 1 << k, self.table[k]
+            ok = lo >= step
+            sel = np.flatnonzero(ok)
+            if len(sel):
+                move = t[lo[sel] - step] >= h[sel]
+                lo[sel[move]] -= step
+            sel = np.flatnonzero(hi + step < n)
+            if len(sel):
+                move = t[hi[sel]] >= h[sel]
+                hi[sel[move]] += step
+        return lo, hi + 1
 
     def earliest_sharers(self) -> tuple[np.ndarray, np.ndarray]:
         """For each entry j: an earlier entry with the longest common prefix, and that length."""

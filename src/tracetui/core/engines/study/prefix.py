@@ -2,8 +2,8 @@
 the rest follows without replaying.
 
 The longest match of a query among the entries present in a pool is reached at its nearest
-present neighbour on the left or right in sorted order (Index): a replay is a few searches
-per request in the set of present ranks (ranks.Ranks). A bounded pool behaves exactly like the
+present neighbour on the left or right in sorted order (Index); the replays read it from
+nested runs of ranks computed once for all pools (Chains). A bounded pool behaves exactly like the
 unlimited one until its first store that evicts or cuts: the unlimited replays record their
 LRU order at those requests, and each bounded replay starts from there.
 """
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .index import Index
-from .ranks import Ranks
 
 def replay_bounds(ix: Index, capacities: Sequence[int]) -> dict[int, tuple[int, int]]:
     """Per capacity, (start, tail): `start` is the first request whose store evicts or cuts
@@ -38,148 +37,184 @@ def replay_bounds(ix: Index, capacities: Sequence[int]) -> dict[int, tuple[int, 
 
 
 @dataclass
-class PrefixBase:
-    """The unlimited prefix replay: per request the hit, its source and the ranks [a, b) of
-    all the earlier entries giving that hit (a contiguous run in sorted order); the LRU
-    order (oldest first) before chosen requests."""
+class Chains:
+    """Pool-independent: for each request, the nested runs of ranks that can give its prefix
+    hit, deepest first ("levels"). Level (node, h): the entries sharing at least h tokens with
+    the request's entry, a run of ranks [a, b) (a node of the LCP interval tree); the next
+    level out is the run sharing the next smaller LCP. In any pool the hit comes from the
+    deepest level holding a present entry (h, capped at the input length), and its least
+    recently used present entry gives it: per node, the present entries in LRU order answer
+    both at once, whatever the pool's size. Each entry is kept in the nodes holding it."""
 
-    hits: list[int]
-    source: list[int]
-    ties: list[tuple[int, int]]
-    orders: dict[int, list[int]]
+    level_start: np.ndarray
+    level_node: np.ndarray
+    level_hit: np.ndarray
+    anc_start: np.ndarray
+    """Per entry, its nodes: anc_node[anc_start[j]: anc_start[j + 1]]."""
+    anc_node: np.ndarray
+    _levels: list[tuple[tuple[int, int], ...]] | None = None
+    _anc: list[tuple[int, ...]] | None = None
+
+    def levels(self) -> list[tuple[tuple[int, int], ...]]:
+        """Per request its levels (node, hit), deepest first, as Python tuples for the replays."""
+        if self._levels is None:
+            pairs = list(zip(self.level_node.tolist(), self.level_hit.tolist()))
+            b = self.level_start.tolist()
+            self._levels = [tuple(pairs[b[i]: b[i + 1]]) for i in range(len(b) - 1)]
+        return self._levels
+
+    def ancestors(self) -> list[tuple[int, ...]]:
+        """Per entry the nodes holding it, as Python tuples for the replays."""
+        if self._anc is None:
+            nodes = self.anc_node.tolist()
+            b = self.anc_start.tolist()
+            self._anc = [tuple(nodes[b[j]: b[j + 1]]) for j in range(len(b) - 1)]
+        return self._anc
 
 
-def _oldest(clock: list[int], ranks: list[int]) -> int:
-    """The rank of `ranks` used least recently."""
-    return ranks[0] if len(ranks) == 1 else min(ranks, key=clock.__getitem__)
-
-
-def _prefix_best(ix: Index, present: Ranks, r: int, limit: int,
-                 clock: list[int]) -> tuple[int, int, tuple[int, int]]:
-    """The longest match of the entry at rank r among the present ranks, capped at `limit`
-    (its input length): (hit, entry giving it, ranks [a, b) around r holding every present
-    entry that matches as long). On ties the least recently used entry gives it.
-    (0, -1, (r, r)) when nothing matches."""
-    lcp = ix.lcp_ranks
-    p, s = present.pred(r), present.succ(r)
-    left = lcp(p, r) if p >= 0 else 0
-    right = lcp(r, s) if s < present.end else 0
-    hit = min(max(left, right), limit)
-    if hit <= 0:
-        return 0, -1, (r, r)
-    # All present entries matching >= hit form a contiguous run of ranks around r: most
-    # often it is one or both neighbours (the next ones out match less).
-    pp = present.pred(p) if left >= hit else -1
-    ss = present.succ(s + 1) if right >= hit else present.end
-    if (pp < 0 or lcp(pp, r) < hit) and (ss >= present.end or lcp(r, ss) < hit):
-        run = [x for x, m in ((p, left), (s, right)) if m >= hit]
+def chains(ix: Index) -> Chains:
+    n = ix.n
+    rank = np.asarray(ix.rank, dtype=np.int64)
+    in_len = ix.in_len
+    # The deepest level: the longest LCP with a sorted neighbour, capped at the input.
+    h = np.zeros(n, dtype=np.int64)
+    if n > 1:
+        adj = ix.table[0]
+        h[rank > 0] = adj[rank[rank > 0] - 1]
+        up = rank < n - 1
+        h[up] = np.maximum(h[up], adj[rank[up]])
+    h = np.minimum(h, in_len)
+    live = np.flatnonzero(h > 0)
+    reqs, los, his, hits = [], [], [], []
+    while len(live):
+        r = rank[live]
+        lo, hi = ix.intervals(r, h[live])
+        reqs.append(live)
+        los.append(lo)
+        his.append(hi)
+        hits.append(h[live])
+        left = np.where(lo > 0, ix.lcp_many(np.maximum(lo - 1, 0), r), 0)
+        right = np.where(hi < n, ix.lcp_many(r, np.minimum(hi, n - 1)), 0)
+        nxt = np.maximum(left, right)
+        keep = nxt > 0
+        live = live[keep]
+        h = np.zeros(n, dtype=np.int64)
+        h[live] = nxt[keep]
+    if reqs:
+        req, lo, hi, hit = (np.concatenate(x) for x in (reqs, los, his, hits))
     else:
-        a, b = ix.tie_interval(r, hit)
-        run = present.between(a, b)
-    ties = (run[0], run[-1] + 1)
-    return hit, ix.order[_oldest(clock, run)], ties
+        req = lo = hi = hit = np.zeros(0, dtype=np.int64)
+    # Levels are recorded deepest first per request; group them by request, keeping that order.
+    order = np.argsort(req, kind="stable")
+    req, lo, hi, hit = req[order], lo[order], hi[order], hit[order]
+    keys, node = np.unique(lo * (n + 1) + hi, return_inverse=True)
+    node = node.ravel().astype(np.int64)
+    level_start = np.searchsorted(req, np.arange(n + 1))
+    # Each node's entries: the ranks [a, b) (the intervals are nested or disjoint).
+    a, b = keys // (n + 1), keys % (n + 1)
+    size = b - a
+    total = int(size.sum())
+    member_rank = np.repeat(a - (np.cumsum(size) - size), size) + np.arange(total, dtype=np.int64)
+    member_node = np.repeat(np.arange(len(keys), dtype=np.int64), size)
+    entry = np.asarray(ix.order, dtype=np.int64)[member_rank] if total else member_rank
+    by_entry = np.argsort(entry, kind="stable")
+    anc_start = np.searchsorted(entry[by_entry], np.arange(n + 1))
+    return Chains(level_start, node, hit, anc_start, member_node[by_entry])
 
 
-def replay_prefix_unlimited(ix: Index, wanted: set[int]) -> PrefixBase:
-    """The prefix replay of the unlimited pool, keeping the LRU order before the requests in
-    `wanted` (where bounded pools first overflow)."""
+def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: list[int],
+                  base_hits: np.ndarray | None = None, base_source: np.ndarray | None = None,
+                  wanted: set[int] | None = None, tail: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, dict[int, list[int]]]:
+    """The prefix replay of a pool (capacity None: unlimited) from request t0 on, the entries
+    before it all present in the LRU `order` (from the unlimited replay, whose hits and sources
+    before t0 are this pool's); the LRU order before the requests in `wanted` is recorded.
+    From `tail` on (see replay_bounds), once the pool holds one entry the rest is filled in."""
     n = ix.n
-    hits, source = [0] * n, [-1] * n
-    ties: list[tuple[int, int]] = [(0, 0)] * n
-    rank, in_len = ix.rank, ix.in_len_list
-    present = Ranks(n)
-    clock = [0] * n
-    lru: OrderedDict[int, None] = OrderedDict()
-    orders: dict[int, list[int]] = {}
-    tick = 0
-    for i in range(n):
-        if i in wanted:
-            orders[i] = list(lru)
-        r = rank[i]
-        hit, j, run = _prefix_best(ix, present, r, in_len[i], clock)
-        if hit:
-            hits[i], source[i], ties[i] = hit, j, run
-            lru.move_to_end(j)
-            clock[rank[j]] = tick
-            tick += 1
-        lru[i] = None
-        present.add(r)
-        clock[r] = tick
-        tick += 1
-    return PrefixBase(hits, source, ties, orders)
-
-
-def replay_prefix(ix: Index, capacity: int, t0: int, base: PrefixBase,
-                  tail: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The prefix replay of a bounded pool, from its first overflow t0 on; from `tail` on
-    (see replay_bounds), once the pool holds one entry the rest is filled in."""
-    n = ix.n
-    hits = base.hits[:t0] + [0] * (n - t0)
-    source = base.source[:t0] + [-1] * (n - t0)
-    rank, ent_len, in_len, lcp = ix.rank, ix.ent_len_list, ix.in_len_list, ix.lcp_ranks
-    lru: OrderedDict[int, None] = OrderedDict.fromkeys(base.orders[t0])
+    hits = [0] * n
+    source = [-1] * n
+    if t0:
+        hits[:t0] = base_hits[:t0].tolist()
+        source[:t0] = base_source[:t0].tolist()
+    levels, anc = ch.levels(), ch.ancestors()
+    in_len = ix.in_len_list
+    kept = (ix.ent_len if capacity is None else np.minimum(ix.ent_len, capacity)).tolist()
+    ent_len = ix.ent_len_list
+    lru: OrderedDict[int, None] = OrderedDict.fromkeys(order)
+    nodes: dict[int, OrderedDict[int, None]] = {}  # node -> its present entries, LRU order
+    for j in order:
+        for nd in anc[j]:
+            od = nodes.get(nd)
+            if od is None:
+                od = nodes[nd] = OrderedDict()
+            od[j] = None
     used = ix.stored_before[t0]
-    present = Ranks(n, rank[:t0])
-    clock = [0] * n
-    for k, j in enumerate(lru):
-        clock[rank[j]] = k
-    tick = t0
-    b_hits, b_ties, order = base.hits, base.ties, ix.order
-    kept = np.minimum(ix.ent_len, capacity).tolist()  # stored lengths
+    orders: dict[int, list[int]] = {}
     cut = -1  # the last entry stored cut (to the capacity)
     tail = n if tail is None else tail
+    get = nodes.get
     for i in range(t0, n):
+        if wanted is not None and i in wanted:
+            orders[i] = list(lru)
         if i >= tail and len(lru) == 1:
+            assert capacity is not None
             single_entry_tail(ix, capacity, i, hits, source, [0] * n)
             break
-        r = rank[i]
+        hit = 0
         if cut >= 0 and cut in lru:
             # A cut entry fills the pool alone (the others present have length 0; with
             # capacity 0 every entry is cut to nothing and nothing hits).
-            hit, j = min(lcp(rank[cut], r), in_len[i], capacity), cut
+            assert capacity is not None
+            hit, j = min(ix.lcp_entries(cut, i), in_len[i], capacity), cut
         else:
-            hit = b_hits[i]
-            if hit:
-                # The entries that gave the unlimited pool its (longest possible) hit: if
-                # any is still here, the hit is the same and the least recent of them
-                # gives it; if none is, search this pool.
-                a, b = b_ties[i]
-                x = present.succ(a)
-                if x < b:
-                    j = order[x] if present.succ(x + 1) >= b else order[_oldest(clock, present.between(a, b))]
-                else:
-                    hit, j, _ = _prefix_best(ix, present, r, in_len[i], clock)
+            for nd, h in levels[i]:
+                od = get(nd)
+                if od:
+                    hit, j = h, next(iter(od))
+                    break
         if hit > 0:
             hits[i], source[i] = hit, j
             lru.move_to_end(j)
-            clock[rank[j]] = tick
-            tick += 1
+            for nd in anc[j]:
+                nodes[nd].move_to_end(j)
         length = kept[i]
-        while used > 0 and used + length > capacity:
-            j = lru.popitem(last=False)[0]
-            used -= kept[j]
-            present.remove(rank[j])
-        if length < ent_len[i]:
-            cut = i
+        if capacity is not None:
+            while used > 0 and used + length > capacity:
+                e = lru.popitem(last=False)[0]
+                used -= kept[e]
+                for nd in anc[e]:
+                    od = nodes[nd]
+                    del od[e]
+                    if not od:
+                        del nodes[nd]
+            if length < ent_len[i]:
+                cut = i
         lru[i] = None
         used += length
-        present.add(r)
-        clock[r] = tick
-        tick += 1
-    return np.asarray(hits, dtype=np.int64), np.asarray(source, dtype=np.int64)
+        for nd in anc[i]:
+            od = get(nd)
+            if od is None:
+                od = nodes[nd] = OrderedDict()
+            od[i] = None
+    return np.asarray(hits, dtype=np.int64), np.asarray(source, dtype=np.int64), orders
 
 
 def single_entry_tail(ix: Index, capacity: int, i0: int, hits: list[int], source: list[int],
-                       evicted_at: list[int]) -> None:
+                      evicted_at: list[int]) -> None:
     """Fill in both replays from request i0 on, where the pool holds exactly the previous
     entry at every query (see replay_bounds): touches change nothing, each store evicts
     that entry, and the prefix hit is the LCP with it (cut to the pool)."""
-    lcp, rank, in_len, ent_len = ix.lcp_ranks, ix.rank, ix.in_len_list, ix.ent_len_list
-    for i in range(max(i0, 1), ix.n):
-        hit = min(lcp(rank[i - 1], rank[i]), in_len[i], ent_len[i - 1], capacity)
-        if hit > 0:
-            hits[i], source[i] = hit, i - 1
-        evicted_at[i - 1] = i
+    n = ix.n
+    lo = max(i0, 1)
+    if lo >= n:
+        return
+    i = np.arange(lo, n)
+    rank = np.asarray(ix.rank, dtype=np.int64)
+    hit = np.minimum(np.minimum(ix.lcp_many(rank[i - 1], rank[i]), ix.in_len[i]),
+                     np.minimum(ix.ent_len[i - 1], capacity))
+    hits[lo:] = hit.tolist()
+    source[lo:] = np.where(hit > 0, i - 1, -1).tolist()
+    evicted_at[lo - 1: n - 1] = i.tolist()
 
 
 def single_entry_fill(ix: Index, capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -37,7 +37,7 @@ import numpy as np
 
 from ...tokens import entries_view
 from .index import Index
-from .prefix import PrefixBase, replay_bounds, replay_prefix, replay_prefix_unlimited, single_entry_fill
+from .prefix import chains, replay_bounds, replay_prefix, single_entry_fill
 from .results import (DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, Analysis, AnalysisCancelled,
                       PoolResult, PoolSize, frozen, parse_pool_size)
 from .settle import combined, settle_substring, settle_unlimited
@@ -97,9 +97,9 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
     bounds = replay_bounds(ix, replayed)
     starts = {cap: start for cap, (start, tail) in bounds.items() if tail > 1}
     wanted = set(starts.values())
-    base: PrefixBase = replay_prefix_unlimited(ix, wanted)
-    unlimited = PoolResult(PoolSize(None, None, "∞"), frozen(np.asarray(base.hits, dtype=np.int64)),
-                           frozen(np.asarray(base.source, dtype=np.int64)), frozen(settle_unlimited(ix)),
+    ch = chains(ix)
+    u_hits, u_src, p_orders = replay_prefix(ix, ch, None, 0, [], wanted=wanted)
+    unlimited = PoolResult(PoolSize(None, None, "∞"), frozen(u_hits), frozen(u_src), frozen(settle_unlimited(ix)),
                            total_input)
     tick()
     sc = None
@@ -118,7 +118,7 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
             p_hits, p_src, evicted_at, stored = single_entry_fill(ix, cap)
         else:
             assert sc is not None  # every pool with tail > 1 is in `starts`
-            p_hits, p_src = replay_prefix(ix, cap, t0, base, tail)
+            p_hits, p_src, _ = replay_prefix(ix, ch, cap, t0, p_orders[t0], u_hits, u_src, tail=tail)
             evicted_at, stored, _ = replay_substring(ix, cap, t0, orders[t0], sc, tail=tail)
         prefix[cap] = (p_hits, p_src)
         departures.append((evicted_at, stored))
