@@ -50,6 +50,8 @@ def _common(p: argparse.ArgumentParser, traces: int = 1) -> None:
                    help=f"KV cache tokens per GB (default {DEFAULT_TOKENS_PER_GB}: Llama-3.1-8B, bf16)")
     g.add_argument("--kv-model", default=None, metavar="M",
                    help="derive tokens per GB from a model preset: " + ", ".join(PRESETS) + " (:fp8 for fp8)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="tokenize afresh, neither reading nor writing the token cache (see README)")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -112,7 +114,7 @@ def settings_from(args: argparse.Namespace):
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     return Settings(tokenizer=args.tokenizer, pool_sizes=sizes, chunk_size=args.chunk_size,
-                    tokens_per_gb=tpg), kv
+                    tokens_per_gb=tpg, cache=not args.no_cache), kv
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, Analysis, analyze
+from . import tokencache
 from .model import Trace
 from .reader import read_trace
 from .tokenizer import Tokenizer, load_tokenizer
@@ -25,6 +27,8 @@ class Settings:
     pool_sizes: tuple[str, ...] = DEFAULT_POOL_SIZES
     chunk_size: int = DEFAULT_CHUNK
     tokens_per_gb: float = DEFAULT_TOKENS_PER_GB
+    cache: bool = True
+    """Read and write the on-disk token cache (tokencache)."""
 
 
 @dataclass(frozen=True)
@@ -79,19 +83,32 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
 
 def load(path: str, settings: Settings = Settings(), *, progress: Progress | None = None,
          cancel: threading.Event | None = None) -> Loaded:
-    """Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled."""
+    """Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled.
+
+    With settings.cache, the tokens come from the on-disk token cache when this file was
+    tokenized before with this tokenizer, and go into it otherwise."""
     tokenizer = load_tokenizer(settings.tokenizer)
     trace = read_trace(path, progress=(lambda d, t: progress("read", d, t)) if progress else None,
                        cancel=cancel)
-    return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel)
+    key = tokencache.key_for(os.fsdecode(path), tokenizer, settings.tokenizer) if settings.cache else None
+    tokens = tokencache.load(key, len(trace.requests)) if key else None
+    if tokens is not None:
+        if progress is not None:
+            n = len(trace.requests)
+            progress("tokenize", n, n, f"{tokens[0].total() + tokens[1].total():,} tokens (cached)")
+    else:
+        tokens = tokenize(trace, tokenizer, progress=progress, cancel=cancel)
+        if key:
+            tokencache.save(key, *tokens)
+    return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel, tokens=tokens)
 
 
 def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
-                  progress: Progress | None = None, cancel: threading.Event | None = None) -> Loaded:
-    inputs, outputs = tokenize(trace, tokenizer, progress=progress, cancel=cancel)
+                  progress: Progress | None = None, cancel: threading.Event | None = None,
+                  tokens: tuple[TokenStore, TokenStore] | None = None) -> Loaded:
+    inputs, outputs = tokens if tokens is not None else tokenize(trace, tokenizer, progress=progress, cancel=cancel)
     analysis = analyze(inputs, outputs, pool_sizes=settings.pool_sizes, chunk_size=settings.chunk_size,
                        tokens_per_gb=settings.tokens_per_gb,
                        progress=(lambda d, t: progress("analyze", d, t)) if progress else None,
                        cancel=cancel)
     return Loaded(trace, tokenizer, inputs, outputs, analysis, settings)
-
