@@ -259,7 +259,7 @@ def test_hash_collision_falls_back_to_exact(monkeypatch):
     from tracetui.core.engines.study import index
 
     # Every window hashes alike: grouping must still be exact.
-    monkeypatch.setattr(index, "window_hashes", lambda tok, pair, starts, c: np.zeros(len(starts), np.uint64))
+    monkeypatch.setattr(index, "window_hashes", lambda tok, starts, c: np.zeros(len(starts), np.uint64))
     inputs = [[1, 2, 3, 4], [3, 4, 1, 2], [9, 9, 1, 2]]
     a, p = run(inputs, [[], [], []], None, 2)
     assert p.substring_hits.tolist() == bruteforce.replay(inputs, [[], [], []], None, 2)[2]

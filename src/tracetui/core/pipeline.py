@@ -45,8 +45,21 @@ class Loaded:
 
 
 _SLICE_TEXTS = 1 << 16
-"""Texts encoded per call: their arrays are packed into the flat store and dropped, so that
-a million small arrays never exist at once."""
+_SLICE_CHARS = 1 << 23
+"""Texts (characters) encoded per call: their arrays are packed into the flat store and
+dropped, so that neither a million small arrays nor a second copy of all tokens exists."""
+
+
+def _slices(reqs) -> list[tuple[int, int]]:
+    out, lo, chars = [], 0, 0
+    for i, r in enumerate(reqs):
+        chars += len(r.input) + len(r.output)
+        if chars >= _SLICE_CHARS or 2 * (i + 1 - lo) >= _SLICE_TEXTS:
+            out.append((lo, i + 1))
+            lo, chars = i + 1, 0
+    if lo < len(reqs):
+        out.append((lo, len(reqs)))
+    return out
 
 
 def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = None,
@@ -58,9 +71,7 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
     parts: list[np.ndarray] = []
     lengths = np.zeros(2 * n, dtype=np.int64)
     tokens = 0
-    step = _SLICE_TEXTS // 2  # requests per slice
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
+    for lo, hi in _slices(reqs):
         texts: list[str] = []
         for r in reqs[lo:hi]:
             texts.append(r.input)
@@ -76,7 +87,10 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
         tokens += len(part)
         parts.append(part)
         del toks, texts
-    flat = np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+    if len(parts) == 1:
+        flat = parts.pop()
+    else:
+        flat = np.concatenate(parts) if parts else np.zeros(0, dtype)
     del parts
     return entry_stores(flat, lengths[0::2], lengths[1::2])
 

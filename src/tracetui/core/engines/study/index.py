@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ranks import Ranks
-from .windows import chunk_contents, group_windows, pair_lcps, radix_argsort, run_heads, token_pairs, window_hashes
+from .windows import chunk_contents, group_windows, pair_lcps, radix_argsort, run_heads, window_hashes
 
 
 class Index:
@@ -55,10 +55,10 @@ class Index:
     def _build_ranks(self) -> None:
         n = self.n
         off = self.stored_before
-        # Big-endian bytes compare like the token sequences (a prefix sorts first).
-        raw = self.tok.astype(">u4").tobytes()
-        order = sorted(range(n), key=lambda j: raw[4 * off[j]: 4 * off[j + 1]])
-        del raw
+        # Big-endian bytes compare like the token sequences (a prefix sorts first); one
+        # entry at a time, so that the keys are the only copy.
+        tok = self.tok
+        order = sorted(range(n), key=lambda j: tok[off[j]: off[j + 1]].astype(">u4").tobytes())
         self.order = order
         rank = [0] * n
         for r, j in enumerate(order):
@@ -168,14 +168,13 @@ class Index:
         np.cumsum(nnovel, out=novel_first[1:])
         starts = novel_base + (np.arange(total_novel, dtype=np.int64) - np.repeat(novel_first[:-1], nnovel))
         del novel_base
-        pair = token_pairs(self.tok)
-        h_novel = window_hashes(self.tok, pair, starts, c)
+        h_novel = window_hashes(self.tok, starts, c)
         # Only a window whose content is some input's chunk can ever be matched: windows get
         # an id only when their hash is a chunk's (and the tokens agree).
         req, kk = self._chunk_positions()
-        chunk_h = window_hashes(self.tok, pair, self.off[req] + kk * c, c)
-        matched = chunk_contents(self.tok, pair, starts, c, h_novel, chunk_h)
-        del pair, chunk_h
+        chunk_h = window_hashes(self.tok, self.off[req] + kk * c, c)
+        matched = chunk_contents(self.tok, starts, c, h_novel, chunk_h)
+        del chunk_h
         if matched is None:  # a hash collision: group the windows exactly instead
             cand_ids, cand_first = group_windows(self.tok, starts, c, h_novel)
         else:

@@ -7,7 +7,7 @@ import numpy as np
 
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 _TABLE_BITS = 24
-_LCP_ROUND = 1 << 24
+_LCP_ROUND = 1 << 21
 """Tokens compared per numpy pass when measuring LCPs (bounds the temporaries)."""
 
 
@@ -79,24 +79,15 @@ def radix_argsort(key: np.ndarray, bits: int) -> np.ndarray:
     return order if order is not None else np.arange(len(key))
 
 
-def token_pairs(tok: np.ndarray) -> np.ndarray:
-    """pair[p] = tok[p] | tok[p + 1] << 32: two tokens as one 64-bit word, so that hashing and
-    comparing windows take half the passes."""
-    wide = tok.astype(np.uint64)
-    return wide[:-1] | (wide[1:] << np.uint64(32)) if len(tok) > 1 else wide[:0]
-
-
-def window_hashes(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, c: int) -> np.ndarray:
-    """A 64-bit polynomial hash of every window tok[s:s+c], over token pairs."""
+def window_hashes(tok: np.ndarray, starts: np.ndarray, c: int) -> np.ndarray:
+    """A 64-bit polynomial hash of every window tok[s:s+c] (one gather per token of the
+    window: no 64-bit copy of the whole trace)."""
     h = np.zeros(len(starts), dtype=np.uint64)
-    if len(starts) == 0:  # e.g. a chunk longer than every entry: no loop of c / 2 empty passes
+    if len(starts) == 0:  # e.g. a chunk longer than every entry: no loop of c empty passes
         return h
-    for k in range(0, c - 1, 2):
+    for k in range(c):
         h *= _HASH_MUL
-        h += pair[starts + k]
-    if c % 2:
-        h *= _HASH_MUL
-        h += tok[starts + c - 1].astype(np.uint64)
+        h += tok[starts + k]
     # Mix the high bits (the table's key) with the low ones.
     h ^= h >> np.uint64(29)
     h *= np.uint64(0xBF58476D1CE4E5B9)
@@ -104,7 +95,7 @@ def window_hashes(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, c: int)
     return h
 
 
-def chunk_contents(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray,
+def chunk_contents(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray,
                     chunk_h: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Ids of the windows tok[s:s+c] (`starts` ascending) whose content is a chunk's.
 
@@ -136,7 +127,7 @@ def chunk_contents(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, c: int
     first_sel = np.full(len(uniq), len(sel), dtype=np.int64)
     np.minimum.at(first_sel, tent, np.arange(len(sel)))
     win = starts[sel]
-    if not confirm(tok, pair, win, win[first_sel[tent]], c):
+    if not confirm(tok, win, win[first_sel[tent]], c):
         return None
     # Number ids by first appearance (mark the firsts, count them).
     is_first = np.zeros(len(sel), dtype=bool)
@@ -167,7 +158,7 @@ def group_windows(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray) ->
     first_of_run = order[run_head]
     ids = np.empty(n, dtype=np.int64)
     ids[order] = run
-    if not confirm(tok, token_pairs(tok), starts, starts[first_of_run[ids]], c):
+    if not confirm(tok, starts, starts[first_of_run[ids]], c):
         rows = np.ascontiguousarray(_windows(tok, c)[starts])
         view = rows.view(np.dtype((np.void, rows.dtype.itemsize * c))).ravel()
         _, first_of_run, ids = np.unique(view, return_index=True, return_inverse=True)
@@ -184,7 +175,7 @@ def _windows(tok: np.ndarray, c: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(tok, c)
 
 
-def confirm(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, rep: np.ndarray, c: int) -> bool:
+def confirm(tok: np.ndarray, starts: np.ndarray, rep: np.ndarray, c: int) -> bool:
     """True when every window equals its group's representative, token for token.
 
     A window whose predecessor (same run of consecutive windows) was confirmed against the
@@ -202,8 +193,7 @@ def confirm(tok: np.ndarray, pair: np.ndarray, starts: np.ndarray, rep: np.ndarr
     if not len(full):
         return True
     a, b = starts[full], rep[full]
-    # Compare two tokens at a time as one 64-bit word: half the gathers of a token-wise check.
-    for k in range(0, c - 1, 2):
-        if not np.array_equal(pair[a + k], pair[b + k]):
+    for k in range(c):
+        if not np.array_equal(tok[a + k], tok[b + k]):
             return False
-    return c % 2 == 0 or bool(np.array_equal(tok[a + c - 1], tok[b + c - 1]))
+    return True
