@@ -10,7 +10,7 @@ import numpy as np
 
 from .engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, Analysis, analyze
 from .model import Trace
-from .reader import read_trace
+from .reader import DEFAULT_MAX_LINE_MB, read_trace
 from .tokenizer import Tokenizer, load_tokenizer
 
 Progress = Callable[..., None]
@@ -24,6 +24,8 @@ class Settings:
     pool_sizes: tuple[str, ...] = DEFAULT_POOL_SIZES
     chunk_size: int = DEFAULT_CHUNK
     tokens_per_gb: float = DEFAULT_TOKENS_PER_GB
+    max_line_mb: float = DEFAULT_MAX_LINE_MB
+    """A longer trace line is skipped unread."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def load(path: str, settings: Settings = Settings(), *, progress: Progress | Non
     """Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled."""
     tokenizer = load_tokenizer(settings.tokenizer)
     trace = read_trace(path, progress=(lambda d, t: progress("read", d, t)) if progress else None,
-                       cancel=cancel)
+                       cancel=cancel, max_line_mb=settings.max_line_mb)
     return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel)
 
 
