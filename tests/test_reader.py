@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracetui.core import reader
 from tracetui.core.model import TraceError
@@ -616,3 +618,22 @@ def test_fifo_without_writer_can_be_cancelled(tmp_path):
 def test_device_is_refused(tmp_path):
     assert fatal("/dev/zero") == ("/dev/zero is not a regular file (a device or socket); "
                                   "pipe it to `tracetui analyze -` if it really holds a trace")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab 1_-é\u0301\u3000\n日٣", max_size=40))
+def test_costly_runs_match_a_brute_force(text):
+    """The numpy run finder (block by block) against a plain loop over the characters."""
+    longest, kind, length = 0, None, 0
+    for ch in text:
+        c = reader._char_class(ch)
+        length = length + 1 if c == kind else 1
+        kind = c
+        if c != reader._DIGIT:
+            longest = max(longest, length)
+    saved = reader._MAX_PIECE, reader._RUN_BLOCK
+    reader._MAX_PIECE, reader._RUN_BLOCK = 5, 7  # runs cross the blocks' borders
+    try:
+        assert reader._too_costly(text) == (longest > 5)
+    finally:
+        reader._MAX_PIECE, reader._RUN_BLOCK = saved

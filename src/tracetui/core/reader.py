@@ -17,9 +17,11 @@ import select
 import stat
 import sys
 import threading
+import unicodedata
 import zlib
 from typing import IO, Any, Callable, Iterator, NamedTuple
 
+import numpy as np
 import orjson
 
 from .model import Request, Trace, TraceError
@@ -35,7 +37,6 @@ _BOMB_RATIO = 100
 # A request with a longer run of characters that a tokenizer takes as one piece (letters,
 # symbols, whitespace) is skipped: see `_too_costly`.
 _MAX_PIECE = 1 << 20
-_RUN = re.compile(r"[^\W\d_]+|[^\w\s]+|_+|\s+")
 # Where a line that fails to parse may hold several records: a lone CR (old Mac line ends)
 # or a UTF-8 byte-order mark (files concatenated with `cat`).
 _JOINED = re.compile(rb"\r(?!\n|$)|\xef\xbb\xbf")
@@ -248,10 +249,52 @@ def _coerced(rec: Any) -> bool:
 def _too_costly(text: str) -> bool:
     """Whether `text` holds a run of characters that a tokenizer would take as one piece
     longer than _MAX_PIECE: byte-pair merging of one piece costs ~50 bytes of memory per
-    character and time that grows faster than its length (10 M letters: 0.5 GB, 9 s)."""
+    character and time that grows faster than its length (10 M letters: 0.5 GB, 9 s).
+    A piece is a run of letters (with marks), of symbols or of whitespace (digits come in
+    threes); runs are found with numpy, a block of characters at a time."""
     if len(text) <= _MAX_PIECE:
         return False
-    return any(m.end() - m.start() > _MAX_PIECE for m in _RUN.finditer(text))
+    kind, length = -1, 0  # the run still open at the end of the previous block
+    for start in range(0, len(text), _RUN_BLOCK):
+        classes = _classes(text[start : start + _RUN_BLOCK])
+        bounds = np.flatnonzero(classes[1:] != classes[:-1]) + 1
+        starts = np.concatenate(([0], bounds))
+        lengths = np.diff(np.concatenate((starts, [len(classes)])))
+        kinds = classes[starts]
+        if kinds[0] == kind:
+            lengths[0] += length
+        if np.any((lengths > _MAX_PIECE) & (kinds != _DIGIT)):
+            return True
+        kind, length = int(kinds[-1]), int(lengths[-1])
+    return False
+
+
+_SPACE, _LETTER, _DIGIT, _SYMBOL = 0, 1, 2, 3
+_RUN_BLOCK = 1 << 22
+
+
+def _char_class(ch: str) -> int:
+    if ch.isspace():
+        return _SPACE
+    if ch.isalpha() or unicodedata.category(ch).startswith("M"):
+        return _LETTER
+    if ch.isnumeric():
+        return _DIGIT
+    return _SYMBOL
+
+
+_ASCII_CLASS = np.array([_char_class(chr(c)) for c in range(128)], dtype=np.int8)
+
+
+def _classes(text: str) -> np.ndarray:
+    """The character class of every character of `text`."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    high = codes >= 128
+    classes = _ASCII_CLASS[np.where(high, 0, codes)]
+    if high.any():  # few distinct non-ASCII characters, even in a long text: classify each once
+        distinct, where = np.unique(codes[high], return_inverse=True)
+        classes[high] = np.array([_char_class(chr(c)) for c in distinct.tolist()], dtype=np.int8)[where]
+    return classes
 
 
 # --- bytes -> lines ---------------------------------------------------------
