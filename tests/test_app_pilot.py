@@ -697,3 +697,17 @@ async def test_a_search_matching_everywhere_stops_at_the_limit(tmp_path, monkeyp
         await settle(pilot)
         assert len(ms.search.matches) == 50 and ms.search.capped
         assert "match 1 of 50+ matches" in status(app)
+
+
+async def test_ignored_provider_usage_is_among_the_warnings(tmp_path):
+    trace = tmp_path / "usage.jsonl"
+    trace.write_text(json.dumps({"input": "hello", "usage": {"prompt_tokens": -5}}) + "\n"
+                     + json.dumps({"input": "hello again", "usage": {"prompt_tokens": 1 << 70}}) + "\n")
+    app = create_app(str(trace))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert isinstance(app.screen, WarningsScreen)
+        assert app.screen.warnings == ("ignored the provider usage of 2 lines (a count negative, over "
+                                       "4,294,967,295, or cached beyond the prompt): 1-2",)
+        await press(pilot, "escape")
+        assert main_screen(app).data.usage(0) is None and main_screen(app).data.provider_rate is None

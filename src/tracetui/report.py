@@ -127,16 +127,11 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, br
 
 def warnings(loaded: Loaded, *, usage_shown: bool) -> list[str]:
     """The trace's warnings, and (when provider usage is shown) the requests whose usage was ignored."""
-    out = list(loaded.trace.warnings)
-    if usage_shown:
-        from .core.diagnose import MAX_USAGE_COUNT, implausible_usage
-        from .core.reader import _line_list, _plural
+    from .core.diagnose import usage_warning
 
-        lines = implausible_usage(loaded)
-        if lines:
-            out.append(f"ignored the provider usage of {_plural(len(lines), 'line')} (a count negative, over "
-                       f"{MAX_USAGE_COUNT:,}, or cached beyond the prompt): {_line_list(lines)}")
-    return out
+    out = list(loaded.trace.warnings)
+    usage = usage_warning(loaded) if usage_shown else None
+    return out + [usage] if usage else out
 
 
 def requests_detail(loaded: Loaded, breaks=None, *, pools: bool = True) -> list[dict[str, Any]]:

@@ -576,6 +576,17 @@ def implausible_usage(loaded: Loaded) -> list[int]:
     return lines
 
 
+def usage_warning(loaded: Loaded) -> str | None:
+    """The warning naming the requests whose provider usage was ignored, if any."""
+    from .reader import _line_list, _plural
+
+    lines = implausible_usage(loaded)
+    if not lines:
+        return None
+    return (f"ignored the provider usage of {_plural(len(lines), 'line')} (a count negative, over "
+            f"{MAX_USAGE_COUNT:,}, or cached beyond the prompt): {_line_list(lines)}")
+
+
 def _count(value: Any) -> int:
     n = int(value or 0)
     if not 0 <= n <= MAX_USAGE_COUNT:

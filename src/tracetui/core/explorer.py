@@ -102,6 +102,14 @@ class ExplorerData:
         prompt, cached, _ = provider_totals(self.loaded)
         return cached / prompt if prompt else None
 
+    @cached_property
+    def warnings(self) -> tuple[str, ...]:
+        """What the reader repaired, and whose provider usage was ignored (the explorer shows usage)."""
+        from .diagnose import usage_warning
+
+        usage = usage_warning(self.loaded)
+        return self.trace.warnings + ((usage,) if usage else ())
+
     def breaker_indices(self) -> list[int]:
         """Requests whose prefix broke (everything but appends), in trace order."""
         return [b.request for b in self.breaks if b.is_breaker]

@@ -86,6 +86,7 @@ class LoadingScreen(Screen):
             self._progress("sessions", 0, 1)
             data.sessions  # session_stats replays each session  # noqa: B018
             data.provider_rate  # noqa: B018
+            data.warnings  # noqa: B018
         except (TraceError, TokenizerError, AnalysisCancelled, ValueError) as exc:
             if self.cancel.is_set():
                 return
