@@ -1,10 +1,14 @@
-"""Read a JSONL trace (plain, gzip or stdin) into a `Trace`.
+"""Read a JSONL trace (plain, gzip, UTF-16, a FIFO or stdin) into a `Trace`.
 
 One request per line. Well-formed lines take the fast path (`orjson.loads` on the
 raw bytes); only lines orjson rejects go through the slower repairs: invalid UTF-8,
 JSON that orjson refuses but the standard library accepts (lone surrogate escapes,
-NaN), and records whose `input`/`output` hold a JSON document written without
-escaping (see `_recover`).
+NaN), records whose `input`/`output` hold a JSON document written without escaping
+(see `_recover`), and records joined on one line by a lone CR or a byte-order mark.
+
+Traces are untrusted: each line is judged on its own (one bad spot costs that line,
+listed in the warnings), a damaged gzip stream keeps what it held, and the cost of one
+line (`max_line_mb`), one request (`_too_costly`) and decompression (`_Gunzip`) is bounded.
 """
 
 from __future__ import annotations
@@ -166,23 +170,21 @@ def _read(
                 parsed_pieces = [parsed]
         else:
             parsed_pieces = [parsed]
-        for rec, repaired, replaced in parsed_pieces:
-            if replaced and (not invalid_text or invalid_text[-1] != lineno):
-                invalid_text.append(lineno)
+        for rec, repaired, replaced in parsed_pieces:  # a line is listed once, whatever its pieces
+            if replaced:
+                _note_line(invalid_text, lineno)
             req = _request(rec, len(requests), lineno)
             if req is None:
-                if not skipped or skipped[-1] != lineno:
-                    skipped.append(lineno)
-                if b"\0" in line:
-                    nul_lines += 1
+                _note_line(skipped, lineno)
+                nul_lines += b"\0" in line
                 continue
             if _too_costly(req.input) or _too_costly(req.output):
-                costly.append(lineno)
+                _note_line(costly, lineno)
                 continue
             if repaired:
-                recovered.append(lineno)
+                _note_line(recovered, lineno)
             if _coerced(rec):
-                not_text.append(lineno)
+                _note_line(not_text, lineno)
             requests.append(req)
 
     if notes.gzip_corrupt_at_start and not requests:
@@ -235,6 +237,11 @@ def _read(
         skipped_lines=tuple(sorted(skipped + too_long + costly)),
         invalid_utf8=len(invalid_text),
     )
+
+
+def _note_line(lines: list[int], lineno: int) -> None:
+    if not lines or lines[-1] != lineno:
+        lines.append(lineno)
 
 
 def _is_request(rec: Any) -> bool:
