@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .core.display import display_text
 from .core.engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
 from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
 from .core.model import TraceError
@@ -178,8 +179,7 @@ def _drop_stdout() -> None:
 
 
 def _fail(message: str, code: int = 2) -> int:
-    # One line: a message that quotes a name with a newline in it keeps all of it, marked.
-    text = "↵".join(message.strip().splitlines()) or "error"
-    if sys.stderr is not None:
-        print(f"tracetui: error: {text}", file=sys.stderr)
+    # One line, whatever the message quotes: a file name may hold a newline or an escape.
+    if sys.stderr is not None:  # started with stderr closed: nowhere to say it
+        print(f"tracetui: error: {display_text(message.strip()) or 'error'}", file=sys.stderr)
     return code

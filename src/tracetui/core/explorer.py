@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from itertools import islice
 
-from .document import PromptDocument, display_text
+from .display import display_text
+from .document import PromptDocument
 from .pipeline import Loaded
 
 _DOC_CACHE = 12
