@@ -491,3 +491,31 @@ def test_provider_usage_beyond_64_bits_and_negative(capsys, tmp_path):
     assert main(["analyze", str(trace), "--why", "--per-request", "--pool-sizes", "unlimited"]) == 0
     out = capsys.readouterr().out
     assert "ignored the provider usage of 3 lines" in out
+
+
+def test_fifo_without_writer_ends_with_ctrl_c(tmp_path):
+    import signal
+    import time
+
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "tracetui", "analyze", str(fifo)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=REPO,
+                            env={**os.environ, "TRACETUI_NO_PROGRESS": "1"})
+    time.sleep(3)  # started, and waiting for a writer that never comes
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.decode() == "tracetui: error: cancelled\n" and out == b""
+
+
+def test_fifo_is_read(tmp_path):
+    import threading
+
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(need(TASK2).read_bytes()))
+    writer.start()
+    proc = run_cli("analyze", fifo, "--json", "--pool-sizes", "unlimited")
+    writer.join()
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads(proc.stdout)["requests"] == 11
