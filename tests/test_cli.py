@@ -519,3 +519,10 @@ def test_fifo_is_read(tmp_path):
     writer.join()
     assert proc.returncode == 0, proc.stderr.decode()
     assert json.loads(proc.stdout)["requests"] == 11
+
+
+@pytest.mark.parametrize("extra", ["YWI= 5", "YWI= -1", f"YWI= {1 << 32}"])
+def test_explorer_bad_tokenizer_file_is_one_line(tmp_path, extra):
+    """The explorer loads the tokenizer before its UI starts: a broken file is a usage error."""
+    proc = run_cli(need(TASK2), "--tokenizer", _bpe(tmp_path, extra), timeout=60)
+    assert "not a valid tiktoken BPE file" in assert_one_line_error(proc)
