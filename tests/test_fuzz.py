@@ -78,9 +78,26 @@ _usage = st.dictionaries(st.sampled_from(["prompt_tokens", "input_tokens", "cach
                                           "cache_creation_input_tokens", "prompt_tokens_details",
                                           "input_tokens_details", "cached_tokens"]),
                          st.one_of(st.integers(-(1 << 70), 1 << 70), _json), max_size=4)
-_body = st.fixed_dictionaries({"messages": st.lists(st.fixed_dictionaries(
-    {"role": st.sampled_from(["system", "user", "assistant", "tool", "x"]),
-     "content": st.one_of(st.text(max_size=40), _json)}), max_size=4)})
+# Request bodies as OpenAI and Anthropic write them, with any JSON where a field is expected.
+_part = st.one_of(
+    st.fixed_dictionaries({"type": st.just("text"), "text": st.one_of(_any_text, _json)}),
+    st.fixed_dictionaries({"type": st.just("tool_use"), "name": _any_text, "input": _json}),
+    st.fixed_dictionaries({"type": st.just("tool_result"), "content": st.one_of(_any_text, _json)}),
+    st.fixed_dictionaries({"type": st.sampled_from(["image", "thinking", "x"])}),
+    _json,
+)
+_message = st.fixed_dictionaries(
+    {"role": st.one_of(st.sampled_from(["system", "user", "assistant", "tool", "developer"]), _json),
+     "content": st.one_of(st.text(max_size=40), st.lists(_part, max_size=3), _json)},
+    optional={"tool_calls": st.lists(st.fixed_dictionaries(
+        {"function": st.fixed_dictionaries({"name": _any_text, "arguments": st.one_of(_any_text, _json)})}),
+        max_size=2), "name": _any_text})
+_body = st.fixed_dictionaries(
+    {"messages": st.one_of(st.lists(_message, max_size=4), _json)},
+    optional={"system": st.one_of(_any_text, st.lists(_part, max_size=2), _json),
+              "tools": st.one_of(st.lists(st.fixed_dictionaries({"name": _any_text, "description": _any_text}),
+                                          max_size=3), _json),
+              "model": _json})
 _record = st.dictionaries(_keys, st.one_of(_json, _usage, _body, _body.map(json.dumps)), max_size=6)
 _text = st.text(max_size=60) | _any_text
 
