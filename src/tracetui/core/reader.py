@@ -23,6 +23,7 @@ import sys
 import threading
 import unicodedata
 import zlib
+from collections.abc import Sequence
 from typing import IO, Any, Callable, Iterator, NamedTuple
 
 import numpy as np
@@ -30,7 +31,11 @@ import orjson
 
 from .model import Request, Trace, TraceError
 
-__all__ = ["DEFAULT_MAX_LINE_MB", "read_trace"]
+__all__ = ["DEFAULT_MAX_LINE_MB", "Convert", "read_trace", "request_from_record"]
+
+Convert = Callable[[Any, int, int], "Sequence[Request] | None"]
+"""convert(record, index of its first request, line number) -> the record's requests, or None
+when it is not a request (a skipped line). core.formats passes one that knows every format."""
 
 _CHUNK = 1 << 20  # read size; progress is reported once per chunk
 DEFAULT_MAX_LINE_MB = 512  # a longer line is skipped unread (--max-line-mb)
@@ -68,6 +73,7 @@ def read_trace(
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
     max_line_mb: float = DEFAULT_MAX_LINE_MB,
+    convert: Convert | None = None,
 ) -> Trace:
     """Read a JSONL trace: a file path, a gzip file, a FIFO, or "-" for stdin.
 
@@ -75,7 +81,8 @@ def read_trace(
     as stored, so compressed bytes for gzip; total is 0 when unknown). Setting
     `cancel` makes the read raise `TraceError("cancelled")`. A line longer than
     `max_line_mb` MB is skipped unread. Any fatal problem raises `TraceError` with a
-    one-line message.
+    one-line message. `convert` turns a parsed record into requests (default: today's
+    `input` / `prompt` records only).
     """
     label = os.fsdecode(path)
     max_line = int(max_line_mb * (1 << 20))
@@ -83,7 +90,7 @@ def read_trace(
         stdin = getattr(sys.stdin, "buffer", None)
         if stdin is None:
             raise TraceError("no stdin to read from")
-        return _read(stdin, "<stdin>", "<stdin>", _size(stdin), progress, cancel, max_line)
+        return _read(stdin, "<stdin>", "<stdin>", _size(stdin), progress, cancel, max_line, convert)
     try:
         st = os.stat(label)
     except FileNotFoundError:
@@ -118,7 +125,7 @@ def read_trace(
     except OSError as e:
         raise TraceError(f"cannot open {label}: {e.strerror or e}") from None
     with f:
-        return _read(f, label, os.path.basename(label), _size(f), progress, cancel, max_line)
+        return _read(f, label, os.path.basename(label), _size(f), progress, cancel, max_line, convert)
 
 
 def _size(f: Any) -> int:
@@ -137,8 +144,10 @@ def _read(
     total: int,
     progress: Callable[[int, int], None] | None,
     cancel: threading.Event | None,
-    max_line: int,
+    max_line: int = DEFAULT_MAX_LINE_MB << 20,
+    convert: Convert | None = None,
 ) -> Trace:
+    convert = convert or _convert
     requests: list[Request] = []
     recovered: list[int] = []
     skipped: list[int] = []
@@ -160,32 +169,31 @@ def _read(
         if not line or line.isspace():
             continue
         nonblank += 1
-        parsed = _parse_line(line)
-        if not _is_request(parsed[0]) and _JOINED.search(line):
-            pieces = [p for p in _JOINED.split(line) if p and not p.isspace()]
-            if len(pieces) > 1 or (pieces and pieces[0] != line):
-                split.append(lineno)
-                parsed_pieces = [_parse_line(p) for p in pieces]
-            else:
-                parsed_pieces = [parsed]
+        rec, repaired, replaced = _parse_line(line)
+        reqs = convert(rec, len(requests), lineno)
+        pieces = _joined_pieces(line) if reqs is None else None
+        if pieces:  # a lone CR or a byte-order mark between records: each piece is a line's worth
+            _note_line(split, lineno)
+            parsed = [_parse_line(piece) for piece in pieces]
         else:
-            parsed_pieces = [parsed]
-        for rec, repaired, replaced in parsed_pieces:  # a line is listed once, whatever its pieces
+            parsed = [(rec, repaired, replaced)]
+        for rec, repaired, replaced in parsed:  # a line is listed once, whatever its pieces
             if replaced:
                 _note_line(invalid_text, lineno)
-            req = _request(rec, len(requests), lineno)
-            if req is None:
+            if pieces:
+                reqs = convert(rec, len(requests), lineno)
+            if reqs is None:
                 _note_line(skipped, lineno)
                 nul_lines += b"\0" in line
                 continue
-            if _too_costly(req.input) or _too_costly(req.output):
+            if any(_too_costly(r.input) or _too_costly(r.output) for r in reqs):
                 _note_line(costly, lineno)
                 continue
             if repaired:
                 _note_line(recovered, lineno)
             if _coerced(rec):
                 _note_line(not_text, lineno)
-            requests.append(req)
+            requests.extend(reqs)
 
     if notes.gzip_corrupt_at_start and not requests:
         raise TraceError(f"{label} does not look like a JSONL trace (binary data: corrupt gzip)")
@@ -244,13 +252,19 @@ def _note_line(lines: list[int], lineno: int) -> None:
         lines.append(lineno)
 
 
-def _is_request(rec: Any) -> bool:
-    return isinstance(rec, dict) and _pick(rec, _INPUT_KEYS) is not None
+def _joined_pieces(line: bytes) -> list[bytes] | None:
+    """The records of a line that did not parse, when a lone CR or a byte-order mark (other
+    than the line's last byte) may join several: its non-blank pieces, or None."""
+    if not _JOINED.search(line):
+        return None
+    pieces = [p for p in _JOINED.split(line) if p and not p.isspace()]
+    return pieces if len(pieces) > 1 or (pieces and pieces[0] != line) else None
 
 
 def _coerced(rec: Any) -> bool:
     """Whether the record's input or output is a scalar (read as its JSON text)."""
-    return any(isinstance(_pick(rec, keys), (int, float)) for keys in (_INPUT_KEYS, _OUTPUT_KEYS))
+    return isinstance(rec, dict) and any(isinstance(_pick(rec, keys), (int, float))
+                                         for keys in (_INPUT_KEYS, _OUTPUT_KEYS))
 
 
 def _too_costly(text: str) -> bool:
@@ -658,7 +672,12 @@ def _scrub(value: Any, found: list[bool] | None = None) -> Any:
 # --- record -> Request ------------------------------------------------------
 
 
-def _request(rec: Any, index: int, line: int) -> Request | None:
+def _convert(rec: Any, index: int, line: int) -> tuple[Request, ...] | None:
+    req = request_from_record(rec, index, line)
+    return None if req is None else (req,)
+
+
+def request_from_record(rec: Any, index: int, line: int) -> Request | None:
     """Build the Request of a parsed record, or None if it is not a request."""
     if not isinstance(rec, dict):
         return None
