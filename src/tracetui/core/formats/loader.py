@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from ..model import Request, Trace, TraceError
-from ..reader import read_trace
+from ..reader import DEFAULT_MAX_LINE_MB, read_trace
 from . import OUTPUT_ONLY, TEXT_FORMATS, Converter, FormatOptions
 
 __all__ = ["read_traces", "trace_files", "trace_name"]
@@ -59,8 +59,10 @@ def read_traces(
     *,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    max_line_mb: float = DEFAULT_MAX_LINE_MB,
 ) -> Trace:
-    """Read every file the paths stand for into one Trace; raise TraceError (one line)."""
+    """Read every file the paths stand for into one Trace; raise TraceError (one line).
+    A line longer than `max_line_mb` MB is skipped unread."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [os.fsdecode(paths)]
     if not paths:
@@ -85,7 +87,7 @@ def read_traces(
         cb = None
         if progress is not None:
             cb = (lambda d, t, base=done: progress(base + d, total or t))
-        t = read_trace(f, progress=cb, cancel=cancel, convert=convert)
+        t = read_trace(f, progress=cb, cancel=cancel, convert=convert, max_line_mb=max_line_mb)
         done += sizes[k]
         reqs = list(t.requests)
         if many and all(r.session_id is None for r in reqs):
