@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from .charts import hit_rate_chart
+from .core.display import display_text, json_safe
 from .core.engines.study import Analysis
 from .core.kvmodels import GB, KVModel
 from .core.pipeline import Loaded, Settings, load
@@ -48,6 +49,8 @@ class _DelayedProgress:
 
 
 def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None) -> int:
+    if args.log_matches:
+        check_log_path(args.log_matches, args.trace)
     progress = _DelayedProgress()
     try:
         loaded = load(args.trace, settings, progress=progress)
@@ -68,8 +71,9 @@ def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None
 
 
 def print_json(doc: dict[str, Any]) -> None:
-    """`doc` on stdout, indented (the --json output of analyze, check and compare)."""
-    sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    """`doc` on stdout, indented (the --json output of analyze, check and compare), with the
+    characters a terminal would act on written as JSON escapes (see json_safe): the same values."""
+    sys.stdout.buffer.write(json_safe(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()).encode() + b"\n")
     sys.stdout.flush()
 
 
@@ -101,12 +105,15 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, br
         "input_tokens": a.input_tokens,
         "output_tokens": a.output_tokens,
         "mean_input_tokens": _r(a.input_tokens / a.requests) if a.requests else 0.0,
-        "tokenizer": loaded.tokenizer.name,
+        "tokenizer": None if trace.hashed else loaded.tokenizer.name,
+        "tokenizer_note": loaded.tokenizer_note or None,
+        "block_size": trace.block_size,
+        "formats": list(trace.formats),
         "chunk_size": a.chunk_size,
         "tokens_per_gb": s.tokens_per_gb,
         "kv_model": {"name": kv.name, "dtype": kv.dtype, "bytes_per_token": kv.bytes_per_token} if kv else None,
         "bytes_per_token": round(bytes_per_token(s, kv), 3),
-        "warnings": list(trace.warnings),
+        "warnings": warnings(loaded, usage_shown=per_request or breaks is not None),
         "unlimited": {
             "prefix_hit_rate": _r(a.unlimited.prefix_rate),
             "substring_hit_rate": _r(a.unlimited.substring_rate),
@@ -121,6 +128,15 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, br
     if per_request:
         doc["requests_detail"] = requests_detail(loaded, breaks)
     return doc
+
+
+def warnings(loaded: Loaded, *, usage_shown: bool) -> list[str]:
+    """The trace's warnings, and (when provider usage is shown) the requests whose usage was ignored."""
+    from .core.diagnose import usage_warning
+
+    out = list(loaded.trace.warnings)
+    usage = usage_warning(loaded) if usage_shown else None
+    return out + [usage] if usage else out
 
 
 def requests_detail(loaded: Loaded, breaks=None, *, pools: bool = True) -> list[dict[str, Any]]:
@@ -165,18 +181,48 @@ def _first_timestamp(loaded: Loaded) -> float | None:
     return min(ts) if ts else None
 
 
+# Bytes per line item of --log-matches (`{"MatchStart":1234,...,"PrevMatchEnd":56789},`), and
+# per request line; past LOG_WARN_BYTES the size is announced on stderr before writing.
+MATCH_BYTES = 90
+LOG_WARN_BYTES = 100 << 20
+
+
+def check_log_path(path: str, traces: str | list[str]) -> None:
+    """Refuse a --log-matches path that is one of the trace's files: opening it for writing
+    would empty that file before it is read."""
+    from .core.formats.loader import trace_files
+    from .core.model import TraceError
+
+    try:
+        files = trace_files([traces] if isinstance(traces, str) else traces)
+    except TraceError:  # a folder with no trace file: the read says so
+        return
+    for trace in files:
+        if trace == "-":
+            continue
+        try:
+            same = os.path.samefile(path, trace)
+        except (OSError, ValueError):  # either does not exist (yet): not the same file
+            same = False
+        if same:
+            raise ValueError(f"--log-matches {path} is the trace itself: give another file")
+
+
 def write_matches(a: Analysis, path: str) -> None:
     """One JSON line per request, in the seed study's --log-matches format."""
+    estimate = a.match_count() * MATCH_BYTES + a.requests * 60
+    if estimate > LOG_WARN_BYTES:
+        print(f"tracetui: warning: --log-matches writes about {estimate / 1e6:,.0f} MB to {path} "
+              "(one item per matching (window, chunk) pair)", file=sys.stderr)
     try:
-        f = open(path, "wb")
-    except OSError as exc:
-        raise ValueError(f"cannot write {path}: {exc.strerror}") from None
-    with f:
-        for i in range(a.requests):
-            matches = [{"MatchStart": s, "MatchEnd": e, "PrevStep": j, "PrevMatchStart": ps, "PrevMatchEnd": pe}
-                       for s, e, j, ps, pe in a.iter_matches(i)] if i else []
-            f.write(orjson.dumps({"StepID": i, "InputLen": int(a.input_lens[i]),
-                                  "OutputLen": int(a.output_lens[i]), "Matches": matches}) + b"\n")
+        with open(path, "wb") as f:
+            for i in range(a.requests):
+                matches = [{"MatchStart": s, "MatchEnd": e, "PrevStep": j, "PrevMatchStart": ps,
+                            "PrevMatchEnd": pe} for s, e, j, ps, pe in a.iter_matches(i)] if i else []
+                f.write(orjson.dumps({"StepID": i, "InputLen": int(a.input_lens[i]),
+                                      "OutputLen": int(a.output_lens[i]), "Matches": matches}) + b"\n")
+    except OSError as exc:  # a full disk (/dev/full), a directory, no permission
+        raise ValueError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 # --------------------------------------------------------------------------- text
@@ -202,23 +248,33 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
 
     console = make_console()
     a, trace, s = loaded.analysis, loaded.trace, loaded.settings
-    # Text, not str, for whatever comes from the trace or its path: "[/x]" there is not rich markup.
-    for w in trace.warnings:
-        console.print(Text.assemble(("warning:", "yellow"), " ", w))
+    # Whatever comes from the trace or its path goes through display_text (no control reaches
+    # the terminal) into a Text, not a str ("[/x]" there is not rich markup).
+    for w in warnings(loaded, usage_shown=per_request or breaks is not None):
+        console.print(Text.assemble(("warning:", "yellow"), " ", display_text(w)))
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
     summary.add_column()
-    summary.add_row("trace", Text(trace.name))
+    summary.add_row("trace", Text(display_text(trace.name)))
     summary.add_row("requests", f"{a.requests:,}")
     summary.add_row("sessions", f"{len(trace.sessions):,}")
     summary.add_row("input tokens", f"{a.input_tokens:,}")
     summary.add_row("output tokens", f"{a.output_tokens:,}")
     summary.add_row("mean input length", f"{a.input_tokens / max(a.requests, 1):,.1f} tokens")
-    summary.add_row("tokenizer", Text(loaded.tokenizer.name))
+    if trace.hashed:
+        summary.add_row("blocks", Text(f"{trace.block_size} tokens (hashed trace: no text, no tokenizer; "
+                                       "outputs take room in the pool and are never hit)"))
+    else:
+        summary.add_row("tokenizer", Text(display_text(loaded.tokenizer.name)))
+    if loaded.tokenizer_note:  # it names the trace's model
+        summary.add_row("", Text(display_text(loaded.tokenizer_note), style="yellow"))
+    if trace.formats and trace.formats != ("prompt",):
+        template = "" if trace.hashed else f" (template {s.template})"
+        summary.add_row("format", Text(", ".join(trace.formats) + template))
     kv_text = f"{kv.name} ({kv.dtype})" if kv else "default"
     summary.add_row("KV bytes per token", f"{bytes_per_token(s, kv):,.0f} ({kv_text}; "
                                           f"{s.tokens_per_gb:,.0f} tokens per GB)")
-    summary.add_row("chunk size", f"{a.chunk_size} tokens")
+    summary.add_row("chunk size", f"1 block ({a.chunk_size} tokens)" if trace.hashed else f"{a.chunk_size} tokens")
     console.print(summary)
     console.print()
 
@@ -251,13 +307,13 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
             rt.add_column(col, justify="left" if col in ("session", "cause", "break block") else "right")
         for row in requests_detail(loaded, breaks, pools=False):
             n = max(row["input_tokens"], 1)
-            cells = [str(row["index"]), str(row["line"]), Text(str(row["session_id"] or "")[:14]),
+            cells = [str(row["index"]), str(row["line"]), Text(display_text(str(row["session_id"] or "")[:14])),
                      f"{row['input_tokens']:,}", f"{row['output_tokens']:,}",
                      _pct(row["prefix_hit"] / n), "–" if row["prefix_source"] < 0 else str(row["prefix_source"]),
                      _pct(row["substring_hit"] / n), _pct(row["combined_hit"] / n)]
             if breaks is not None:
                 b = row["break"]
-                cells += [Text(b["cause"]), Text(b["break_block"] or "–"), f"{b['tokens_lost']:,}"]
+                cells += [Text(b["cause"]), Text(display_text(b["break_block"] or "–")), f"{b['tokens_lost']:,}"]
             rt.add_row(*cells)
         console.print(rt)
     if breaks is not None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gc
-import os
 
 from textual.app import App
 from textual.binding import Binding
 
+from ..core.display import display_text
+from ..core.formats.loader import trace_name
 from ..core.pipeline import Settings
 
 DEFAULT_THEME = "textual-dark"
@@ -26,7 +27,9 @@ class TraceApp(App[int]):
     def __init__(self, path: str, settings: Settings | None = None, *, theme: str = DEFAULT_THEME) -> None:
         super().__init__()
         self.path = path
-        self.trace_name = "<stdin>" if path == "-" else os.path.basename(str(path))
+        # Shown in the sub-title (which a terminal may show as its window title) and on the
+        # loading screen: a file name may hold escapes, so it is display text from the start.
+        self.trace_name = display_text(trace_name(path))
         self.settings = settings or Settings()
         self._theme_name = theme
         self.error_message: str | None = None
@@ -50,8 +53,8 @@ class TraceApp(App[int]):
         gc.collect()
         gc.freeze()
         self.switch_screen(MainScreen(data))
-        if data.trace.warnings:
-            self.push_screen(WarningsScreen(data.trace.name, data.trace.warnings))
+        if data.warnings:
+            self.push_screen(WarningsScreen(data.trace.name, data.warnings))
 
     def show_error(self, message: str) -> None:
         from .screens.error import ErrorScreen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +12,10 @@ import numpy as np
 from .engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, Analysis, analyze
 from . import tokencache
 from .model import Trace
-from .reader import read_trace
-from .tokenizer import Tokenizer, load_tokenizer
+from .formats import DEFAULT_TEMPLATE, FormatOptions
+from .formats.loader import read_traces
+from .reader import DEFAULT_MAX_LINE_MB
+from .tokenizer import AUTO, DEFAULT_TOKENIZER, Tokenizer, load_tokenizer, tokenizer_for_model, tokenizer_for_models, tokenizer_note
 from .tokens import TokenStore, dtype_for, entry_stores
 
 Progress = Callable[..., None]
@@ -27,6 +29,18 @@ class Settings:
     pool_sizes: tuple[str, ...] = DEFAULT_POOL_SIZES
     chunk_size: int = DEFAULT_CHUNK
     tokens_per_gb: float = DEFAULT_TOKENS_PER_GB
+    max_line_mb: float = DEFAULT_MAX_LINE_MB
+    """A longer trace line is skipped unread."""
+    format: str | None = None
+    """Read every record as this format (core.formats.FORMATS); None detects each record's."""
+    template: str = DEFAULT_TEMPLATE
+    """Chat template that renders request bodies into prompt text."""
+    hash_block_size: int | None = None
+    """Block size of hashed files that do not say theirs."""
+
+    @property
+    def format_options(self) -> FormatOptions:
+        return FormatOptions(self.format, self.template, self.hash_block_size)
     cache: bool = True
     """Read and write the on-disk token cache (tokencache)."""
 
@@ -42,6 +56,9 @@ class Loaded:
     outputs: TokenStore
     analysis: Analysis
     settings: Settings
+    tokenizer_note: str = ""
+    """Which tokenizer the trace's model implies when it is not the one used, or why auto
+    picked what it did ("" when nothing is worth saying)."""
 
 
 _SLICE_TEXTS = 1 << 16
@@ -95,34 +112,79 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
     return entry_stores(flat, lengths[0::2], lengths[1::2])
 
 
-def load(path: str, settings: Settings = Settings(), *, progress: Progress | None = None,
+def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress: Progress | None = None,
          cancel: threading.Event | None = None) -> Loaded:
-    """Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled.
-
-    With settings.cache, the tokens come from the on-disk token cache when this file was
-    tokenized before with this tokenizer, and go into it otherwise."""
-    tokenizer = load_tokenizer(settings.tokenizer)
-    trace = read_trace(path, progress=(lambda d, t: progress("read", d, t)) if progress else None,
-                       cancel=cancel)
-    key = tokencache.key_for(os.fsdecode(path), tokenizer, settings.tokenizer) if settings.cache else None
+    """Read the trace at `path` (a file, a folder, "-", or several of them), tokenize and analyze
+    it. Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled."""
+    auto = (settings.tokenizer or "").strip() == AUTO
+    tokenizer = None if auto else load_tokenizer(settings.tokenizer)  # a bad name fails before the read
+    trace = read_traces(path, settings.format_options,
+                        progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel,
+                        max_line_mb=settings.max_line_mb)
+    models = trace_models(trace)
+    if trace.hashed:  # nothing to tokenize
+        spec, note = DEFAULT_TOKENIZER, ""
+        tokenizer = tokenizer or load_tokenizer(spec)
+    elif auto:
+        spec, note = tokenizer_for_models(models)
+        tokenizer = load_tokenizer(spec)
+    else:
+        note = tokenizer_note(tokenizer.name, models)
+    if note and not any(r.model for r in trace.requests) and models and models[0] == _name_model(trace):
+        note += " (model taken from the file name)"
+    # A single trace file tokenized before with the same tokenizer and reading options: its
+    # tokens come from the on-disk cache (tokencache), else they go into it.
+    key = None
+    if settings.cache and not trace.hashed and isinstance(path, (str, os.PathLike)) and os.path.isfile(path):
+        options = repr((settings.format, settings.template, settings.hash_block_size, settings.max_line_mb))
+        key = tokencache.key_for(os.fsdecode(path), tokenizer, f"{settings.tokenizer or ''}\0{options}")
     tokens = tokencache.load(key, len(trace.requests)) if key else None
     if tokens is not None:
         if progress is not None:
             n = len(trace.requests)
             progress("tokenize", n, n, f"{tokens[0].total() + tokens[1].total():,} tokens (cached)")
-    else:
+    elif key:
         tokens = tokenize(trace, tokenizer, progress=progress, cancel=cancel)
-        if key:
-            tokencache.save(key, *tokens)
-    return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel, tokens=tokens)
+        tokencache.save(key, *tokens)
+    return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel, tokenizer_note=note,
+                         tokens=tokens)
+
+
+def trace_models(trace: Trace) -> list[str | None]:
+    """The model of every request (from the record or its request body); when no record
+    names one, the trace's file name if it starts with a known model ("gpt-5-mini-task1.jsonl")."""
+    models = []
+    for r in trace.requests:
+        m = r.model
+        if m is None and isinstance(r.input_doc, dict) and isinstance(r.input_doc.get("model"), str):
+            m = r.input_doc["model"]
+        models.append(m)
+    if not any(models):
+        stem = _name_model(trace)
+        if tokenizer_for_model(stem) is not None:
+            return [stem]
+    return models
+
+
+def _name_model(trace: Trace) -> str:
+    return trace.name.split(".")[0].replace("_", "-")
 
 
 def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
                   progress: Progress | None = None, cancel: threading.Event | None = None,
+                  tokenizer_note: str = "",
                   tokens: tuple[TokenStore, TokenStore] | None = None) -> Loaded:
+    if trace.hashed:  # no text: the study model at block granularity (core.blockstudy)
+        from .blockstudy import analyze_hashed
+
+        analysis, inputs, outputs = analyze_hashed(
+            trace, pool_sizes=settings.pool_sizes, tokens_per_gb=settings.tokens_per_gb,
+            progress=(lambda d, t: progress("analyze", d, t)) if progress else None, cancel=cancel)
+        return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, "")
     inputs, outputs = tokens if tokens is not None else tokenize(trace, tokenizer, progress=progress, cancel=cancel)
     analysis = analyze(inputs, outputs, pool_sizes=settings.pool_sizes, chunk_size=settings.chunk_size,
                        tokens_per_gb=settings.tokens_per_gb,
                        progress=(lambda d, t: progress("analyze", d, t)) if progress else None,
                        cancel=cancel)
-    return Loaded(trace, tokenizer, inputs, outputs, analysis, settings)
+    return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, tokenizer_note)
+

@@ -36,6 +36,7 @@ def cache_dir() -> Path:
 
 def _tokenizer_identity(tokenizer: Tokenizer, spec: str | None) -> str:
     parts = [tokenizer.name, str(tokenizer.vocab_size), spec or ""]
+    spec = (spec or "").split("\0")[0]  # what follows is the reading options
     if spec:
         path = Path(spec.split(":", 1)[1] if spec.startswith("llama3:") else spec).expanduser()
         try:

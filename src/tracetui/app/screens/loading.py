@@ -6,6 +6,7 @@ import threading
 import time
 
 from textual import work
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Middle
@@ -13,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Label, ProgressBar
 
 from ...core.diagnose import diagnose
+from ...core.display import display_text
 from ...core.engines.study import AnalysisCancelled
 from ...core.explorer import ExplorerData
 from ...core.model import TraceError
@@ -24,7 +26,9 @@ STAGES = {"read": "Reading", "tokenize": "Tokenizing", "analyze": "Replaying poo
 
 
 class LoadingScreen(Screen):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="loading.cancel")]
+    # Ctrl-C too: Textual binds it to a "press Ctrl-Q" hint, but a load that waits on a FIFO
+    # with no writer must end with the key every terminal user tries first.
+    BINDINGS = [Binding("escape,ctrl+c", "cancel", "Cancel", id="loading.cancel")]
 
     def __init__(self, path: str, name: str, settings: Settings) -> None:
         super().__init__()
@@ -37,7 +41,7 @@ class LoadingScreen(Screen):
     def compose(self) -> ComposeResult:
         with Middle():
             with Center():
-                yield Label(f"Loading {self.trace_name}", id="loading-title", markup=False)  # a file name
+                yield Label(Text(f"Loading {display_text(self.trace_name)}"), id="loading-title")  # a file name
             with Center():
                 yield Label("Reading", id="loading-stage")
             with Center():
@@ -67,13 +71,17 @@ class LoadingScreen(Screen):
     def _show_progress(self, stage: str, done: int, total: int, note: str = "") -> None:
         unit = {"read": "bytes", "tokenize": "requests", "analyze": "pool sizes"}.get(stage, "")
         text = f"{STAGES.get(stage, stage)}: {done:,} / {total:,} {unit}" if total else STAGES.get(stage, stage)
-        self.query_one("#loading-stage", Label).update(f"{text} · {note}" if note else text)
+        self.query_one("#loading-stage", Label).update(Text(display_text(f"{text} · {note}" if note else text)))
         self.query_one("#loading-bar", ProgressBar).update(total=total or None, progress=done)
 
     @work(thread=True, exclusive=True, group="load")
     def load_trace(self) -> None:
         try:
             loaded = load(self.path, self.settings, progress=self._progress, cancel=self.cancel)
+            if loaded.trace.hashed:
+                # The views map tokens to text; a hashed trace's block view is still to come.
+                raise TraceError(f"{loaded.trace.name} is a hashed trace ({', '.join(loaded.trace.formats)}): "
+                                 "the explorer cannot draw it yet; `tracetui analyze` reads it")
             data = ExplorerData(loaded)
             # Everything the main screen and `S` read is computed here, off the UI thread.
             self._progress("diagnose", 0, 1)
@@ -84,6 +92,7 @@ class LoadingScreen(Screen):
             self._progress("sessions", 0, 1)
             data.sessions  # session_stats replays each session  # noqa: B018
             data.provider_rate  # noqa: B018
+            data.warnings  # noqa: B018
         except (TraceError, TokenizerError, AnalysisCancelled, ValueError) as exc:
             if self.cancel.is_set():
                 return

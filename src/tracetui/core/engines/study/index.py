@@ -312,6 +312,17 @@ class Index:
             self._entry_occ = (starts, oid[order], ocount[order])
         return self._entry_occ
 
+    def match_count(self) -> int:
+        """How many items iter_matches yields over all inputs, counted without listing them:
+        each chunk of input i matches every window of the same content in entries before i."""
+        seen = np.zeros(self.n_ids + 1, dtype=np.int64)  # windows per id in entries so far
+        total = 0
+        for i in range(self.n):
+            total += int(seen[self.chunk_ids(i)].sum())
+            u, k = np.unique(self.ids[self.win_off[i]: self.win_off[i + 1]], return_counts=True)
+            seen[u] += k
+        return total
+
     def iter_matches(self, i: int):
         c = self.chunk
         ids = self.chunk_ids(i)

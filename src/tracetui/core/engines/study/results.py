@@ -52,7 +52,10 @@ def parse_pool_size(text: str | float | None, tokens_per_gb: float) -> PoolSize:
         raise ValueError(f"invalid pool size {text!r}: a number of GB or 'unlimited'") from None
     if not value.is_finite() or value < 0:
         raise ValueError(f"invalid pool size {text!r}: a number of GB >= 0 or 'unlimited'")
-    capacity = int((value * Decimal(str(tokens_per_gb))).to_integral_value(rounding="ROUND_FLOOR"))
+    try:
+        capacity = int((value * Decimal(str(tokens_per_gb))).to_integral_value(rounding="ROUND_FLOOR"))
+    except ArithmeticError:  # decimal.Overflow: "1e999999999" overflows even Decimal
+        capacity = 1 << 62
     if capacity >= 1 << 62:
         raise ValueError(f"pool size {text!r} is beyond any cache: use 'unlimited'")
     label = format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
@@ -163,5 +166,9 @@ class Analysis:
         study's --log-matches wrote them.
         """
         yield from self._index.iter_matches(i)
+
+    def match_count(self) -> int:
+        """The number of items iter_matches yields over every request (linear time)."""
+        return self._index.match_count()
 
 
