@@ -72,5 +72,6 @@ def test_cli_no_cache(trace, capsys):
     assert not (tokencache.cache_dir() / "tokens").exists()
     out = capsys.readouterr().out
     assert main(["analyze", "--json", str(trace)]) == 0
+    assert list((tokencache.cache_dir() / "tokens").glob("*.npz"))
     assert main(["analyze", "--json", str(trace)]) == 0  # from the cache
     assert capsys.readouterr().out == out * 2

@@ -135,7 +135,9 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
     # A single trace file tokenized before with the same tokenizer and reading options: its
     # tokens come from the on-disk cache (tokencache), else they go into it.
     key = None
-    if settings.cache and not trace.hashed and isinstance(path, (str, os.PathLike)) and os.path.isfile(path):
+    single = path[0] if isinstance(path, (list, tuple)) and len(path) == 1 else path
+    if settings.cache and not trace.hashed and isinstance(single, (str, os.PathLike)) and os.path.isfile(single):
+        path = single
         options = repr((settings.format, settings.template, settings.hash_block_size, settings.max_line_mb))
         key = tokencache.key_for(os.fsdecode(path), tokenizer, f"{settings.tokenizer or ''}\0{options}")
     tokens = tokencache.load(key, len(trace.requests)) if key else None
