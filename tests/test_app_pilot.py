@@ -27,7 +27,7 @@ from tracetui.app.widgets.legend import Legend
 from tracetui.app.widgets.prompt_view import PromptView
 from tracetui.app.widgets.request_list import RequestList
 from tracetui.core.document import ROW_HEADER, SUBSTRING
-from tracetui.core.engine import AnalysisCancelled
+from tracetui.core.engines.study import AnalysisCancelled
 
 from .conftest import main_screen, press, ready, settle
 from .paths import AIDER, MALFORMED, OPENCODE, TWO_SESSIONS

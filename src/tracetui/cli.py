@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from .core.display import display_text
-from .core.engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
+from .core.engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
 from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
 from .core.model import TraceError
 from .core.formats import DEFAULT_TEMPLATE, FORMATS, TEMPLATES
@@ -65,6 +65,8 @@ def _common(p: argparse.ArgumentParser, traces: int = 1) -> None:
                    help=f"KV cache tokens per GB (default {DEFAULT_TOKENS_PER_GB}: Llama-3.1-8B, bf16)")
     g.add_argument("--kv-model", default=None, metavar="M",
                    help="derive tokens per GB from a model preset: " + ", ".join(PRESETS) + " (:fp8 for fp8)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="tokenize afresh, neither reading nor writing the token cache (see README)")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -132,7 +134,8 @@ def settings_from(args: argparse.Namespace):
             raise UsageError(str(exc)) from None
     return Settings(tokenizer=args.tokenizer, pool_sizes=sizes, chunk_size=args.chunk_size,
                     tokens_per_gb=tpg, format=args.format, template=args.template,
-                    hash_block_size=args.hash_block_size, max_line_mb=args.max_line_mb), kv
+                    hash_block_size=args.hash_block_size, max_line_mb=args.max_line_mb,
+                    cache=not args.no_cache), kv
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import orjson
 
 from .charts import hit_rate_chart
 from .core.display import display_text, json_safe
-from .core.engine import Analysis
+from .core.engines.study import Analysis
 from .core.kvmodels import GB, KVModel
 from .core.pipeline import Loaded, Settings, load
 

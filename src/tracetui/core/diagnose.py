@@ -29,7 +29,7 @@ import numpy as np
 
 from .blocks import block_at, split_blocks
 from .document import char_offsets
-from .engine import AnalysisCancelled, analyze
+from .engines.study import AnalysisCancelled, analyze
 from .model import Block
 from .pipeline import Loaded
 

@@ -15,7 +15,7 @@ from textual.widgets import Label, ProgressBar
 
 from ...core.diagnose import diagnose
 from ...core.display import display_text
-from ...core.engine import AnalysisCancelled
+from ...core.engines.study import AnalysisCancelled
 from ...core.explorer import ExplorerData
 from ...core.model import TraceError
 from ...core.pipeline import Settings, load
