@@ -8,7 +8,7 @@ from typing import Any
 from .core.diagnose import block_kind_stats, diagnose, rank_breakers
 from .core.engine import parse_pool_size
 from .core.pipeline import Loaded, Settings, load
-from .report import _DelayedProgress, _pct, make_console, print_json
+from .report import SUBSTRING_NOTE, _DelayedProgress, _pct, make_console, print_json
 from .why import breakers_json, breakers_table
 
 
@@ -123,7 +123,8 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
         t.add_row(pa.size.label, _pct(pa.prefix_rate), _pct(pb.prefix_rate), _delta(pa.prefix_rate, pb.prefix_rate),
                   _pct(pa.substring_rate), _pct(pb.substring_rate), _delta(pa.substring_rate, pb.substring_rate))
     console.print(t)
-    kt = Table(title="By block kind (unlimited pool)", title_justify="left")
+    kt = Table(title="By block kind (unlimited pool)", title_justify="left", caption=SUBSTRING_NOTE,
+               caption_justify="left")
     for col in ("block", "tokens A", "tokens B", "prefix A", "prefix B", "substring A", "substring B"):
         kt.add_column(col, justify="left" if col == "block" else "right")
     for row in kinds:

@@ -16,6 +16,8 @@ from .core.kvmodels import GB, KVModel
 from .core.pipeline import Loaded, Settings, load
 
 _STAGES = {"read": "reading", "tokenize": "tokenizing", "analyze": "replaying pools"}
+SUBSTRING_NOTE = "substring: what a substring cache reuses, the prefix included"
+"""Under every table with a substring figure: one meaning on every screen (see README)."""
 
 
 class _DelayedProgress:
@@ -222,7 +224,8 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
     console.print(summary)
     console.print()
 
-    table = Table(title="Hit rate by pool size", title_justify="left")
+    table = Table(title="Hit rate by pool size", title_justify="left", caption=SUBSTRING_NOTE,
+                  caption_justify="left")
     table.add_column("pool (GB)", justify="right")
     table.add_column("capacity (tokens)", justify="right")
     table.add_column("prefix", justify="right", style="green")
@@ -243,7 +246,8 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
             sys.stdout.flush()
 
     if per_request:
-        rt = Table(title="Per request (unlimited pool)", title_justify="left")
+        rt = Table(title="Per request (unlimited pool)", title_justify="left", caption=SUBSTRING_NOTE,
+                   caption_justify="left")
         cols = ["#", "line", "session", "input", "output", "prefix", "from", "substring", "combined"]
         if breaks is not None:
             cols += ["cause", "break block", "lost"]

@@ -33,7 +33,8 @@ def session_row(s: SessionStats, width: int = 24) -> tuple[str, ...]:
 
 
 def breakers_json(ranked: list[Breaker]) -> list[dict[str, Any]]:
-    return [{"cause": g.cause, "block": g.block, "description": g.description, "requests": list(g.requests),
+    return [{"cause": g.cause, "block": g.block, "where": g.where, "description": g.description,
+             "requests": list(g.requests),
              "tokens_lost": g.tokens_lost, "substring_recovered": g.recovered} for g in ranked]
 
 
@@ -73,7 +74,8 @@ def usage_json(loaded: Loaded, usage: list[ProviderUsage]) -> dict[str, Any] | N
 def break_json(b: Break) -> dict[str, Any]:
     return {"cause": b.cause, "source": b.source, "break_token": b.prefix, "break_char": b.char,
             "break_block": b.block.kind if b.block else None, "in_source_output": b.in_source_output,
-            "description": b.description, "tokens_lost": b.tokens_lost, "substring_recovered": b.recovered}
+            "where": b.where, "description": b.description, "tokens_lost": b.tokens_lost,
+            "substring_recovered": b.recovered}
 
 
 def why_json(loaded: Loaded, breaks: tuple[Break, ...]) -> dict[str, Any]:
@@ -108,7 +110,10 @@ def breakers_table(ranked: list[Breaker], limit: int | None = None, title: str =
     for k, g in enumerate(ranked[:limit] if limit else ranked, 1):
         reqs = ",".join(map(str, g.requests[:4])) + ("…" if len(g.requests) > 4 else "")
         # Text, not str: descriptions quote the trace, and "[/x]" in a prompt is not rich markup.
-        t.add_row(str(k), Text(g.cause), Text(g.block or "–"), Text(g.description), f"{len(g.requests)}: {reqs}",
+        what = Text(g.description)
+        if g.where:
+            what.append(f"\nin {g.where}", style="dim")
+        t.add_row(str(k), Text(g.cause), Text(g.block or "–"), what, f"{len(g.requests)}: {reqs}",
                   f"{g.tokens_lost:,}", f"{g.recovered:,}")
     return t
 
