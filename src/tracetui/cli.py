@@ -16,8 +16,21 @@ from .core.engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_G
 from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
 from .core.model import TraceError
 from .core.tokenizer import DEFAULT_TOKENIZER, TokenizerError
+from .tables import FORMATS
 
 SUBCOMMANDS = ("analyze", "check", "compare")
+
+COMMANDS = """\
+commands:
+  tracetui TRACE          open the explorer on a trace (its options are below)
+  tracetui analyze TRACE… hit rates per pool size, per request, prefix breakers (headless)
+  tracetui check TRACE    a CI gate: exit 0 when the hit-rate thresholds hold, 1 when not
+  tracetui compare A B    two traces side by side: hit rates, block kinds, breakers
+  tracetui help [COMMAND] this list, or one command's options
+"""
+
+SAMPLE_HINT = ("Try it on a sample trace: tracetui sample_traces/opencode_like.jsonl "
+               "(`python -m tracetui.samples DIR` writes the samples to DIR)")
 
 
 class UsageError(Exception):
@@ -31,8 +44,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def _common(p: argparse.ArgumentParser, traces: int = 1) -> None:
-    if traces == 1:
+def _common(p: argparse.ArgumentParser, traces: int | str = 1, pools: str | None = None) -> None:
+    if traces == "+":
+        p.add_argument("trace", nargs="+", help="JSONL trace files (.gz is read transparently; - reads stdin)")
+    elif traces == 1:
         p.add_argument("trace", help="JSONL trace file (.gz is read transparently; - reads stdin)")
     else:
         p.add_argument("trace", help="first JSONL trace (e.g. before a prompt change)")
@@ -42,9 +57,10 @@ def _common(p: argparse.ArgumentParser, traces: int = 1) -> None:
                         "file, llama3:PATH to Llama 3's tokenizer.model, or a HF tokenizer.json")
     p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, metavar="N",
                    help=f"substring chunk size in tokens (default {DEFAULT_CHUNK})")
-    p.add_argument("--pool-sizes", nargs="+", default=None, metavar="GB",
-                   help="pool sizes in GB, 'unlimited' for no eviction (default: "
-                        + " ".join(DEFAULT_POOL_SIZES) + ")")
+    # One spelling in every command; --pool-size is the same option.
+    p.add_argument("--pool-sizes", "--pool-size", dest="pool_sizes", nargs="+", default=None, metavar="GB",
+                   help=pools or ("pool sizes in GB, 'unlimited' for no eviction (default: "
+                                  + " ".join(DEFAULT_POOL_SIZES) + ")"))
     g = p.add_mutually_exclusive_group()
     g.add_argument("--tokens-per-gb", type=float, default=None, metavar="N",
                    help=f"KV cache tokens per GB (default {DEFAULT_TOKENS_PER_GB}: Llama-3.1-8B, bf16)")
@@ -53,13 +69,19 @@ def _common(p: argparse.ArgumentParser, traces: int = 1) -> None:
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    main = _Parser(prog="tracetui", description="Explore how much of every prompt in an LLM agent trace "
-                                                 "a KV cache could reuse, and why the rest was missed.")
-    main.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    main = _Parser(prog="tracetui", usage="tracetui TRACE [options] | tracetui COMMAND ...",
+                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                   description="Explore how much of every prompt in an LLM agent trace a KV cache could "
+                               "reuse, and why the rest was missed.\n\n" + COMMANDS, epilog=SAMPLE_HINT)
+    main.add_argument("-V", "--version", action="version", version=f"%(prog)s {_version()}")
     _common(main)
-    analyze = _Parser(prog="tracetui analyze", description="Hit rates of a trace, headless: tables, a chart, JSON.")
-    _common(analyze)
+    analyze = _Parser(prog="tracetui analyze", description="Hit rates of traces, headless: tables, a chart, "
+                                                           "JSON; with several traces, each and a summary.")
+    _common(analyze, traces="+")
     analyze.add_argument("--json", action="store_true", help="print one JSON document (see README)")
+    analyze.add_argument("--format", choices=FORMATS, default=None,
+                         help="table (default), csv or tsv (one table: per request with --per-request, else "
+                              "the breakers with --why, else the pools), markdown (every table), json (= --json)")
     analyze.add_argument("--per-request", action="store_true", help="add per-request figures")
     analyze.add_argument("--log-matches", metavar="FILE",
                          help="write every substring match (unlimited pool) as JSONL, as the seed study did")
@@ -67,13 +89,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                          help="also rank the prefix breakers, and show sessions and provider-reported usage")
     check = _Parser(prog="tracetui check", description="A CI gate: exit 0 when every threshold holds, "
                                                        "1 when one fails, 2 for bad input.")
-    _common(check)
+    _common(check, pools="pool sizes in GB the thresholds apply to, each checked (default unlimited)")
     check.add_argument("--min-prefix", type=float, metavar="X", help="minimum prefix hit rate (0-1)")
     check.add_argument("--min-substring", type=float, metavar="X", help="minimum substring hit rate (0-1)")
     check.add_argument("--min-combined", type=float, metavar="X",
                        help="minimum combined hit rate (0-1; unlimited pool only)")
-    check.add_argument("--pool-size", default="unlimited", metavar="GB",
-                       help="pool size the thresholds apply to (default unlimited)")
     check.add_argument("--json", action="store_true", help="print one JSON document")
     compare = _Parser(prog="tracetui compare", description="Two traces side by side: figures per pool size, "
                                                            "per block kind, and breakers found in only one.")
@@ -119,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     main_parser, sub = build_parser()
     try:
-        if argv and argv[0] in SUBCOMMANDS:
+        if not argv or argv[0] == "help":
+            return _help(main_parser, sub, argv[1:])
+        if argv[0] in SUBCOMMANDS:
             args = sub[argv[0]].parse_args(argv[1:])
             if argv[0] == "analyze":
                 from .report import run_analyze
@@ -146,6 +168,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `tracetui analyze ... | head`: not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _help(main_parser: argparse.ArgumentParser, sub: dict[str, argparse.ArgumentParser], topic: list[str]) -> int:
+    """`tracetui`, `tracetui help`: the commands; `tracetui help COMMAND`: its options."""
+    if len(topic) > 1 or (topic and topic[0] not in sub and topic[0] not in ("explorer", "help")):
+        raise UsageError(f"no command {' '.join(topic)!r}: the commands are {', '.join(SUBCOMMANDS)} "
+                         "(and tracetui TRACE, the explorer)")
+    parser = sub[topic[0]] if topic and topic[0] in sub else main_parser
+    sys.stdout.write(parser.format_help())
+    sys.stdout.flush()
+    return 0
 
 
 def _fail(message: str, code: int = 2) -> int:

@@ -17,10 +17,15 @@ decided by rules, in this order:
 - reorder     the block holding the break has the same lines (or items) in another order.
 - insert      new text sits before text of the source that follows unchanged.
 - edit        text changed inside a block.
+
+In a pool of limited size (`pool_breaks`), a request whose prefix the unlimited pool reuses
+further broke because of the pool:
+- evicted     the entry sharing the longer prefix was evicted (or cut to the pool's size).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import threading
@@ -33,11 +38,12 @@ import numpy as np
 
 from .blocks import block_at, split_blocks
 from .document import char_offsets
-from .engine import AnalysisCancelled, analyze
+from .engine import AnalysisCancelled, PoolResult, analyze
 from .model import Block
 from .pipeline import Loaded
 
-CAUSES = ("new", "empty", "append", "retokenize", "template", "rerender", "reorder", "insert", "edit")
+CAUSES = ("new", "empty", "append", "retokenize", "template", "rerender", "reorder", "insert", "edit",
+          "evicted")
 
 _ANCHOR = 96  # characters of the source compared to find where the texts meet again
 _ANCHOR_STEPS = (0, 16, 64, 256, 1024, 4096, 16384)
@@ -78,8 +84,9 @@ class Break:
     description: str
     """What differs at the break (as the diff screen shows it), normalised for grouping like
     breaks across requests."""
-    recovered: int
-    """Tokens after the break that a substring cache still reused (unlimited pool)."""
+    recovered: int | None
+    """Tokens after the break that a substring cache still reused (unlimited pool); None in
+    a limited pool's breaks, where the engine does not tell which chunks it reused."""
     where: str = ""
     """The block holding the break, named by its role and first line ("" when there is none
     to name; "previous output" for a break inside the source's output)."""
@@ -103,7 +110,7 @@ class Breaker:
     description: str
     requests: tuple[int, ...]
     tokens_lost: int
-    recovered: int
+    recovered: int | None
     where: str = ""
     """The `where` of its breaks when they all agree, else ""."""
 
@@ -557,11 +564,38 @@ def rank_breakers(breaks: tuple[Break, ...]) -> list[Breaker]:
         if b.is_breaker:
             groups[(b.cause, b.block.kind if b.block else "", b.description)].append(b)
     ranked = [Breaker(cause, kind, desc, tuple(x.request for x in items), sum(x.tokens_lost for x in items),
-                      sum(x.recovered for x in items),
+                      None if any(x.recovered is None for x in items) else sum(x.recovered for x in items),
                       items[0].where if all(x.where == items[0].where for x in items) else "")
               for (cause, kind, desc), items in groups.items()]
     ranked.sort(key=lambda g: (-g.tokens_lost, -len(g.requests), g.cause, g.description))
     return ranked
+
+
+def pool_breaks(loaded: Loaded, pool: PoolResult, breaks: tuple[Break, ...],
+                byte_lengths: np.ndarray | None = None) -> tuple[Break, ...]:
+    """The breaks as a pool of limited size sees them, from the unlimited pool's (`breaks`):
+    where the pool reuses the same prefix, the same break; where it reuses less, the entry
+    that shared more was evicted (or cut): cause `evicted`, at the pool's break token."""
+    if pool.size.unlimited:
+        return breaks
+    if byte_lengths is None:
+        byte_lengths = loaded.tokenizer.byte_lengths()
+    reqs = loaded.trace.requests
+    out = []
+    for b in breaks:
+        i = b.request
+        p = int(pool.prefix_hits[i])
+        if p >= b.prefix:
+            out.append(dataclasses.replace(b, recovered=None))
+            continue
+        text = reqs[i].input
+        char = int(char_offsets(text, loaded.inputs[i], byte_lengths)[p])
+        blocks = split_blocks(text, reqs[i].input_doc)
+        block = blocks[block_at(blocks, char)] if blocks else None
+        out.append(Break(i, int(pool.prefix_source[i]), "evicted", p, b.input_tokens, char, False, block, "", "",
+                         "the entry sharing a longer prefix was evicted (or cut to the pool size)", None,
+                         _block_identity(block, text)))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
