@@ -89,15 +89,25 @@ def rich_table(d: Data, *, expand: bool = False):
 
 def print_table(console, table) -> None:
     """Print a rich table; on a pipe (not a terminal) at the width it needs, so that no
-    figure is cut: its natural width, at least the console's when that was set."""
+    figure is cut: its natural width, or the console's (COLUMNS) when wider than the figure
+    columns' widths (`min_width`) and a few cells for each text column, which fold."""
     if console.is_terminal:
         console.print(table)
         return
-    from rich.measure import Measurement
-
     table.expand = False
-    need = Measurement.get(console, console.options.update(width=10 ** 5, max_width=10 ** 5), table)
-    console.print(table, width=max(console.width, need.minimum))
+    need = 1 + 3 * len(table.columns)  # the borders and the padding of every cell
+    for col in table.columns:
+        if col.min_width:
+            need += col.min_width
+        else:
+            cells = [len(str(c)) for c in col.cells]
+            need += min(16, max(cells, default=1))
+    width = console.width
+    console.width = max(width, need)  # print(width=) cannot go past the console's width
+    try:
+        console.print(table)
+    finally:
+        console.width = width
 
 
 def delimited(d: Data, delimiter: str) -> str:
