@@ -18,7 +18,7 @@ from .core.model import TraceError
 from .core.tokenizer import DEFAULT_TOKENIZER, TokenizerError
 from .tables import FORMATS
 
-SUBCOMMANDS = ("analyze", "check", "compare")
+SUBCOMMANDS = ("analyze", "check", "compare", "serve")
 
 COMMANDS = """\
 commands:
@@ -26,6 +26,7 @@ commands:
   tracetui analyze TRACE… hit rates per pool size, per request, prefix breakers (headless)
   tracetui check TRACE    a CI gate: exit 0 when the hit-rate thresholds hold, 1 when not
   tracetui compare A B    two traces side by side: hit rates, block kinds, breakers
+  tracetui serve TRACE    the explorer as a web page (textual-serve), on 127.0.0.1
   tracetui help [COMMAND] this list, or one command's options
 """
 
@@ -99,7 +100,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                                                            "per block kind, and breakers found in only one.")
     _common(compare, traces=2)
     compare.add_argument("--json", action="store_true", help="print one JSON document")
-    return main, {"analyze": analyze, "check": check, "compare": compare}
+    serve = _Parser(prog="tracetui serve", description="The explorer as a web page, through textual-serve: "
+                                                       "each browser tab runs its own explorer.")
+    _common(serve)
+    serve.add_argument("--port", type=int, default=8000, metavar="N", help="port to listen on (default 8000)")
+    serve.add_argument("--host", default="127.0.0.1", metavar="ADDR",
+                       help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 for every network)")
+    return main, {"analyze": analyze, "check": check, "compare": compare, "serve": serve}
 
 
 def _version() -> str:
@@ -150,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from . import gate
 
             settings, _ = settings_from(args)  # --kv-model only sets the tokens per GB here
+            if argv[0] == "serve":
+                from .app.run import run_serve
+
+                return run_serve(args, settings)
             if argv[0] == "check":
                 return gate.run_check(args, settings)
             return gate.run_compare(args, settings)
