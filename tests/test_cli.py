@@ -534,3 +534,9 @@ def test_analyze_several_traces(capsys):
     assert [r["trace"] for r in rows] == ["opencode_like.jsonl"] * 2 + ["aider_like.jsonl"] * 2
     line = assert_one_line_error(run_cli("analyze", a, b, "--log-matches", "/dev/null"))
     assert "one trace" in line
+
+
+def test_serve_bad_input(tmp_path):
+    assert "no such file" in assert_one_line_error(run_cli("serve", tmp_path / "missing.jsonl"))
+    assert "--port must be" in assert_one_line_error(run_cli("serve", sample("opencode_like.jsonl"), "--port", "0"))
+    assert "invalid int value" in assert_one_line_error(run_cli("serve", sample("opencode_like.jsonl"), "--port", "x"))

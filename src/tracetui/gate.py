@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from .core.diagnose import block_kind_stats, diagnose, pool_breaks, rank_breakers
+from .core.display import display_text
 from .core.engine import parse_pool_size
 from .core.pipeline import Loaded, Settings, load
 from .report import SUBSTRING_NOTE, _DelayedProgress, _pct, make_console, print_json
@@ -74,12 +75,11 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
         return 0 if ok else 1
     console = make_console()
     # markup=False: the trace's name is a file name, and "[x]" in it is not rich markup.
-    # TODO(display_text): the trace's name through the terminal-safety function.
     def pool_text(size) -> str:
         return "unlimited pool" if size.unlimited else f"{size.label} GB pool ({size.capacity:,} tokens)"
 
     one = len(pools) == 1  # one pool: named once, in the first line
-    console.print(f"{loaded.trace.name}: {a.requests:,} requests, {a.input_tokens:,} input tokens"
+    console.print(f"{display_text(loaded.trace.name)}: {a.requests:,} requests, {a.input_tokens:,} input tokens"
                   + (f", {pool_text(sizes[0])}" if one else ""), highlight=False, markup=False)
     for size, _, results, pok, ranked in pools:
         for r in results:
@@ -134,8 +134,8 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
     from rich.text import Text
 
     console = make_console()
-    console.print(f"A = {la.trace.name} ({la.analysis.requests:,} requests)   "
-                  f"B = {lb.trace.name} ({lb.analysis.requests:,} requests)", highlight=False, markup=False)
+    console.print(f"A = {display_text(la.trace.name)} ({la.analysis.requests:,} requests)   "
+                  f"B = {display_text(lb.trace.name)} ({lb.analysis.requests:,} requests)", highlight=False, markup=False)
     t = Table(title="Hit rate by pool size", title_justify="left")
     for col in ("pool (GB)", "prefix A", "prefix B", "Δ pts", "substring A", "substring B", "Δ pts"):
         t.add_column(col, justify="right")
@@ -149,7 +149,7 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
         kt.add_column(col, justify="left" if col == "block" else "right")
     for row in kinds:
         a_, b_ = row["a"], row["b"]
-        kt.add_row(Text(row["block"]), f"{a_['tokens']:,}", f"{b_['tokens']:,}", _pct(a_["prefix_hit_rate"]),
+        kt.add_row(Text(display_text(row["block"])), f"{a_['tokens']:,}", f"{b_['tokens']:,}", _pct(a_["prefix_hit_rate"]),
                    _pct(b_["prefix_hit_rate"]), _pct(a_["substring_hit_rate"]), _pct(b_["substring_hit_rate"]))
     print_table(console, kt)
     for side, only in (("A", only_a), ("B", only_b)):

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from .charts import hit_rate_chart
+from .core.display import display_text, json_safe
 from .core.engine import Analysis
 from .core.kvmodels import GB, KVModel
 from .core.pipeline import Loaded, Settings, load
@@ -130,8 +131,9 @@ def format_tables(loaded: Loaded, fmt: str, per_request: bool, breaks, many: boo
 
 
 def print_json(doc: dict[str, Any]) -> None:
-    """`doc` on stdout, indented (the --json output of analyze, check and compare)."""
-    sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    """`doc` on stdout, indented (the --json output of analyze, check and compare), with the
+    characters a terminal would act on written as JSON escapes (see json_safe): the same values."""
+    sys.stdout.buffer.write(json_safe(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()).encode() + b"\n")
     sys.stdout.flush()
 
 
@@ -322,20 +324,20 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
 
     console = console or make_console()
     a, trace, s = loaded.analysis, loaded.trace, loaded.settings
-    # Text, not str, for whatever comes from the trace or its path: "[/x]" there is not rich markup.
-    # TODO(display_text): warnings and the trace's name through the terminal-safety function.
+    # Whatever comes from the trace or its path goes through display_text (no control reaches
+    # the terminal) into a Text, not a str ("[/x]" there is not rich markup).
     for w in trace.warnings:
-        console.print(Text.assemble(("warning:", "yellow"), " ", w))
+        console.print(Text.assemble(("warning:", "yellow"), " ", display_text(w)))
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
     summary.add_column()
-    summary.add_row("trace", Text(trace.name))
+    summary.add_row("trace", Text(display_text(trace.name)))
     summary.add_row("requests", f"{a.requests:,}")
     summary.add_row("sessions", f"{len(trace.sessions):,}")
     summary.add_row("input tokens", f"{a.input_tokens:,}")
     summary.add_row("output tokens", f"{a.output_tokens:,}")
     summary.add_row("mean input length", f"{a.input_tokens / max(a.requests, 1):,.1f} tokens")
-    summary.add_row("tokenizer", Text(loaded.tokenizer.name))
+    summary.add_row("tokenizer", Text(display_text(loaded.tokenizer.name)))
     kv_text = f"{kv.name} ({kv.dtype})" if kv else "default"
     summary.add_row("KV bytes per token", f"{bytes_per_token(s, kv):,.0f} ({kv_text}; "
                                           f"{s.tokens_per_gb:,.0f} tokens per GB)")

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from .core.document import display_text
+from .core.display import display_text
 
 FORMATS = ("table", "csv", "tsv", "markdown", "json")
 
@@ -62,8 +62,13 @@ def _machine(kind: str, v: Any) -> str:
     if kind == RATE:
         return f"{round(float(v), 6)}"
     # display_text: trace text (session ids, descriptions) holds no control character.
-    # TODO(display_text): use the terminal-safety change's function once it lands on main.
     return display_text(str(v)) if kind == TEXT else str(v)
+
+
+def _lines(s: str) -> str:
+    """Trace text as visible lines: each line through display_text (the newlines between
+    them are ours: a description, then where it is)."""
+    return "\n".join(display_text(x) for x in s.split("\n"))
 
 
 def rich_table(d: Data, *, expand: bool = False):
@@ -81,9 +86,9 @@ def rich_table(d: Data, *, expand: bool = False):
             width = max((len(_human(c.kind, r[k])) for r in d.rows), default=1)
             t.add_column(c.label, justify="right", overflow="fold", min_width=width, style=c.style or None)
     for row in d.rows:
-        # Text, not str: trace text is not rich markup ("[/x]" in a prompt prints as is).
-        # TODO(display_text): pass trace text through the terminal-safety function.
-        t.add_row(*(Text(_human(c.kind, v)) for c, v in zip(d.cols, row) if c.show != "machine"))
+        # Text, not str: trace text is not rich markup ("[/x]" in a prompt prints as is); and
+        # through display_text, no control character of it reaches the terminal.
+        t.add_row(*(Text(_lines(_human(c.kind, v))) for c, v in zip(d.cols, row) if c.show != "machine"))
     return t
 
 
@@ -121,8 +126,7 @@ def delimited(d: Data, delimiter: str) -> str:
 
 def markdown(d: Data) -> str:
     def cell(s: str) -> str:
-        lines = [display_text(x).replace("|", "\\|") for x in s.split("\n")]  # TODO(display_text)
-        return "<br>".join(lines)
+        return "<br>".join(display_text(x).replace("|", "\\|") for x in s.split("\n"))
 
     cols = [k for k, c in enumerate(d.cols) if c.show != "machine"]
     out = [f"### {d.title}", "", "| " + " | ".join(cell(d.cols[k].label) for k in cols) + " |",

@@ -9,6 +9,7 @@ from typing import Any
 
 from .core.diagnose import (Break, Breaker, ProviderUsage, SessionStats, provider_totals, rank_breakers,
                             session_stats, usage_table)
+from .core.display import display_text
 from .core.pipeline import Loaded
 from .report import _r
 from .tables import TEXT, Col, Data, print_table, rich_table
@@ -18,8 +19,8 @@ SESSION_COLUMNS = ("session", "requests", "input tokens", "prefix", "substring",
 
 
 def session_label(session: object) -> str:
-    """How a session id is shown: the requests without one are "–"."""
-    return "–" if session is None else str(session)
+    """How a session id is shown: the requests without one are "–"; no control character."""
+    return "–" if session is None else display_text(str(session))
 
 
 def session_row(s: SessionStats, width: int = 24) -> tuple[str, ...]:
@@ -148,7 +149,7 @@ def render_why(console, loaded: Loaded, breaks: tuple[Break, ...]) -> None:
                     "simulated input", "simulated prefix hit"):
             ut.add_column(col, justify="right", no_wrap=True)
         for row in usage["per_request"]:
-            ut.add_row(str(row["index"]), row["provider"], f"{row['prompt_tokens']:,}", f"{row['cached_tokens']:,}",
+            ut.add_row(str(row["index"]), Text(display_text(row["provider"])), f"{row['prompt_tokens']:,}", f"{row['cached_tokens']:,}",
                        f"{row['cache_write_tokens']:,}", f"{row['simulated_input_tokens']:,}",
                        f"{row['simulated_prefix_hit']:,}")
         print_table(console, ut)

@@ -33,8 +33,7 @@ def run_explorer(path: str, settings: Settings) -> int:
     app = create_app(path, settings)
     code = app.run()
     if app.error_message:
-        print(f"tracetui: error: {app.error_message}", file=sys.stderr)
-        return 2
+        raise TraceError(app.error_message)  # the CLI prints it as its one error line, exit 2
     return int(code or 0)
 
 
@@ -42,6 +41,8 @@ def run_serve(args, settings: Settings) -> int:
     """`tracetui serve TRACE`: textual-serve runs `tracetui TRACE` (with the same settings)
     for every browser tab that opens the page."""
     import shlex
+
+    from ..core.display import display_text
 
     _check_trace(args.trace, settings)
     if not 0 < args.port < 65536:
@@ -54,7 +55,6 @@ def run_serve(args, settings: Settings) -> int:
                "--tokens-per-gb", repr(settings.tokens_per_gb), "--pool-sizes", *settings.pool_sizes]
     if settings.tokenizer:
         command += ["--tokenizer", settings.tokenizer]
-    # TODO(display_text): the trace's name in the page title through the terminal-safety function.
     Server(shlex.join(command), host=args.host, port=args.port,
-           title=f"tracetui {os.path.basename(args.trace)}").serve()
+           title=f"tracetui {display_text(os.path.basename(args.trace))}").serve()
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from ...core.display import display_text
 from ...core.explorer import ExplorerData
 
 
@@ -37,7 +38,7 @@ class TraceHeader(Static):
         t = Text(no_wrap=True, overflow="ellipsis")
         if d.trace.warnings:
             t.append(f"⚠{len(d.trace.warnings)} ", style="bold yellow")
-        t.append(f" {d.trace.name} ", style="bold reverse")
+        t.append(f" {display_text(d.trace.name)} ", style="bold reverse")
         t.append(f" {len(d):,} req · {len(d.trace.sessions):,} sess · ")
         for label, short, value, style in (("prefix", "P", u.prefix_rate, "bold green"),
                                            ("substring", "S", u.substring_rate, "bold cyan"),
@@ -49,7 +50,7 @@ class TraceHeader(Static):
             t.append(" · ")
         # The note (a session filter) before the tokenizer name: at 100 columns it stays visible.
         if self.note:
-            t.append(self.note, style="italic")
+            t.append(display_text(self.note), style="italic")
             t.append(" · ")
-        t.append(d.loaded.tokenizer.name)
+        t.append(display_text(d.loaded.tokenizer.name))
         return t
