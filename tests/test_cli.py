@@ -498,8 +498,8 @@ def test_format_csv_and_tsv_tables(capsys):
     # --why alone: the breakers.
     breakers = list(csv.DictReader(io.StringIO(_run_format(capsys, trace, "--why", "--pool-sizes", "unlimited",
                                                            "--format", "csv"))))
-    assert [(b["cause"], b["description"], int(b["tokens_lost"])) for b in breakers] == \
-        [(g["cause"], g["description"], g["tokens_lost"]) for g in doc["breakers"]]
+    assert [(b["cause"], b["description"], int(b["tokens_lost"]), b["requests"]) for b in breakers] == \
+        [(g["cause"], g["description"], g["tokens_lost"], " ".join(map(str, g["requests"]))) for g in doc["breakers"]]
 
 
 def test_format_markdown_and_json(capsys):

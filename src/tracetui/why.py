@@ -103,13 +103,14 @@ def breakers_data(ranked: list[Breaker], limit: int | None = None, title: str = 
     d = Data(title, [Col("#", "rank"), Col("cause", "cause", TEXT), Col("block", "block", TEXT),
                      Col("what changed", "description", TEXT, show="human"),
                      Col("where", "where", TEXT, show="machine"), Col("description", "description", TEXT, show="machine"),
-                     Col("requests", "requests", TEXT), Col("lost", "tokens_lost", style="red"),
+                     Col("requests", "requests", TEXT, show="human"), Col("requests", "requests", TEXT, show="machine"),
+                     Col("lost", "tokens_lost", style="red"),
                      Col("recovered", "substring_recovered", style="cyan")])
     for k, g in enumerate(ranked[:limit] if limit else ranked, 1):
         what = g.description + (f"\nin {g.where}" if g.where else "")
         reqs = ",".join(map(str, g.requests[:4])) + ("…" if len(g.requests) > 4 else "")
         d.rows.append([k, g.cause, g.block or None, what, g.where, g.description, f"{len(g.requests)}: {reqs}",
-                       g.tokens_lost, g.recovered])
+                       " ".join(map(str, g.requests)), g.tokens_lost, g.recovered])
     return d
 
 
