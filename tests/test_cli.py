@@ -323,7 +323,7 @@ BAD_INPUT = {
     "empty-trace": (lambda t: [need(EMPTY_TRACE)], "empty"),
     "all-garbage": (lambda t: [_garbage(t)], "no readable requests"),
     "unknown-tokenizer": (lambda t: [need(TASK2), "--tokenizer", "no_such_encoding"], "unknown tokenizer"),
-    "tokenizer-not-cached": (lambda t: [need(TASK2), "--tokenizer", "o200k_base"], "offline"),
+    "tokenizer-not-cached": (lambda t: [need(TASK2), "--tokenizer", "p50k_base"], "offline"),
     "missing-tokenizer-file": (lambda t: [need(TASK2), "--tokenizer", t / "nope.tiktoken"], "not found"),
     "missing-llama3-file": (lambda t: [need(TASK2), "--tokenizer", f"llama3:{t / 'tokenizer.model'}"], "not found"),
     "not-a-bpe-file": (lambda t: [need(TASK2), "--tokenizer", _not_bpe(t)], "broken.tiktoken"),
@@ -479,7 +479,7 @@ def test_format_csv_and_tsv_tables(capsys):
     trace = sample("aider_like.jsonl")
     doc = analyze_json(capsys, trace, "--per-request", "--why", "--pool-sizes", "0.4", "unlimited")
     pools = list(csv.DictReader(io.StringIO(_run_format(capsys, trace, "--pool-sizes", "0.4", "unlimited",
-                                                        "--format", "csv"))))
+                                                        "--output", "csv"))))
     assert [r["pool_gb"] for r in pools] == ["0.4", ""]
     for row, p in zip(pools, doc["pools"]):
         assert float(row["prefix_hit_rate"]) == p["prefix_hit_rate"]
@@ -487,7 +487,7 @@ def test_format_csv_and_tsv_tables(capsys):
         assert row["capacity_tokens"] == ("" if p["capacity_tokens"] is None else str(p["capacity_tokens"]))
     assert float(pools[1]["combined_hit_rate"]) == doc["unlimited"]["combined_hit_rate"]
     # --per-request: the per-request table, with the break columns under --why.
-    tsv = _run_format(capsys, trace, "--per-request", "--why", "--pool-sizes", "unlimited", "--format", "tsv")
+    tsv = _run_format(capsys, trace, "--per-request", "--why", "--pool-sizes", "unlimited", "-o", "tsv")
     rows = list(csv.DictReader(io.StringIO(tsv), delimiter="\t"))
     assert len(rows) == doc["requests"]
     for row, r in zip(rows, doc["requests_detail"]):
@@ -497,30 +497,31 @@ def test_format_csv_and_tsv_tables(capsys):
         assert row["description"] == r["break"]["description"] and row["where"] == r["break"]["where"]
     # --why alone: the breakers.
     breakers = list(csv.DictReader(io.StringIO(_run_format(capsys, trace, "--why", "--pool-sizes", "unlimited",
-                                                           "--format", "csv"))))
+                                                           "--output", "csv"))))
     assert [(b["cause"], b["description"], int(b["tokens_lost"]), b["requests"]) for b in breakers] == \
         [(g["cause"], g["description"], g["tokens_lost"], " ".join(map(str, g["requests"]))) for g in doc["breakers"]]
 
 
 def test_format_markdown_and_json(capsys):
     trace = sample("opencode_like.jsonl")
-    md = _run_format(capsys, trace, "--per-request", "--why", "--pool-sizes", "unlimited", "--format", "markdown")
+    md = _run_format(capsys, trace, "--per-request", "--why", "--pool-sizes", "unlimited", "--output", "markdown")
     for title in ("### Hit rate by pool size", "### Per request (unlimited pool)", "### Prefix breakers"):
         assert title in md
     assert "|---:|" in md or "---:|" in md
-    js = _run_format(capsys, trace, "--pool-sizes", "unlimited", "--format", "json")
+    js = _run_format(capsys, trace, "--pool-sizes", "unlimited", "-o", "json")
     assert json.loads(js) == analyze_json(capsys, trace, "--pool-sizes", "unlimited")
-    line = assert_one_line_error(run_cli("analyze", trace, "--json", "--format", "csv"))
+    line = assert_one_line_error(run_cli("analyze", trace, "--json", "--output", "csv"))
     assert "two formats" in line
-    assert "invalid choice" in assert_one_line_error(run_cli("analyze", trace, "--format", "xml"))
+    assert "invalid choice" in assert_one_line_error(run_cli("analyze", trace, "--output", "xml"))
 
 
-def test_analyze_several_traces(capsys):
+def test_analyze_each_of_several_traces(capsys):
     a, b = sample("opencode_like.jsonl"), sample("aider_like.jsonl")
     one = [analyze_json(capsys, t, "--pool-sizes", "unlimited") for t in (a, b)]
-    both = analyze_json(capsys, a, b, "--pool-sizes", "unlimited")
+    both = analyze_json(capsys, a, b, "--pool-sizes", "unlimited", "--each")
     assert both == {"traces": one}
-    text = _run_format(capsys, a, b, "--pool-sizes", "unlimited")
+    assert analyze_json(capsys, a, b, "--pool-sizes", "unlimited")["requests"] == sum(d["requests"] for d in one)
+    text = _run_format(capsys, a, b, "--pool-sizes", "unlimited", "--each")
     assert text.count("Hit rate by pool size") == 2
     summary = text[text.index("Traces (unlimited pool)"):]
     for doc in one:
@@ -530,9 +531,9 @@ def test_analyze_several_traces(capsys):
     import io
 
     rows = list(csv.DictReader(io.StringIO(_run_format(capsys, a, b, "--pool-sizes", "0.4", "unlimited",
-                                                       "--format", "csv"))))
+                                                       "--output", "csv", "--each"))))
     assert [r["trace"] for r in rows] == ["opencode_like.jsonl"] * 2 + ["aider_like.jsonl"] * 2
-    line = assert_one_line_error(run_cli("analyze", a, b, "--log-matches", "/dev/null"))
+    line = assert_one_line_error(run_cli("analyze", a, b, "--each", "--log-matches", "/dev/null"))
     assert "one trace" in line
 
 

@@ -16,8 +16,9 @@ from .core.display import display_text
 from .core.engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
 from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
 from .core.model import TraceError
+from .core.formats import DEFAULT_TEMPLATE, FORMATS, TEMPLATES
 from .core.tokenizer import DEFAULT_TOKENIZER, TokenizerError
-from .tables import FORMATS
+from .tables import OUTPUTS
 
 SUBCOMMANDS = ("analyze", "check", "compare", "serve")
 
@@ -46,14 +47,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def _common(p: argparse.ArgumentParser, traces: int | str = 1, pools: str | None = None) -> None:
-    if traces == "+":
-        p.add_argument("trace", nargs="+", help="JSONL trace files (.gz is read transparently; - reads stdin)")
-    elif traces == 1:
-        p.add_argument("trace", help="JSONL trace file (.gz is read transparently; - reads stdin)")
+def _common(p: argparse.ArgumentParser, traces: int = 1, pools: str | None = None) -> None:
+    if traces == 1:
+        p.add_argument("trace", nargs="+", help="trace file(s) or folder(s) of trace files, read as one trace "
+                                                "(.gz is read transparently; - reads stdin)")
     else:
-        p.add_argument("trace", help="first JSONL trace (e.g. before a prompt change)")
-        p.add_argument("other", help="second JSONL trace (e.g. after)")
+        p.add_argument("trace", help="first trace, a file or a folder (e.g. before a prompt change)")
+        p.add_argument("other", help="second trace (e.g. after)")
+    p.add_argument("--format", default=None, choices=FORMATS, metavar="NAME",
+                   help="read every record as NAME (default: detect each record's): " + ", ".join(FORMATS))
+    p.add_argument("--template", default=DEFAULT_TEMPLATE, choices=TEMPLATES, metavar="NAME",
+                   help=f"chat template that renders request bodies (default {DEFAULT_TEMPLATE}): "
+                        + ", ".join(TEMPLATES))
+    p.add_argument("--hash-block-size", type=int, default=None, metavar="B",
+                   help="tokens per block of a hashed trace whose file does not say (default: the format's)")
     p.add_argument("--tokenizer", default=None, metavar="T",
                    help=f"tiktoken encoding name (default {DEFAULT_TOKENIZER}, bundled), a local .tiktoken "
                         "file, llama3:PATH to Llama 3's tokenizer.model, or a HF tokenizer.json")
@@ -79,11 +86,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     _common(main)
     analyze = _Parser(prog="tracetui analyze", description="Hit rates of traces, headless: tables, a chart, "
                                                            "JSON; with several traces, each and a summary.")
-    _common(analyze, traces="+")
+    _common(analyze)
     analyze.add_argument("--json", action="store_true", help="print one JSON document (see README)")
-    analyze.add_argument("--format", choices=FORMATS, default=None,
+    analyze.add_argument("-o", "--output", choices=OUTPUTS, default=None, metavar="FORMAT",
                          help="table (default), csv or tsv (one table: per request with --per-request, else "
                               "the breakers with --why, else the pools), markdown (every table), json (= --json)")
+    analyze.add_argument("--each", action="store_true",
+                         help="several paths: analyze each as its own trace, then a table of them all "
+                              "(without it they are read as one trace)")
     analyze.add_argument("--per-request", action="store_true", help="add per-request figures")
     analyze.add_argument("--log-matches", metavar="FILE",
                          help="write every substring match (unlimited pool) as JSONL, as the seed study did")
@@ -121,6 +131,8 @@ def settings_from(args: argparse.Namespace):
 
     if args.chunk_size < 1:
         raise UsageError("--chunk-size must be at least 1")
+    if args.hash_block_size is not None and args.hash_block_size < 1:
+        raise UsageError("--hash-block-size must be at least 1")
     kv = None
     if args.kv_model:
         kv = kv_model(args.kv_model)
@@ -140,7 +152,8 @@ def settings_from(args: argparse.Namespace):
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     return Settings(tokenizer=args.tokenizer, pool_sizes=sizes, chunk_size=args.chunk_size,
-                    tokens_per_gb=tpg), kv
+                    tokens_per_gb=tpg, format=args.format, template=args.template,
+                    hash_block_size=args.hash_block_size), kv
 
 
 def main(argv: Sequence[str] | None = None) -> int:

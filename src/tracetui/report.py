@@ -53,9 +53,11 @@ class _DelayedProgress:
 
 def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None) -> int:
     paths = args.trace if isinstance(args.trace, list) else [args.trace]
+    # Several paths are one trace (see README), or with --each a trace each and a summary.
+    paths = paths if getattr(args, "each", False) else [paths if len(paths) > 1 else paths[0]]
     fmt = output_format(args)
     if args.log_matches and len(paths) > 1:
-        raise ValueError("--log-matches writes the matches of one trace; give one trace")
+        raise ValueError("--log-matches writes the matches of one trace; not with --each")
     why = getattr(args, "why", False)
     docs, tables, summary = [], [], []
     console = make_console() if fmt == "table" else None
@@ -103,16 +105,16 @@ def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None
 
 
 def output_format(args: argparse.Namespace) -> str:
-    fmt = getattr(args, "format", None)
+    fmt = getattr(args, "output", None)
     if getattr(args, "json", False):
         if fmt not in (None, "json"):
-            raise ValueError(f"--json and --format {fmt} ask for two formats; give one")
+            raise ValueError(f"--json and --output {fmt} ask for two formats; give one")
         return "json"
     return fmt or "table"
 
 
 def format_tables(loaded: Loaded, fmt: str, per_request: bool, breaks, many: bool) -> list[Data]:
-    """The tables of --format csv / tsv / markdown. CSV and TSV hold one table: the most
+    """The tables of --output csv / tsv / markdown. CSV and TSV hold one table: the most
     detailed one asked for (per request with --per-request, else the breakers with --why,
     else the pools); Markdown holds every one."""
     out = []
@@ -165,7 +167,10 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, br
         "input_tokens": a.input_tokens,
         "output_tokens": a.output_tokens,
         "mean_input_tokens": _r(a.input_tokens / a.requests) if a.requests else 0.0,
-        "tokenizer": loaded.tokenizer.name,
+        "tokenizer": None if trace.hashed else loaded.tokenizer.name,
+        "tokenizer_note": loaded.tokenizer_note or None,
+        "block_size": trace.block_size,
+        "formats": list(trace.formats),
         "chunk_size": a.chunk_size,
         "tokens_per_gb": s.tokens_per_gb,
         "kv_model": {"name": kv.name, "dtype": kv.dtype, "bytes_per_token": kv.bytes_per_token} if kv else None,
@@ -337,11 +342,20 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
     summary.add_row("input tokens", f"{a.input_tokens:,}")
     summary.add_row("output tokens", f"{a.output_tokens:,}")
     summary.add_row("mean input length", f"{a.input_tokens / max(a.requests, 1):,.1f} tokens")
-    summary.add_row("tokenizer", Text(display_text(loaded.tokenizer.name)))
+    if trace.hashed:
+        summary.add_row("blocks", Text(f"{trace.block_size} tokens (hashed trace: no text, no tokenizer; "
+                                       "outputs take room in the pool and are never hit)"))
+    else:
+        summary.add_row("tokenizer", Text(display_text(loaded.tokenizer.name)))
+    if loaded.tokenizer_note:  # it names the trace's model
+        summary.add_row("", Text(display_text(loaded.tokenizer_note), style="yellow"))
+    if trace.formats and trace.formats != ("prompt",):
+        template = "" if trace.hashed else f" (template {s.template})"
+        summary.add_row("format", Text(", ".join(trace.formats) + template))
     kv_text = f"{kv.name} ({kv.dtype})" if kv else "default"
     summary.add_row("KV bytes per token", f"{bytes_per_token(s, kv):,.0f} ({kv_text}; "
                                           f"{s.tokens_per_gb:,.0f} tokens per GB)")
-    summary.add_row("chunk size", f"{a.chunk_size} tokens")
+    summary.add_row("chunk size", f"1 block ({a.chunk_size} tokens)" if trace.hashed else f"{a.chunk_size} tokens")
     console.print(summary)
     console.print()
 

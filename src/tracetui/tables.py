@@ -16,7 +16,7 @@ from typing import Any
 
 from .core.display import display_text
 
-FORMATS = ("table", "csv", "tsv", "markdown", "json")
+OUTPUTS = ("table", "csv", "tsv", "markdown", "json")
 
 INT, RATE, TEXT = "int", "rate", "text"
 

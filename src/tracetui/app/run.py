@@ -5,25 +5,31 @@ from __future__ import annotations
 import os
 import sys
 
+from collections.abc import Sequence
+
+from ..core.formats.loader import trace_files
 from ..core.model import TraceError
 from ..core.pipeline import Settings
-from ..core.tokenizer import load_tokenizer
+from ..core.tokenizer import AUTO, load_tokenizer
 
 
-def _check_trace(path: str, settings: Settings) -> None:
+def _check_traces(paths: str | Sequence[str], settings: Settings) -> str | list[str]:
     """Fail before the UI starts for what can be told at once: one line, exit code 2."""
-    if path == "-":
-        raise TraceError("the explorer cannot read a trace from stdin: save it to a file "
-                         "(or use `tracetui analyze -`)")
-    if not os.path.exists(path):
-        raise TraceError(f"no such file: {path}")
-    if os.path.isdir(path):
-        raise TraceError(f"{path} is a directory, not a trace file")
-    load_tokenizer(settings.tokenizer)  # an unknown tokenizer is a usage error, not a screen
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    for path in paths:
+        if path == "-":
+            raise TraceError("the explorer cannot read a trace from stdin: save it to a file "
+                             "(or use `tracetui analyze -`)")
+        if not os.path.exists(path):
+            raise TraceError(f"no such file: {path}")
+    trace_files(paths)  # a folder with no trace file in it
+    if (settings.tokenizer or "").strip() != AUTO:  # auto is resolved from the trace, once read
+        load_tokenizer(settings.tokenizer)  # an unknown tokenizer is a usage error, not a screen
+    return paths[0] if len(paths) == 1 else paths
 
 
-def run_explorer(path: str, settings: Settings) -> int:
-    _check_trace(path, settings)
+def run_explorer(paths: str | Sequence[str], settings: Settings) -> int:
+    path = _check_traces(paths, settings)
     # textual-serve runs the explorer with its web driver, its output a pipe to the server.
     served = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
     if not sys.stdout.isatty() and not served:
@@ -44,17 +50,21 @@ def run_serve(args, settings: Settings) -> int:
 
     from ..core.display import display_text
 
-    _check_trace(args.trace, settings)
+    paths = _check_traces(args.trace, settings)
+    paths = [paths] if isinstance(paths, str) else paths
     if not 0 < args.port < 65536:
         raise TraceError(f"--port must be between 1 and 65535, not {args.port}")
     try:
         from textual_serve.server import Server
     except ImportError:
         raise TraceError("tracetui serve needs textual-serve: pip install 'tracetui[serve]'") from None
-    command = [sys.executable, "-m", "tracetui", os.path.abspath(args.trace), "--chunk-size", str(settings.chunk_size),
-               "--tokens-per-gb", repr(settings.tokens_per_gb), "--pool-sizes", *settings.pool_sizes]
-    if settings.tokenizer:
-        command += ["--tokenizer", settings.tokenizer]
-    Server(shlex.join(command), host=args.host, port=args.port,
-           title=f"tracetui {display_text(os.path.basename(args.trace))}").serve()
+    command = [sys.executable, "-m", "tracetui", *map(os.path.abspath, paths), "--chunk-size", str(settings.chunk_size),
+               "--tokens-per-gb", repr(settings.tokens_per_gb), "--pool-sizes", *settings.pool_sizes,
+               "--template", settings.template]
+    for option, value in (("--tokenizer", settings.tokenizer), ("--format", settings.format),
+                          ("--hash-block-size", settings.hash_block_size)):
+        if value is not None:
+            command += [option, str(value)]
+    name = os.path.basename(paths[0]) + (f" +{len(paths) - 1} more" if len(paths) > 1 else "")
+    Server(shlex.join(command), host=args.host, port=args.port, title=f"tracetui {display_text(name)}").serve()
     return 0

@@ -53,4 +53,6 @@ class TraceHeader(Static):
             t.append(display_text(self.note), style="italic")
             t.append(" · ")
         t.append(display_text(d.loaded.tokenizer.name))
+        if d.loaded.tokenizer_note:  # it names the trace's model: display text too
+            t.append(f" ({display_text(d.loaded.tokenizer_note)})", style="yellow")
         return t
