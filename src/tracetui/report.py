@@ -15,7 +15,7 @@ from .core.display import display_text, json_safe
 from .core.engine import Analysis
 from .core.kvmodels import GB, KVModel
 from .core.pipeline import Loaded, Settings, load
-from .tables import RATE, TEXT, Col, Data, print_table, rich_table
+from .tables import LABEL, RATE, TEXT, Col, Data, print_table, rich_table
 
 _STAGES = {"read": "reading", "tokenize": "tokenizing", "analyze": "replaying pools"}
 SUBSTRING_NOTE = "substring: what a substring cache reuses, the prefix included"
@@ -271,14 +271,16 @@ def make_console():
 
 def pools_data(loaded: Loaded) -> Data:
     a = loaded.analysis
-    d = Data("Hit rate by pool size", [Col("pool (GB)", "pool_gb", TEXT, show="human"),
+    d = Data("Hit rate by pool size", [Col("pool (GB)", "pool_gb", LABEL, show="human"),
                                        Col("pool (GB)", "pool_gb", show="machine"),
-                                       Col("capacity (tokens)", "capacity_tokens"),
+                                       Col("capacity (tokens)", "capacity_tokens", LABEL, show="human"),
+                                       Col("capacity (tokens)", "capacity_tokens", show="machine"),
                                        Col("prefix", "prefix_hit_rate", RATE, "green"),
                                        Col("substring", "substring_hit_rate", RATE, "cyan"),
                                        Col("combined", "combined_hit_rate", RATE)], caption=SUBSTRING_NOTE)
     for p in a.pools:
-        d.rows.append([p.size.label, p.size.gb, p.size.capacity, p.prefix_rate, p.substring_rate,
+        d.rows.append([p.size.label, p.size.gb, "unlimited" if p.size.unlimited else f"{p.size.capacity:,}",
+                       p.size.capacity, p.prefix_rate, p.substring_rate,
                        a.combined_rate if p.size.unlimited else None])
     return d
 

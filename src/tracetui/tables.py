@@ -18,7 +18,8 @@ from .core.display import display_text
 
 OUTPUTS = ("table", "csv", "tsv", "markdown", "json")
 
-INT, RATE, TEXT = "int", "rate", "text"
+INT, RATE, TEXT, LABEL = "int", "rate", "text", "label"
+"""LABEL: a short figure-like text of ours (`0.4`, `∞`, `unlimited`): set right, never cut."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Col:
     kind: str = INT
     style: str = ""
     show: str = "both"
+    grow: bool = False
+    """The text column that takes the room left in an expanded table."""
     """"human" (rich table, Markdown), "machine" (CSV, TSV) or "both"."""
 
 
@@ -80,7 +83,8 @@ def rich_table(d: Data, *, expand: bool = False):
     cols = [c for c in d.cols if c.show != "machine"]
     for c in cols:
         if c.kind == TEXT:  # text folds; figures are never wrapped nor cut (on a pipe, see print_table)
-            t.add_column(c.label, overflow="fold", style=c.style or None, ratio=1 if expand else None)
+            t.add_column(c.label, overflow="fold", style=c.style or None, ratio=1 if expand and c.grow else None,
+                         min_width=24 if expand and c.grow else None, no_wrap=not c.grow and expand)
         else:  # as wide as its widest figure: only the header may wrap
             k = d.cols.index(c)
             width = max((len(_human(c.kind, r[k])) for r in d.rows), default=1)
@@ -99,7 +103,8 @@ def print_table(console, table) -> None:
     if console.is_terminal:
         console.print(table)
         return
-    table.expand = False
+    if console.width >= 10 ** 4:  # no COLUMNS: the natural width, not 10,000 cells
+        table.expand = False
     need = 1 + 3 * len(table.columns)  # the borders and the padding of every cell
     for col in table.columns:
         if col.min_width:

@@ -101,7 +101,7 @@ def breakers_data(ranked: list[Breaker], limit: int | None = None, title: str = 
     """The ranked breakers as a table: the rich table and Markdown show the description with
     its block's name under it and the first requests; CSV / TSV have a column each."""
     d = Data(title, [Col("#", "rank"), Col("cause", "cause", TEXT), Col("block", "block", TEXT),
-                     Col("what changed", "description", TEXT, show="human"),
+                     Col("what changed", "description", TEXT, show="human", grow=True),
                      Col("where", "where", TEXT, show="machine"), Col("description", "description", TEXT, show="machine"),
                      Col("requests", "requests", TEXT, show="human"), Col("requests", "requests", TEXT, show="machine"),
                      Col("lost", "tokens_lost", style="red"),
@@ -146,13 +146,15 @@ def render_why(console, loaded: Loaded, breaks: tuple[Break, ...]) -> None:
     usage = usage_json(loaded, usage_table(loaded))
     if usage:
         ut = Table(title="Provider-reported cache use vs simulated prefix hit", title_justify="left")
-        for col in ("request", "provider", "prompt tokens", "cached (provider)", "cache write",
-                    "simulated input", "simulated prefix hit"):
-            ut.add_column(col, justify="right", no_wrap=True)
-        for row in usage["per_request"]:
-            ut.add_row(str(row["index"]), Text(display_text(row["provider"])), f"{row['prompt_tokens']:,}", f"{row['cached_tokens']:,}",
-                       f"{row['cache_write_tokens']:,}", f"{row['simulated_input_tokens']:,}",
-                       f"{row['simulated_prefix_hit']:,}")
+        rows = [(str(row["index"]), display_text(row["provider"]), f"{row['prompt_tokens']:,}",
+                 f"{row['cached_tokens']:,}", f"{row['cache_write_tokens']:,}", f"{row['simulated_input_tokens']:,}",
+                 f"{row['simulated_prefix_hit']:,}") for row in usage["per_request"]]
+        for k, col in enumerate(("request", "provider", "prompt tokens", "cached (provider)", "cache write",
+                                 "simulated input", "simulated prefix hit")):
+            # As wide as its widest cell: only the header may wrap.
+            ut.add_column(col, justify="right", overflow="fold", min_width=max((len(r[k]) for r in rows), default=1))
+        for r in rows:
+            ut.add_row(r[0], Text(r[1]), *r[2:])  # Text: the provider's name is not markup
         print_table(console, ut)
         pr, sr = usage["provider_hit_rate"], usage["simulated_prefix_hit_rate"]
         console.print(f"provider cache hit rate {100 * (pr or 0):.1f}% vs simulated prefix hit rate "
