@@ -17,10 +17,13 @@ from .core.engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_G
 from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
 from .core.model import TraceError
 from .core.formats import DEFAULT_TEMPLATE, FORMATS, TEMPLATES
+from .core.reader import DEFAULT_MAX_LINE_MB
 from .core.tokenizer import DEFAULT_TOKENIZER, TokenizerError
 from .tables import OUTPUTS
 
 SUBCOMMANDS = ("analyze", "check", "compare", "serve")
+MAX_CHUNK = (1 << 31) - 1  # beyond any prompt; keeps chunk offsets far from int64 overflow
+MAX_LINE_MB = 1 << 20  # 1 TB: beyond it the option is a typo
 
 COMMANDS = """\
 commands:
@@ -70,6 +73,8 @@ def _common(p: argparse.ArgumentParser, traces: int = 1, pools: str | None = Non
     p.add_argument("--pool-sizes", "--pool-size", dest="pool_sizes", nargs="+", default=None, metavar="GB",
                    help=pools or ("pool sizes in GB, 'unlimited' for no eviction (default: "
                                   + " ".join(DEFAULT_POOL_SIZES) + ")"))
+    p.add_argument("--max-line-mb", type=float, default=DEFAULT_MAX_LINE_MB, metavar="MB",
+                   help=f"skip (with a warning) any trace line longer than this (default {DEFAULT_MAX_LINE_MB})")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--tokens-per-gb", type=float, default=None, metavar="N",
                    help=f"KV cache tokens per GB (default {DEFAULT_TOKENS_PER_GB}: Llama-3.1-8B, bf16)")
@@ -129,10 +134,12 @@ def _version() -> str:
 def settings_from(args: argparse.Namespace):
     from .core.pipeline import Settings
 
-    if args.chunk_size < 1:
-        raise UsageError("--chunk-size must be at least 1")
-    if args.hash_block_size is not None and args.hash_block_size < 1:
-        raise UsageError("--hash-block-size must be at least 1")
+    if not 1 <= args.chunk_size <= MAX_CHUNK:
+        raise UsageError(f"--chunk-size must be from 1 to {MAX_CHUNK:,}")
+    if not math.isfinite(args.max_line_mb) or not 0 < args.max_line_mb <= MAX_LINE_MB:
+        raise UsageError(f"--max-line-mb must be a number of MB above 0 and at most {MAX_LINE_MB:,}")
+    if args.hash_block_size is not None and not 1 <= args.hash_block_size <= MAX_CHUNK:
+        raise UsageError(f"--hash-block-size must be from 1 to {MAX_CHUNK:,}")
     kv = None
     if args.kv_model:
         kv = kv_model(args.kv_model)
@@ -153,46 +160,68 @@ def settings_from(args: argparse.Namespace):
             raise UsageError(str(exc)) from None
     return Settings(tokenizer=args.tokenizer, pool_sizes=sizes, chunk_size=args.chunk_size,
                     tokens_per_gb=tpg, format=args.format, template=args.template,
-                    hash_block_size=args.hash_block_size), kv
+                    hash_block_size=args.hash_block_size, max_line_mb=args.max_line_mb), kv
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if sys.stdout is None:  # started with stdout closed (`>&-`): Python leaves it None
+        return _fail("standard output is closed")
     main_parser, sub = build_parser()
     try:
-        if not argv or argv[0] == "help":
-            return _help(main_parser, sub, argv[1:])
-        if argv[0] in SUBCOMMANDS:
-            args = sub[argv[0]].parse_args(argv[1:])
-            if argv[0] == "analyze":
-                from .report import run_analyze
-
-                return run_analyze(args, *settings_from(args))
-            from . import gate
-
-            settings, _ = settings_from(args)  # --kv-model only sets the tokens per GB here
-            if argv[0] == "serve":
-                from .app.run import run_serve
-
-                return run_serve(args, settings)
-            if argv[0] == "check":
-                return gate.run_check(args, settings)
-            return gate.run_compare(args, settings)
-        args = main_parser.parse_args(argv)
-        settings, _ = settings_from(args)
-        try:
-            from .app.run import run_explorer
-        except ImportError as exc:  # a broken textual install: say so in one line
-            raise UsageError(f"the explorer cannot start ({exc}); `tracetui analyze` works without it") from None
-        return run_explorer(args.trace, settings)
+        code = _run(argv, main_parser, sub)
+        sys.stdout.flush()  # here, not at exit, so that a write error is caught below
+        return code
     except (UsageError, TraceError, TokenizerError, UnknownKVModel, ValueError) as exc:  # GateUsageError too
         return _fail(str(exc))
     except (AnalysisCancelled, KeyboardInterrupt):
         return _fail("cancelled", code=130)
     except BrokenPipeError:
         # `tracetui analyze ... | head`: not an error worth a traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _drop_stdout()
         return 0
+    except OSError as exc:  # stdout on a full disk (/dev/full), a closed terminal
+        _drop_stdout()
+        return _fail(f"cannot write the output: {exc.strerror or exc}")
+
+
+def _run(argv: list[str], main_parser: argparse.ArgumentParser, sub: dict[str, argparse.ArgumentParser]) -> int:
+    if not argv or argv[0] == "help":
+        return _help(main_parser, sub, argv[1:])
+    if argv[0] in SUBCOMMANDS:
+        args = sub[argv[0]].parse_args(argv[1:])
+        if argv[0] == "analyze":
+            from .report import run_analyze
+
+            return run_analyze(args, *settings_from(args))
+        from . import gate
+
+        settings, _ = settings_from(args)  # --kv-model only sets the tokens per GB here
+        if argv[0] == "serve":
+            from .app.run import run_serve
+
+            return run_serve(args, settings)
+        if argv[0] == "check":
+            return gate.run_check(args, settings)
+        return gate.run_compare(args, settings)
+    args = main_parser.parse_args(argv)
+    settings, _ = settings_from(args)
+    try:
+        from .app.run import run_explorer
+    except ImportError as exc:  # a broken textual install: say so in one line
+        raise UsageError(f"the explorer cannot start ({exc}); `tracetui analyze` works without it") from None
+    return run_explorer(args.trace, settings)
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered would fail again when Python
+    flushes it at exit ("Exception ignored ..." and exit code 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _help(main_parser: argparse.ArgumentParser, sub: dict[str, argparse.ArgumentParser], topic: list[str]) -> int:
@@ -208,5 +237,6 @@ def _help(main_parser: argparse.ArgumentParser, sub: dict[str, argparse.Argument
 
 def _fail(message: str, code: int = 2) -> int:
     # One line, whatever the message quotes: a file name may hold a newline or an escape.
-    print(f"tracetui: error: {display_text(message.strip()) or 'error'}", file=sys.stderr)
+    if sys.stderr is not None:  # started with stderr closed: nowhere to say it
+        print(f"tracetui: error: {display_text(message.strip()) or 'error'}", file=sys.stderr)
     return code

@@ -127,7 +127,10 @@ def parse_pool_size(text: str | float | None, tokens_per_gb: float) -> PoolSize:
         raise ValueError(f"invalid pool size {text!r}: a number of GB or 'unlimited'") from None
     if not value.is_finite() or value < 0:
         raise ValueError(f"invalid pool size {text!r}: a number of GB >= 0 or 'unlimited'")
-    capacity = int((value * Decimal(str(tokens_per_gb))).to_integral_value(rounding="ROUND_FLOOR"))
+    try:
+        capacity = int((value * Decimal(str(tokens_per_gb))).to_integral_value(rounding="ROUND_FLOOR"))
+    except ArithmeticError:  # decimal.Overflow: "1e999999999" overflows even Decimal
+        capacity = 1 << 62
     if capacity >= 1 << 62:
         raise ValueError(f"pool size {text!r} is beyond any cache: use 'unlimited'")
     label = format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
@@ -238,6 +241,10 @@ class Analysis:
         study's --log-matches wrote them.
         """
         yield from self._index.iter_matches(i)
+
+    def match_count(self) -> int:
+        """The number of items iter_matches yields over every request (linear time)."""
+        return self._index.match_count()
 
 
 # --------------------------------------------------------------------------- the index
@@ -625,6 +632,17 @@ class _Index:
             np.cumsum(np.bincount(oentry, minlength=self.n), out=starts[1:])
             self._entry_occ = (starts, oid[order], ocount[order])
         return self._entry_occ
+
+    def match_count(self) -> int:
+        """How many items iter_matches yields over all inputs, counted without listing them:
+        each chunk of input i matches every window of the same content in entries before i."""
+        seen = np.zeros(self.n_ids + 1, dtype=np.int64)  # windows per id in entries so far
+        total = 0
+        for i in range(self.n):
+            total += int(seen[self.chunk_ids(i)].sum())
+            u, k = np.unique(self.ids[self.win_off[i]: self.win_off[i + 1]], return_counts=True)
+            seen[u] += k
+        return total
 
     def iter_matches(self, i: int):
         c = self.chunk

@@ -13,6 +13,7 @@ from .engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, An
 from .model import Trace
 from .formats import DEFAULT_TEMPLATE, FormatOptions
 from .formats.loader import read_traces
+from .reader import DEFAULT_MAX_LINE_MB
 from .tokenizer import AUTO, DEFAULT_TOKENIZER, Tokenizer, load_tokenizer, tokenizer_for_model, tokenizer_for_models, tokenizer_note
 
 Progress = Callable[..., None]
@@ -26,6 +27,8 @@ class Settings:
     pool_sizes: tuple[str, ...] = DEFAULT_POOL_SIZES
     chunk_size: int = DEFAULT_CHUNK
     tokens_per_gb: float = DEFAULT_TOKENS_PER_GB
+    max_line_mb: float = DEFAULT_MAX_LINE_MB
+    """A longer trace line is skipped unread."""
     format: str | None = None
     """Read every record as this format (core.formats.FORMATS); None detects each record's."""
     template: str = DEFAULT_TEMPLATE
@@ -76,7 +79,8 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
     auto = (settings.tokenizer or "").strip() == AUTO
     tokenizer = None if auto else load_tokenizer(settings.tokenizer)  # a bad name fails before the read
     trace = read_traces(path, settings.format_options,
-                        progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel)
+                        progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel,
+                        max_line_mb=settings.max_line_mb)
     models = trace_models(trace)
     if trace.hashed:  # nothing to tokenize
         spec, note = DEFAULT_TOKENIZER, ""
