@@ -550,3 +550,162 @@ def test_log_matches_refuses_a_file_of_a_trace_folder(capsys, tmp_path):
     assert main(["analyze", str(folder), "--log-matches", str(folder / "t.jsonl")]) == 2
     assert "is the trace itself" in capsys.readouterr().err
     assert (folder / "t.jsonl").read_bytes() == need(TASK2).read_bytes()
+
+
+# --------------------------------------------------------------------------- help
+
+def test_help_lists_the_commands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    out = proc.stdout.decode()
+    for line in ("tracetui TRACE ", "tracetui analyze TRACE", "tracetui check TRACE", "tracetui compare A B",
+                 "tracetui help [COMMAND]"):
+        assert sum(1 for x in out.splitlines() if x.strip().startswith(line.strip())) == 1, (line, out)
+    assert "sample_traces/opencode_like.jsonl" in out
+
+
+def test_bare_tracetui_prints_the_commands_and_the_sample_hint():
+    proc = run_cli()
+    assert proc.returncode == 0 and proc.stderr == b""
+    assert proc.stdout == run_cli("help").stdout == run_cli("--help").stdout
+    assert b"Try it on a sample trace" in proc.stdout
+
+
+def test_help_command(capsys):
+    for command in ("analyze", "check", "compare"):
+        assert main(["help", command]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: tracetui {command}")
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert capsys.readouterr().out == out
+    line = assert_one_line_error(run_cli("help", "nope"))
+    assert "no command 'nope'" in line
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_version_flags(flag):
+    from tracetui import __version__
+
+    proc = run_cli(flag)
+    assert proc.returncode == 0
+    assert proc.stdout.decode().strip() == f"tracetui {__version__}"
+
+
+# --------------------------------------------------------------------------- pipes and formats
+
+def _figures(doc: dict) -> list[str]:
+    """Every per-request figure of the text table, as it is printed."""
+    out = []
+    for r in doc["requests_detail"]:
+        n = r["input_tokens"]
+        out += [f"{n:,}", f"{r['output_tokens']:,}", f"{100 * r['prefix_hit'] / n:.2f}%",
+                f"{100 * r['substring_hit'] / n:.2f}%", f"{r['break']['tokens_lost']:,}"]
+    return out
+
+
+@pytest.mark.parametrize("columns", [None, "60"], ids=["no-COLUMNS", "COLUMNS=60"])
+def test_pipe_never_cuts_a_figure(capsys, columns):
+    """`analyze --per-request --why | less`: no cell cut (`2,8…`), with or without COLUMNS."""
+    trace = sample("aider_like.jsonl")
+    doc = analyze_json(capsys, trace, "--per-request", "--why", "--pool-sizes", "unlimited")
+    env = {"NO_COLOR": "1", "TERM": "dumb"}
+    full_env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    if columns:
+        env["COLUMNS"] = columns
+    proc = subprocess.run([sys.executable, "-m", "tracetui", "analyze", str(trace), "--per-request", "--why",
+                           "--pool-sizes", "unlimited"], capture_output=True, cwd=REPO, timeout=180,
+                          env={**full_env, "TRACETUI_NO_PROGRESS": "1", **env}, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    table = out[out.index("Per request"): out.index("Causes:")]
+    rows = [ln for ln in table.splitlines() if ln.startswith("│")]
+    # One line per request (text cells may fold onto more lines below it, never a figure).
+    assert sum(1 for ln in rows if ln.split("│")[1].strip()) == doc["requests"]
+    cells = {c.strip() for ln in rows for c in ln.split("│")}
+    for figure in _figures(doc):
+        assert figure in cells, figure
+    assert "…" not in table
+    # The breakers table keeps its figures too.
+    lost = {f"{g['tokens_lost']:,}" for g in doc["breakers"]}
+    assert all(x in out for x in lost)
+    if columns is None:
+        assert max(map(len, table.splitlines())) > 80  # not wrapped at 80 columns
+
+
+def _run_format(capsys, *args: str | os.PathLike) -> str:
+    code = main(["analyze", *map(str, args)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def test_format_csv_and_tsv_tables(capsys):
+    import csv
+    import io
+
+    trace = sample("aider_like.jsonl")
+    doc = analyze_json(capsys, trace, "--per-request", "--why", "--pool-sizes", "0.4", "unlimited")
+    pools = list(csv.DictReader(io.StringIO(_run_format(capsys, trace, "--pool-sizes", "0.4", "unlimited",
+                                                        "--output", "csv"))))
+    assert [r["pool_gb"] for r in pools] == ["0.4", ""]
+    for row, p in zip(pools, doc["pools"]):
+        assert float(row["prefix_hit_rate"]) == p["prefix_hit_rate"]
+        assert float(row["substring_hit_rate"]) == p["substring_hit_rate"]
+        assert row["capacity_tokens"] == ("" if p["capacity_tokens"] is None else str(p["capacity_tokens"]))
+    assert float(pools[1]["combined_hit_rate"]) == doc["unlimited"]["combined_hit_rate"]
+    # --per-request: the per-request table, with the break columns under --why.
+    tsv = _run_format(capsys, trace, "--per-request", "--why", "--pool-sizes", "unlimited", "-o", "tsv")
+    rows = list(csv.DictReader(io.StringIO(tsv), delimiter="\t"))
+    assert len(rows) == doc["requests"]
+    for row, r in zip(rows, doc["requests_detail"]):
+        assert int(row["input_tokens"]) == r["input_tokens"]
+        assert float(row["prefix_hit_rate"]) == round(r["prefix_hit"] / r["input_tokens"], 6)
+        assert (row["cause"], int(row["tokens_lost"])) == (r["break"]["cause"], r["break"]["tokens_lost"])
+        assert row["description"] == r["break"]["description"] and row["where"] == r["break"]["where"]
+    # --why alone: the breakers.
+    breakers = list(csv.DictReader(io.StringIO(_run_format(capsys, trace, "--why", "--pool-sizes", "unlimited",
+                                                           "--output", "csv"))))
+    assert [(b["cause"], b["description"], int(b["tokens_lost"]), b["requests"]) for b in breakers] == \
+        [(g["cause"], g["description"], g["tokens_lost"], " ".join(map(str, g["requests"]))) for g in doc["breakers"]]
+
+
+def test_format_markdown_and_json(capsys):
+    trace = sample("opencode_like.jsonl")
+    md = _run_format(capsys, trace, "--per-request", "--why", "--pool-sizes", "unlimited", "--output", "markdown")
+    for title in ("### Hit rate by pool size", "### Per request (unlimited pool)", "### Prefix breakers"):
+        assert title in md
+    assert "|---:|" in md or "---:|" in md
+    js = _run_format(capsys, trace, "--pool-sizes", "unlimited", "-o", "json")
+    assert json.loads(js) == analyze_json(capsys, trace, "--pool-sizes", "unlimited")
+    line = assert_one_line_error(run_cli("analyze", trace, "--json", "--output", "csv"))
+    assert "two formats" in line
+    assert "invalid choice" in assert_one_line_error(run_cli("analyze", trace, "--output", "xml"))
+
+
+def test_analyze_each_of_several_traces(capsys):
+    a, b = sample("opencode_like.jsonl"), sample("aider_like.jsonl")
+    one = [analyze_json(capsys, t, "--pool-sizes", "unlimited") for t in (a, b)]
+    both = analyze_json(capsys, a, b, "--pool-sizes", "unlimited", "--each")
+    assert both == {"traces": one}
+    assert analyze_json(capsys, a, b, "--pool-sizes", "unlimited")["requests"] == sum(d["requests"] for d in one)
+    text = _run_format(capsys, a, b, "--pool-sizes", "unlimited", "--each")
+    assert text.count("Hit rate by pool size") == 2
+    summary = text[text.index("Traces (unlimited pool)"):]
+    for doc in one:
+        assert doc["trace"] in summary
+        assert f"{100 * doc['unlimited']['combined_hit_rate']:.2f}%" in summary
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(_run_format(capsys, a, b, "--pool-sizes", "0.4", "unlimited",
+                                                       "--output", "csv", "--each"))))
+    assert [r["trace"] for r in rows] == ["opencode_like.jsonl"] * 2 + ["aider_like.jsonl"] * 2
+    line = assert_one_line_error(run_cli("analyze", a, b, "--each", "--log-matches", "/dev/null"))
+    assert "one trace" in line
+
+
+def test_serve_bad_input(tmp_path):
+    assert "no such file" in assert_one_line_error(run_cli("serve", tmp_path / "missing.jsonl"))
+    assert "--port must be" in assert_one_line_error(run_cli("serve", sample("opencode_like.jsonl"), "--port", "0"))
+    assert "invalid int value" in assert_one_line_error(run_cli("serve", sample("opencode_like.jsonl"), "--port", "x"))

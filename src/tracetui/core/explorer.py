@@ -125,7 +125,7 @@ class ExplorerData:
         a = self.analysis
         doc = PromptDocument(i, r.input, r.output, self.loaded.inputs[i], self.loaded.outputs[i],
                              a.token_classes(i), self.byte_lengths, int(a.unlimited.prefix_hits[i]),
-                             r.input_doc, a.chunk_size, a.chunk_frequency(i))
+                             r.input_doc, a.chunk_size, a.chunk_frequency(i), a.chunk_matched(i))
         with self._lock:
             self._docs[i] = doc
             while len(self._docs) > _DOC_CACHE:

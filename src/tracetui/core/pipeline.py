@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -172,10 +173,29 @@ def _name_model(trace: Trace) -> str:
     return trace.name.split(".")[0].replace("_", "-")
 
 
+def order_warning(trace: Trace) -> str | None:
+    """One line when timestamps go back in file order (the replay follows the file, so the
+    figures may not be those of the requests as they were sent), else None."""
+    late, latest = [], None
+    for r in trace.requests:
+        if r.timestamp is None:
+            continue
+        if latest is not None and r.timestamp < latest:
+            late.append(r.line)
+        latest = r.timestamp if latest is None else max(latest, r.timestamp)
+    if not late:
+        return None
+    n = "1 request has a timestamp" if len(late) == 1 else f"{len(late)} requests have timestamps"
+    return f"{n} earlier than a line above (first: line {late[0]}); requests are replayed in file order"
+
+
 def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
                   progress: Progress | None = None, cancel: threading.Event | None = None,
                   tokenizer_note: str = "",
                   tokens: tuple[TokenStore, TokenStore] | None = None) -> Loaded:
+    late = order_warning(trace)
+    if late is not None and late not in trace.warnings:
+        trace = dataclasses.replace(trace, warnings=trace.warnings + (late,))
     if trace.hashed:  # no text: the study model at block granularity (core.blockstudy)
         from .blockstudy import analyze_hashed
 
