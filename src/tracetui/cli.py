@@ -14,13 +14,30 @@ from collections.abc import Sequence
 
 from .core.display import display_text
 from .core.engines import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, ENGINES
-from .core.engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
+from .core.engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
 from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
 from .core.model import TraceError
 from .core.formats import DEFAULT_TEMPLATE, FORMATS, TEMPLATES
+from .core.reader import DEFAULT_MAX_LINE_MB
 from .core.tokenizer import DEFAULT_TOKENIZER, TokenizerError
+from .tables import OUTPUTS
 
-SUBCOMMANDS = ("analyze", "check", "compare")
+SUBCOMMANDS = ("analyze", "check", "compare", "serve")
+MAX_CHUNK = (1 << 31) - 1  # beyond any prompt; keeps chunk offsets far from int64 overflow
+MAX_LINE_MB = 1 << 20  # 1 TB: beyond it the option is a typo
+
+COMMANDS = """\
+commands:
+  tracetui TRACE          open the explorer on a trace (its options are below)
+  tracetui analyze TRACE… hit rates per pool size, per request, prefix breakers (headless)
+  tracetui check TRACE    a CI gate: exit 0 when the hit-rate thresholds hold, 1 when not
+  tracetui compare A B    two traces side by side: hit rates, block kinds, breakers
+  tracetui serve TRACE    the explorer as a web page (textual-serve), on 127.0.0.1
+  tracetui help [COMMAND] this list, or one command's options
+"""
+
+SAMPLE_HINT = ("Try it on a sample trace: tracetui sample_traces/opencode_like.jsonl "
+               "(`python -m tracetui.samples DIR` writes the samples to DIR)")
 
 
 class UsageError(Exception):
@@ -34,7 +51,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def _common(p: argparse.ArgumentParser, traces: int = 1, engines: bool = True) -> None:
+def _common(p: argparse.ArgumentParser, traces: int = 1, pools: str | None = None,
+            engines: bool = True) -> None:
     if traces == 1:
         p.add_argument("trace", nargs="+", help="trace file(s) or folder(s) of trace files, read as one trace "
                                                 "(.gz is read transparently; - reads stdin)")
@@ -53,9 +71,12 @@ def _common(p: argparse.ArgumentParser, traces: int = 1, engines: bool = True) -
                         "file, llama3:PATH to Llama 3's tokenizer.model, or a HF tokenizer.json")
     p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, metavar="N",
                    help=f"substring chunk size in tokens (default {DEFAULT_CHUNK})")
-    p.add_argument("--pool-sizes", nargs="+", default=None, metavar="GB",
-                   help="pool sizes in GB, 'unlimited' for no eviction (default: "
-                        + " ".join(DEFAULT_POOL_SIZES) + ")")
+    # One spelling in every command; --pool-size is the same option.
+    p.add_argument("--pool-sizes", "--pool-size", dest="pool_sizes", nargs="+", default=None, metavar="GB",
+                   help=pools or ("pool sizes in GB, 'unlimited' for no eviction (default: "
+                                  + " ".join(DEFAULT_POOL_SIZES) + ")"))
+    p.add_argument("--max-line-mb", type=float, default=DEFAULT_MAX_LINE_MB, metavar="MB",
+                   help=f"skip (with a warning) any trace line longer than this (default {DEFAULT_MAX_LINE_MB})")
     p.add_argument("--pool-tokens", nargs="+", default=None, metavar="N",
                    help="pool sizes in tokens instead of GB, 'unlimited' for no eviction")
     p.add_argument("--engine", nargs="+" if engines else None, default=None, metavar="NAME",
@@ -73,16 +94,27 @@ def _common(p: argparse.ArgumentParser, traces: int = 1, engines: bool = True) -
                    help=f"KV cache tokens per GB (default {DEFAULT_TOKENS_PER_GB}: Llama-3.1-8B, bf16)")
     g.add_argument("--kv-model", default=None, metavar="M",
                    help="derive tokens per GB from a model preset: " + ", ".join(PRESETS) + " (:fp8 for fp8)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="tokenize afresh, neither reading nor writing the token cache (see README)")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    main = _Parser(prog="tracetui", description="Explore how much of every prompt in an LLM agent trace "
-                                                 "a KV cache could reuse, and why the rest was missed.")
-    main.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    main = _Parser(prog="tracetui", usage="tracetui TRACE [options] | tracetui COMMAND ...",
+                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                   description="Explore how much of every prompt in an LLM agent trace a KV cache could "
+                               "reuse, and why the rest was missed.\n\n" + COMMANDS, epilog=SAMPLE_HINT)
+    main.add_argument("-V", "--version", action="version", version=f"%(prog)s {_version()}")
     _common(main)
-    analyze = _Parser(prog="tracetui analyze", description="Hit rates of a trace, headless: tables, a chart, JSON.")
+    analyze = _Parser(prog="tracetui analyze", description="Hit rates of traces, headless: tables, a chart, "
+                                                           "JSON; with several traces, each and a summary.")
     _common(analyze)
     analyze.add_argument("--json", action="store_true", help="print one JSON document (see README)")
+    analyze.add_argument("-o", "--output", choices=OUTPUTS, default=None, metavar="FORMAT",
+                         help="table (default), csv or tsv (one table: per request with --per-request, else "
+                              "the breakers with --why, else the pools), markdown (every table), json (= --json)")
+    analyze.add_argument("--each", action="store_true",
+                         help="several paths: analyze each as its own trace, then a table of them all "
+                              "(without it they are read as one trace)")
     analyze.add_argument("--per-request", action="store_true", help="add per-request figures")
     analyze.add_argument("--log-matches", metavar="FILE",
                          help="write every substring match (unlimited pool) as JSONL, as the seed study did")
@@ -90,19 +122,23 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                          help="also rank the prefix breakers, and show sessions and provider-reported usage")
     check = _Parser(prog="tracetui check", description="A CI gate: exit 0 when every threshold holds, "
                                                        "1 when one fails, 2 for bad input.")
-    _common(check, engines=False)
+    _common(check, engines=False, pools="pool sizes in GB the thresholds apply to, each checked (default unlimited)")
     check.add_argument("--min-prefix", type=float, metavar="X", help="minimum prefix hit rate (0-1)")
     check.add_argument("--min-substring", type=float, metavar="X", help="minimum substring hit rate (0-1)")
     check.add_argument("--min-combined", type=float, metavar="X",
                        help="minimum combined hit rate (0-1; unlimited pool only)")
-    check.add_argument("--pool-size", default="unlimited", metavar="GB",
-                       help="pool size the thresholds apply to (default unlimited)")
     check.add_argument("--json", action="store_true", help="print one JSON document")
     compare = _Parser(prog="tracetui compare", description="Two traces side by side: figures per pool size, "
                                                            "per block kind, and breakers found in only one.")
     _common(compare, traces=2)
     compare.add_argument("--json", action="store_true", help="print one JSON document")
-    return main, {"analyze": analyze, "check": check, "compare": compare}
+    serve = _Parser(prog="tracetui serve", description="The explorer as a web page, through textual-serve: "
+                                                       "each browser tab runs its own explorer.")
+    _common(serve)
+    serve.add_argument("--port", type=int, default=8000, metavar="N", help="port to listen on (default 8000)")
+    serve.add_argument("--host", default="127.0.0.1", metavar="ADDR",
+                       help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 for every network)")
+    return main, {"analyze": analyze, "check": check, "compare": compare, "serve": serve}
 
 
 def _version() -> str:
@@ -114,10 +150,12 @@ def _version() -> str:
 def settings_from(args: argparse.Namespace):
     from .core.pipeline import Settings
 
-    if args.chunk_size < 1:
-        raise UsageError("--chunk-size must be at least 1")
-    if args.hash_block_size is not None and args.hash_block_size < 1:
-        raise UsageError("--hash-block-size must be at least 1")
+    if not 1 <= args.chunk_size <= MAX_CHUNK:
+        raise UsageError(f"--chunk-size must be from 1 to {MAX_CHUNK:,}")
+    if not math.isfinite(args.max_line_mb) or not 0 < args.max_line_mb <= MAX_LINE_MB:
+        raise UsageError(f"--max-line-mb must be a number of MB above 0 and at most {MAX_LINE_MB:,}")
+    if args.hash_block_size is not None and not 1 <= args.hash_block_size <= MAX_CHUNK:
+        raise UsageError(f"--hash-block-size must be from 1 to {MAX_CHUNK:,}")
     kv = None
     if args.kv_model:
         kv = kv_model(args.kv_model)
@@ -148,7 +186,8 @@ def settings_from(args: argparse.Namespace):
         raise UsageError("--recompute is a fraction between 0 and 1")
     settings = Settings(tokenizer=args.tokenizer, pool_sizes=sizes, chunk_size=args.chunk_size,
                         tokens_per_gb=tpg, format=args.format, template=args.template,
-                        hash_block_size=args.hash_block_size, engines=engines,
+                        hash_block_size=args.hash_block_size, max_line_mb=args.max_line_mb,
+                        cache=not args.no_cache, engines=engines,
                         pool_tokens=tuple(args.pool_tokens) if args.pool_tokens else None,
                         context_length=args.context_length, block_size=args.block_size,
                         page_size=args.page_size, recompute=args.recompute)
@@ -161,38 +200,78 @@ def settings_from(args: argparse.Namespace):
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if sys.stdout is None:  # started with stdout closed (`>&-`): Python leaves it None
+        return _fail("standard output is closed")
     main_parser, sub = build_parser()
     try:
-        if argv and argv[0] in SUBCOMMANDS:
-            args = sub[argv[0]].parse_args(argv[1:])
-            if argv[0] == "analyze":
-                from .report import run_analyze
-
-                return run_analyze(args, *settings_from(args))
-            from . import gate
-
-            settings, _ = settings_from(args)  # --kv-model only sets the tokens per GB here
-            if argv[0] == "check":
-                return gate.run_check(args, settings)
-            return gate.run_compare(args, settings)
-        args = main_parser.parse_args(argv)
-        settings, _ = settings_from(args)
-        try:
-            from .app.run import run_explorer
-        except ImportError as exc:  # a broken textual install: say so in one line
-            raise UsageError(f"the explorer cannot start ({exc}); `tracetui analyze` works without it") from None
-        return run_explorer(args.trace, settings)
+        code = _run(argv, main_parser, sub)
+        sys.stdout.flush()  # here, not at exit, so that a write error is caught below
+        return code
     except (UsageError, TraceError, TokenizerError, UnknownKVModel, ValueError) as exc:  # GateUsageError too
         return _fail(str(exc))
     except (AnalysisCancelled, KeyboardInterrupt):
         return _fail("cancelled", code=130)
     except BrokenPipeError:
         # `tracetui analyze ... | head`: not an error worth a traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _drop_stdout()
         return 0
+    except OSError as exc:  # stdout on a full disk (/dev/full), a closed terminal
+        _drop_stdout()
+        return _fail(f"cannot write the output: {exc.strerror or exc}")
+
+
+def _run(argv: list[str], main_parser: argparse.ArgumentParser, sub: dict[str, argparse.ArgumentParser]) -> int:
+    if not argv or argv[0] == "help":
+        return _help(main_parser, sub, argv[1:])
+    if argv[0] in SUBCOMMANDS:
+        args = sub[argv[0]].parse_args(argv[1:])
+        if argv[0] == "analyze":
+            from .report import run_analyze
+
+            return run_analyze(args, *settings_from(args))
+        from . import gate
+
+        settings, _ = settings_from(args)  # --kv-model only sets the tokens per GB here
+        if argv[0] == "serve":
+            from .app.run import run_serve
+
+            return run_serve(args, settings)
+        if argv[0] == "check":
+            return gate.run_check(args, settings)
+        return gate.run_compare(args, settings)
+    args = main_parser.parse_args(argv)
+    settings, _ = settings_from(args)
+    try:
+        from .app.run import run_explorer
+    except ImportError as exc:  # a broken textual install: say so in one line
+        raise UsageError(f"the explorer cannot start ({exc}); `tracetui analyze` works without it") from None
+    return run_explorer(args.trace, settings)
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered would fail again when Python
+    flushes it at exit ("Exception ignored ..." and exit code 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _help(main_parser: argparse.ArgumentParser, sub: dict[str, argparse.ArgumentParser], topic: list[str]) -> int:
+    """`tracetui`, `tracetui help`: the commands; `tracetui help COMMAND`: its options."""
+    if len(topic) > 1 or (topic and topic[0] not in sub and topic[0] not in ("explorer", "help")):
+        raise UsageError(f"no command {' '.join(topic)!r}: the commands are {', '.join(SUBCOMMANDS)} "
+                         "(and tracetui TRACE, the explorer)")
+    parser = sub[topic[0]] if topic and topic[0] in sub else main_parser
+    sys.stdout.write(parser.format_help())
+    sys.stdout.flush()
+    return 0
 
 
 def _fail(message: str, code: int = 2) -> int:
     # One line, whatever the message quotes: a file name may hold a newline or an escape.
-    print(f"tracetui: error: {display_text(message.strip()) or 'error'}", file=sys.stderr)
+    if sys.stderr is not None:  # started with stderr closed: nowhere to say it
+        print(f"tracetui: error: {display_text(message.strip()) or 'error'}", file=sys.stderr)
     return code

@@ -6,12 +6,12 @@ import argparse
 from dataclasses import replace
 from typing import Any
 
-from .core.diagnose import block_kind_stats, diagnose, rank_breakers
+from .core.diagnose import block_kind_stats, diagnose, pool_breaks, rank_breakers
 from .core.display import display_text
 from .core.engines import PREFIX_ONLY
-from .core.engines.study import parse_pool_size
-from .core.pipeline import Loaded, Settings, load, pool_in_tokens
-from .report import _DelayedProgress, _pct, make_console, print_json
+from .core.pipeline import Loaded, Settings, load
+from .report import SUBSTRING_NOTE, _DelayedProgress, _pct, make_console, print_json
+from .tables import print_table
 from .why import breakers_json, breakers_table
 
 
@@ -38,56 +38,69 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
         if not 0 <= v <= 1:
             raise GateUsageError(f"--min-{name} is a rate between 0 and 1, not {v}")
     engine = settings.engines[0]
-    if settings.pool_tokens is not None:
-        if len(settings.pool_tokens) != 1:
-            raise GateUsageError("check judges one pool: give --pool-tokens one size")
-        size = pool_in_tokens(settings.pool_tokens[0], settings.tokens_per_gb)
-        settings = replace(settings, pool_sizes=(args.pool_size,))
-    else:
-        size = parse_pool_size(args.pool_size, settings.tokens_per_gb)
-        settings = replace(settings, pool_sizes=(args.pool_size,))
-    if "combined" in thresholds and not size.unlimited:
+    if settings.pool_tokens is None:
+        settings = replace(settings, pool_sizes=tuple(dict.fromkeys(args.pool_sizes or ["unlimited"])))
+    sizes = settings.sizes()
+    if "combined" in thresholds and not any(z.unlimited for z in sizes):
         raise GateUsageError("--min-combined is only defined for the unlimited pool")
     if engine != "study" and ("combined" in thresholds or ("substring" in thresholds and engine in PREFIX_ONLY)):
         raise GateUsageError(f"the {engine} engine has no {'combined' if 'combined' in thresholds else 'substring'}"
                              " hit rate")
     loaded = _load(args.trace, settings)
     a = loaded.analysis
-    pool = loaded.result(engine).pools[0]
-    rates = {"prefix": pool.prefix_rate, "substring": pool.substring_rate,
-             "combined": a.combined_rate if size.unlimited and engine == "study" else None}
-    results = []
-    for name, minimum in thresholds.items():
-        value = rates[name]
-        # Judged on the value as reported: a threshold copied from the report holds.
-        shown = round(value, 6)
-        results.append({"metric": name, "value": shown, "minimum": minimum, "ok": shown >= minimum - 1e-12})
-    ok = all(r["ok"] for r in results)
-    ranked = [] if ok else rank_breakers(diagnose(loaded))
+    engine_pools = loaded.result(engine).pools
+    breaks = None
+    pools, checks = [], []
+    for size, pool, study_pool in zip(sizes, engine_pools, a.pools):
+        rates = {"prefix": pool.prefix_rate, "substring": pool.substring_rate,
+                 "combined": a.combined_rate if size.unlimited and engine == "study" else None}
+        results = []
+        for name, minimum in thresholds.items():
+            if rates[name] is None:
+                continue  # combined: the unlimited pool only
+            # Judged on the value as reported: a threshold copied from the report holds.
+            shown = round(rates[name], 6)
+            results.append({"pool_gb": size.gb, "metric": name, "value": shown, "minimum": minimum,
+                            "ok": shown >= minimum - 1e-12})
+        ok = all(r["ok"] for r in results)
+        ranked = []
+        if not ok:
+            # That pool's breakers: a smaller pool also breaks where it evicted the longer prefix
+            # (the study's pools; another engine's are ranked on the unlimited pool's breaks).
+            breaks = breaks if breaks is not None else diagnose(loaded)
+            ranked = rank_breakers(pool_breaks(loaded, study_pool, breaks) if engine == "study" else breaks)
+        checks += results
+        pools.append((size, rates, results, ok, ranked, pool))
+    ok = all(p[3] for p in pools)
     if args.json:
-        print_json({"trace": loaded.trace.name, "ok": ok, "pool_gb": size.gb, "capacity_tokens": size.capacity,
-                     "requests": a.requests, "input_tokens": a.input_tokens,
-                     **({} if engine == "study" else {"engine": engine, "blocks": pool.blocks,
-                                                       "rejected": pool.rejected_count}),
-                     "prefix_hit_rate": round(rates["prefix"], 6),
-                     "substring_hit_rate": None if rates["substring"] is None else round(rates["substring"], 6),
-                     "combined_hit_rate": None if rates["combined"] is None else round(rates["combined"], 6),
-                     "checks": results, "warnings": list(loaded.trace.warnings),
-                     "top_breakers": breakers_json(ranked[:5])})
+        print_json({"trace": loaded.trace.name, "ok": ok, "requests": a.requests, "input_tokens": a.input_tokens,
+                    **({} if engine == "study" else {"engine": engine}),
+                    "checks": checks, "warnings": list(loaded.trace.warnings),
+                    "pools": [{"gb": size.gb, "capacity_tokens": size.capacity, "ok": pok,
+                               **({} if engine == "study" else {"blocks": pool.blocks,
+                                                                 "rejected": pool.rejected_count}),
+                               **{f"{k}_hit_rate": None if v is None else round(v, 6) for k, v in rates.items()},
+                               "top_breakers": breakers_json(ranked[:5])}
+                              for size, rates, _, pok, ranked, pool in pools]})
         return 0 if ok else 1
     console = make_console()
-    pool_text = "unlimited pool" if size.unlimited else f"{size.label} GB pool ({size.capacity:,} tokens)"
-    if engine != "study":
-        pool_text += f", {engine} engine" + (f" ({pool.rejected_count:,} requests refused)" if pool.rejected_count else "")
     # markup=False: the trace's name is a file name, and "[x]" in it is not rich markup.
-    console.print(f"{display_text(loaded.trace.name)}: {a.requests:,} requests, {a.input_tokens:,} input tokens, {pool_text}",
-                  highlight=False, markup=False)
-    for r in results:
-        mark = "[green]ok  [/]" if r["ok"] else "[red]FAIL[/]"
-        rel = ">=" if r["ok"] else "<"
-        console.print(f"{mark} {r['metric']} hit rate {100 * r['value']:.2f}% {rel} {100 * r['minimum']:.2f}%")
-    if not ok and ranked:
-        console.print(breakers_table(ranked, limit=5, title="Top prefix breakers"))
+    def pool_text(size) -> str:
+        text = "unlimited pool" if size.unlimited else f"{size.label} GB pool ({size.capacity:,} tokens)"
+        return text if engine == "study" else f"{text}, {engine} engine"
+
+    one = len(pools) == 1  # one pool: named once, in the first line
+    console.print(f"{display_text(loaded.trace.name)}: {a.requests:,} requests, {a.input_tokens:,} input tokens"
+                  + (f", {pool_text(sizes[0])}" if one else ""), highlight=False, markup=False)
+    for size, _, results, pok, ranked, _ in pools:
+        for r in results:
+            mark = "[green]ok  [/]" if r["ok"] else "[red]FAIL[/]"
+            rel = ">=" if r["ok"] else "<"
+            console.print(f"{mark} {'' if one else pool_text(size) + ': '}{r['metric']} hit rate "
+                          f"{100 * r['value']:.2f}% {rel} {100 * r['minimum']:.2f}%")
+        if ranked:
+            title = "Top prefix breakers" + ("" if one else f", {pool_text(size)}")
+            print_table(console, breakers_table(ranked, limit=5, title=title))
     return 0 if ok else 1
 
 
@@ -142,17 +155,21 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
     for pa, pb in zip(la.analysis.pools, lb.analysis.pools):
         t.add_row(pa.size.label, _pct(pa.prefix_rate), _pct(pb.prefix_rate), _delta(pa.prefix_rate, pb.prefix_rate),
                   _pct(pa.substring_rate), _pct(pb.substring_rate), _delta(pa.substring_rate, pb.substring_rate))
-    console.print(t if engine_sets is None else _engines_compare_table(engine_sets))
-    kt = Table(title="By block kind (unlimited pool)", title_justify="left")
+    print_table(console, t if engine_sets is None else _engines_compare_table(engine_sets))
+    kt = Table(title="By block kind (unlimited pool)", title_justify="left", caption=SUBSTRING_NOTE,
+               caption_justify="left")
     for col in ("block", "tokens A", "tokens B", "prefix A", "prefix B", "substring A", "substring B"):
         kt.add_column(col, justify="left" if col == "block" else "right")
     for row in kinds:
         a_, b_ = row["a"], row["b"]
         kt.add_row(Text(display_text(row["block"])), f"{a_['tokens']:,}", f"{b_['tokens']:,}", _pct(a_["prefix_hit_rate"]),
                    _pct(b_["prefix_hit_rate"]), _pct(a_["substring_hit_rate"]), _pct(b_["substring_hit_rate"]))
-    console.print(kt)
-    console.print(breakers_table(only_a, title="Breakers only in A") if only_a else "No breaker only in A.")
-    console.print(breakers_table(only_b, title="Breakers only in B") if only_b else "No breaker only in B.")
+    print_table(console, kt)
+    for side, only in (("A", only_a), ("B", only_b)):
+        if only:
+            print_table(console, breakers_table(only, title=f"Breakers only in {side}"))
+        else:
+            console.print(f"No breaker only in {side}.")
     return 0
 
 

@@ -12,13 +12,16 @@ import orjson
 
 from .charts import hit_rate_chart
 from .core.display import display_text, json_safe
-from .core.engine import Analysis
+from .core.engines.study import Analysis
 from .core.kvmodels import GB, KVModel
 from .core.pipeline import Loaded, Settings, load
 from .engine_views import (engine_notes, engines_table, is_default, loss_splits, losses_table, update_json,
                            update_row)
+from .tables import LABEL, RATE, TEXT, Col, Data, print_table, rich_table
 
 _STAGES = {"read": "reading", "tokenize": "tokenizing", "analyze": "replaying pools"}
+SUBSTRING_NOTE = "substring: what a substring cache reuses, the prefix included"
+"""Under every table with a substring figure: one meaning on every screen (see README)."""
 
 
 class _DelayedProgress:
@@ -51,23 +54,86 @@ class _DelayedProgress:
 
 
 def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None) -> int:
-    progress = _DelayedProgress()
-    try:
-        loaded = load(args.trace, settings, progress=progress)
-    finally:
-        progress.close()
+    paths = args.trace if isinstance(args.trace, list) else [args.trace]
+    # Several paths are one trace (see README), or with --each a trace each and a summary.
+    paths = paths if getattr(args, "each", False) else [paths if len(paths) > 1 else paths[0]]
+    fmt = output_format(args)
+    if args.log_matches and len(paths) > 1:
+        raise ValueError("--log-matches writes the matches of one trace; not with --each")
     if args.log_matches:
-        write_matches(loaded.analysis, args.log_matches)
-    breaks = None
-    if getattr(args, "why", False):
-        from .core.diagnose import diagnose
+        check_log_path(args.log_matches, args.trace)
+    why = getattr(args, "why", False)
+    docs, tables, summary = [], [], []
+    console = make_console() if fmt == "table" else None
+    for k, path in enumerate(paths):
+        progress = _DelayedProgress()
+        try:
+            loaded = load(path, settings, progress=progress)
+        finally:
+            progress.close()
+        if args.log_matches:
+            write_matches(loaded.analysis, args.log_matches)
+        breaks = None
+        if why:
+            from .core.diagnose import diagnose
 
-        breaks = diagnose(loaded)
-    if args.json:
-        print_json(to_json(loaded, kv, per_request=args.per_request, breaks=breaks))
-        return 0
-    render_text(loaded, kv, per_request=args.per_request, breaks=breaks)
+            breaks = diagnose(loaded)
+        # Each trace's figures are kept, not the trace: three large traces need one in memory.
+        if fmt == "json":
+            docs.append(to_json(loaded, kv, per_request=args.per_request, breaks=breaks))
+        elif fmt == "table":
+            if k:
+                console.rule()
+            render_text(loaded, kv, per_request=args.per_request, breaks=breaks, console=console)
+        else:
+            tables.append(format_tables(loaded, fmt, args.per_request, breaks, len(paths) > 1))
+        summary.append(summary_row(loaded))
+        del loaded, breaks
+    if fmt == "json":
+        print_json(docs[0] if len(docs) == 1 else {"traces": docs})
+    elif fmt == "table":
+        if len(paths) > 1:
+            console.rule()
+            print_table(console, rich_table(summary_data(summary)))
+    else:
+        from .tables import write
+
+        # Several traces: each table's rows of every trace, under one header (and, in Markdown,
+        # the summary table of all traces first).
+        merged = [Data(ts[0].title, ts[0].cols, [r for t in ts for r in t.rows], ts[0].caption)
+                  for ts in zip(*tables)]
+        if fmt == "markdown" and len(paths) > 1:
+            merged.insert(0, summary_data(summary))
+        write(merged, fmt)
     return 0
+
+
+def output_format(args: argparse.Namespace) -> str:
+    fmt = getattr(args, "output", None)
+    if getattr(args, "json", False):
+        if fmt not in (None, "json"):
+            raise ValueError(f"--json and --output {fmt} ask for two formats; give one")
+        return "json"
+    return fmt or "table"
+
+
+def format_tables(loaded: Loaded, fmt: str, per_request: bool, breaks, many: bool) -> list[Data]:
+    """The tables of --output csv / tsv / markdown. CSV and TSV hold one table: the most
+    detailed one asked for (per request with --per-request, else the breakers with --why,
+    else the pools); Markdown holds every one."""
+    out = []
+    if fmt == "markdown" or not (per_request or breaks is not None):
+        out.append(pools_data(loaded))
+    if per_request:
+        out.append(requests_data(loaded, breaks))
+    if breaks is not None and (fmt == "markdown" or not per_request):
+        from .core.diagnose import rank_breakers
+        from .why import breakers_data
+
+        out.append(breakers_data(rank_breakers(breaks)))
+    if fmt != "markdown":
+        out = out[:1]
+    return [d.with_trace(loaded.trace.name) for d in out] if many else out
 
 
 def print_json(doc: dict[str, Any]) -> None:
@@ -113,7 +179,7 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, br
         "tokens_per_gb": s.tokens_per_gb,
         "kv_model": {"name": kv.name, "dtype": kv.dtype, "bytes_per_token": kv.bytes_per_token} if kv else None,
         "bytes_per_token": round(bytes_per_token(s, kv), 3),
-        "warnings": list(trace.warnings),
+        "warnings": warnings(loaded, usage_shown=per_request or breaks is not None),
         "unlimited": {
             "prefix_hit_rate": _r(a.unlimited.prefix_rate),
             "substring_hit_rate": _r(a.unlimited.substring_rate),
@@ -129,6 +195,15 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, br
     if per_request:
         doc["requests_detail"] = requests_detail(loaded, breaks, splits=splits)
     return doc
+
+
+def warnings(loaded: Loaded, *, usage_shown: bool) -> list[str]:
+    """The trace's warnings, and (when provider usage is shown) the requests whose usage was ignored."""
+    from .core.diagnose import usage_warning
+
+    out = list(loaded.trace.warnings)
+    usage = usage_warning(loaded) if usage_shown else None
+    return out + [usage] if usage else out
 
 
 def requests_detail(loaded: Loaded, breaks=None, *, pools: bool = True, splits=None) -> list[dict[str, Any]]:
@@ -174,18 +249,48 @@ def _first_timestamp(loaded: Loaded) -> float | None:
     return min(ts) if ts else None
 
 
+# Bytes per line item of --log-matches (`{"MatchStart":1234,...,"PrevMatchEnd":56789},`), and
+# per request line; past LOG_WARN_BYTES the size is announced on stderr before writing.
+MATCH_BYTES = 90
+LOG_WARN_BYTES = 100 << 20
+
+
+def check_log_path(path: str, traces: str | list[str]) -> None:
+    """Refuse a --log-matches path that is one of the trace's files: opening it for writing
+    would empty that file before it is read."""
+    from .core.formats.loader import trace_files
+    from .core.model import TraceError
+
+    try:
+        files = trace_files([traces] if isinstance(traces, str) else traces)
+    except TraceError:  # a folder with no trace file: the read says so
+        return
+    for trace in files:
+        if trace == "-":
+            continue
+        try:
+            same = os.path.samefile(path, trace)
+        except (OSError, ValueError):  # either does not exist (yet): not the same file
+            same = False
+        if same:
+            raise ValueError(f"--log-matches {path} is the trace itself: give another file")
+
+
 def write_matches(a: Analysis, path: str) -> None:
     """One JSON line per request, in the seed study's --log-matches format."""
+    estimate = a.match_count() * MATCH_BYTES + a.requests * 60
+    if estimate > LOG_WARN_BYTES:
+        print(f"tracetui: warning: --log-matches writes about {estimate / 1e6:,.0f} MB to {path} "
+              "(one item per matching (window, chunk) pair)", file=sys.stderr)
     try:
-        f = open(path, "wb")
-    except OSError as exc:
-        raise ValueError(f"cannot write {path}: {exc.strerror}") from None
-    with f:
-        for i in range(a.requests):
-            matches = [{"MatchStart": s, "MatchEnd": e, "PrevStep": j, "PrevMatchStart": ps, "PrevMatchEnd": pe}
-                       for s, e, j, ps, pe in a.iter_matches(i)] if i else []
-            f.write(orjson.dumps({"StepID": i, "InputLen": int(a.input_lens[i]),
-                                  "OutputLen": int(a.output_lens[i]), "Matches": matches}) + b"\n")
+        with open(path, "wb") as f:
+            for i in range(a.requests):
+                matches = [{"MatchStart": s, "MatchEnd": e, "PrevStep": j, "PrevMatchStart": ps,
+                            "PrevMatchEnd": pe} for s, e, j, ps, pe in a.iter_matches(i)] if i else []
+                f.write(orjson.dumps({"StepID": i, "InputLen": int(a.input_lens[i]),
+                                      "OutputLen": int(a.output_lens[i]), "Matches": matches}) + b"\n")
+    except OSError as exc:  # a full disk (/dev/full), a directory, no permission
+        raise ValueError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 # --------------------------------------------------------------------------- text
@@ -214,25 +319,85 @@ def _pct(x: float | None) -> str:
 
 
 def make_console():
-    """A rich Console whose closed pipe surfaces as BrokenPipeError (rich exits 1 itself)."""
+    """A rich Console whose closed pipe surfaces as BrokenPipeError (rich exits 1 itself).
+
+    On a pipe (a file, `less`) without COLUMNS, lines are as wide as they need: nothing is
+    wrapped at 80 columns, and tables take their natural width (see tables.print_table)."""
     from rich.console import Console
 
     class _Console(Console):
         def on_broken_pipe(self) -> None:
             raise BrokenPipeError
 
-    return _Console()
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    return _Console(width=10 ** 4 if piped else None)
 
 
-def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, breaks=None) -> None:
+def pools_data(loaded: Loaded) -> Data:
+    a = loaded.analysis
+    d = Data("Hit rate by pool size", [Col("pool (GB)", "pool_gb", LABEL, show="human"),
+                                       Col("pool (GB)", "pool_gb", show="machine"),
+                                       Col("capacity (tokens)", "capacity_tokens", LABEL, show="human"),
+                                       Col("capacity (tokens)", "capacity_tokens", show="machine"),
+                                       Col("prefix", "prefix_hit_rate", RATE, "green"),
+                                       Col("substring", "substring_hit_rate", RATE, "cyan"),
+                                       Col("combined", "combined_hit_rate", RATE)], caption=SUBSTRING_NOTE)
+    for p in a.pools:
+        d.rows.append([p.size.label, p.size.gb, "unlimited" if p.size.unlimited else f"{p.size.capacity:,}",
+                       p.size.capacity, p.prefix_rate, p.substring_rate,
+                       a.combined_rate if p.size.unlimited else None])
+    return d
+
+
+def requests_data(loaded: Loaded, breaks=None) -> Data:
+    cols = [Col("#", "index"), Col("line", "line"), Col("session", "session_id", TEXT),
+            Col("input", "input_tokens"), Col("output", "output_tokens"), Col("prefix", "prefix_hit_rate", RATE),
+            Col("from", "prefix_source"), Col("substring", "substring_hit_rate", RATE),
+            Col("combined", "combined_hit_rate", RATE)]
+    if breaks is not None:
+        cols += [Col("cause", "cause", TEXT), Col("break block", "break_block", TEXT), Col("lost", "tokens_lost"),
+                 Col("where", "where", TEXT, show="machine"), Col("description", "description", TEXT, show="machine")]
+    d = Data("Per request (unlimited pool)", cols, caption=SUBSTRING_NOTE)
+    for row in requests_detail(loaded, breaks, pools=False):
+        n = row["input_tokens"]
+        def rate(k: str) -> float | None:
+            return row[k] / n if n else None
+        cells = [row["index"], row["line"], row["session_id"] or "", n, row["output_tokens"], rate("prefix_hit"),
+                 None if row["prefix_source"] < 0 else row["prefix_source"], rate("substring_hit"),
+                 rate("combined_hit")]
+        if breaks is not None:
+            b = row["break"]
+            cells += [b["cause"], b["break_block"], b["tokens_lost"], b["where"], b["description"]]
+        d.rows.append(cells)
+    return d
+
+
+def summary_data(rows: list[tuple[str, int, int, int, float, float, float]]) -> Data:
+    """One line per trace of `analyze A B C` (unlimited pool)."""
+    return Data("Traces (unlimited pool)", [Col("trace", "trace", TEXT), Col("requests", "requests"),
+                                            Col("sessions", "sessions"), Col("input tokens", "input_tokens"),
+                                            Col("prefix", "prefix_hit_rate", RATE, "green"),
+                                            Col("substring", "substring_hit_rate", RATE, "cyan"),
+                                            Col("combined", "combined_hit_rate", RATE)],
+                [list(r) for r in rows], caption=SUBSTRING_NOTE)
+
+
+def summary_row(loaded: Loaded) -> tuple[str, int, int, int, float, float, float]:
+    a = loaded.analysis
+    return (loaded.trace.name, a.requests, len(loaded.trace.sessions), a.input_tokens, a.unlimited.prefix_rate,
+            a.unlimited.substring_rate, a.combined_rate)
+
+
+def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, breaks=None,
+                console=None) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    console = make_console()
+    console = console or make_console()
     a, trace, s = loaded.analysis, loaded.trace, loaded.settings
     # Whatever comes from the trace or its path goes through display_text (no control reaches
     # the terminal) into a Text, not a str ("[/x]" there is not rich markup).
-    for w in trace.warnings:
+    for w in warnings(loaded, usage_shown=per_request or breaks is not None):
         console.print(Text.assemble(("warning:", "yellow"), " ", display_text(w)))
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
@@ -274,46 +439,19 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
                 console.print(losses_table(loaded, splits))
             render_why(console, loaded, breaks)
         return
-    table = Table(title="Hit rate by pool size", title_justify="left")
-    table.add_column("pool (GB)", justify="right")
-    table.add_column("capacity (tokens)", justify="right")
-    table.add_column("prefix", justify="right", style="green")
-    table.add_column("substring", justify="right", style="cyan")
-    table.add_column("combined", justify="right")
-    for p in a.pools:
-        table.add_row(p.size.label, "unlimited" if p.size.unlimited else f"{p.size.capacity:,}",
-                      _pct(p.prefix_rate), _pct(p.substring_rate),
-                      _pct(a.combined_rate) if p.size.unlimited else "–")
-    console.print(table)
+    print_table(console, rich_table(pools_data(loaded)))
     if len(a.pools) > 1:
         chart = hit_rate_chart(a, width=min(console.width, 100), height=18,
                                color=console.color_system is not None)
         if chart:
             console.print()
             console.file.flush()
-            sys.stdout.write(chart + "\n")
-            sys.stdout.flush()
+            console.file.write(chart + "\n")
+            console.file.flush()
 
     if per_request:
-        rt = Table(title="Per request (unlimited pool)", title_justify="left")
-        cols = ["#", "line", "session", "input", "output", "prefix", "from", "substring", "combined"]
-        if breaks is not None:
-            cols += ["cause", "break block", "lost"]
-        for col in cols:
-            rt.add_column(col, justify="left" if col in ("session", "cause", "break block") else "right")
-        for row in requests_detail(loaded, breaks, pools=False):
-            n = max(row["input_tokens"], 1)
-            cells = [str(row["index"]), str(row["line"]), Text(display_text(str(row["session_id"] or "")[:14])),
-                     f"{row['input_tokens']:,}", f"{row['output_tokens']:,}",
-                     _pct(row["prefix_hit"] / n), "–" if row["prefix_source"] < 0 else str(row["prefix_source"]),
-                     _pct(row["substring_hit"] / n), _pct(row["combined_hit"] / n)]
-            if breaks is not None:
-                b = row["break"]
-                cells += [Text(b["cause"]), Text(display_text(b["break_block"] or "–")), f"{b['tokens_lost']:,}"]
-            rt.add_row(*cells)
-        console.print(rt)
+        print_table(console, rich_table(requests_data(loaded, breaks)))
     if breaks is not None:
         from .why import render_why
 
         render_why(console, loaded, breaks)
-

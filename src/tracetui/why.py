@@ -12,6 +12,7 @@ from .core.diagnose import (Break, Breaker, ProviderUsage, SessionStats, provide
 from .core.display import display_text
 from .core.pipeline import Loaded
 from .report import _r
+from .tables import TEXT, Col, Data, print_table, rich_table
 
 SESSION_COLUMNS = ("session", "requests", "input tokens", "prefix", "substring", "combined",
                    "prefix within", "prefix across")
@@ -34,7 +35,8 @@ def session_row(s: SessionStats, width: int = 24) -> tuple[str, ...]:
 
 
 def breakers_json(ranked: list[Breaker]) -> list[dict[str, Any]]:
-    return [{"cause": g.cause, "block": g.block, "description": g.description, "requests": list(g.requests),
+    return [{"cause": g.cause, "block": g.block, "where": g.where, "description": g.description,
+             "requests": list(g.requests),
              "tokens_lost": g.tokens_lost, "substring_recovered": g.recovered} for g in ranked]
 
 
@@ -74,7 +76,8 @@ def usage_json(loaded: Loaded, usage: list[ProviderUsage]) -> dict[str, Any] | N
 def break_json(b: Break) -> dict[str, Any]:
     return {"cause": b.cause, "source": b.source, "break_token": b.prefix, "break_char": b.char,
             "break_block": b.block.kind if b.block else None, "in_source_output": b.in_source_output,
-            "description": b.description, "tokens_lost": b.tokens_lost, "substring_recovered": b.recovered}
+            "where": b.where, "description": b.description, "tokens_lost": b.tokens_lost,
+            "substring_recovered": b.recovered}
 
 
 def why_json(loaded: Loaded, breaks: tuple[Break, ...]) -> dict[str, Any]:
@@ -94,26 +97,25 @@ def _cause_counts(breaks: tuple[Break, ...]) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- rich
 
-def breakers_table(ranked: list[Breaker], limit: int | None = None, title: str = "Prefix breakers"):
-    from rich.table import Table
-    from rich.text import Text
-
-    t = Table(title=title, title_justify="left", expand=True)
-    t.add_column("#", justify="right", no_wrap=True)
-    t.add_column("cause", no_wrap=True)
-    t.add_column("block", no_wrap=True)
-    t.add_column("what changed", ratio=1, min_width=24, overflow="fold")
-    t.add_column("requests", no_wrap=True)
-    t.add_column("lost", justify="right", style="red", no_wrap=True)
-    t.add_column("recovered", justify="right", style="cyan", no_wrap=True)
+def breakers_data(ranked: list[Breaker], limit: int | None = None, title: str = "Prefix breakers") -> Data:
+    """The ranked breakers as a table: the rich table and Markdown show the description with
+    its block's name under it and the first requests; CSV / TSV have a column each."""
+    d = Data(title, [Col("#", "rank"), Col("cause", "cause", TEXT), Col("block", "block", TEXT),
+                     Col("what changed", "description", TEXT, show="human", grow=True),
+                     Col("where", "where", TEXT, show="machine"), Col("description", "description", TEXT, show="machine"),
+                     Col("requests", "requests", TEXT, show="human"), Col("requests", "requests", TEXT, show="machine"),
+                     Col("lost", "tokens_lost", style="red"),
+                     Col("recovered", "substring_recovered", style="cyan")])
     for k, g in enumerate(ranked[:limit] if limit else ranked, 1):
+        what = g.description + (f"\nin {g.where}" if g.where else "")
         reqs = ",".join(map(str, g.requests[:4])) + ("…" if len(g.requests) > 4 else "")
-        # Text, not str: descriptions quote the trace, and "[/x]" in a prompt is not rich markup;
-        # display_text: nor is an escape in it a terminal control.
-        t.add_row(str(k), Text(g.cause), Text(display_text(g.block or "–")), Text(display_text(g.description)),
-                  f"{len(g.requests)}: {reqs}",
-                  f"{g.tokens_lost:,}", f"{g.recovered:,}")
-    return t
+        d.rows.append([k, g.cause, g.block or None, what, g.where, g.description, f"{len(g.requests)}: {reqs}",
+                       " ".join(map(str, g.requests)), g.tokens_lost, g.recovered])
+    return d
+
+
+def breakers_table(ranked: list[Breaker], limit: int | None = None, title: str = "Prefix breakers"):
+    return rich_table(breakers_data(ranked, limit, title), expand=True)
 
 
 def render_why(console, loaded: Loaded, breaks: tuple[Break, ...]) -> None:
@@ -126,30 +128,34 @@ def render_why(console, loaded: Loaded, breaks: tuple[Break, ...]) -> None:
     console.print("Causes: " + ", ".join(f"{c} {n}" for c, n in sorted(counts.items(), key=lambda x: -x[1])),
                   highlight=False)
     if ranked:
-        console.print(breakers_table(ranked))
+        print_table(console, breakers_table(ranked))
     else:
         console.print("No prefix breaker: every request continues an earlier one.")
     stats = session_stats(loaded)
     st = Table(title="Sessions (unlimited pool)", title_justify="left")
-    for col in SESSION_COLUMNS:
-        st.add_column(col, justify="left" if col == "session" else "right")
-    for s in sorted(stats, key=lambda s: -s.input_tokens)[:30]:
-        session, *figures = session_row(s)
+    rows = [session_row(s) for s in sorted(stats, key=lambda s: -s.input_tokens)[:30]]
+    for k, col in enumerate(SESSION_COLUMNS):
+        # A figure column is as wide as its widest figure: only its header may wrap.
+        st.add_column(col, justify="left" if k == 0 else "right", overflow="fold",
+                      min_width=None if k == 0 else max((len(r[k]) for r in rows), default=1))
+    for session, *figures in rows:
         st.add_row(Text(session), *figures)  # Text: a session id is trace data, not markup
-    console.print(st)
+    print_table(console, st)
     if len(stats) > 30:
         console.print(f"… and {len(stats) - 30} more sessions (see --json)")
     usage = usage_json(loaded, usage_table(loaded))
     if usage:
         ut = Table(title="Provider-reported cache use vs simulated prefix hit", title_justify="left")
-        for col in ("request", "provider", "prompt tokens", "cached (provider)", "cache write",
-                    "simulated input", "simulated prefix hit"):
-            ut.add_column(col, justify="right")
-        for row in usage["per_request"]:
-            ut.add_row(str(row["index"]), Text(display_text(row["provider"])), f"{row['prompt_tokens']:,}", f"{row['cached_tokens']:,}",
-                       f"{row['cache_write_tokens']:,}", f"{row['simulated_input_tokens']:,}",
-                       f"{row['simulated_prefix_hit']:,}")
-        console.print(ut)
+        rows = [(str(row["index"]), display_text(row["provider"]), f"{row['prompt_tokens']:,}",
+                 f"{row['cached_tokens']:,}", f"{row['cache_write_tokens']:,}", f"{row['simulated_input_tokens']:,}",
+                 f"{row['simulated_prefix_hit']:,}") for row in usage["per_request"]]
+        for k, col in enumerate(("request", "provider", "prompt tokens", "cached (provider)", "cache write",
+                                 "simulated input", "simulated prefix hit")):
+            # As wide as its widest cell: only the header may wrap.
+            ut.add_column(col, justify="right", overflow="fold", min_width=max((len(r[k]) for r in rows), default=1))
+        for r in rows:
+            ut.add_row(r[0], Text(r[1]), *r[2:])  # Text: the provider's name is not markup
+        print_table(console, ut)
         pr, sr = usage["provider_hit_rate"], usage["simulated_prefix_hit_rate"]
         console.print(f"provider cache hit rate {100 * (pr or 0):.1f}% vs simulated prefix hit rate "
                       f"{100 * (sr or 0):.1f}% (provider tokens: {usage['prompt_tokens']:,} with its tokenizer)",

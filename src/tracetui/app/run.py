@@ -13,8 +13,8 @@ from ..core.pipeline import Settings
 from ..core.tokenizer import AUTO, load_tokenizer
 
 
-def run_explorer(paths: str | Sequence[str], settings: Settings) -> int:
-    # Fail before the UI starts for what can be told at once: one line, exit code 2.
+def _check_traces(paths: str | Sequence[str], settings: Settings) -> str | list[str]:
+    """Fail before the UI starts for what can be told at once: one line, exit code 2."""
     paths = [paths] if isinstance(paths, str) else list(paths)
     for path in paths:
         if path == "-":
@@ -23,11 +23,16 @@ def run_explorer(paths: str | Sequence[str], settings: Settings) -> int:
         if not os.path.exists(path):
             raise TraceError(f"no such file: {path}")
     trace_files(paths)  # a folder with no trace file in it
-    if len(paths) == 1:
-        paths = paths[0]
     if (settings.tokenizer or "").strip() != AUTO:  # auto is resolved from the trace, once read
         load_tokenizer(settings.tokenizer)  # an unknown tokenizer is a usage error, not a screen
-    if not sys.stdout.isatty():
+    return paths[0] if len(paths) == 1 else paths
+
+
+def run_explorer(paths: str | Sequence[str], settings: Settings) -> int:
+    path = _check_traces(paths, settings)
+    # textual-serve runs the explorer with its web driver, its output a pipe to the server.
+    served = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
+    if not sys.stdout.isatty() and not served:
         raise TraceError("the explorer needs a terminal; use `tracetui analyze` for headless output")
     from .app import create_app
 
@@ -36,3 +41,30 @@ def run_explorer(paths: str | Sequence[str], settings: Settings) -> int:
     if app.error_message:
         raise TraceError(app.error_message)  # the CLI prints it as its one error line, exit 2
     return int(code or 0)
+
+
+def run_serve(args, settings: Settings) -> int:
+    """`tracetui serve TRACE`: textual-serve runs `tracetui TRACE` (with the same settings)
+    for every browser tab that opens the page."""
+    import shlex
+
+    from ..core.display import display_text
+
+    paths = _check_traces(args.trace, settings)
+    paths = [paths] if isinstance(paths, str) else paths
+    if not 0 < args.port < 65536:
+        raise TraceError(f"--port must be between 1 and 65535, not {args.port}")
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise TraceError("tracetui serve needs textual-serve: pip install 'tracetui[serve]'") from None
+    command = [sys.executable, "-m", "tracetui", *map(os.path.abspath, paths), "--chunk-size", str(settings.chunk_size),
+               "--tokens-per-gb", repr(settings.tokens_per_gb), "--pool-sizes", *settings.pool_sizes,
+               "--template", settings.template]
+    for option, value in (("--tokenizer", settings.tokenizer), ("--format", settings.format),
+                          ("--hash-block-size", settings.hash_block_size)):
+        if value is not None:
+            command += [option, str(value)]
+    name = os.path.basename(paths[0]) + (f" +{len(paths) - 1} more" if len(paths) > 1 else "")
+    Server(shlex.join(command), host=args.host, port=args.port, title=f"tracetui {display_text(name)}").serve()
+    return 0

@@ -4,7 +4,11 @@ For request i the engine gives the entry j that shared the longest prefix with i
 pool) and that prefix's length P in tokens. The break is token P of the input. Its cause is
 decided by rules, in this order:
 
-- new         no earlier entry shares a token (first request, new session).
+- new         nothing is shared: no prefix, and no chunk of the input was seen before (first
+              request, new session). A request that shares chunks but not its first token
+              breaks at token 0, against the entry most of its chunks were first seen in,
+              and gets one of the causes below like any other break.
+- empty       the input has no tokens: nothing to reuse, nothing lost (not a break).
 - append      the whole source entry (or the whole input) was reused: nothing broke.
 - retokenize  the texts agree across the break; only the tokens differ at a boundary.
 - template    the texts differ only in role markers / special tokens / whitespace.
@@ -13,10 +17,15 @@ decided by rules, in this order:
 - reorder     the block holding the break has the same lines (or items) in another order.
 - insert      new text sits before text of the source that follows unchanged.
 - edit        text changed inside a block.
+
+In a pool of limited size (`pool_breaks`), a request whose prefix the unlimited pool reuses
+further broke because of the pool:
+- evicted     the entry sharing the longer prefix was evicted (or cut to the pool's size).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import threading
@@ -29,11 +38,12 @@ import numpy as np
 
 from .blocks import block_at, split_blocks
 from .document import char_offsets
-from .engine import AnalysisCancelled, analyze
+from .engines.study import AnalysisCancelled, PoolResult, analyze
 from .model import Block
 from .pipeline import Loaded
 
-CAUSES = ("new", "append", "retokenize", "template", "rerender", "reorder", "insert", "edit")
+CAUSES = ("new", "empty", "append", "retokenize", "template", "rerender", "reorder", "insert", "edit",
+          "evicted")
 
 _ANCHOR = 96  # characters of the source compared to find where the texts meet again
 _ANCHOR_STEPS = (0, 16, 64, 256, 1024, 4096, 16384)
@@ -55,7 +65,9 @@ class Break:
 
     request: int
     source: int
-    """Entry that gave the longest prefix (unlimited pool); -1 for none."""
+    """Entry the request is compared with: the one that gave the longest prefix (unlimited
+    pool), or with no prefix hit the entry most of its reused chunks were first seen in; -1
+    when nothing is shared."""
     cause: str
     prefix: int
     """Prefix hit in tokens (the break token's index)."""
@@ -70,9 +82,14 @@ class Break:
     added: str
     """Request text put in its place."""
     description: str
-    """Normalised, for grouping like breaks across requests."""
-    recovered: int
-    """Tokens after the break that a substring cache still reused (unlimited pool)."""
+    """What differs at the break (as the diff screen shows it), normalised for grouping like
+    breaks across requests."""
+    recovered: int | None
+    """Tokens after the break that a substring cache still reused (unlimited pool); None in
+    a limited pool's breaks, where the engine does not tell which chunks it reused."""
+    where: str = ""
+    """The block holding the break, named by its role and first line ("" when there is none
+    to name; "previous output" for a break inside the source's output)."""
 
     @property
     def tokens_lost(self) -> int:
@@ -81,7 +98,7 @@ class Break:
 
     @property
     def is_breaker(self) -> bool:
-        return self.cause != "append"
+        return self.cause not in ("append", "empty")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,17 +110,21 @@ class Breaker:
     description: str
     requests: tuple[int, ...]
     tokens_lost: int
-    recovered: int
+    recovered: int | None
+    where: str = ""
+    """The `where` of its breaks when they all agree, else ""."""
 
 
 # --------------------------------------------------------------------------- normalising
 
+_DAY = r"(?:Mon(?:day)?|Tue(?:s(?:day)?)?|Wed(?:nesday)?|Thu(?:rs(?:day)?)?|Fri(?:day)?|Sat(?:urday)?|Sun(?:day)?)"
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?"
+          r"|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
 _NORMALISERS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<UUID>"),
-    (re.compile(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? +(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
-                r"[a-z]* +\d{1,2},? +\d{4}\b", re.I), "<DATE>"),
-    (re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* +\d{1,2},? +\d{4}\b", re.I),
-     "<DATE>"),
+    # The year is optional: a change cut at a token boundary may hold "Sat Jan 31" only.
+    (re.compile(rf"\b{_DAY},? +{_MONTH}\.? +\d{{1,2}}\b(?:,? +\d{{4}}\b)?", re.I), "<DATE>"),
+    (re.compile(rf"\b{_MONTH}\.? +\d{{1,2}}\b(?:,? +\d{{4}}\b)?", re.I), "<DATE>"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"),
      "<DATE>"),
     (re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?: ?[AP]M)?\b", re.I), "<TIME>"),
@@ -114,11 +135,15 @@ _NORMALISERS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def normalise(text: str, limit: int = 72) -> str:
-    """Replace numbers, dates, hashes and ids by placeholders; squeeze whitespace; shorten."""
+def _placeholders(text: str) -> str:
     for pattern, repl in _NORMALISERS:
         text = pattern.sub(repl, text)
-    text = _SPACE.sub(" ", text).strip()
+    return text
+
+
+def normalise(text: str, limit: int = 72) -> str:
+    """Replace numbers, dates, hashes and ids by placeholders; squeeze whitespace; shorten."""
+    text = _SPACE.sub(" ", _placeholders(text)).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -138,14 +163,43 @@ def _first_line(text: str) -> str:
     return ""
 
 
-def _visible(text: str) -> str:
-    """A short change with its whitespace made visible, normalised for grouping."""
+def _visible(text: str, limit: int = 32) -> str:
+    """A short change normalised for grouping, its whitespace made visible, shortened."""
     if not text:
         return "∅"
-    shown = text.replace(" ", "␣").replace("\n", "↵").replace("\t", "→")
-    for pattern, repl in _NORMALISERS:
-        shown = pattern.sub(repl, shown)
-    return shown
+    shown = _placeholders(text).replace(" ", "␣").replace("\n", "↵").replace("\t", "→")
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _change(old: str, new: str, c: int, removed_n: int, added_n: int) -> str:
+    """What differs at the break, as the diff screen marks it: `context⟨removed⟩ → ⟨added⟩`,
+    normalised so that `chars_current=190` -> `470` and `534` -> `810` read alike.
+
+    The texts agree before c and again after c + removed_n / c + added_n. A change that
+    starts or ends inside a word is widened to the whole word ("Sat" -> "Sun", not "at" ->
+    "un"), so that the placeholders see whole numbers and dates; a change that starts at a
+    word boundary is left as it is (`120000` -> `120000.0` stays ∅ -> `.0`)."""
+    d = c + len(_common_prefix(old[c: c + removed_n], new[c: c + added_n]))
+    e_old, e_new = c + removed_n, c + added_n
+    # Trim what both sides share at the end, as the minimal change would.
+    while e_old > d and e_new > d and old[e_old - 1] == new[e_new - 1]:
+        e_old, e_new = e_old - 1, e_new - 1
+    start = d
+    if _is_word(old[d: d + 1]) or _is_word(new[d: d + 1]):
+        while start > 0 and start > c - 32 and _is_word(new[start - 1]):
+            start -= 1
+    for _ in range(32):  # the texts agree from e_old / e_new on: widen both alike
+        if not (e_old < len(old) and e_new < len(new) and old[e_old] == new[e_new] and _is_word(old[e_old])
+                and (_is_word(old[e_old - 1: e_old]) or _is_word(new[e_new - 1: e_new]))):
+            break
+        e_old, e_new = e_old + 1, e_new + 1
+    ctx = _context(new, start)
+    return f"{normalise(ctx, 32)}{' ' if ctx[-1:].isspace() else ''}⟨{_visible(old[start:e_old])}⟩ → " \
+           f"⟨{_visible(new[start:e_new])}⟩"
 
 
 # --------------------------------------------------------------------------- per request
@@ -306,12 +360,16 @@ def _marker_end(text: str, pos: int) -> int:
 
 
 def _context(text: str, c: int) -> str:
-    """The few characters before c, from the last separator on (a JSON key, a role marker)."""
+    """The few characters before c, from the last separator on: a newline (or a JSON-escaped
+    one), a comma or a brace; else from the last space before them."""
     ctx = text[max(0, c - 32): c]
-    cut = max(ctx.rfind(ch) for ch in ",{\n ") if c - 1 >= 0 else -1
-    if 0 <= cut < len(ctx) - 1:
-        ctx = ctx[cut + 1:]
-    return ctx
+    cut = max(ctx.rfind("\n"), ctx.rfind(","), ctx.rfind("{"))
+    esc = ctx.rfind("\\n")
+    if esc >= 0 and esc + 1 > cut:
+        cut = esc + 1
+    if cut < 0:
+        cut = ctx.rstrip().rfind(" ")
+    return ctx[cut + 1:] if cut >= 0 else ctx
 
 
 def _matching_block(blocks: tuple[Block, ...], like: Block) -> Block | None:
@@ -384,20 +442,25 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Recent, blocks_of: _Recent, 
     blocks = blocks_of(i)
 
     def make(cause: str, char: int, block: Block | None, removed: str = "", added: str = "",
-             description: str = "", in_output: bool = False) -> Break:
-        return Break(i, j, cause, p, n_in, char, in_output, block, removed, added, description, recovered)
+             description: str = "", in_output: bool = False, where: str = "") -> Break:
+        return Break(i, j, cause, p, n_in, char, in_output, block, removed, added, description, recovered, where)
 
     if n_in == 0:
-        # Nothing to reuse, nothing lost: not a break.
-        return make("append", 0, blocks[0] if blocks else None, description="empty input")
-    if j < 0 or p == 0:
-        if i == 0:
-            desc = "first request"
-        elif r.session_id not in sessions_seen:
-            desc = "new session"
-        else:
-            desc = "no shared prefix"
-        return make("new", 0, blocks[0] if blocks else None, description=desc)
+        # Nothing to reuse, nothing lost: not a break (and not an append of anything).
+        return make("empty", 0, blocks[0] if blocks else None, description="no input tokens")
+    if p == 0:
+        # No prefix hit: the first token differs. When chunks of the input were seen before,
+        # it broke at token 0 like any other break (a prompt starting `assistant:` where the
+        # earlier ones start `user:`); compare it with the entry holding most of them.
+        j = _chunk_source(a, i) if recovered > 0 else -1
+        if j < 0:
+            if i == 0:
+                desc = "first request"
+            elif r.session_id not in sessions_seen:
+                desc = "new session"
+            else:
+                desc = "shares nothing with earlier requests"
+            return make("new", 0, blocks[0] if blocks else None, description=desc)
     src = loaded.trace.requests[j]
     entry_len = len(loaded.inputs[j]) + len(loaded.outputs[j])
     if p >= n_in or p >= entry_len:
@@ -411,6 +474,7 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Recent, blocks_of: _Recent, 
     d = c + len(_common_prefix(new_text[c: c + 512], old_text[c: c + 512]))
     in_output = p >= len(loaded.inputs[j]) or d >= len(src.input)
     block = blocks[block_at(blocks, c)] if blocks else None
+    where = "previous output" if in_output else _block_identity(block, new_text)
     if new_text.startswith(old_text[c:], c):
         # The source's whole text continues in the request: only the tokens at the seam
         # differ (its last token merges with what was appended). Nothing broke.
@@ -429,7 +493,7 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Recent, blocks_of: _Recent, 
     span = min(len(old_text), max(end_i, end_j) + 32)
     if c_j == c and new_text[c:span] == old_text[c:span]:
         return make("retokenize", c, block, description="same text, different tokens at the boundary",
-                    in_output=in_output)
+                    in_output=in_output, where=where)
     sync = _resync(new_text, old_text, c)
     added_n, removed_n = sync if sync is not None else (min(len(new_text) - c, 400), min(len(old_text) - c, 400))
     added = new_text[c: c + added_n]
@@ -437,7 +501,7 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Recent, blocks_of: _Recent, 
     markup = _markup_change(old_text, new_text, c, removed_n, added_n)
     if markup is not None:
         return make("template", c, block, removed, added,
-                    f"⟨{_visible(markup[0][:40])}⟩ → ⟨{_visible(markup[1][:40])}⟩", in_output)
+                    f"⟨{_visible(markup[0], 40)}⟩ → ⟨{_visible(markup[1], 40)}⟩", in_output, where)
     if in_output:
         out_start = len(src.input)
         # From the start of the marker the texts differ in (`<|im_end|>` vs `<tool_call>` differ
@@ -448,31 +512,43 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Recent, blocks_of: _Recent, 
             # The request closes the turn where the source's output went on.
             what = "the output" if h <= out_start + 2 else "the rest of the output"
             return make("rerender", c, block, removed, added,
-                        f"{what} does not come back in the history (dropped or re-templated)", True)
+                        f"{what} does not come back in the history (dropped or re-templated)", True, where)
         if removed.lstrip().startswith("<think>") and "<think>" not in added[:64]:
-            return make("rerender", c, block, removed, added, "the <think> block of the output is dropped", True)
+            return make("rerender", c, block, removed, added, "the <think> block of the output is dropped", True,
+                        where)
         head_out = src.output.strip()[:64]
         if sync is None or c + removed_n >= len(old_text) - 2 or (
                 d <= out_start + 2 and head_out and new_text.find(head_out, c) < 0):
             # (The texts meet again, but on text that follows: the output itself is not there.)
             what = "the output" if d <= out_start + 2 else "the rest of the output"
             return make("rerender", c, block, removed, added,
-                        f"{what} does not come back in the history as generated", True)
-        # Name the change by its normalised text, with a little context so that
-        # `"timeout\": 120000` and `"timeout\": 60000` group together.
-        return make("rerender", c, block, removed, added,
-                    f"{normalise(_context(old_text, c), 32)}⟨{_visible(removed[:24])}⟩ → ⟨{_visible(added[:24])}⟩", in_output)
-    block_id = _block_identity(block, new_text)
+                        f"{what} does not come back in the history as generated", True, where)
+    # Name the change by its normalised text, with a little context, so that
+    # `"timeout\": 120000` and `"timeout\": 60000` group together.
+    change = _change(old_text, new_text, c, removed_n, added_n)
+    if in_output:
+        return make("rerender", c, block, removed, added, change, in_output, where)
     if block is not None:
         src_blocks = blocks_of(j)
         twin = _matching_block(src_blocks, block)
         if twin is not None:
             mine, theirs = _items(new_text[block.start:block.end]), _items(src.input[twin.start:twin.end])
             if mine != theirs and sorted(mine) == sorted(theirs):
-                return make("reorder", c, block, removed, added, f"{block_id}: same items, another order")
+                return make("reorder", c, block, removed, added, "same items, another order", where=where)
     if sync is not None and removed_n == 0 and added_n > 0:
-        return make("insert", c, block, removed, added, f"{block_id}: text inserted")
-    return make("edit", c, block, removed, added, block_id)
+        return make("insert", c, block, removed, added, change, where=where)
+    return make("edit", c, block, removed, added, change, where=where)
+
+
+def _chunk_source(a, i: int) -> int:
+    """The earlier entry in which most of request i's reused chunks were first seen (the
+    latest on ties), or -1 when none was."""
+    req, _ = a.chunk_sources(i)
+    req = req[req >= 0]
+    if not len(req):
+        return -1
+    counts = np.bincount(req)
+    return int(len(counts) - 1 - np.argmax(counts[::-1]))
 
 
 def _block_identity(block: Block | None, text: str) -> str:
@@ -492,10 +568,38 @@ def rank_breakers(breaks: tuple[Break, ...]) -> list[Breaker]:
         if b.is_breaker:
             groups[(b.cause, b.block.kind if b.block else "", b.description)].append(b)
     ranked = [Breaker(cause, kind, desc, tuple(x.request for x in items), sum(x.tokens_lost for x in items),
-                      sum(x.recovered for x in items))
+                      None if any(x.recovered is None for x in items) else sum(x.recovered for x in items),
+                      items[0].where if all(x.where == items[0].where for x in items) else "")
               for (cause, kind, desc), items in groups.items()]
     ranked.sort(key=lambda g: (-g.tokens_lost, -len(g.requests), g.cause, g.description))
     return ranked
+
+
+def pool_breaks(loaded: Loaded, pool: PoolResult, breaks: tuple[Break, ...],
+                byte_lengths: np.ndarray | None = None) -> tuple[Break, ...]:
+    """The breaks as a pool of limited size sees them, from the unlimited pool's (`breaks`):
+    where the pool reuses the same prefix, the same break; where it reuses less, the entry
+    that shared more was evicted (or cut): cause `evicted`, at the pool's break token."""
+    if pool.size.unlimited:
+        return breaks
+    if byte_lengths is None:
+        byte_lengths = loaded.tokenizer.byte_lengths()
+    reqs = loaded.trace.requests
+    out = []
+    for b in breaks:
+        i = b.request
+        p = int(pool.prefix_hits[i])
+        if p >= b.prefix:
+            out.append(dataclasses.replace(b, recovered=None))
+            continue
+        text = reqs[i].input
+        char = int(char_offsets(text, loaded.inputs[i], byte_lengths)[p])
+        blocks = split_blocks(text, reqs[i].input_doc)
+        block = blocks[block_at(blocks, char)] if blocks else None
+        out.append(Break(i, int(pool.prefix_source[i]), "evicted", p, b.input_tokens, char, False, block, "", "",
+                         "the entry sharing a longer prefix was evicted (or cut to the pool size)", None,
+                         _block_identity(block, text)))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,32 +650,80 @@ class ProviderUsage:
     provider: str
 
 
+# A provider count outside [0, MAX_USAGE_COUNT] is no real count (a negative one gave a hit
+# rate of 2.0; one beyond 64 bits could not be written as JSON): that request's usage is
+# ignored, with a warning. Sums over up to 2^31 requests then stay within 64 bits.
+MAX_USAGE_COUNT = (1 << 32) - 1
+
+
+class _BadCount(ValueError):
+    pass
+
+
 def provider_usage(r_usage: Any, index: int) -> ProviderUsage | None:
     """Anthropic reports cached tokens apart from `input_tokens`; OpenAI counts them inside
     `prompt_tokens`. Both become (prompt total, cached). None when the usage is missing or
-    its counts are not numbers."""
+    its counts are not numbers, negative or beyond MAX_USAGE_COUNT."""
     try:
         return _provider_usage(r_usage, index)
-    except (TypeError, ValueError, OverflowError, AttributeError):  # "n/a", [1], NaN, ...
+    except (TypeError, ValueError, OverflowError, AttributeError):  # "n/a", [1], NaN, -1, 2**70 ...
         return None
+
+
+def implausible_usage(loaded: Loaded) -> list[int]:
+    """Lines of the requests whose provider usage was ignored for a count that is negative,
+    beyond MAX_USAGE_COUNT, or (OpenAI) cached tokens beyond the prompt's."""
+    lines = []
+    for i, r in enumerate(loaded.trace.requests):
+        try:
+            _provider_usage(r.usage, i)
+        except _BadCount:
+            lines.append(r.line)
+        except (TypeError, ValueError, OverflowError, AttributeError):
+            pass
+    return lines
+
+
+def usage_warning(loaded: Loaded) -> str | None:
+    """The warning naming the requests whose provider usage was ignored, if any."""
+    from .reader import _line_list, _plural
+
+    lines = implausible_usage(loaded)
+    if not lines:
+        return None
+    return (f"ignored the provider usage of {_plural(len(lines), 'line')} (a count negative, over "
+            f"{MAX_USAGE_COUNT:,}, or cached beyond the prompt): {_line_list(lines)}")
+
+
+def _count(value: Any) -> int:
+    n = int(value or 0)
+    if not 0 <= n <= MAX_USAGE_COUNT:
+        raise _BadCount(n)
+    return n
 
 
 def _provider_usage(u: Any, index: int) -> ProviderUsage | None:
     if not isinstance(u, dict):
         return None
     if "cache_read_input_tokens" in u or "cache_creation_input_tokens" in u:
-        read = int(u.get("cache_read_input_tokens") or 0)
-        write = int(u.get("cache_creation_input_tokens") or 0)
-        fresh = int(u.get("input_tokens") or 0)
+        read = _count(u.get("cache_read_input_tokens"))
+        write = _count(u.get("cache_creation_input_tokens"))
+        fresh = _count(u.get("input_tokens"))
         return ProviderUsage(index, fresh + read + write, read, write, "anthropic")
     if "prompt_tokens" in u:
         details = u.get("prompt_tokens_details") or {}
-        cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
-        return ProviderUsage(index, int(u.get("prompt_tokens") or 0), cached, 0, "openai")
+        cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+        return _openai(index, _count(u.get("prompt_tokens")), cached)
     if "input_tokens" in u and isinstance(u.get("input_tokens_details"), dict):
-        cached = int(u["input_tokens_details"].get("cached_tokens") or 0)
-        return ProviderUsage(index, int(u.get("input_tokens") or 0), cached, 0, "openai")
+        cached = _count(u["input_tokens_details"].get("cached_tokens"))
+        return _openai(index, _count(u.get("input_tokens")), cached)
     return None
+
+
+def _openai(index: int, prompt: int, cached: int) -> ProviderUsage:
+    if cached > prompt:  # OpenAI counts cached tokens inside the prompt's
+        raise _BadCount(cached)
+    return ProviderUsage(index, prompt, cached, 0, "openai")
 
 
 def usage_table(loaded: Loaded) -> list[ProviderUsage]:
@@ -634,7 +786,9 @@ def side_by_side(loaded: Loaded, brk: Break, context: int = 600) -> SideBySide:
 # --------------------------------------------------------------------------- per block kind
 
 def block_kind_stats(loaded: Loaded, byte_lengths: np.ndarray | None = None) -> dict[str, tuple[int, int, int]]:
-    """Input tokens, prefix hits and substring hits (unlimited pool) per block kind."""
+    """Input tokens, prefix hits and substring hits (unlimited pool) per block kind. Substring
+    hits count every token a substring cache reuses, the prefix included, as the totals do:
+    the kinds' substring hits add up to the trace's."""
     from .document import PromptDocument
 
     a = loaded.analysis
@@ -646,7 +800,8 @@ def block_kind_stats(loaded: Loaded, byte_lengths: np.ndarray | None = None) -> 
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for i, r in enumerate(loaded.trace.requests):
         doc = PromptDocument(i, r.input, "", loaded.inputs[i], loaded.outputs[i][:0], a.token_classes(i),
-                             byte_lengths, int(a.unlimited.prefix_hits[i]), r.input_doc, a.chunk_size)
+                             byte_lengths, int(a.unlimited.prefix_hits[i]), r.input_doc, a.chunk_size,
+                             chunk_matched=a.chunk_matched(i))
         for st in doc.block_stats:
             t = totals[st.block.kind]
             t[0] += st.tokens

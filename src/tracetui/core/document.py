@@ -85,6 +85,8 @@ class BlockStats:
     tokens: int
     prefix: int
     substring: int
+    """Tokens a substring cache reuses (in whole chunks seen before), the prefix included:
+    the same meaning as the substring hit of the request list and the totals."""
 
     @property
     def prefix_pct(self) -> float:
@@ -101,7 +103,7 @@ class PromptDocument:
     def __init__(self, index: int, input_text: str, output_text: str, input_tokens: np.ndarray,
                  output_tokens: np.ndarray, classes: np.ndarray, byte_lengths: np.ndarray,
                  prefix_hit: int, input_doc=None, chunk_size: int = 16,
-                 chunk_freq: np.ndarray | None = None) -> None:
+                 chunk_freq: np.ndarray | None = None, chunk_matched: np.ndarray | None = None) -> None:
         self.index = index
         self.text = input_text + output_text
         self.input_chars = len(input_text)
@@ -114,6 +116,10 @@ class PromptDocument:
         self.prefix_hit = int(prefix_hit)
         self.chunk_size = chunk_size
         self._chunk_freq = chunk_freq
+        # Per token: in a whole chunk the substring cache reuses (prefix tokens included).
+        self.substring_reused = np.zeros(len(self.token_class), dtype=bool)
+        if chunk_matched is not None and len(chunk_matched):
+            self.substring_reused[: len(chunk_matched) * chunk_size] = np.repeat(chunk_matched, chunk_size)
         blocks = list(split_blocks(input_text, input_doc))
         for b in split_output(output_text):
             blocks.append(Block(b.kind, b.role, b.start + len(input_text), b.end + len(input_text),
@@ -169,7 +175,7 @@ class PromptDocument:
             z = int(np.searchsorted(self.token_starts[:-1], b.end, side="left"))
             cls = self.token_class[a:z]
             stats.append(BlockStats(b, b.start, b.end, z - a, int((cls == PREFIX).sum()),
-                                    int((cls == SUBSTRING).sum())))
+                                    int(self.substring_reused[a:z].sum())))
         return tuple(stats)
 
     def block_at(self, char: int) -> int:

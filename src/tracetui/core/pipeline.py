@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, Analysis
+from .engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, Analysis
 from .engines import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, EngineResult, EngineSettings, run_engine
-from .engines import cacheblend, study
+from .engines import cacheblend, study_result as study
 from .engines.study import PoolSize, parse_pool_size
+from . import tokencache
 from .model import Trace
 from .formats import DEFAULT_TEMPLATE, FormatOptions
 from .formats.loader import read_traces
+from .reader import DEFAULT_MAX_LINE_MB
 from .tokenizer import AUTO, DEFAULT_TOKENIZER, Tokenizer, load_tokenizer, tokenizer_for_model, tokenizer_for_models, tokenizer_note
+from .tokens import TokenStore, dtype_for, entry_stores
 
 Progress = Callable[..., None]
 """progress(stage, done, total[, note]): stage "read" (bytes), "tokenize" (requests; the note
@@ -28,6 +33,8 @@ class Settings:
     pool_sizes: tuple[str, ...] = DEFAULT_POOL_SIZES
     chunk_size: int = DEFAULT_CHUNK
     tokens_per_gb: float = DEFAULT_TOKENS_PER_GB
+    max_line_mb: float = DEFAULT_MAX_LINE_MB
+    """A longer trace line is skipped unread."""
     format: str | None = None
     """Read every record as this format (core.formats.FORMATS); None detects each record's."""
     template: str = DEFAULT_TEMPLATE
@@ -41,6 +48,8 @@ class Settings:
     block_size: int | None = None
     page_size: int = 1
     recompute: float = DEFAULT_RECOMPUTE
+    cache: bool = True
+    """Read and write the on-disk token cache (tokencache)."""
 
     @property
     def format_options(self) -> FormatOptions:
@@ -77,8 +86,9 @@ class Loaded:
 
     trace: Trace
     tokenizer: Tokenizer
-    inputs: tuple[np.ndarray, ...]
-    outputs: tuple[np.ndarray, ...]
+    inputs: TokenStore
+    """Input tokens per request (store[i] is a read-only array), one flat array with `outputs`."""
+    outputs: TokenStore
     analysis: Analysis
     """The study's model (the default engine), which the explorer and --why read."""
     settings: Settings
@@ -97,20 +107,55 @@ class Loaded:
         return study.result_of(self.analysis, self.settings.sizes())
 
 
-def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = None,
-             cancel: threading.Event | None = None) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-    texts: list[str] = []
-    for r in trace.requests:
-        texts.append(r.input)
-        texts.append(r.output)
-    def cb(texts_done: int, texts_total: int, tokens: int) -> None:
-        if progress is not None:  # two texts (input, output) per request
-            progress("tokenize", texts_done // 2, texts_total // 2, f"{tokens:,} tokens")
+_SLICE_TEXTS = 1 << 16
+_SLICE_CHARS = 1 << 23
+"""Texts (characters) encoded per call: their arrays are packed into the flat store and
+dropped, so that neither a million small arrays nor a second copy of all tokens exists."""
 
-    toks = tokenizer.encode_batch(texts, progress=cb, cancel=cancel)
-    for a in toks:
-        a.flags.writeable = False
-    return tuple(toks[0::2]), tuple(toks[1::2])
+
+def _slices(reqs) -> list[tuple[int, int]]:
+    out, lo, chars = [], 0, 0
+    for i, r in enumerate(reqs):
+        chars += len(r.input) + len(r.output)
+        if chars >= _SLICE_CHARS or 2 * (i + 1 - lo) >= _SLICE_TEXTS:
+            out.append((lo, i + 1))
+            lo, chars = i + 1, 0
+    if lo < len(reqs):
+        out.append((lo, len(reqs)))
+    return out
+
+
+def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = None,
+             cancel: threading.Event | None = None) -> tuple[TokenStore, TokenStore]:
+    """Every input and output, as two TokenStores over one flat array (I_0 O_0 I_1 O_1 ...)."""
+    reqs = trace.requests
+    n = len(reqs)
+    dtype = dtype_for(tokenizer.vocab_size)
+    parts: list[np.ndarray] = []
+    lengths = np.zeros(2 * n, dtype=np.int64)
+    tokens = 0
+    for lo, hi in _slices(reqs):
+        texts: list[str] = []
+        for r in reqs[lo:hi]:
+            texts.append(r.input)
+            texts.append(r.output)
+
+        def cb(texts_done: int, texts_total: int, slice_tokens: int, lo: int = lo) -> None:
+            if progress is not None:  # two texts (input, output) per request
+                progress("tokenize", lo + texts_done // 2, n, f"{tokens + slice_tokens:,} tokens")
+
+        toks = tokenizer.encode_batch(texts, progress=cb, cancel=cancel)
+        lengths[2 * lo: 2 * hi] = [len(a) for a in toks]
+        part = np.concatenate(toks).astype(dtype, copy=False) if toks else np.zeros(0, dtype)
+        tokens += len(part)
+        parts.append(part)
+        del toks, texts
+    if len(parts) == 1:
+        flat = parts.pop()
+    else:
+        flat = np.concatenate(parts) if parts else np.zeros(0, dtype)
+    del parts
+    return entry_stores(flat, lengths[0::2], lengths[1::2])
 
 
 def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress: Progress | None = None,
@@ -120,7 +165,8 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
     auto = (settings.tokenizer or "").strip() == AUTO
     tokenizer = None if auto else load_tokenizer(settings.tokenizer)  # a bad name fails before the read
     trace = read_traces(path, settings.format_options,
-                        progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel)
+                        progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel,
+                        max_line_mb=settings.max_line_mb)
     models = trace_models(trace)
     if trace.hashed:  # nothing to tokenize
         spec, note = DEFAULT_TOKENIZER, ""
@@ -132,7 +178,24 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
         note = tokenizer_note(tokenizer.name, models)
     if note and not any(r.model for r in trace.requests) and models and models[0] == _name_model(trace):
         note += " (model taken from the file name)"
-    return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel, tokenizer_note=note)
+    # A single trace file tokenized before with the same tokenizer and reading options: its
+    # tokens come from the on-disk cache (tokencache), else they go into it.
+    key = None
+    single = path[0] if isinstance(path, (list, tuple)) and len(path) == 1 else path
+    if settings.cache and not trace.hashed and isinstance(single, (str, os.PathLike)) and os.path.isfile(single):
+        path = single
+        options = repr((settings.format, settings.template, settings.hash_block_size, settings.max_line_mb))
+        key = tokencache.key_for(os.fsdecode(path), tokenizer, f"{settings.tokenizer or ''}\0{options}")
+    tokens = tokencache.load(key, len(trace.requests)) if key else None
+    if tokens is not None:
+        if progress is not None:
+            n = len(trace.requests)
+            progress("tokenize", n, n, f"{tokens[0].total() + tokens[1].total():,} tokens (cached)")
+    elif key:
+        tokens = tokenize(trace, tokenizer, progress=progress, cancel=cancel)
+        tokencache.save(key, *tokens)
+    return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel, tokenizer_note=note,
+                         tokens=tokens)
 
 
 def trace_models(trace: Trace) -> list[str | None]:
@@ -177,9 +240,29 @@ def _hashed_result(name: str, trace: Trace, analysis: Analysis, sizes: tuple[Poo
     return (vllm if name == "vllm" else lmcache).run_blocks(bt, sizes, settings.engine_settings())
 
 
+def order_warning(trace: Trace) -> str | None:
+    """One line when timestamps go back in file order (the replay follows the file, so the
+    figures may not be those of the requests as they were sent), else None."""
+    late, latest = [], None
+    for r in trace.requests:
+        if r.timestamp is None:
+            continue
+        if latest is not None and r.timestamp < latest:
+            late.append(r.line)
+        latest = r.timestamp if latest is None else max(latest, r.timestamp)
+    if not late:
+        return None
+    n = "1 request has a timestamp" if len(late) == 1 else f"{len(late)} requests have timestamps"
+    return f"{n} earlier than a line above (first: line {late[0]}); requests are replayed in file order"
+
+
 def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
                   progress: Progress | None = None, cancel: threading.Event | None = None,
-                  tokenizer_note: str = "") -> Loaded:
+                  tokenizer_note: str = "",
+                  tokens: tuple[TokenStore, TokenStore] | None = None) -> Loaded:
+    late = order_warning(trace)
+    if late is not None and late not in trace.warnings:
+        trace = dataclasses.replace(trace, warnings=trace.warnings + (late,))
     if trace.hashed:  # no text: the study model at block granularity (core.blockstudy)
         from .blockstudy import analyze_hashed
 
@@ -190,7 +273,7 @@ def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
             progress=(lambda d, t: progress("analyze", d, t)) if progress else None, cancel=cancel)
         results = tuple(_hashed_result(name, trace, analysis, sizes, settings) for name in settings.engines)
         return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, "", results)
-    inputs, outputs = tokenize(trace, tokenizer, progress=progress, cancel=cancel)
+    inputs, outputs = tokens if tokens is not None else tokenize(trace, tokenizer, progress=progress, cancel=cancel)
     sizes = settings.sizes()
     analysis, study_result = study.run(inputs, outputs, sizes, chunk_size=settings.chunk_size,
                                        tokens_per_gb=settings.tokens_per_gb,

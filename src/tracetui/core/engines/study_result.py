@@ -1,4 +1,4 @@
-"""The LMCache agent-trace study's model (core/engine.py), behind the engines' interface.
+"""The LMCache agent-trace study's model (core/engines/study), behind the engines' interface.
 
 This is the one place the engines package imports core/engine.py: repoint it here when that
 module moves.
@@ -13,7 +13,7 @@ from decimal import ROUND_CEILING, Context, Decimal
 
 import numpy as np
 
-from ..engine import Analysis, AnalysisCancelled, PoolSize, analyze, parse_pool_size
+from .study import Analysis, AnalysisCancelled, PoolSize, analyze, parse_pool_size
 from .base import EnginePool, EngineResult, frozen
 
 NAME = "study"
