@@ -442,12 +442,13 @@ async def test_f_toggles_the_heatmap_and_t_the_token_boundaries():
         assert pv.heatmap
         assert "chunk in N requests" in status(app)
         # The scale is the prompt view's: each label in the colour of its level.
-        from tracetui.app.widgets.prompt_view import HEAT_LABELS, HEAT_LEVELS, heat_style
+        from tracetui.app.widgets.prompt_view import HEAT_LABELS
 
         legend = app.screen.query_one(Legend).content
-        for label, (limit, _) in zip(HEAT_LABELS, HEAT_LEVELS):
+        for level, label in enumerate(HEAT_LABELS):
             at = legend.plain.index(f" {label} ")
-            assert any(sp.start <= at < sp.end and sp.style == heat_style(limit) for sp in legend.spans), label
+            want = pv.get_component_rich_style(f"prompt-view--heat-{level}")
+            assert any(sp.start <= at < sp.end and sp.style == want for sp in legend.spans), label
         await press(pilot, "f")
         assert not pv.heatmap
         assert "prefix hit" in status(app)

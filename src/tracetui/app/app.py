@@ -9,6 +9,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from ..core.pipeline import Settings
+from .colors import colors_class, downgrade_filter
 
 DEFAULT_THEME = "textual-dark"
 
@@ -31,6 +32,13 @@ class TraceApp(App[int]):
         self._theme_name = theme
         self.error_message: str | None = None
         self.data = None
+        # The palette follows the colour system rich detected (TEXTUAL_COLOR_SYSTEM forces one):
+        # a CSS class picks the 16-colour rules, a filter shows exactly what the terminal gets.
+        self.color_system = self.console.color_system
+        self.add_class(colors_class(self.color_system), update=False)
+        downgrade = downgrade_filter(self.color_system)
+        if downgrade is not None:
+            self._filters.append(downgrade)  # App has no public API to add a line filter
 
     def on_mount(self) -> None:
         # Set explicitly: TEXTUAL_THEME or a saved preference must not change what we draw.

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Input
 
 from ...core.explorer import ExplorerData, Match
 from ..widgets.legend import Legend
-from ..widgets.prompt_view import PromptView
+from ..widgets.prompt_view import HEAT_LABELS, PromptView
 from ..widgets.request_info import RequestInfo
 from ..widgets.request_list import RequestList
 from ..widgets.trace_header import TraceHeader
@@ -86,8 +86,9 @@ class MainScreen(Screen):
 
     def _refresh_legend(self) -> None:
         pv = self.prompt
-        styles = {name: pv.get_component_rich_style(f"prompt-view--{name}")
-                  for name in ("prefix", "substring", "miss", "output", "marker")}
+        names = ["prefix", "substring", "miss", "output", "marker"]
+        names += [f"heat-{level}" for level in range(len(HEAT_LABELS))]
+        styles = {name: pv.get_component_rich_style(f"prompt-view--{name}") for name in names}
         self.query_one(Legend).show(heatmap=pv.heatmap, status=self._status, styles=styles)
 
     def set_status(self, text: str) -> None:

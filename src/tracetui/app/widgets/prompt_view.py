@@ -24,19 +24,15 @@ from ...core.document import OUTPUT, PREFIX, ROW_HEADER, ROW_MARKER, SUBSTRING, 
 GUTTER = 2
 MAX_TOKENS_PER_ROW = 4096  # a row is at most `width` characters; this only guards odd input
 
-# Frequency heatmap: how many requests contain a chunk -> background.
-HEAT_LEVELS = ((1, "#202a3a"), (2, "#1d4a5e"), (4, "#1f6b5c"), (8, "#5b7a1f"), (16, "#8a5a14"), (10**12, "#8a1f2a"))
+# Frequency heatmap: how many requests contain a chunk -> one of six steps (component classes
+# prompt-view--heat-0 ... heat-5 in tracetui.tcss: the colours follow the terminal's colour system).
+HEAT_LIMITS = (1, 2, 4, 8, 16)
 HEAT_LABELS = ("1", "2", "3-4", "5-8", "9-16", "17+")
 
 
-_HEAT_STYLES = tuple(Style(bgcolor=color, color="#f0f0f0") for _, color in HEAT_LEVELS)
-
-
-def heat_style(freq: int) -> Style:
-    for (limit, _), style in zip(HEAT_LEVELS, _HEAT_STYLES):
-        if freq <= limit:
-            return style
-    return _HEAT_STYLES[-1]
+def heat_level(freq: int) -> int:
+    """The heatmap step (0-5) of a chunk found in `freq` requests."""
+    return bisect.bisect_left(HEAT_LIMITS, freq)
 
 
 class PromptView(ScrollView, can_focus=True):
@@ -52,7 +48,8 @@ class PromptView(ScrollView, can_focus=True):
     ]
 
     COMPONENT_CLASSES = {
-        "prompt-view--prefix", "prompt-view--substring", "prompt-view--miss", "prompt-view--output",
+        "prompt-view--prefix", "prompt-view--substring", "prompt-view--miss", "prompt-view--evicted",
+        "prompt-view--output", *(f"prompt-view--heat-{i}" for i in range(len(HEAT_LABELS))),
         "prompt-view--alt", "prompt-view--match", "prompt-view--current-match", "prompt-view--source",
         "prompt-view--marker", "prompt-view--cursor", "prompt-view--header",
         "prompt-view--kind-system", "prompt-view--kind-env", "prompt-view--kind-tools",
@@ -342,7 +339,10 @@ class PromptView(ScrollView, can_focus=True):
             if b <= a:
                 continue
             cls = int(classes[t])
-            style = heat_style(int(freq[t])) if freq is not None and cls != OUTPUT else self._class_style(cls)
+            if freq is not None and cls != OUTPUT:
+                style = self._style(f"heat-{heat_level(int(freq[t]))}")
+            else:
+                style = self._class_style(cls)
             if self.boundaries and t % 2:
                 style = style + alt
             pieces.append((text[a:b], style))
