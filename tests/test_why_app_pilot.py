@@ -371,7 +371,7 @@ async def test_prompt_view_break_marker_carries_the_cause():
         ms = main_screen(app)
         pv = ms.prompt
         assert pv.cause == "new"
-        assert "▲ no prefix hit (new)" in _marker_text(pv)
+        assert "▼ no prefix hit (new)" in _marker_text(pv)
         await press(pilot, *["j"] * 6)
         assert pv.doc.index == 6 and pv.cause == "rerender"
         assert "▲ prefix hit ends here (rerender): 4,014 of 4,293" in _marker_text(pv)

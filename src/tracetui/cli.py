@@ -57,6 +57,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                                                  "a KV cache could reuse, and why the rest was missed.")
     main.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _common(main)
+    main.add_argument("--at-break", action="store_true",
+                      help="explorer: open every request at its prefix break (M toggles)")
     analyze = _Parser(prog="tracetui analyze", description="Hit rates of a trace, headless: tables, a chart, JSON.")
     _common(analyze)
     analyze.add_argument("--json", action="store_true", help="print one JSON document (see README)")
@@ -137,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .app.run import run_explorer
         except ImportError as exc:  # a broken textual install: say so in one line
             raise UsageError(f"the explorer cannot start ({exc}); `tracetui analyze` works without it") from None
-        return run_explorer(args.trace, settings)
+        return run_explorer(args.trace, settings, at_break=args.at_break)
     except (UsageError, TraceError, TokenizerError, UnknownKVModel, ValueError) as exc:  # GateUsageError too
         return _fail(str(exc))
     except (AnalysisCancelled, KeyboardInterrupt):

@@ -24,9 +24,11 @@ class TraceApp(App[int]):
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
     ]
 
-    def __init__(self, path: str, settings: Settings | None = None, *, theme: str = DEFAULT_THEME) -> None:
+    def __init__(self, path: str, settings: Settings | None = None, *, theme: str = DEFAULT_THEME,
+                 at_break: bool = False) -> None:
         super().__init__()
         self.path = path
+        self.at_break = at_break
         self.trace_name = "<stdin>" if path == "-" else os.path.basename(str(path))
         self.settings = settings or Settings()
         self._theme_name = theme
@@ -57,7 +59,7 @@ class TraceApp(App[int]):
         # that full collections (tens of ms over its objects) stop interrupting scrolling.
         gc.collect()
         gc.freeze()
-        self.switch_screen(MainScreen(data))
+        self.switch_screen(MainScreen(data, at_break=self.at_break))
         if data.trace.warnings:
             self.push_screen(WarningsScreen(data.trace.name, data.trace.warnings))
 
@@ -77,6 +79,8 @@ class TraceApp(App[int]):
             self.push_screen(HelpScreen(self.screen))
 
 
-def create_app(path: str, settings: Settings | None = None, *, theme: str = DEFAULT_THEME) -> TraceApp:
-    """The one way to build the app: the CLI and every test go through here."""
-    return TraceApp(path, settings, theme=theme)
+def create_app(path: str, settings: Settings | None = None, *, theme: str = DEFAULT_THEME,
+               at_break: bool = False) -> TraceApp:
+    """The one way to build the app: the CLI and every test go through here. `at_break`:
+    open every request at its prefix break (the M key toggles it)."""
+    return TraceApp(path, settings, theme=theme, at_break=at_break)

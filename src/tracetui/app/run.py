@@ -9,22 +9,44 @@ from ..core.model import TraceError
 from ..core.pipeline import Settings
 from ..core.tokenizer import load_tokenizer
 
+TTY = "/dev/tty"
 
-def run_explorer(path: str, settings: Settings) -> int:
+
+def keys_from_terminal(tty: str = TTY) -> None:
+    """`... | tracetui -`: the trace comes down the pipe on stdin, the keys from the terminal.
+
+    Textual's Linux driver reads keys from file descriptor 0 (sys.__stdin__): the pipe moves to
+    a new descriptor, kept as sys.stdin (where the reader takes "-" from, in the load worker,
+    with its progress bar), and the terminal takes descriptor 0."""
+    try:
+        term = os.open(tty, os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        raise TraceError("a piped trace needs a terminal for the keys, and there is none "
+                         "(use `tracetui analyze -`)") from None
+    pipe = os.dup(0)
+    os.dup2(term, 0)
+    os.close(term)
+    sys.stdin = os.fdopen(pipe, "r", encoding="utf-8", errors="replace", closefd=True)
+
+
+def run_explorer(path: str, settings: Settings, *, at_break: bool = False) -> int:
     # Fail before the UI starts for what can be told at once: one line, exit code 2.
     if path == "-":
-        raise TraceError("the explorer cannot read a trace from stdin: save it to a file "
-                         "(or use `tracetui analyze -`)")
-    if not os.path.exists(path):
+        if sys.stdin is None or sys.stdin.isatty():
+            raise TraceError("`-` reads the trace from a pipe (`cat trace.jsonl | tracetui -`); "
+                             "stdin is the terminal")
+    elif not os.path.exists(path):
         raise TraceError(f"no such file: {path}")
-    if os.path.isdir(path):
+    elif os.path.isdir(path):
         raise TraceError(f"{path} is a directory, not a trace file")
     load_tokenizer(settings.tokenizer)  # an unknown tokenizer is a usage error, not a screen
     if not sys.stdout.isatty():
         raise TraceError("the explorer needs a terminal; use `tracetui analyze` for headless output")
+    if path == "-":
+        keys_from_terminal()
     from .app import create_app
 
-    app = create_app(path, settings)
+    app = create_app(path, settings, at_break=at_break)
     code = app.run()
     if app.error_message:
         print(f"tracetui: error: {app.error_message}", file=sys.stderr)

@@ -6,7 +6,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Middle
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Label
+
+from ..widgets.footer import KeyFooter
 
 
 class ErrorScreen(Screen):
@@ -27,4 +29,4 @@ class ErrorScreen(Screen):
                 yield Label(self.message, id="error-message", markup=False)  # may quote the trace
             with Center():
                 yield Label("press q to quit", id="error-hint")
-        yield Footer()
+        yield KeyFooter()

@@ -80,6 +80,8 @@ class PromptView(ScrollView, can_focus=True):
         # and fewer Strips means shorter garbage-collection pauses.
         self._cache: LRUCache[tuple, Strip] = LRUCache(512)
         self._styles: dict[str, Style] = {}
+        self._pending: tuple[int | None, str | None, bool] | None = None
+        """(char, block kind, at the break) of a document set before the view had a size."""
 
     # ---- content
 
@@ -90,6 +92,18 @@ class PromptView(ScrollView, can_focus=True):
         self._display = doc.display if doc else ""
         self.highlight = highlight
         self.matches, self.match_starts, self.current_match = [], [], None
+        if doc is not None and not self.scrollable_content_region.width:
+            # Not laid out yet (the screen's first frame): a layout now would wrap the text at
+            # 8 columns and stay so until the next key. on_resize, with the real width, places it.
+            self._pending = (char, block_kind, False)
+            self.layout_ = None
+            self.virtual_size = Size(0, 0)
+            return
+        self._pending = None
+        self._place(char, block_kind)
+
+    def _place(self, char: int | None, block_kind: str | None) -> None:
+        doc = self.doc
         self._relayout()
         row = 0
         if doc is not None and self.layout_ is not None:
@@ -125,6 +139,15 @@ class PromptView(ScrollView, can_focus=True):
         self.refresh()
 
     def on_resize(self) -> None:
+        if self._pending is not None and self.scrollable_content_region.width:
+            char, block_kind, to_break = self._pending
+            self._pending = None
+            self._place(char, block_kind)
+            if to_break:
+                self.goto_break()
+            if self.matches:
+                self.set_matches(self.matches, self.current_match)
+            return
         if self.doc is not None and (self.layout_ is None or self.layout_.width != self._text_width()):
             lay = self.layout_
             # A cursor on a block header stays on that header (its character is the block's first one,
@@ -184,6 +207,27 @@ class PromptView(ScrollView, can_focus=True):
         elif row >= top + h:
             self.scroll_to(y=row - h + 1, animate=False)
         self.refresh()  # cached strips stay valid: their key says whether they hold the cursor
+
+    def goto_char(self, char: int) -> None:
+        if self.layout_ is not None:
+            self._set_cursor(self.layout_.row_of_char(char), center=True)
+
+    def at_break(self) -> bool:
+        """Whether the cursor is on the prefix-break marker."""
+        lay = self.layout_
+        return lay is not None and lay.marker_row >= 0 and self.cursor_row == lay.marker_row
+
+    def goto_break(self) -> bool:
+        """Put the cursor on the prefix-break marker, a third of the way down (False: none)."""
+        if self._pending is not None and self.doc is not None:
+            # Not laid out yet: place it there once the view has its size.
+            self._pending = (None, None, True)
+            return self.doc.break_char is not None
+        lay = self.layout_
+        if lay is None or lay.marker_row < 0:
+            return False
+        self._set_cursor(lay.marker_row, center=True)
+        return True
 
     def action_move(self, delta: int) -> None:
         self._set_cursor(self.cursor_row + delta)
@@ -271,12 +315,13 @@ class PromptView(ScrollView, can_focus=True):
             col = int(lay.start[row])
             reused = doc.prefix_hit
             why = f" ({self.cause})" if self.cause else ""
+            arrow = "▼" if lay.marker_above else "▲"  # at the first token after the prefix
             if reused == 0:
-                text = f"▲ no prefix hit{why}: the first token already missed"
+                text = f"{arrow} no prefix hit{why}: the first token already missed"
             else:
-                text = f"▲ prefix hit ends here{why}: {reused:,} of {doc.n_input_tokens:,} input tokens reused"
+                text = f"{arrow} prefix hit ends here{why}: {reused:,} of {doc.n_input_tokens:,} input tokens reused"
             if col + len(text) > self._text_width():
-                text = f"▲ prefix ends{why}: {reused:,}/{doc.n_input_tokens:,}"
+                text = f"{arrow} prefix ends{why}: {reused:,}/{doc.n_input_tokens:,}"
             col = min(col, max(0, self._text_width() - len(text)))
             segments.append(Segment(" " * col, self._style("base")))
             segments.append(Segment(text, self._style("marker")))
