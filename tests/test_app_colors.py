@@ -142,3 +142,22 @@ def test_heatmap_steps(snap_compare, monkeypatch, name):
         monkeypatch.setenv("NO_COLOR", "1")
     assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE,
                         run_before=_loaded(*AT_THE_BREAK, "f"))
+
+
+# ---- charts without colour
+
+def test_each_chart_series_has_its_own_marker_without_colour():
+    """NO_COLOR or a pipe: the two curves differ by glyph (half blocks vs dots), not only by colour."""
+    from tracetui import charts
+    from tracetui.core.pipeline import Settings, load
+
+    a = load(str(OPENCODE), Settings()).analysis
+    half_blocks = set("▖▗▘▙▚▛▜▝▞▟▀▄▌▐█")
+    for chart in (charts.hit_rate_chart(a, width=80, height=14, color=False),
+                  charts.per_request_chart(a, width=80, height=14, cursor=3, color=False),
+                  charts.cumulative_chart(a, width=80, height=14, color=False)):
+        assert "\x1b[" not in chart
+        legend = [line for line in chart.splitlines() if "prefix" in line or "substring" in line]
+        assert any("▞▞ prefix" in line for line in legend) and any("•• substring" in line for line in legend)
+        canvas = chart.split("substring", 1)[1]
+        assert "•" in canvas and half_blocks & set(canvas)

@@ -474,12 +474,15 @@ async def test_help_lists_the_bindings():
         console = Console(width=120, file=io.StringIO(), record=True, color_system=None)
         console.print(help_screen.query("Static").first().content)
         text = console.export_text()
-        assert "tracetui keys" in text
-        for line in ("]  Next turn", "/  Search", "s  Source", "q  Quit", "Tab, Shift+Tab"):
+        assert "Keys on the main screen" in text
+        for line in ("]  Next turn", "/  Search", "s  Source", "q  Quit", "m  Jump to the prefix-break",
+                     ":  Go to request N", "Tab, Shift+Tab"):
             keys, _, action = line.partition("  ")
             assert any(row.split()[:1] == keys.split()[:1] and action in row for row in text.splitlines()), line
-        # The hidden search box's editing keys are not explorer keys.
+        # The hidden search box's editing keys are not explorer keys; no widget's class name either.
         assert "Move cursor left" not in text and "Input" not in text
+        assert "RequestList" not in text and "PromptView" not in text and "VerticalScroll" not in text
+        assert "request list" in text and "prompt view" in text
         await press(pilot, "escape")
         assert app.screen is ms
         await press(pilot, "question_mark")

@@ -27,7 +27,7 @@ class CurvesScreen(Screen[int | None]):
         Binding("left,h", "move(-1)", "Previous request", id="curves.previous"),
         Binding("right,l", "move(1)", "Next request", id="curves.next"),
         Binding("enter", "open", "Open request", id="curves.open"),
-        Binding("escape,c,q", "close", "Back", key_display="q", id="curves.close"),
+        Binding("escape,c,q", "close", "Back", key_display="q", tooltip="Back to the main screen", id="curves.close"),
     ]
 
     def __init__(self, data: ExplorerData, cursor: int = 0) -> None:

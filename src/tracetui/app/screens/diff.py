@@ -21,7 +21,7 @@ class DiffScreen(Screen[int | None]):
     BINDINGS = [
         Binding("n", "step(1)", "Next break", id="diff.next"),
         Binding("p", "step(-1)", "Previous break", id="diff.previous"),
-        Binding("escape,d,q", "close", "Back", key_display="q", id="diff.close"),
+        Binding("escape,d,q", "close", "Back", key_display="q", tooltip="Back to the main screen", id="diff.close"),
     ]
 
     def __init__(self, data: ExplorerData, request: int) -> None:

@@ -62,8 +62,8 @@ class MainScreen(Screen):
         self.data = data
         self.at_break = at_break
         """Open every request at its prefix break (M toggles)."""
-        self._break_back: tuple[int, int] | None = None
-        """(request, char) the cursor was on before `m` jumped to the break."""
+        self._break_back: tuple[int, tuple[int, int, int]] | None = None
+        """(request, prompt position) the cursor was on before `m` jumped to the break."""
         self.search: SearchState | None = None
         self.back_stack: list[tuple[int, int]] = []
         self._search_cancel = threading.Event()
@@ -78,7 +78,7 @@ class MainScreen(Screen):
         yield Legend(id="legend")
         yield Input(placeholder="search all prompts (Enter to search, Escape to cancel)", id="search")
         yield Input(placeholder=f"go to request # (0-{len(self.data) - 1:,}; Enter to go, Escape to cancel)",
-                    id="goto", type="integer")
+                    id="goto", type="integer", select_on_focus=False)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -216,14 +216,14 @@ class MainScreen(Screen):
         back = self._break_back
         if pv.at_break() and back is not None and back[0] == doc.index:
             self._break_back = None
-            pv.goto_char(back[1])
+            pv.restore(back[1])
             self.set_status("")
             return
-        here = pv.current_char()
+        here = pv.position()
         if not pv.goto_break():
             self.set_status(f"request {doc.index}: the whole input is a prefix hit, nothing broke")
             return
-        self._break_back = (doc.index, here if here is not None else 0)
+        self._break_back = (doc.index, here)
         self.set_status("at the prefix break · m: back")
 
     def action_toggle_at_break(self) -> None:

@@ -45,7 +45,7 @@ class SessionsScreen(Screen[object]):
         # priority: the DataTable's own (hidden) Enter binding would shadow it in the footer.
         Binding("enter", "choose", "Filter to session", id="sessions.choose", priority=True),
         Binding("a", "all", "All sessions", id="sessions.all"),
-        Binding("escape,S,q", "close", "Back", key_display="q", id="sessions.close"),
+        Binding("escape,S,q", "close", "Back", key_display="q", tooltip="Back to the main screen", id="sessions.close"),
     ]
 
     def __init__(self, data: ExplorerData) -> None:

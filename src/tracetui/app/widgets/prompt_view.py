@@ -147,20 +147,30 @@ class PromptView(ScrollView, can_focus=True):
                 self.goto_break()
             if self.matches:
                 self.set_matches(self.matches, self.current_match)
+            # The scrollbar this layout brings takes a column, and no Resize says so.
+            self.call_after_refresh(self._refit)
             return
-        if self.doc is not None and (self.layout_ is None or self.layout_.width != self._text_width()):
-            lay = self.layout_
-            # A cursor on a block header stays on that header (its character is the block's first one,
-            # which would otherwise move the cursor to the first text row).
-            header = self.current_block() if lay is not None and len(lay) and \
-                lay.kind[min(self.cursor_row, len(lay) - 1)] == ROW_HEADER else None
-            char = self.current_char()
-            self._relayout()
-            if self.layout_ is not None:
-                if header is not None:
-                    self._set_cursor(self.layout_.header_row(header))
-                else:
-                    self._set_cursor(self.layout_.row_of_char(char) if char is not None else 0)
+        self._refit()
+
+    def _refit(self) -> None:
+        """Lay the document out again if the text width changed, keeping the cursor's place."""
+        if self.doc is None or (self.layout_ is not None and self.layout_.width == self._text_width()):
+            return
+        lay = self.layout_
+        # A cursor on a block header stays on that header (its character is the block's first one,
+        # which would otherwise move the cursor to the first text row); on the marker, on the marker.
+        header = self.current_block() if lay is not None and len(lay) and \
+            lay.kind[min(self.cursor_row, len(lay) - 1)] == ROW_HEADER else None
+        marker = self.at_break()
+        char = self.current_char()
+        self._relayout()
+        if self.layout_ is not None:
+            if marker:
+                self.goto_break()
+            elif header is not None:
+                self._set_cursor(self.layout_.header_row(header))
+            else:
+                self._set_cursor(self.layout_.row_of_char(char) if char is not None else 0)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -208,9 +218,18 @@ class PromptView(ScrollView, can_focus=True):
             self.scroll_to(y=row - h + 1, animate=False)
         self.refresh()  # cached strips stay valid: their key says whether they hold the cursor
 
-    def goto_char(self, char: int) -> None:
-        if self.layout_ is not None:
-            self._set_cursor(self.layout_.row_of_char(char), center=True)
+    def position(self) -> tuple[int, int, int]:
+        """Where the cursor is: (row, layout width, character), for `restore`."""
+        width = self.layout_.width if self.layout_ is not None else 0
+        return self.cursor_row, width, self.current_char() or 0
+
+    def restore(self, position: tuple[int, int, int]) -> None:
+        """Back to a `position()`: the same row if the layout is the same, else its character."""
+        row, width, char = position
+        lay = self.layout_
+        if lay is None:
+            return
+        self._set_cursor(row if lay.width == width else lay.row_of_char(char), center=True)
 
     def at_break(self) -> bool:
         """Whether the cursor is on the prefix-break marker."""

@@ -91,4 +91,5 @@ class TraceHeader(Static):
         t.append(f" {shorten_middle(name, max(MIN_NAME, width - used))} ", style="bold reverse")
         for text, style in parts:
             t.append(text, style=style)
+        t.truncate(width, overflow="ellipsis")  # the note or the tokenizer name, never a figure
         return t
