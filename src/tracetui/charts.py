@@ -134,7 +134,7 @@ def cumulative_chart(a: Analysis, *, width: int, height: int, color: bool = True
     plt.plot(*decimate(100 * np.cumsum(a.unlimited.prefix_hits) / total, width), label="prefix",
              marker=MARKER, color="green")
     plt.plot(*decimate(100 * np.cumsum(a.unlimited.substring_hits) / total, width), label="substring",
-             marker=MARKER, color="cyan")
+             marker=SUBSTRING_MARKER, color="cyan")
     plt.ylim(0, 100)
     plt.xlim(0, max(1, n - 1))
     plt.xticks(_int_ticks(n))
