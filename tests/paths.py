@@ -10,6 +10,13 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_traces"
 TRACES = REPO.parent / "shared" / "traces"
 """The seed study's traces, beside the repository (not copied into it)."""
+AGENT_DIRS = ("aider", "memgpt", "miniswe", "opencode", "taubench")
+"""The folders of TRACES that hold the study's text traces (the others are hashed traces)."""
+
+
+def agent_traces() -> list[Path]:
+    """The study's text traces (JSONL with prompt text), in name order; [] when absent."""
+    return sorted(p for d in AGENT_DIRS for p in (TRACES / d).glob("*.jsonl"))
 
 OPENCODE = SAMPLES / "opencode_like.jsonl"
 AIDER = SAMPLES / "aider_like.jsonl"

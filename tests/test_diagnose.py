@@ -32,7 +32,7 @@ from tracetui.core.diagnose import (
 )
 from tracetui.core.model import Block
 from tracetui.core.pipeline import Loaded, Settings, load
-from .paths import TRACES, need, sample
+from .paths import TRACES, agent_traces, need, sample
 
 
 SYSTEM = "You are a helper. Answer briefly and precisely, with code when it helps."
@@ -841,8 +841,7 @@ def test_real_miniswe_missing_outputs():
 
 
 def test_real_traces_figures():
-    paths = sorted(TRACES.glob("*/*.jsonl")) if TRACES.is_dir() else []
-    paths = [p for p in paths if p.stat().st_size > 0]
+    paths = [p for p in agent_traces() if p.stat().st_size > 0]
     if not paths:
         pytest.skip("no shared traces")
     for path in paths:

@@ -16,7 +16,7 @@ import pytest
 from tracetui.core import reader
 from tracetui.core.model import TraceError
 from tracetui.core.reader import read_trace
-from .paths import TRACES
+from .paths import TRACES, agent_traces
 
 EMPTY_TRACE = TRACES / "taubench" / "ea09a0dc475dbe00b56101ef665b8c03.jsonl"
 
@@ -332,7 +332,7 @@ def test_memgpt_trace_is_recovered():
 
 def test_all_shared_traces_load():
     memgpt_trace()  # skips when absent
-    paths = sorted(p for p in TRACES.glob("*/*.jsonl") if p != EMPTY_TRACE)
+    paths = [p for p in agent_traces() if p != EMPTY_TRACE]
     assert len(paths) >= 10
     for path in paths:
         trace = read_trace(path)
