@@ -161,3 +161,12 @@ def test_each_chart_series_has_its_own_marker_without_colour():
         assert any("▞▞ prefix" in line for line in legend) and any("•• substring" in line for line in legend)
         canvas = chart.split("substring", 1)[1]
         assert "•" in canvas and half_blocks & set(canvas)
+
+
+def test_a_terminal_without_colour_gets_the_no_color_styles(monkeypatch):
+    """TERM=dumb: rich sends no colour at all, so the classes need NO_COLOR's text styles."""
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.delenv("COLORTERM", raising=False)
+    color_system(monkeypatch, "auto")
+    app = create_app(str(OPENCODE))
+    assert app.color_system is None and app.no_color

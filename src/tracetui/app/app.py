@@ -37,6 +37,8 @@ class TraceApp(App[int]):
         # The palette follows the colour system rich detected (TEXTUAL_COLOR_SYSTEM forces one):
         # a CSS class picks the 16-colour rules, a filter shows exactly what the terminal gets.
         self.color_system = self.console.color_system
+        if self.color_system is None:  # TERM=dumb: rich drops every colour, as NO_COLOR would
+            self.no_color = True  # so the token classes take NO_COLOR's text styles (App:nocolor)
         self.add_class(colors_class(self.color_system), update=False)
         downgrade = downgrade_filter(self.color_system)
         if downgrade is not None:
