@@ -415,8 +415,8 @@ def test_long_curves_are_decimated_and_drawn_the_same(monkeypatch):
     sizes = []
     real = charts.decimate
 
-    def counted(ys, width):
-        xs, out = real(ys, width)
+    def counted(ys, width, *marker):
+        xs, out = real(ys, width, *marker)
         sizes.append(len(xs))
         return xs, out
 
@@ -425,7 +425,7 @@ def test_long_curves_are_decimated_and_drawn_the_same(monkeypatch):
     drawn.append(charts.cumulative_chart(a, width=100, height=16))
     assert sizes and max(sizes) <= 8 * 150
     assert "request 4321: prefix" in drawn[1]  # the cursor's request exactly
-    monkeypatch.setattr(charts, "decimate", lambda ys, width: (list(range(len(ys))), ys.tolist()))
+    monkeypatch.setattr(charts, "decimate", lambda ys, width, *marker: (list(range(len(ys))), ys.tolist()))
     full = [charts.per_request_chart(a, width=w, height=16, cursor=4321) for w in (60, 150)]
     full.append(charts.cumulative_chart(a, width=100, height=16))
     assert drawn == full

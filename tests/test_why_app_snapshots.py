@@ -104,8 +104,8 @@ def test_sessions_table(snap_compare):
 def test_sessions_filtered(snap_compare):
     """two_sessions.jsonl, `S`, two `down`, Enter: the main screen filtered to sess-b.
 
-    The header, after the whole trace's rates, shows the italic note "session sess-b (8
-    requests) · S" (the rest, "to change · cl100k_base", cut at 100 columns). The request list
+    The header, after the whole trace's rates (short labels P, S, C), shows the italic note
+    "session sess-b (8 requests)", then the tokenizer name cut with "…". The request list
     holds only sess-b's requests 1, 2, 3, 5, 11, 13, 14, 15 (session column sess-b
     throughout; causes edit, template ×4, append ×2, template), request 1 highlighted; the
     prompt view shows request 1: its SYSTEM block all prefix hit (green), then the CURRENT

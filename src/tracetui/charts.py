@@ -19,7 +19,7 @@ _AXIS_CELLS = 7
 """Cells of a chart with ylim(0, 100) beside its canvas: the "100.0┤" tick labels, the right border."""
 
 
-def decimate(ys: np.ndarray, width: int) -> tuple[list[int], list[float]]:
+def decimate(ys: np.ndarray, width: int, marker: str = MARKER) -> tuple[list[int], list[float]]:
     """Points (x = 0, 1, ...) of the series `ys` that draw the same line as all of them in a
     chart `width` cells wide, without plotting (slowly) more points than it has room for.
 
@@ -28,7 +28,8 @@ def decimate(ys: np.ndarray, width: int) -> tuple[list[int], list[float]]:
     last (the M4 reduction): the line through those lights the same column pixels, so the
     chart looks as it did when all 100,000 points were plotted (1.2 s a redraw)."""
     n = len(ys)
-    columns = 2 * max(1, max(20, width) - _AXIS_CELLS)
+    per_cell = 2 if marker == "hd" else 1  # the columns plotext draws a line in: half cells for "hd"
+    columns = per_cell * max(1, max(20, width) - _AXIS_CELLS)
     if n <= 4 * columns:
         return list(range(n)), ys.tolist()
     column = np.round(np.arange(n) * ((columns - 1) / (n - 1))).astype(np.int64)  # as plotext maps x
@@ -105,7 +106,8 @@ def per_request_chart(a: Analysis, *, width: int, height: int, cursor: int | Non
     # Decimated to the chart's width: plotting 100,000 points took over a second per redraw.
     plt.plot(*decimate(100 * a.unlimited.prefix_hits / lens, width), label="prefix", marker=MARKER,
              color="green")
-    plt.plot(*decimate(100 * a.unlimited.substring_hits / lens, width), label="substring", marker=SUBSTRING_MARKER,
+    plt.plot(*decimate(100 * a.unlimited.substring_hits / lens, width, SUBSTRING_MARKER), label="substring",
+             marker=SUBSTRING_MARKER,
              color="cyan")
     if cursor is not None:
         plt.vline(cursor, "yellow")
@@ -133,7 +135,8 @@ def cumulative_chart(a: Analysis, *, width: int, height: int, color: bool = True
     plt = _start(width, height)
     plt.plot(*decimate(100 * np.cumsum(a.unlimited.prefix_hits) / total, width), label="prefix",
              marker=MARKER, color="green")
-    plt.plot(*decimate(100 * np.cumsum(a.unlimited.substring_hits) / total, width), label="substring",
+    plt.plot(*decimate(100 * np.cumsum(a.unlimited.substring_hits) / total, width, SUBSTRING_MARKER),
+             label="substring",
              marker=SUBSTRING_MARKER, color="cyan")
     plt.ylim(0, 100)
     plt.xlim(0, max(1, n - 1))

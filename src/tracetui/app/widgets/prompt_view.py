@@ -125,8 +125,15 @@ class PromptView(ScrollView, can_focus=True):
             self._set_cursor(self.layout_.row_of_char(current[0]), center=True)
         self.refresh()
 
-    def _text_width(self) -> int:
-        return max(8, self.scrollable_content_region.width - GUTTER)
+    def _text_width(self, rows: int | None = None) -> int:
+        """Cells for text. With `rows`: for a layout of that many rows, counting the vertical
+        scrollbar it brings when it is not on screen yet (a first layout, made while the
+        virtual size is still 0: no Resize follows when the scrollbar then takes a column)."""
+        region = self.scrollable_content_region
+        width = region.width
+        if rows is not None and rows > region.height and not self.show_vertical_scrollbar:
+            width -= self.styles.scrollbar_size_vertical
+        return max(8, width - GUTTER)
 
     def _relayout(self) -> None:
         self._cache.clear()
@@ -135,7 +142,10 @@ class PromptView(ScrollView, can_focus=True):
             self.virtual_size = Size(0, 0)
         else:
             self.layout_ = self.doc.layout(self._text_width())
-            self.virtual_size = Size(self._text_width() + GUTTER, len(self.layout_))
+            narrower = self._text_width(len(self.layout_))
+            if narrower != self.layout_.width:
+                self.layout_ = self.doc.layout(narrower)
+            self.virtual_size = Size(self.layout_.width + GUTTER, len(self.layout_))
         self.refresh()
 
     def on_resize(self) -> None:
@@ -147,16 +157,14 @@ class PromptView(ScrollView, can_focus=True):
                 self.goto_break()
             if self.matches:
                 self.set_matches(self.matches, self.current_match)
-            # The scrollbar this layout brings takes a column, and no Resize says so.
-            self.call_after_refresh(self._refit)
             return
         self._refit()
 
     def _refit(self) -> None:
         """Lay the document out again if the text width changed, keeping the cursor's place."""
-        if self.doc is None or (self.layout_ is not None and self.layout_.width == self._text_width()):
-            return
         lay = self.layout_
+        if self.doc is None or (lay is not None and lay.width == self._text_width(len(lay))):
+            return
         # A cursor on a block header stays on that header (its character is the block's first one,
         # which would otherwise move the cursor to the first text row); on the marker, on the marker.
         header = self.current_block() if lay is not None and len(lay) and \
@@ -339,9 +347,9 @@ class PromptView(ScrollView, can_focus=True):
                 text = f"{arrow} no prefix hit{why}: the first token already missed"
             else:
                 text = f"{arrow} prefix hit ends here{why}: {reused:,} of {doc.n_input_tokens:,} input tokens reused"
-            if col + len(text) > self._text_width():
+            if col + len(text) > lay.width:
                 text = f"{arrow} prefix ends{why}: {reused:,}/{doc.n_input_tokens:,}"
-            col = min(col, max(0, self._text_width() - len(text)))
+            col = min(col, max(0, lay.width - len(text)))
             segments.append(Segment(" " * col, self._style("base")))
             segments.append(Segment(text, self._style("marker")))
         else:

@@ -51,7 +51,7 @@ class TraceHeader(Static):
 
     def build(self) -> Text:
         """The figures always show in full: when room is short the labels shorten (P, S, C),
-        the note and the tokenizer name are cut at the end, and the file name in its middle."""
+        the file name is cut in its middle, and the tokenizer name (then the note) at the end."""
         d = self.data
         a = d.analysis
         u = a.unlimited
@@ -71,18 +71,17 @@ class TraceHeader(Static):
                 parts.append((" · ", ""))
             return parts
 
-        tail = []
-        if self.note:  # the note (a session filter) before the tokenizer name: it matters more
-            tail += [(self.note, "italic"), (" · ", "")]
-        tail.append((d.loaded.tokenizer.name, ""))
+        # The note (a session filter is on) matters as much as the figures; the tokenizer less.
+        note = [(self.note, "italic"), (" · ", "")] if self.note else []
+        tail = [(d.loaded.tokenizer.name, "")]
 
         def cells(parts: list[tuple[str, str]]) -> int:
             return cell_len(warn) + 2 + sum(cell_len(text) for text, _ in parts)
 
-        # Word labels when everything fits with them. The name is cut (in its middle) only for
-        # the figures; what follows them (note, tokenizer) is cut at the line's end instead.
-        wide = cells(figures(True) + tail) + cell_len(name) <= width
-        parts = figures(wide)
+        # Word labels when everything fits with them. The name is cut (in its middle) to make
+        # room for the figures and the note; the tokenizer name is cut at the line's end.
+        wide = cells(figures(True) + note + tail) + cell_len(name) <= width
+        parts = figures(wide) + note
         used = cells(parts)
         parts += tail
         t = Text(no_wrap=True, overflow="ellipsis")
