@@ -59,7 +59,7 @@ from tracetui.app.app import create_app
 from tracetui.app.screens.main import MainScreen
 from tracetui.app.widgets.prompt_view import PromptView
 from tracetui.app.widgets.request_list import RequestList
-from tracetui.core.document import display_text
+from tracetui.core.display import display_text
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parents[1]

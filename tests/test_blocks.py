@@ -565,14 +565,6 @@ def _text_rows(doc, lay):
     return [doc.text[int(a):int(b)] for k, a, b in zip(lay.kind, lay.start, lay.end) if k == ROW_TEXT]
 
 
-def test_display_text_maps_c0_c1_and_del():
-    from tracetui.core.document import display_text
-
-    # ESC [ and CSI (U+009B) start terminal escape sequences; NEL (U+0085) moves the cursor.
-    assert display_text("a\x1b[31mb\x9b2Jc\x85d\x7f\te\n\xa0é") == "a·[31mb·2Jc·d·→e↵\xa0é"
-    assert all(len(display_text(chr(c))) == 1 for c in range(0x100))
-
-
 @pytest.mark.parametrize("width", [8, 9, 10, 17])
 def test_layout_wraps_wide_characters_by_cells(width):
     text = "日本語のテキストです。" * 5 + "\nabc漢字def😀ghij\n" + "x" * 30 + "\n混ぜたtext文字"

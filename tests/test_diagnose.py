@@ -870,5 +870,5 @@ def test_request_rows_show_no_control_characters(tmp_path):
         {"input": "hello", "output": "hi", "session_id": "s\x1b[2J\x9b1", "model": "m\x85\x07"},
     ])
     (row,) = ExplorerData(loaded).rows
-    assert (row.session, row.model) == ("s·[2J·1", "m··")
+    assert (row.session, row.model) == ("s␛[2J·1", "m·␇")  # ESC and BEL as control pictures, C1 as ·
     assert loaded.trace.requests[0].session_id == "s\x1b[2J\x9b1"  # the data itself is unchanged

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .core.display import display_text
 from .core.engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
 from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
 from .core.model import TraceError
@@ -151,6 +152,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str, code: int = 2) -> int:
-    first = message.strip().splitlines()[0] if message.strip() else "error"
-    print(f"tracetui: error: {first}", file=sys.stderr)
+    # One line, whatever the message quotes: a file name may hold a newline or an escape.
+    print(f"tracetui: error: {display_text(message.strip()) or 'error'}", file=sys.stderr)
     return code

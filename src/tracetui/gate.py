@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from .core.diagnose import block_kind_stats, diagnose, rank_breakers
+from .core.display import display_text
 from .core.engine import parse_pool_size
 from .core.pipeline import Loaded, Settings, load
 from .report import _DelayedProgress, _pct, make_console, print_json
@@ -62,7 +63,7 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
     console = make_console()
     pool_text = "unlimited pool" if size.unlimited else f"{size.label} GB pool ({size.capacity:,} tokens)"
     # markup=False: the trace's name is a file name, and "[x]" in it is not rich markup.
-    console.print(f"{loaded.trace.name}: {a.requests:,} requests, {a.input_tokens:,} input tokens, {pool_text}",
+    console.print(f"{display_text(loaded.trace.name)}: {a.requests:,} requests, {a.input_tokens:,} input tokens, {pool_text}",
                   highlight=False, markup=False)
     for r in results:
         mark = "[green]ok  [/]" if r["ok"] else "[red]FAIL[/]"
@@ -114,8 +115,8 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
     from rich.text import Text
 
     console = make_console()
-    console.print(f"A = {la.trace.name} ({la.analysis.requests:,} requests)   "
-                  f"B = {lb.trace.name} ({lb.analysis.requests:,} requests)", highlight=False, markup=False)
+    console.print(f"A = {display_text(la.trace.name)} ({la.analysis.requests:,} requests)   "
+                  f"B = {display_text(lb.trace.name)} ({lb.analysis.requests:,} requests)", highlight=False, markup=False)
     t = Table(title="Hit rate by pool size", title_justify="left")
     for col in ("pool (GB)", "prefix A", "prefix B", "Δ pts", "substring A", "substring B", "Δ pts"):
         t.add_column(col, justify="right")
@@ -128,7 +129,7 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
         kt.add_column(col, justify="left" if col == "block" else "right")
     for row in kinds:
         a_, b_ = row["a"], row["b"]
-        kt.add_row(Text(row["block"]), f"{a_['tokens']:,}", f"{b_['tokens']:,}", _pct(a_["prefix_hit_rate"]),
+        kt.add_row(Text(display_text(row["block"])), f"{a_['tokens']:,}", f"{b_['tokens']:,}", _pct(a_["prefix_hit_rate"]),
                    _pct(b_["prefix_hit_rate"]), _pct(a_["substring_hit_rate"]), _pct(b_["substring_hit_rate"]))
     console.print(kt)
     console.print(breakers_table(only_a, title="Breakers only in A") if only_a else "No breaker only in A.")

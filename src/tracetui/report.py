@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from .charts import hit_rate_chart
+from .core.display import display_text, json_safe
 from .core.engine import Analysis
 from .core.kvmodels import GB, KVModel
 from .core.pipeline import Loaded, Settings, load
@@ -68,8 +69,9 @@ def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None
 
 
 def print_json(doc: dict[str, Any]) -> None:
-    """`doc` on stdout, indented (the --json output of analyze, check and compare)."""
-    sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    """`doc` on stdout, indented (the --json output of analyze, check and compare), with the
+    characters a terminal would act on written as JSON escapes (see json_safe): the same values."""
+    sys.stdout.buffer.write(json_safe(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()).encode() + b"\n")
     sys.stdout.flush()
 
 
@@ -202,19 +204,20 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
 
     console = make_console()
     a, trace, s = loaded.analysis, loaded.trace, loaded.settings
-    # Text, not str, for whatever comes from the trace or its path: "[/x]" there is not rich markup.
+    # Whatever comes from the trace or its path goes through display_text (no control reaches
+    # the terminal) into a Text, not a str ("[/x]" there is not rich markup).
     for w in trace.warnings:
-        console.print(Text.assemble(("warning:", "yellow"), " ", w))
+        console.print(Text.assemble(("warning:", "yellow"), " ", display_text(w)))
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
     summary.add_column()
-    summary.add_row("trace", Text(trace.name))
+    summary.add_row("trace", Text(display_text(trace.name)))
     summary.add_row("requests", f"{a.requests:,}")
     summary.add_row("sessions", f"{len(trace.sessions):,}")
     summary.add_row("input tokens", f"{a.input_tokens:,}")
     summary.add_row("output tokens", f"{a.output_tokens:,}")
     summary.add_row("mean input length", f"{a.input_tokens / max(a.requests, 1):,.1f} tokens")
-    summary.add_row("tokenizer", Text(loaded.tokenizer.name))
+    summary.add_row("tokenizer", Text(display_text(loaded.tokenizer.name)))
     kv_text = f"{kv.name} ({kv.dtype})" if kv else "default"
     summary.add_row("KV bytes per token", f"{bytes_per_token(s, kv):,.0f} ({kv_text}; "
                                           f"{s.tokens_per_gb:,.0f} tokens per GB)")
@@ -251,13 +254,13 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
             rt.add_column(col, justify="left" if col in ("session", "cause", "break block") else "right")
         for row in requests_detail(loaded, breaks, pools=False):
             n = max(row["input_tokens"], 1)
-            cells = [str(row["index"]), str(row["line"]), Text(str(row["session_id"] or "")[:14]),
+            cells = [str(row["index"]), str(row["line"]), Text(display_text(str(row["session_id"] or "")[:14])),
                      f"{row['input_tokens']:,}", f"{row['output_tokens']:,}",
                      _pct(row["prefix_hit"] / n), "–" if row["prefix_source"] < 0 else str(row["prefix_source"]),
                      _pct(row["substring_hit"] / n), _pct(row["combined_hit"] / n)]
             if breaks is not None:
                 b = row["break"]
-                cells += [Text(b["cause"]), Text(b["break_block"] or "–"), f"{b['tokens_lost']:,}"]
+                cells += [Text(b["cause"]), Text(display_text(b["break_block"] or "–")), f"{b['tokens_lost']:,}"]
             rt.add_row(*cells)
         console.print(rt)
     if breaks is not None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from .core.diagnose import (Break, Breaker, ProviderUsage, SessionStats, provider_totals, rank_breakers,
                             session_stats, usage_table)
+from .core.display import display_text
 from .core.pipeline import Loaded
 from .report import _r
 
@@ -17,8 +18,8 @@ SESSION_COLUMNS = ("session", "requests", "input tokens", "prefix", "substring",
 
 
 def session_label(session: object) -> str:
-    """How a session id is shown: the requests without one are "–"."""
-    return "–" if session is None else str(session)
+    """How a session id is shown: the requests without one are "–"; no control character."""
+    return "–" if session is None else display_text(str(session))
 
 
 def session_row(s: SessionStats, width: int = 24) -> tuple[str, ...]:
@@ -107,8 +108,10 @@ def breakers_table(ranked: list[Breaker], limit: int | None = None, title: str =
     t.add_column("recovered", justify="right", style="cyan", no_wrap=True)
     for k, g in enumerate(ranked[:limit] if limit else ranked, 1):
         reqs = ",".join(map(str, g.requests[:4])) + ("…" if len(g.requests) > 4 else "")
-        # Text, not str: descriptions quote the trace, and "[/x]" in a prompt is not rich markup.
-        t.add_row(str(k), Text(g.cause), Text(g.block or "–"), Text(g.description), f"{len(g.requests)}: {reqs}",
+        # Text, not str: descriptions quote the trace, and "[/x]" in a prompt is not rich markup;
+        # display_text: nor is an escape in it a terminal control.
+        t.add_row(str(k), Text(g.cause), Text(display_text(g.block or "–")), Text(display_text(g.description)),
+                  f"{len(g.requests)}: {reqs}",
                   f"{g.tokens_lost:,}", f"{g.recovered:,}")
     return t
 
@@ -143,7 +146,7 @@ def render_why(console, loaded: Loaded, breaks: tuple[Break, ...]) -> None:
                     "simulated input", "simulated prefix hit"):
             ut.add_column(col, justify="right")
         for row in usage["per_request"]:
-            ut.add_row(str(row["index"]), row["provider"], f"{row['prompt_tokens']:,}", f"{row['cached_tokens']:,}",
+            ut.add_row(str(row["index"]), Text(display_text(row["provider"])), f"{row['prompt_tokens']:,}", f"{row['cached_tokens']:,}",
                        f"{row['cache_write_tokens']:,}", f"{row['simulated_input_tokens']:,}",
                        f"{row['simulated_prefix_hit']:,}")
         console.print(ut)

@@ -8,6 +8,7 @@ import os
 from textual.app import App
 from textual.binding import Binding
 
+from ..core.display import display_text
 from ..core.pipeline import Settings
 from .colors import colors_class, downgrade_filter
 
@@ -29,7 +30,9 @@ class TraceApp(App[int]):
         super().__init__()
         self.path = path
         self.at_break = at_break
-        self.trace_name = "<stdin>" if path == "-" else os.path.basename(str(path))
+        # Shown in the sub-title (which a terminal may show as its window title) and on the
+        # loading screen: a file name may hold escapes, so it is display text from the start.
+        self.trace_name = display_text("<stdin>" if path == "-" else os.path.basename(str(path)))
         self.settings = settings or Settings()
         self._theme_name = theme
         self.error_message: str | None = None

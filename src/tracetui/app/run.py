@@ -49,6 +49,5 @@ def run_explorer(path: str, settings: Settings, *, at_break: bool = False) -> in
     app = create_app(path, settings, at_break=at_break)
     code = app.run()
     if app.error_message:
-        print(f"tracetui: error: {app.error_message}", file=sys.stderr)
-        return 2
+        raise TraceError(app.error_message)  # the CLI prints it as its one error line, exit 2
     return int(code or 0)

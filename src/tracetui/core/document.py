@@ -15,6 +15,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from .blocks import block_at, split_blocks, split_output
+from .display import display_text
 from .model import Block
 
 MISS, PREFIX, SUBSTRING, OUTPUT = 0, 1, 2, 3
@@ -22,27 +23,6 @@ MISS, PREFIX, SUBSTRING, OUTPUT = 0, 1, 2, 3
 
 ROW_TEXT, ROW_HEADER, ROW_MARKER = 0, 1, 2
 """Row kinds of a layout."""
-
-# Control characters (C0, DEL and C1: U+0080-U+009F, which terminals also read as escape
-# sequences) would move the terminal cursor: show them as one visible cell each, so that
-# one character of text stays one cell on screen and no escape sequence reaches the terminal.
-_DISPLAY = {chr(c): "·" for c in range(32)}
-_DISPLAY["\t"] = "→"
-_DISPLAY["\n"] = "↵"
-_DISPLAY["\x7f"] = "·"
-_DISPLAY_ASCII = tuple(_DISPLAY.items())
-_DISPLAY.update({chr(c): "·" for c in range(0x80, 0xA0)})
-_DISPLAY_ALL = tuple(_DISPLAY.items())
-
-
-def display_text(s: str) -> str:
-    # str.replace per character actually present is ~40x faster than str.translate with a
-    # dict on a 250 KB prompt, and prompts hold few kinds of control characters.
-    for ch, shown in _DISPLAY_ASCII if s.isascii() else _DISPLAY_ALL:
-        if ch in s:
-            s = s.replace(ch, shown)
-    return s
-
 
 # Wide (two-cell) characters: East Asian Wide and Fullwidth, plus the symbols Unicode 16 made
 # wide (Rich, which draws the view, follows it; this Python's unicodedata may be older).
@@ -142,7 +122,7 @@ class PromptDocument:
 
     @cached_property
     def display(self) -> str:
-        """The text as drawn: one visible cell per character (see display_text)."""
+        """The text as drawn: one visible cell per character (see core.display)."""
         return display_text(self.text)
 
     # ---- tokens

@@ -12,7 +12,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 
-from .document import PromptDocument, display_text
+from .display import display_text
+from .document import PromptDocument
 from .pipeline import Loaded
 
 _DOC_CACHE = 12

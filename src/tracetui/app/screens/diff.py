@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from ...core.diagnose import side_by_side
-from ...core.document import display_text
+from ...core.display import display_lines, display_text
 from ...core.explorer import ExplorerData
 from ..widgets.footer import KeyFooter
 
@@ -54,11 +54,11 @@ class DiffScreen(Screen[int | None]):
             where = b.block.kind
             if b.block.role and b.block.role != b.block.kind:  # not "edit in system system"
                 where += f" {b.block.role}"
-            title.append(f" in {where}")
+            title.append(display_text(f" in {where}"))
         title.append(f" · break at token {b.prefix:,} of {b.input_tokens:,} · lost {b.tokens_lost:,}, "
                      f"substring recovers {b.recovered:,}")
         if b.description:
-            title.append(f"\n {b.description}", style="italic")
+            title.append("\n " + display_text(b.description), style="italic")
         self.query_one("#diff-title", Static).update(title)
         if b.cause in ("append",) or b.source < 0:
             msg = ("Nothing broke: this request continues its source entry."
@@ -76,12 +76,11 @@ class DiffScreen(Screen[int | None]):
     def _pane(title: str, text: str, marks: list[tuple[int, int]], at: int, color: str) -> Text:
         t = Text()
         t.append(title + "\n", style="bold underline")
-        shown = display_text(text)
-        body = Text(shown.replace("↵", "↵\n"))
-        # Line breaks were added after each ↵: shift offsets by the newlines before them.
+        body = Text(display_lines(text))
+        # A line break follows the ↵ of each newline: shift offsets by the newlines before them.
 
         def shift(pos: int) -> int:
-            return pos + shown.count("↵", 0, pos)
+            return pos + text.count("\n", 0, pos)
 
         for a, b in marks:
             body.stylize(f"bold on dark_{color}", shift(a), shift(b))

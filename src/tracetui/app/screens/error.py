@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Middle
@@ -9,6 +10,8 @@ from textual.screen import Screen
 from textual.widgets import Label
 
 from ..widgets.footer import KeyFooter
+
+from ...core.display import display_text
 
 
 class ErrorScreen(Screen):
@@ -26,7 +29,8 @@ class ErrorScreen(Screen):
             with Center():
                 yield Label("Cannot open this trace", id="error-title")
             with Center():
-                yield Label(self.message, id="error-message", markup=False)  # may quote the trace
+                # Text of display text: the message may quote the trace or its file name.
+                yield Label(Text(display_text(self.message)), id="error-message")
             with Center():
                 yield Label("press q to quit", id="error-hint")
         yield KeyFooter()

@@ -6,6 +6,7 @@ import threading
 import time
 
 from textual import work
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Middle
@@ -13,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Label, ProgressBar
 
 from ...core.diagnose import diagnose
+from ...core.display import display_text
 from ...core.engine import AnalysisCancelled
 from ...core.explorer import ExplorerData
 from ...core.model import TraceError
@@ -37,7 +39,7 @@ class LoadingScreen(Screen):
     def compose(self) -> ComposeResult:
         with Middle():
             with Center():
-                yield Label(f"Loading {self.trace_name}", id="loading-title", markup=False)  # a file name
+                yield Label(Text(f"Loading {display_text(self.trace_name)}"), id="loading-title")  # a file name
             with Center():
                 yield Label("Reading", id="loading-stage")
             with Center():
@@ -67,7 +69,7 @@ class LoadingScreen(Screen):
     def _show_progress(self, stage: str, done: int, total: int, note: str = "") -> None:
         unit = {"read": "bytes", "tokenize": "requests", "analyze": "pool sizes"}.get(stage, "")
         text = f"{STAGES.get(stage, stage)}: {done:,} / {total:,} {unit}" if total else STAGES.get(stage, stage)
-        self.query_one("#loading-stage", Label).update(f"{text} · {note}" if note else text)
+        self.query_one("#loading-stage", Label).update(Text(display_text(f"{text} · {note}" if note else text)))
         self.query_one("#loading-bar", ProgressBar).update(total=total or None, progress=done)
 
     @work(thread=True, exclusive=True, group="load")

@@ -197,7 +197,7 @@ class MainScreen(Screen):
             rows = [i for i, r in enumerate(self.data.trace.requests) if r.session_id == session]
             self.request_list.set_visible(rows)
             self.query_one(TraceHeader).set_note(
-                f"session {session_label(session)[:24]} ({len(rows)} requests)")  # display_text: TODO
+                f"session {session_label(session)[:24]} ({len(rows)} requests)")
 
         self.app.push_screen(SessionsScreen(self.data), chosen)
 

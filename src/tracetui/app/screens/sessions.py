@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from ...core.display import display_text
 from ...core.explorer import ExplorerData
 from ..widgets.footer import KeyFooter
 
@@ -30,8 +31,8 @@ PADDING = 2
 
 
 def session_label(session: object) -> str:
-    """How a session id is shown: the requests without one are "–"."""
-    return "–" if session is None else str(session)
+    """How a session id is shown: the requests without one are "–"; no control character."""
+    return "–" if session is None else display_text(str(session))
 
 
 def shorten(text: str, width: int) -> str:
@@ -71,7 +72,7 @@ class SessionsScreen(Screen[object]):
             def pct(hits: int, s=s) -> str:
                 return f"{100 * s.rate(hits):.1f}%"
 
-            rows.append((session_label(s.session),  # display_text: TODO once it lands on main
+            rows.append((session_label(s.session),
                          [str(s.requests), f"{s.input_tokens:,}", pct(s.prefix_hits), pct(s.substring_hits),
                           pct(s.combined_hits), pct(s.within_prefix_hits),
                           pct(s.prefix_hits - s.within_prefix_hits)]))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label
+
+from ...core.display import display_text
 
 
 class WarningsScreen(ModalScreen[None]):
@@ -21,11 +24,12 @@ class WarningsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="warnings-box"):
-            # markup=False: the file name and the warnings are the trace's text, not markup.
-            yield Label(f"⚠ {self.trace_name}: the reader had to repair this trace", id="warnings-title",
-                        markup=False)
+            # Text of display text: the file name and the warnings quote the trace (no markup,
+            # no control characters).
+            yield Label(Text(f"⚠ {display_text(self.trace_name)}: the reader had to repair this trace"),
+                        id="warnings-title")
             for w in self.warnings:
-                yield Label(f"• {w}", classes="warning-line", markup=False)
+                yield Label(Text(f"• {display_text(w)}"), classes="warning-line")
             yield Label("The rest of the trace is loaded. Enter or Esc to dismiss.", id="warnings-hint")
 
     def action_dismiss(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from ...core.display import display_text
 from .prompt_view import HEAT_LABELS
 
 CLASSES = (("prefix", "prefix hit"), ("substring", "substring hit"), ("miss", "miss"), ("output", "output"))
@@ -24,7 +25,7 @@ class Legend(Static):
         if status:
             # The status first: the legend is static, the status is what the user needs to read.
             t.append(" ")
-            t.append(status, style="bold")
+            t.append(display_text(status), style="bold")  # may quote a search (pasted text)
             t.append("  │")
         if heatmap:
             t.append(" chunk in N requests: ")

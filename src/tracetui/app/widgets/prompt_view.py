@@ -19,6 +19,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ...core.display import display_text
 from ...core.document import OUTPUT, PREFIX, ROW_HEADER, ROW_MARKER, SUBSTRING, Layout, PromptDocument
 
 GUTTER = 2
@@ -341,7 +342,7 @@ class PromptView(ScrollView, can_focus=True):
         elif kind == ROW_MARKER:
             col = int(lay.start[row])
             reused = doc.prefix_hit
-            why = f" ({self.cause})" if self.cause else ""
+            why = f" ({display_text(self.cause)})" if self.cause else ""
             arrow = "▼" if lay.marker_above else "▲"  # at the first token after the prefix
             if reused == 0:
                 text = f"{arrow} no prefix hit{why}: the first token already missed"
@@ -372,7 +373,8 @@ class PromptView(ScrollView, can_focus=True):
             parts.append(f"prefix {st.prefix_pct:.0f}%")
             parts.append(f"substring {st.substring_pct:.0f}%")
         style = self._style("header") + self._style(f"kind-{b.kind}")
-        return [Segment(" " + " · ".join(parts) + " ", style)]
+        # Roles and labels come from the trace (a JSON role, a tool name): display text only.
+        return [Segment(display_text(" " + " · ".join(parts) + " "), style)]
 
     def _class_style(self, cls: int) -> Style:
         if cls == PREFIX:

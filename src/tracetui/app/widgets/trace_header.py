@@ -6,6 +6,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
+from ...core.display import display_text
 from ...core.explorer import ExplorerData
 
 MIN_NAME = 12
@@ -62,7 +63,7 @@ class TraceHeader(Static):
             rates.append(("provider", "prov", d.provider_rate, "bold magenta"))
         counts = f"{len(d):,} req · {len(d.trace.sessions):,} sess"
         warn = f"⚠{len(d.trace.warnings)} " if d.trace.warnings else ""
-        name = d.trace.name  # display_text: TODO once the core's display-text function lands on main
+        name = display_text(d.trace.name)
 
         def figures(wide: bool) -> list[tuple[str, str]]:
             parts = [(f" {counts} · ", "")]
@@ -72,8 +73,8 @@ class TraceHeader(Static):
             return parts
 
         # The note (a session filter is on) matters as much as the figures; the tokenizer less.
-        note = [(self.note, "italic"), (" · ", "")] if self.note else []
-        tail = [(d.loaded.tokenizer.name, "")]
+        note = [(display_text(self.note), "italic"), (" · ", "")] if self.note else []
+        tail = [(display_text(d.loaded.tokenizer.name), "")]
 
         def cells(parts: list[tuple[str, str]]) -> int:
             return cell_len(warn) + 2 + sum(cell_len(text) for text, _ in parts)
