@@ -323,7 +323,7 @@ BAD_INPUT = {
     "empty-trace": (lambda t: [need(EMPTY_TRACE)], "empty"),
     "all-garbage": (lambda t: [_garbage(t)], "no readable requests"),
     "unknown-tokenizer": (lambda t: [need(TASK2), "--tokenizer", "no_such_encoding"], "unknown tokenizer"),
-    "tokenizer-not-cached": (lambda t: [need(TASK2), "--tokenizer", "o200k_base"], "offline"),
+    "tokenizer-not-cached": (lambda t: [need(TASK2), "--tokenizer", "p50k_base"], "offline"),
     "missing-tokenizer-file": (lambda t: [need(TASK2), "--tokenizer", t / "nope.tiktoken"], "not found"),
     "missing-llama3-file": (lambda t: [need(TASK2), "--tokenizer", f"llama3:{t / 'tokenizer.model'}"], "not found"),
     "not-a-bpe-file": (lambda t: [need(TASK2), "--tokenizer", _not_bpe(t)], "broken.tiktoken"),

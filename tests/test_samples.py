@@ -80,7 +80,7 @@ def test_module_runs_as_a_script(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "sample_traces").glob("*.jsonl")) == sorted(samples.SAMPLE_FILES)
 
 
-@pytest.mark.parametrize("name", samples.SAMPLE_FILES)
+@pytest.mark.parametrize("name", samples.PROMPT_FILES)
 def test_every_valid_line_has_the_expected_keys(generated: Path, name: str) -> None:
     data = (generated / name).read_bytes()
     assert b"\r" not in data

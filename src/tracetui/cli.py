@@ -16,6 +16,7 @@ from .core.display import display_text
 from .core.engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
 from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
 from .core.model import TraceError
+from .core.formats import DEFAULT_TEMPLATE, FORMATS, TEMPLATES
 from .core.tokenizer import DEFAULT_TOKENIZER, TokenizerError
 
 SUBCOMMANDS = ("analyze", "check", "compare")
@@ -34,10 +35,18 @@ class _Parser(argparse.ArgumentParser):
 
 def _common(p: argparse.ArgumentParser, traces: int = 1) -> None:
     if traces == 1:
-        p.add_argument("trace", help="JSONL trace file (.gz is read transparently; - reads stdin)")
+        p.add_argument("trace", nargs="+", help="trace file(s) or folder(s) of trace files, read as one trace "
+                                                "(.gz is read transparently; - reads stdin)")
     else:
-        p.add_argument("trace", help="first JSONL trace (e.g. before a prompt change)")
-        p.add_argument("other", help="second JSONL trace (e.g. after)")
+        p.add_argument("trace", help="first trace, a file or a folder (e.g. before a prompt change)")
+        p.add_argument("other", help="second trace (e.g. after)")
+    p.add_argument("--format", default=None, choices=FORMATS, metavar="NAME",
+                   help="read every record as NAME (default: detect each record's): " + ", ".join(FORMATS))
+    p.add_argument("--template", default=DEFAULT_TEMPLATE, choices=TEMPLATES, metavar="NAME",
+                   help=f"chat template that renders request bodies (default {DEFAULT_TEMPLATE}): "
+                        + ", ".join(TEMPLATES))
+    p.add_argument("--hash-block-size", type=int, default=None, metavar="B",
+                   help="tokens per block of a hashed trace whose file does not say (default: the format's)")
     p.add_argument("--tokenizer", default=None, metavar="T",
                    help=f"tiktoken encoding name (default {DEFAULT_TOKENIZER}, bundled), a local .tiktoken "
                         "file, llama3:PATH to Llama 3's tokenizer.model, or a HF tokenizer.json")
@@ -96,6 +105,8 @@ def settings_from(args: argparse.Namespace):
 
     if args.chunk_size < 1:
         raise UsageError("--chunk-size must be at least 1")
+    if args.hash_block_size is not None and args.hash_block_size < 1:
+        raise UsageError("--hash-block-size must be at least 1")
     kv = None
     if args.kv_model:
         kv = kv_model(args.kv_model)
@@ -115,7 +126,8 @@ def settings_from(args: argparse.Namespace):
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     return Settings(tokenizer=args.tokenizer, pool_sizes=sizes, chunk_size=args.chunk_size,
-                    tokens_per_gb=tpg), kv
+                    tokens_per_gb=tpg, format=args.format, template=args.template,
+                    hash_block_size=args.hash_block_size), kv
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -103,7 +103,10 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, br
         "input_tokens": a.input_tokens,
         "output_tokens": a.output_tokens,
         "mean_input_tokens": _r(a.input_tokens / a.requests) if a.requests else 0.0,
-        "tokenizer": loaded.tokenizer.name,
+        "tokenizer": None if trace.hashed else loaded.tokenizer.name,
+        "tokenizer_note": loaded.tokenizer_note or None,
+        "block_size": trace.block_size,
+        "formats": list(trace.formats),
         "chunk_size": a.chunk_size,
         "tokens_per_gb": s.tokens_per_gb,
         "kv_model": {"name": kv.name, "dtype": kv.dtype, "bytes_per_token": kv.bytes_per_token} if kv else None,
@@ -217,11 +220,20 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
     summary.add_row("input tokens", f"{a.input_tokens:,}")
     summary.add_row("output tokens", f"{a.output_tokens:,}")
     summary.add_row("mean input length", f"{a.input_tokens / max(a.requests, 1):,.1f} tokens")
-    summary.add_row("tokenizer", Text(display_text(loaded.tokenizer.name)))
+    if trace.hashed:
+        summary.add_row("blocks", Text(f"{trace.block_size} tokens (hashed trace: no text, no tokenizer; "
+                                       "outputs take room in the pool and are never hit)"))
+    else:
+        summary.add_row("tokenizer", Text(display_text(loaded.tokenizer.name)))
+    if loaded.tokenizer_note:  # it names the trace's model
+        summary.add_row("", Text(display_text(loaded.tokenizer_note), style="yellow"))
+    if trace.formats and trace.formats != ("prompt",):
+        template = "" if trace.hashed else f" (template {s.template})"
+        summary.add_row("format", Text(", ".join(trace.formats) + template))
     kv_text = f"{kv.name} ({kv.dtype})" if kv else "default"
     summary.add_row("KV bytes per token", f"{bytes_per_token(s, kv):,.0f} ({kv_text}; "
                                           f"{s.tokens_per_gb:,.0f} tokens per GB)")
-    summary.add_row("chunk size", f"{a.chunk_size} tokens")
+    summary.add_row("chunk size", f"1 block ({a.chunk_size} tokens)" if trace.hashed else f"{a.chunk_size} tokens")
     console.print(summary)
     console.print()
 

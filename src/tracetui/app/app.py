@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gc
-import os
 
 from textual.app import App
 from textual.binding import Binding
 
 from ..core.display import display_text
+from ..core.formats.loader import trace_name
 from ..core.pipeline import Settings
 from .colors import colors_class, downgrade_filter
 
@@ -32,7 +32,7 @@ class TraceApp(App[int]):
         self.at_break = at_break
         # Shown in the sub-title (which a terminal may show as its window title) and on the
         # loading screen: a file name may hold escapes, so it is display text from the start.
-        self.trace_name = display_text("<stdin>" if path == "-" else os.path.basename(str(path)))
+        self.trace_name = display_text(trace_name(path))
         self.settings = settings or Settings()
         self._theme_name = theme
         self.error_message: str | None = None

@@ -355,6 +355,10 @@ def diagnose(loaded: Loaded, byte_lengths: np.ndarray | None = None,
              cancel: threading.Event | None = None) -> tuple[Break, ...]:
     """The break and its cause for every request of the trace. Setting `cancel` makes it
     raise `AnalysisCancelled` (checked before each request)."""
+    if loaded.trace.hashed:  # no text: the first missed block
+        from .blockstudy import diagnose_hashed
+
+        return diagnose_hashed(loaded, cancel)
     if byte_lengths is None:
         byte_lengths = loaded.tokenizer.byte_lengths()
     offsets = _offsets(loaded, byte_lengths)
@@ -633,9 +637,12 @@ def block_kind_stats(loaded: Loaded, byte_lengths: np.ndarray | None = None) -> 
     """Input tokens, prefix hits and substring hits (unlimited pool) per block kind."""
     from .document import PromptDocument
 
+    a = loaded.analysis
+    if loaded.trace.hashed:  # no text, so no kinds: the prompt as one block
+        u = a.unlimited
+        return {"prompt": (a.input_tokens, int(u.prefix_hits.sum()), int(u.substring_hits.sum()))}
     if byte_lengths is None:
         byte_lengths = loaded.tokenizer.byte_lengths()
-    a = loaded.analysis
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for i, r in enumerate(loaded.trace.requests):
         doc = PromptDocument(i, r.input, "", loaded.inputs[i], loaded.outputs[i][:0], a.token_classes(i),

@@ -39,6 +39,30 @@ class Request:
     """The parsed JSON response body when `output` holds one, else None."""
     usage: Any = None
     """Provider-reported usage when the record carries it (a dict), else None."""
+    request_id: str | None = None
+    """The record's own id when it has one (batch `custom_id`, Bailian `chat_id`...)."""
+    hashed: HashedInput | None = None
+    """For a hashed trace (no text: `input` and `output` are ""), the prompt's block hashes."""
+
+
+@dataclass(frozen=True, slots=True)
+class HashedInput:
+    """A request of a hashed trace (Mooncake, Bailian, ServeGen, Claude Code): the prompt as
+    block hash ids, at the trace's `Trace.block_size` B tokens a block.
+
+    `block_ids[k]` stands for block k *and the whole prefix before it* (ids are chained
+    hashes), so two requests share a prefix of k blocks exactly when their first k ids are
+    equal. Only the first `full_blocks` ids cover B tokens; a last id beyond them covers the
+    partial tail (input_length - full_blocks * B tokens) and can never be hit. No ids exist
+    for the output: its `output_length` tokens take room in a pool but are never shared.
+    """
+
+    block_ids: tuple[int, ...]
+    input_length: int
+    """Prompt tokens (what the engines' L-1 cap and rejection rules apply to)."""
+    output_length: int
+    full_blocks: int
+    """floor(input_length / B), at most len(block_ids)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +78,14 @@ class Trace:
     skipped_lines: tuple[int, ...] = ()
     invalid_utf8: int = 0
     """Number of lines in which invalid UTF-8 was replaced."""
+    formats: tuple[str, ...] = ()
+    """The record formats read (core.formats.FORMATS names), in order of first appearance."""
+    block_size: int | None = None
+    """Tokens per hash block for a hashed trace (every request has `hashed`), else None."""
+
+    @property
+    def hashed(self) -> bool:
+        return self.block_size is not None
 
     @property
     def sessions(self) -> tuple[str | None, ...]:

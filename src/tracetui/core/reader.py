@@ -17,13 +17,18 @@ import stat
 import sys
 import threading
 import zlib
+from collections.abc import Sequence
 from typing import IO, Any, Callable, Iterator, NamedTuple
 
 import orjson
 
 from .model import Request, Trace, TraceError
 
-__all__ = ["read_trace"]
+__all__ = ["Convert", "read_trace", "request_from_record"]
+
+Convert = Callable[[Any, int, int], "Sequence[Request] | None"]
+"""convert(record, index of its first request, line number) -> the record's requests, or None
+when it is not a request (a skipped line). core.formats passes one that knows every format."""
 
 _CHUNK = 1 << 20  # read size; progress is reported once per chunk
 _SNIFF = 64 * 1024  # NUL bytes in this much of the start mean "binary"
@@ -50,20 +55,22 @@ def read_trace(
     *,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    convert: Convert | None = None,
 ) -> Trace:
     """Read a JSONL trace: a file path, a gzip file, or "-" for stdin.
 
     `progress(bytes_done, bytes_total)` is called about every MB (bytes of the file
     as stored, so compressed bytes for gzip; total is 0 when unknown). Setting
     `cancel` makes the read raise `TraceError("cancelled")`. Any fatal problem
-    raises `TraceError` with a one-line message.
+    raises `TraceError` with a one-line message. `convert` turns a parsed record into
+    requests (default: today's `input` / `prompt` records only).
     """
     label = os.fsdecode(path)
     if label == "-":
         stdin = getattr(sys.stdin, "buffer", None)
         if stdin is None:
             raise TraceError("no stdin to read from")
-        return _read(stdin, "<stdin>", "<stdin>", _size(stdin), progress, cancel)
+        return _read(stdin, "<stdin>", "<stdin>", _size(stdin), progress, cancel, convert)
     if os.path.isdir(label):
         raise TraceError(f"{label} is a directory, not a trace file")
     try:
@@ -75,7 +82,7 @@ def read_trace(
     except OSError as e:
         raise TraceError(f"cannot open {label}: {e.strerror or e}") from None
     with f:
-        return _read(f, label, os.path.basename(label), _size(f), progress, cancel)
+        return _read(f, label, os.path.basename(label), _size(f), progress, cancel, convert)
 
 
 def _size(f: IO[bytes]) -> int:
@@ -94,7 +101,9 @@ def _read(
     total: int,
     progress: Callable[[int, int], None] | None,
     cancel: threading.Event | None,
+    convert: Convert | None = None,
 ) -> Trace:
+    convert = convert or _convert
     requests: list[Request] = []
     recovered: list[int] = []
     skipped: list[int] = []
@@ -108,13 +117,13 @@ def _read(
         nonblank += 1
         rec, repaired, replaced = _parse_line(line)
         bad_utf8 += replaced
-        req = _request(rec, len(requests), lineno)
-        if req is None:
+        reqs = convert(rec, len(requests), lineno)
+        if reqs is None:
             skipped.append(lineno)
             continue
         if repaired:
             recovered.append(lineno)
-        requests.append(req)
+        requests.extend(reqs)
 
     if not nonblank:
         raise TraceError(f"{label} is empty")
@@ -320,7 +329,12 @@ def _scrub(value: Any) -> Any:
 # --- record -> Request ------------------------------------------------------
 
 
-def _request(rec: Any, index: int, line: int) -> Request | None:
+def _convert(rec: Any, index: int, line: int) -> tuple[Request, ...] | None:
+    req = request_from_record(rec, index, line)
+    return None if req is None else (req,)
+
+
+def request_from_record(rec: Any, index: int, line: int) -> Request | None:
     """Build the Request of a parsed record, or None if it is not a request."""
     if not isinstance(rec, dict):
         return None

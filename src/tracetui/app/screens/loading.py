@@ -76,6 +76,10 @@ class LoadingScreen(Screen):
     def load_trace(self) -> None:
         try:
             loaded = load(self.path, self.settings, progress=self._progress, cancel=self.cancel)
+            if loaded.trace.hashed:
+                # The views map tokens to text; a hashed trace's block view is still to come.
+                raise TraceError(f"{loaded.trace.name} is a hashed trace ({', '.join(loaded.trace.formats)}): "
+                                 "the explorer cannot draw it yet; `tracetui analyze` reads it")
             data = ExplorerData(loaded)
             # Everything the main screen and `S` read is computed here, off the UI thread.
             self._progress("diagnose", 0, 1)

@@ -75,6 +75,8 @@ class TraceHeader(Static):
         # The note (a session filter is on) matters as much as the figures; the tokenizer less.
         note = [(display_text(self.note), "italic"), (" · ", "")] if self.note else []
         tail = [(display_text(d.loaded.tokenizer.name), "")]
+        if d.loaded.tokenizer_note:  # it names the trace's model: display text too
+            tail.append((f" ({display_text(d.loaded.tokenizer_note)})", "yellow"))
 
         def cells(parts: list[tuple[str, str]]) -> int:
             return cell_len(warn) + 2 + sum(cell_len(text) for text, _ in parts)

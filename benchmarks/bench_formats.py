@@ -1,0 +1,58 @@
+"""Time reading each trace format, and the block-granularity study on the hashed traces.
+
+    python benchmarks/bench_formats.py [TRACE_DIR] [--repeat R]
+
+TRACE_DIR defaults to ../shared/traces. Reads the Mooncake trace, the Claude Code folder, and
+the generated request-body and Bailian samples (rendered with each chat template), then runs
+the default sweep on the hashed traces at block granularity. Every figure is the best of R runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from tracetui.core.blockstudy import analyze_hashed
+from tracetui.core.engine import DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB
+from tracetui.core.formats import TEMPLATES, FormatOptions
+from tracetui.core.formats.loader import read_traces
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def best(fn, repeat: int) -> tuple[float, object]:
+    out, times = None, []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("traces", nargs="?", default=str(REPO.parent / "shared" / "traces"))
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args()
+    root = Path(args.traces)
+    cases = [(str(REPO / "sample_traces" / "request_bodies.jsonl"), t) for t in TEMPLATES]
+    cases += [(str(REPO / "sample_traces" / "bailian_hashed.jsonl"), None)]
+    for path in (root / "mooncake" / "conversation_trace.jsonl", root / "claude-code-hashed"):
+        if path.exists():
+            cases.append((str(path), None))
+    print(f"{'trace':<40} {'template':<8} {'requests':>9} {'read s':>8} {'sweep s':>8}")
+    for path, template in cases:
+        opts = FormatOptions(template=template or "chatml")
+        read_s, trace = best(lambda: read_traces(path, opts), args.repeat)
+        sweep = ""
+        if trace.hashed:
+            sweep_s, _ = best(lambda: analyze_hashed(trace, pool_sizes=DEFAULT_POOL_SIZES,
+                                                     tokens_per_gb=DEFAULT_TOKENS_PER_GB), args.repeat)
+            sweep = f"{sweep_s:8.3f}"
+        print(f"{Path(path).name:<40} {template or '-':<8} {len(trace.requests):>9,} {read_s:8.3f} {sweep:>8}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

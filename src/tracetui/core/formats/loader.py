@@ -1,0 +1,144 @@
+"""One trace from one or more paths: files, folders of trace files, or "-" for stdin.
+
+A folder stands for every trace file in it (sorted by name, hidden files and sub-folders
+left out); several paths are read in the order given. With more than one file, each file is
+a session of its own unless its records name sessions. Batch API output lines are joined to
+the input line of the same `custom_id`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from ..model import Request, Trace, TraceError
+from ..reader import read_trace
+from . import OUTPUT_ONLY, TEXT_FORMATS, Converter, FormatOptions
+
+__all__ = ["read_traces", "trace_files", "trace_name"]
+
+_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson", ".ndjson.gz", ".gz")
+
+
+def trace_files(paths: Sequence[str]) -> list[str]:
+    """The files the paths stand for, in order; TraceError for a folder with no trace file."""
+    out: list[str] = []
+    for p in paths:
+        label = os.fsdecode(p)
+        if label != "-" and os.path.isdir(label):
+            try:
+                names = sorted(os.listdir(label))
+            except OSError as e:
+                raise TraceError(f"cannot list {label}: {e.strerror or e}") from None
+            files = [os.path.join(label, n) for n in names
+                     if not n.startswith(".") and n.lower().endswith(_SUFFIXES)
+                     and os.path.isfile(os.path.join(label, n))]
+            if not files:
+                raise TraceError(f"directory {label} holds no trace file (*.jsonl, *.json, *.gz)")
+            out.extend(files)
+        else:
+            out.append(label)
+    return out
+
+
+def trace_name(paths: str | Sequence[str]) -> str:
+    """Display name of the trace at `paths`: a base name (never a whole path), "<stdin>", or
+    the first name and how many more paths follow."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    names = ["<stdin>" if os.fsdecode(p) == "-" else os.path.basename(os.path.normpath(os.fsdecode(p)))
+             or os.fsdecode(p) for p in paths]
+    return names[0] if len(names) == 1 else f"{names[0]} +{len(names) - 1} more"
+
+
+def read_traces(
+    paths: str | Sequence[str],
+    options: FormatOptions = FormatOptions(),
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Trace:
+    """Read every file the paths stand for into one Trace; raise TraceError (one line)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [os.fsdecode(paths)]
+    if not paths:
+        raise TraceError("no trace given")
+    try:
+        convert = Converter(options)
+    except ValueError as e:
+        raise TraceError(str(e)) from None
+    files = trace_files(paths)
+    sizes = [_size(f) for f in files]
+    total = sum(sizes)
+    many = len(files) > 1 or any(os.fsdecode(p) != "-" and os.path.isdir(os.fsdecode(p)) for p in paths)
+    requests: list[Request] = []
+    warnings: list[str] = []
+    recovered: list[int] = []
+    skipped: list[int] = []
+    bad_utf8 = 0
+    done = 0
+    for k, f in enumerate(files):
+        convert.file = "<stdin>" if f == "-" else os.path.basename(f)
+        convert.file_index = k
+        cb = None
+        if progress is not None:
+            cb = (lambda d, t, base=done: progress(base + d, total or t))
+        t = read_trace(f, progress=cb, cancel=cancel, convert=convert)
+        done += sizes[k]
+        reqs = list(t.requests)
+        if many and all(r.session_id is None for r in reqs):
+            reqs = [replace(r, session_id=convert.file) for r in reqs]
+        requests.extend(reqs)
+        prefix = f"{convert.file}: " if len(files) > 1 else ""
+        warnings.extend(prefix + w for w in t.warnings)
+        if len(files) == 1:
+            recovered, skipped, bad_utf8 = list(t.recovered_lines), list(t.skipped_lines), t.invalid_utf8
+        else:
+            bad_utf8 += t.invalid_utf8
+    formats = tuple(convert.formats)
+    hashed = [f for f in formats if f not in TEXT_FORMATS]
+    if hashed and len(hashed) != len(formats):
+        raise TraceError("the trace mixes hashed records (" + ", ".join(hashed) + ") and text records ("
+                         + ", ".join(f for f in formats if f in TEXT_FORMATS) + "): read them apart")
+    block_size = None
+    if hashed:
+        if len(convert.block_sizes) > 1:
+            (a, fa), (b, fb) = list(convert.block_sizes.items())[:2]
+            raise TraceError(f"hash blocks of different sizes: {a} tokens ({fa}) and {b} ({fb})")
+        block_size = next(iter(convert.block_sizes))
+    requests, joined_warning = _join_batch_outputs(requests)
+    if joined_warning:
+        warnings.append(joined_warning)
+    if not requests:
+        raise TraceError(f"{trace_name(paths)} has no readable requests (only batch output lines: "
+                         "give the batch input file too)")
+    requests = [r if r.index == i else replace(r, index=i) for i, r in enumerate(requests)]
+    return Trace(name=trace_name(paths), requests=tuple(requests), warnings=tuple(warnings),
+                 recovered_lines=tuple(recovered), skipped_lines=tuple(skipped), invalid_utf8=bad_utf8,
+                 formats=formats, block_size=block_size)
+
+
+def _join_batch_outputs(requests: list[Request]) -> tuple[list[Request], str]:
+    outputs = {r.request_id: r for r in requests if r.input_doc is OUTPUT_ONLY}
+    if not outputs:
+        return requests, ""
+    out = []
+    for r in requests:
+        if r.input_doc is OUTPUT_ONLY:
+            continue
+        o = outputs.pop(r.request_id, None) if r.request_id is not None else None
+        if o is not None:
+            r = replace(r, output=o.output, usage=r.usage if r.usage is not None else o.usage,
+                        timestamp=r.timestamp if r.timestamp is not None else o.timestamp)
+        out.append(r)
+    warning = f"{len(outputs)} batch output line(s) match no batch input line (custom_id)" if outputs else ""
+    return out, warning
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path) if path != "-" else 0
+    except OSError:
+        return 0
