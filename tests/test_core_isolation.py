@@ -11,7 +11,7 @@ import tracetui.core
 
 CORE_DIR = Path(tracetui.core.__file__).resolve().parent
 
-NAMED = ["model", "reader", "tokenizer", "engine", "blocks", "pipeline", "kvmodels"]
+NAMED = ["model", "reader", "tokenizer", "engines.study", "blocks", "pipeline", "kvmodels", "tokens"]
 UI_PACKAGES = ("textual", "rich")
 
 SCRIPT = """
@@ -24,14 +24,26 @@ print(json.dumps({"imported": modules, "ui": loaded}))
 """
 
 
+def _found() -> set[str]:
+    """Every module under tracetui.core, dotted (packages by their folder's name)."""
+    names = set()
+    for p in CORE_DIR.rglob("*.py"):
+        parts = p.relative_to(CORE_DIR).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts:
+            names.add(".".join(parts))
+    return names
+
+
 def core_modules() -> list[str]:
     names = list(NAMED)
-    names += sorted(p.stem for p in CORE_DIR.glob("*.py") if p.stem != "__init__" and p.stem not in NAMED)
+    names += sorted(n for n in _found() if n not in NAMED)
     return ["tracetui.core"] + [f"tracetui.core.{n}" for n in names]
 
 
 def test_core_modules_found():
-    found = {p.stem for p in CORE_DIR.glob("*.py")}
+    found = _found()
     assert set(NAMED) <= found, set(NAMED) - found
 
 

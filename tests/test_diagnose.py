@@ -479,7 +479,7 @@ def test_diagnose_cancel(tmp_path, monkeypatch):
     import threading
 
     from tracetui.core import diagnose as diag
-    from tracetui.core.engine import AnalysisCancelled
+    from tracetui.core.engines.study import AnalysisCancelled
 
     loaded = load_records(tmp_path, [{"input": _env_prompt(d), "output": "ls -la"}
                                      for d in ("Sat Jan 31 2026", "Sun Feb 1 2026", "Mon Feb 2 2026")])

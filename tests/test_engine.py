@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracetui.core.engine import DEFAULT_POOL_SIZES, analyze, parse_pool_size
+from tracetui.core.engines.study import DEFAULT_POOL_SIZES, analyze, parse_pool_size
 
 from . import bruteforce
 from .paths import TRACES
@@ -141,54 +141,20 @@ def test_engine_equals_bruteforce(case):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(traces())
-def test_engine_equals_bruteforce_scoring_present_entries(case):
-    """The same, with the substring replay scoring the entries present in the pool (the
-    path big traces take) instead of precomputed pair counts."""
-    import tracetui.core.engine as engine
-
-    inputs, outputs, chunk, capacity = case
-    with patch.object(engine, "_PAIR_ROWS", 0), patch.object(engine, "_PAIR_BUDGET", 0):
-        _, p = run(inputs, outputs, capacity, chunk)
-    assert p.substring_hits.tolist() == bruteforce.replay(inputs, outputs, capacity, chunk)[2]
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(traces())
-def test_engine_equals_bruteforce_big_trace_paths(case):
-    """The same with every path big traces take: sorted occurrence rows and pair counts
-    instead of dense tables, settle rounds cut short, LCPs from the sparse table and
-    measured pair by pair."""
-    import tracetui.core.engine as engine
-
-    inputs, outputs, chunk, capacity = case
-    with patch.object(engine, "_DENSE_KEYS", 0), patch.object(engine, "_SETTLE_STEPS", 1), \
-            patch.object(engine, "_DENSE_N", 0), patch.object(engine, "_FLAT_LCP", 0):
-        a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs],
-                    pool_sizes=["unlimited" if capacity is None else str(capacity), "3", "11"],
-                    chunk_size=chunk, tokens_per_gb=1)
-    for size, pool in zip([capacity, 3, 11], a.pools):
-        ref_prefix, ref_src, ref_sub = bruteforce.replay(inputs, outputs, size, chunk)
-        assert pool.prefix_hits.tolist() == ref_prefix
-        assert pool.prefix_source.tolist() == ref_src
-        assert pool.substring_hits.tolist() == ref_sub
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(traces(), st.integers(1, 12))
 def test_single_entry_shortcut_equals_full_replay(case, capacity):
     """Small pools where every store evicts everything take a shortcut: it must agree with
     the full replay (prefix hits, sources and substring hits)."""
-    import tracetui.core.engine as engine
+    from tracetui.core.engines.study import prefix, settle, sweep as an
 
     inputs, outputs, chunk, _ = case
-    ix = engine._Index([arr(x) for x in inputs], [arr(x) for x in outputs], chunk)
-    if ix.n == 0 or engine._replay_bounds(ix, [capacity])[capacity][1] > 1:
+    ix = an.Index(*an.entries_of([arr(x) for x in inputs], [arr(x) for x in outputs]), chunk)
+    if ix.n == 0 or prefix.replay_bounds(ix, [capacity])[capacity][1] > 1:
         return  # not in that regime: analyze() replays this pool
-    hits, src, evicted_at, stored = engine._single_entry_fill(ix, capacity)
+    hits, src, evicted_at, stored = prefix.single_entry_fill(ix, capacity)
     ref_prefix, ref_src, ref_sub = bruteforce.replay(inputs, outputs, capacity, chunk)
     assert hits.tolist() == ref_prefix and src.tolist() == ref_src
-    assert engine._settle_substring(ix, [(evicted_at, stored)])[0].tolist() == ref_sub
+    assert settle.settle_substring(ix, [(evicted_at, stored)])[0].tolist() == ref_sub
 
 
 @settings(max_examples=200, deadline=None)
@@ -219,20 +185,14 @@ def test_many_pools_in_one_sweep_equal_separate_runs(case):
         assert p.substring_hits.tolist() == ref_sub
 
 
-# Every code path of the engine, forced on small traces: the defaults (tables over the few
-# entries), then the sorted structures and occurrence rows big traces use, piece by piece.
+# Every code path of the engine, forced on small traces (module, name, value).
 ENGINE_PATHS = {
-    "tables": {"_DENSE_N": 128},
-    "tables, windows copied": {"_INHERIT_WINDOWS": 0},
-    "tables, no pair product": {"_DENSE_PRODUCT": 0},
-    "tables, settle a pool at a time": {"_SETTLE_BATCH": 1},
-    "prefix table, occurrence rows": {"_DENSE_KEYS": 0},
-    "sorted, pair lists": {"_DENSE_N": 0},
-    "sorted, scoring present entries": {"_DENSE_N": 0, "_PAIR_ROWS": 0, "_PAIR_BUDGET": 0},
-    "sorted, every tie wide, scanned": {"_DENSE_N": 0, "_NARROW_TIES": 0, "_SPARSE_TIES": 1 << 30},
-    "sorted, every tie wide, gathered": {"_DENSE_N": 0, "_NARROW_TIES": 0, "_SPARSE_TIES": 0},
-    "big trace": {"_DENSE_N": 0, "_DENSE_KEYS": 0, "_SETTLE_STEPS": 1, "_SETTLE_BATCH": 1, "_FLAT_LCP": 0,
-                  "_INHERIT_WINDOWS": 0, "_SMALL_WINDOWS": 0, "_FEW_WINDOWS": 0},
+    "default": [],
+    "scoring present entries": [("substring", "_CANDIDATE_BUDGET", 0), ("substring", "_CANDIDATE_FLOOR", 0)],
+    "every content heavy": [("substring", "_LIGHT_HOLDERS", 0)],
+    "every content light": [("substring", "_LIGHT_HOLDERS", 1 << 30)],
+    "settle in one step, a pool at a time": [("settle", "_SETTLE_STEPS", 1), ("settle", "_SETTLE_BATCH", 1)],
+    "LCPs a token a round": [("windows", "_LCP_ROUND", 1)],
 }
 SWEEP = ["0", "1", "2", "3", "5", "8", "13", "21", "34", "55", "unlimited"]
 
@@ -250,9 +210,13 @@ def test_every_path_equals_bruteforce_over_a_sweep(path, case):
 def assert_sweep_equals_bruteforce(path, inputs, outputs, chunk, sizes):
     """One sweep through the engine path `path` (pool sizes in tokens): per pool, prefix
     hits, their sources and substring hits equal the brute-force replay's."""
-    import tracetui.core.engine as engine
+    import importlib
+    from contextlib import ExitStack
 
-    with patch.multiple(engine, **ENGINE_PATHS[path]):
+    with ExitStack() as stack:
+        for module, name, value in ENGINE_PATHS[path]:
+            mod = importlib.import_module(f"tracetui.core.engines.study.{module}")
+            stack.enter_context(patch.object(mod, name, value))
         a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs], pool_sizes=sizes, chunk_size=chunk,
                     tokens_per_gb=1)
     for size, pool in zip(sizes, a.pools):
@@ -277,8 +241,7 @@ def long_traces(draw):
     return inputs, outputs, draw(st.integers(1, 3))
 
 
-@pytest.mark.parametrize("path", ["tables", "sorted, pair lists", "sorted, scoring present entries",
-                                  "sorted, every tie wide, scanned", "sorted, every tie wide, gathered", "big trace"])
+@pytest.mark.parametrize("path", list(ENGINE_PATHS))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=long_traces())
 def test_every_path_equals_bruteforce_on_longer_traces(path, case):
@@ -293,10 +256,10 @@ def test_log_matches_pairs():
 
 
 def test_hash_collision_falls_back_to_exact(monkeypatch):
-    import tracetui.core.engine as engine
+    from tracetui.core.engines.study import index
 
     # Every window hashes alike: grouping must still be exact.
-    monkeypatch.setattr(engine, "_window_hashes", lambda tok, pair, starts, c: np.zeros(len(starts), np.uint64))
+    monkeypatch.setattr(index, "window_hashes", lambda tok, starts, c: np.zeros(len(starts), np.uint64))
     inputs = [[1, 2, 3, 4], [3, 4, 1, 2], [9, 9, 1, 2]]
     a, p = run(inputs, [[], [], []], None, 2)
     assert p.substring_hits.tolist() == bruteforce.replay(inputs, [[], [], []], None, 2)[2]
@@ -375,3 +338,26 @@ def test_encode_batch_reports_running_token_totals(tmp_path):
         out = tok.encode_batch(["ab", "c", "défg", "", "h"], progress=lambda *a: seen.append(a))
     assert [len(a) for a in out] == [2, 1, 5, 0, 1]  # é is two bytes
     assert seen == [(2, 5, 3), (4, 5, 8), (5, 5, 9)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 60)), max_size=200), st.integers(1, 4))
+def test_ranks_equal_a_sorted_list(ops, load):
+    """The replays' set of present ranks against a plain sorted list, with tiny blocks so
+    that blocks split and empty."""
+    from tracetui.core.engines.study import ranks
+
+    with patch.object(ranks, "_LOAD", load):
+        got, ref = ranks.Ranks(61, [3, 7]), [3, 7]
+        for add, r in ops:
+            if add and r not in ref:
+                got.add(r)
+                ref.append(r)
+                ref.sort()
+            elif not add and r in ref:
+                got.remove(r)
+                ref.remove(r)
+            assert len(got) == len(ref)
+            assert got.succ(r) == next((x for x in ref if x >= r), 61)
+            assert got.pred(r) == next((x for x in reversed(ref) if x < r), -1)
+            assert got.between(r // 2, r + 5) == [x for x in ref if r // 2 <= x < r + 5]

@@ -210,9 +210,17 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys):
     assert len(err) == 2 and all(e.startswith("tracetui: error:") for e in err)
 
 
-def test_mixing_hashed_and_text_is_refused(tmp_path):
-    with pytest.raises(TraceError, match="mixes hashed"):
-        read(tmp_path, [OPENAI, {"timestamp": 0, "input_length": 5, "output_length": 1, "hash_ids": [1]}])
+def test_a_stray_record_of_the_other_kind_costs_only_its_line(tmp_path):
+    # Text and hashed records cannot be replayed together: the kind most requests have stays.
+    mooncake = {"timestamp": 0, "input_length": 5, "output_length": 1, "hash_ids": [1]}
+    t = read(tmp_path, [OPENAI, mooncake, OPENAI])
+    assert len(t.requests) == 2 and t.formats == ("openai",) and t.skipped_lines == (2,)
+    assert any("1 line (2) skipped: mooncake records" in w for w in t.warnings), t.warnings
+    t = read(tmp_path, [mooncake, OPENAI, mooncake])
+    assert len(t.requests) == 2 and t.formats == ("mooncake",) and t.skipped_lines == (2,)
+    assert all(r.hashed is not None for r in t.requests) and t.block_size is not None
+    t = read(tmp_path, [mooncake, OPENAI])  # a tie keeps the text
+    assert [r.hashed for r in t.requests] == [None]
 
 
 # --- detection never takes one format for another -----------------------------

@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracetui.core import reader
 from tracetui.core.model import TraceError
@@ -212,7 +214,7 @@ def test_invalid_utf8_is_replaced_and_counted(tmp_path):
     assert [r.input for r in trace.requests] == ["caf\ufffd", "ok", "x"]
     assert trace.requests[2].output == "\ufffd\ufffd"
     assert trace.invalid_utf8 == 2
-    assert trace.warnings == ("replaced invalid UTF-8 in 2 lines",)
+    assert trace.warnings == ("replaced invalid text (bad UTF-8, lone surrogates) in 2 lines: 1, 3",)
 
 
 def test_lone_surrogate_escape_is_replaced(tmp_path):
@@ -381,15 +383,15 @@ def test_binary_file(tmp_path):
 
 def test_corrupt_gzip(tmp_path):
     path = tmp_path / "t.jsonl.gz"
-    path.write_bytes(gzip.compress(b'{"input": "a"}\n' * 100)[:40])  # truncated
-    assert fatal(path).endswith("does not look like a JSONL trace (binary data)")
     path.write_bytes(b"\x1f\x8bnot really gzip")
-    assert fatal(path).endswith("does not look like a JSONL trace (binary data)")
+    assert fatal(path).endswith("does not look like a JSONL trace (binary data: corrupt gzip)")
 
 
 def test_no_readable_requests(tmp_path):
     path = write_lines(tmp_path / "t.jsonl", "nope", "", "[]", {"output": "x"})
     assert fatal(path) == f"{path} has no readable requests (3 lines skipped)"
+    path = write_lines(tmp_path / "t.jsonl", "nope")
+    assert fatal(path) == f"{path} has no readable requests (1 line skipped)"
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root ignores permissions")
@@ -443,3 +445,195 @@ def test_core_imports_neither_textual_nor_rich():
     code = "import sys, tracetui.core.reader; print(sorted({'textual', 'rich'} & sys.modules.keys()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- hostile or careless input: nothing lost to one bad spot -----------------
+
+GZ_LINES = b"".join(b'{"input": "request %d"}\n' % i for i in range(2000))
+
+
+def gz_trace(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "t.jsonl.gz"
+    path.write_bytes(data)
+    return path
+
+
+def test_truncated_gzip_keeps_every_complete_line(tmp_path):
+    data = gzip.compress(GZ_LINES)
+    trace = read_trace(gz_trace(tmp_path, data[: len(data) // 2]))
+    n = len(trace.requests)
+    assert 100 < n < 2000
+    assert [r.input for r in trace.requests] == [f"request {i}" for i in range(n)]
+    assert trace.warnings[0] == "the gzip data ends early (truncated, or its trailer is missing): read up to there"
+    # The line cut in the middle is the only one lost.
+    assert trace.skipped_lines in ((), (n + 1,))
+
+
+def test_gzip_without_trailer(tmp_path):
+    trace = read_trace(gz_trace(tmp_path, gzip.compress(GZ_LINES)[:-8]))
+    assert len(trace.requests) == 2000
+    assert trace.warnings == ("the gzip data ends early (truncated, or its trailer is missing): read up to there",)
+
+
+def test_gzip_with_trailing_garbage(tmp_path):
+    trace = read_trace(gz_trace(tmp_path, gzip.compress(GZ_LINES) + b"garbage, not gzip"))
+    assert len(trace.requests) == 2000
+    assert trace.warnings == ("ignored the bytes after the end of the gzip data (not gzip)",)
+    # Zero padding (as tape blocks leave it) is ignored silently, as gzip does.
+    trace = read_trace(gz_trace(tmp_path, gzip.compress(GZ_LINES) + bytes(512)))
+    assert len(trace.requests) == 2000 and trace.warnings == ()
+
+
+def test_concatenated_gzip_members(tmp_path):
+    trace = read_trace(gz_trace(tmp_path, gzip.compress(GZ_LINES) + gzip.compress(b'{"input": "last"}\n')))
+    assert len(trace.requests) == 2001 and trace.requests[-1].input == "last" and trace.warnings == ()
+
+
+def test_gzip_corrupt_midway_keeps_what_came_before(tmp_path):
+    lines = b"".join(b'{"input": "request %d %s"}\n' % (i, os.urandom(8).hex().encode()) for i in range(5000))
+    data = gzip.compress(lines)
+    trace = read_trace(gz_trace(tmp_path, data[:20000] + b"\xff" * 64 + data[20064:]))
+    assert len(trace.requests) > 500
+    assert [r.input for r in trace.requests[:500]] == [lines.splitlines()[i][11:-2].decode() for i in range(500)]
+    assert trace.warnings[0].startswith("the gzip data is corrupt after ")
+
+
+def test_decompression_bomb_is_refused(tmp_path):
+    path = gz_trace(tmp_path, gzip.compress(b'{"input": "' + b"a" * (100 << 20) + b'"}\n'))
+    message = fatal(path)
+    assert message.startswith(f"{path}: gzip data expanding over 100x (")
+    assert "decompression bomb" in message
+
+
+def test_nul_byte_near_the_start_costs_one_line_only(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'{"input": "a"}\n\x00\x01\x02 binary\n{"input": "b"}\n')
+    trace = read_trace(path)
+    assert [r.input for r in trace.requests] == ["a", "b"]
+    assert trace.skipped_lines == (2,)
+
+
+def test_binary_file_with_many_lines(tmp_path):
+    path = tmp_path / "t.bin"
+    path.write_bytes(b"\n".join(os.urandom(50) + b"\x00" for _ in range(100)))
+    assert fatal(path) == f"{path} does not look like a JSONL trace (binary data)"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_file_is_read(tmp_path, encoding):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes('{"input": "café"}\n{"input": "b"}\n'.encode(encoding))
+    trace = read_trace(path)
+    assert [r.input for r in trace.requests] == ["café", "b"]
+    assert trace.warnings == (f"read as {encoding.upper()} text (not UTF-8)",)
+
+
+def test_lone_surrogate_in_a_key_is_repaired(tmp_path):
+    trace = load(tmp_path, {"input": "a"}, '{"input": "b", "output": {"\\ud800": 1}}')
+    assert [r.input for r in trace.requests] == ["a", "b"]
+    assert trace.requests[1].output == '{"\ufffd":1}'
+    assert trace.warnings == ("replaced invalid text (bad UTF-8, lone surrogates) in 1 line: 2",)
+
+
+def test_scalar_input_is_read_as_its_text(tmp_path):
+    trace = load(tmp_path, {"input": 12345}, {"input": "ok"}, {"input": True, "output": 1.5})
+    assert [(r.input, r.output) for r in trace.requests] == [("12345", ""), ("ok", ""), ("true", "1.5")]
+    assert trace.warnings == ("read a number or boolean input/output as its JSON text in 2 lines: 1, 3",)
+
+
+@pytest.mark.parametrize("data", [
+    b'{"input": "a"}\r{"input": "b"}\n{"input": "c"}\n',  # a lone CR between records
+    b'{"input": "a"}\r{"input": "b"}\r{"input": "c"}\r',  # a CR-only file
+    b'{"input": "a"}\r\n{"input": "b"}\xef\xbb\xbf{"input": "c"}\n',  # files concatenated, no final newline
+])
+def test_records_joined_on_one_line_are_split(tmp_path, data):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(data)
+    trace = read_trace(path)
+    assert [r.input for r in trace.requests] == ["a", "b", "c"]
+    assert trace.skipped_lines == ()
+    assert trace.warnings[0].startswith("split 1 line holding several records")
+
+
+def test_byte_order_mark_at_the_start_of_a_later_line(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"input": "a"}\n\xef\xbb\xbf{"input": "b"}\n')
+    trace = read_trace(path)
+    assert [r.input for r in trace.requests] == ["a", "b"] and trace.skipped_lines == ()
+
+
+def test_raw_cr_inside_a_value_is_not_a_split(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'{"input": "a\rb"}\n')
+    trace = read_trace(path)
+    assert [r.input for r in trace.requests] == ["a\rb"]
+
+
+# --- bounded resources ------------------------------------------------------
+
+
+def test_line_longer_than_the_limit_is_skipped_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "_CHUNK", 1000)  # the long line spans many chunks
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'{"input": "a"}\n{"input": "' + b"x" * 5000 + b'"}\n{"input": "b"}\n{"input": "' + b"y" * 5000)
+    trace = read_trace(path, max_line_mb=3000 / (1 << 20))
+    assert [r.input for r in trace.requests] == ["a", "b"]
+    assert trace.skipped_lines == (2, 4)
+    assert trace.warnings == ("skipped 2 lines longer than 0.00286102 MB (--max-line-mb): 2, 4",)
+    assert len(read_trace(path).requests) == 3  # the last line is cut: unreadable at any limit
+
+
+def test_request_with_one_huge_word_is_skipped(tmp_path):
+    trace = load(tmp_path, {"input": "a"}, {"input": "x" * (reader._MAX_PIECE + 1)},
+                 {"input": " ".join(["word"] * (reader._MAX_PIECE // 4))}, {"input": "y", "output": "=" * (2 << 20)})
+    assert [r.input[:4] for r in trace.requests] == ["a", "word"]
+    assert trace.skipped_lines == (2, 4)
+    assert "too costly to tokenize" in trace.warnings[0]
+
+
+def test_fifo_is_read_as_a_stream(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def write():
+        with open(fifo, "wb") as f:
+            f.write(b'{"input": "a"}\n{"input": "b"}\n')
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    trace = read_trace(fifo)
+    writer.join()
+    assert [r.input for r in trace.requests] == ["a", "b"]
+
+
+def test_fifo_without_writer_can_be_cancelled(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    with pytest.raises(TraceError, match="^cancelled$"):
+        read_trace(fifo, cancel=cancel)  # no writer ever comes: only cancel ends it
+
+
+def test_device_is_refused(tmp_path):
+    assert fatal("/dev/zero") == ("/dev/zero is not a regular file (a device or socket); "
+                                  "pipe it to `tracetui analyze -` if it really holds a trace")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab 1_-é\u0301\u3000\n日٣", max_size=40))
+def test_costly_runs_match_a_brute_force(text):
+    """The numpy run finder (block by block) against a plain loop over the characters."""
+    longest, kind, length = 0, None, 0
+    for ch in text:
+        c = reader._char_class(ch)
+        length = length + 1 if c == kind else 1
+        kind = c
+        if c != reader._DIGIT:
+            longest = max(longest, length)
+    saved = reader._MAX_PIECE, reader._RUN_BLOCK
+    reader._MAX_PIECE, reader._RUN_BLOCK = 5, 7  # runs cross the blocks' borders
+    try:
+        assert reader._too_costly(text) == (longest > 5)
+    finally:
+        reader._MAX_PIECE, reader._RUN_BLOCK = saved

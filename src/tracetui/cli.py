@@ -13,13 +13,16 @@ import sys
 from collections.abc import Sequence
 
 from .core.display import display_text
-from .core.engine import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
+from .core.engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
 from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
 from .core.model import TraceError
 from .core.formats import DEFAULT_TEMPLATE, FORMATS, TEMPLATES
+from .core.reader import DEFAULT_MAX_LINE_MB
 from .core.tokenizer import DEFAULT_TOKENIZER, TokenizerError
 
 SUBCOMMANDS = ("analyze", "check", "compare")
+MAX_CHUNK = (1 << 31) - 1  # beyond any prompt; keeps chunk offsets far from int64 overflow
+MAX_LINE_MB = 1 << 20  # 1 TB: beyond it the option is a typo
 
 
 class UsageError(Exception):
@@ -55,11 +58,15 @@ def _common(p: argparse.ArgumentParser, traces: int = 1) -> None:
     p.add_argument("--pool-sizes", nargs="+", default=None, metavar="GB",
                    help="pool sizes in GB, 'unlimited' for no eviction (default: "
                         + " ".join(DEFAULT_POOL_SIZES) + ")")
+    p.add_argument("--max-line-mb", type=float, default=DEFAULT_MAX_LINE_MB, metavar="MB",
+                   help=f"skip (with a warning) any trace line longer than this (default {DEFAULT_MAX_LINE_MB})")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--tokens-per-gb", type=float, default=None, metavar="N",
                    help=f"KV cache tokens per GB (default {DEFAULT_TOKENS_PER_GB}: Llama-3.1-8B, bf16)")
     g.add_argument("--kv-model", default=None, metavar="M",
                    help="derive tokens per GB from a model preset: " + ", ".join(PRESETS) + " (:fp8 for fp8)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="tokenize afresh, neither reading nor writing the token cache (see README)")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -103,10 +110,12 @@ def _version() -> str:
 def settings_from(args: argparse.Namespace):
     from .core.pipeline import Settings
 
-    if args.chunk_size < 1:
-        raise UsageError("--chunk-size must be at least 1")
-    if args.hash_block_size is not None and args.hash_block_size < 1:
-        raise UsageError("--hash-block-size must be at least 1")
+    if not 1 <= args.chunk_size <= MAX_CHUNK:
+        raise UsageError(f"--chunk-size must be from 1 to {MAX_CHUNK:,}")
+    if not math.isfinite(args.max_line_mb) or not 0 < args.max_line_mb <= MAX_LINE_MB:
+        raise UsageError(f"--max-line-mb must be a number of MB above 0 and at most {MAX_LINE_MB:,}")
+    if args.hash_block_size is not None and not 1 <= args.hash_block_size <= MAX_CHUNK:
+        raise UsageError(f"--hash-block-size must be from 1 to {MAX_CHUNK:,}")
     kv = None
     if args.kv_model:
         kv = kv_model(args.kv_model)
@@ -127,43 +136,67 @@ def settings_from(args: argparse.Namespace):
             raise UsageError(str(exc)) from None
     return Settings(tokenizer=args.tokenizer, pool_sizes=sizes, chunk_size=args.chunk_size,
                     tokens_per_gb=tpg, format=args.format, template=args.template,
-                    hash_block_size=args.hash_block_size), kv
+                    hash_block_size=args.hash_block_size, max_line_mb=args.max_line_mb,
+                    cache=not args.no_cache), kv
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if sys.stdout is None:  # started with stdout closed (`>&-`): Python leaves it None
+        return _fail("standard output is closed")
     main_parser, sub = build_parser()
     try:
-        if argv and argv[0] in SUBCOMMANDS:
-            args = sub[argv[0]].parse_args(argv[1:])
-            if argv[0] == "analyze":
-                from .report import run_analyze
-
-                return run_analyze(args, *settings_from(args))
-            from . import gate
-
-            settings, _ = settings_from(args)  # --kv-model only sets the tokens per GB here
-            if argv[0] == "check":
-                return gate.run_check(args, settings)
-            return gate.run_compare(args, settings)
-        args = main_parser.parse_args(argv)
-        settings, _ = settings_from(args)
-        try:
-            from .app.run import run_explorer
-        except ImportError as exc:  # a broken textual install: say so in one line
-            raise UsageError(f"the explorer cannot start ({exc}); `tracetui analyze` works without it") from None
-        return run_explorer(args.trace, settings, at_break=args.at_break)
+        code = _run(argv, main_parser, sub)
+        sys.stdout.flush()  # here, not at exit, so that a write error is caught below
+        return code
     except (UsageError, TraceError, TokenizerError, UnknownKVModel, ValueError) as exc:  # GateUsageError too
         return _fail(str(exc))
     except (AnalysisCancelled, KeyboardInterrupt):
         return _fail("cancelled", code=130)
     except BrokenPipeError:
         # `tracetui analyze ... | head`: not an error worth a traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _drop_stdout()
         return 0
+    except OSError as exc:  # stdout on a full disk (/dev/full), a closed terminal
+        _drop_stdout()
+        return _fail(f"cannot write the output: {exc.strerror or exc}")
+
+
+def _run(argv: list[str], main_parser: argparse.ArgumentParser, sub: dict[str, argparse.ArgumentParser]) -> int:
+    if argv and argv[0] in SUBCOMMANDS:
+        args = sub[argv[0]].parse_args(argv[1:])
+        if argv[0] == "analyze":
+            from .report import run_analyze
+
+            return run_analyze(args, *settings_from(args))
+        from . import gate
+
+        settings, _ = settings_from(args)  # --kv-model only sets the tokens per GB here
+        if argv[0] == "check":
+            return gate.run_check(args, settings)
+        return gate.run_compare(args, settings)
+    args = main_parser.parse_args(argv)
+    settings, _ = settings_from(args)
+    try:
+        from .app.run import run_explorer
+    except ImportError as exc:  # a broken textual install: say so in one line
+        raise UsageError(f"the explorer cannot start ({exc}); `tracetui analyze` works without it") from None
+    return run_explorer(args.trace, settings, at_break=args.at_break)
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered would fail again when Python
+    flushes it at exit ("Exception ignored ..." and exit code 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _fail(message: str, code: int = 2) -> int:
     # One line, whatever the message quotes: a file name may hold a newline or an escape.
-    print(f"tracetui: error: {display_text(message.strip()) or 'error'}", file=sys.stderr)
+    if sys.stderr is not None:  # started with stderr closed: nowhere to say it
+        print(f"tracetui: error: {display_text(message.strip()) or 'error'}", file=sys.stderr)
     return code

@@ -7,7 +7,7 @@ from typing import Any
 
 from .core.diagnose import block_kind_stats, diagnose, rank_breakers
 from .core.display import display_text
-from .core.engine import parse_pool_size
+from .core.engines.study import parse_pool_size
 from .core.pipeline import Loaded, Settings, load
 from .report import _DelayedProgress, _pct, make_console, print_json
 from .why import breakers_json, breakers_table

@@ -12,7 +12,7 @@ import orjson
 
 from .charts import hit_rate_chart
 from .core.display import display_text, json_safe
-from .core.engine import Analysis
+from .core.engines.study import Analysis
 from .core.kvmodels import GB, KVModel
 from .core.pipeline import Loaded, Settings, load
 
@@ -49,6 +49,8 @@ class _DelayedProgress:
 
 
 def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None) -> int:
+    if args.log_matches:
+        check_log_path(args.log_matches, args.trace)
     progress = _DelayedProgress()
     try:
         loaded = load(args.trace, settings, progress=progress)
@@ -111,7 +113,7 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, br
         "tokens_per_gb": s.tokens_per_gb,
         "kv_model": {"name": kv.name, "dtype": kv.dtype, "bytes_per_token": kv.bytes_per_token} if kv else None,
         "bytes_per_token": round(bytes_per_token(s, kv), 3),
-        "warnings": list(trace.warnings),
+        "warnings": warnings(loaded, usage_shown=per_request or breaks is not None),
         "unlimited": {
             "prefix_hit_rate": _r(a.unlimited.prefix_rate),
             "substring_hit_rate": _r(a.unlimited.substring_rate),
@@ -126,6 +128,15 @@ def to_json(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False, br
     if per_request:
         doc["requests_detail"] = requests_detail(loaded, breaks)
     return doc
+
+
+def warnings(loaded: Loaded, *, usage_shown: bool) -> list[str]:
+    """The trace's warnings, and (when provider usage is shown) the requests whose usage was ignored."""
+    from .core.diagnose import usage_warning
+
+    out = list(loaded.trace.warnings)
+    usage = usage_warning(loaded) if usage_shown else None
+    return out + [usage] if usage else out
 
 
 def requests_detail(loaded: Loaded, breaks=None, *, pools: bool = True) -> list[dict[str, Any]]:
@@ -170,18 +181,48 @@ def _first_timestamp(loaded: Loaded) -> float | None:
     return min(ts) if ts else None
 
 
+# Bytes per line item of --log-matches (`{"MatchStart":1234,...,"PrevMatchEnd":56789},`), and
+# per request line; past LOG_WARN_BYTES the size is announced on stderr before writing.
+MATCH_BYTES = 90
+LOG_WARN_BYTES = 100 << 20
+
+
+def check_log_path(path: str, traces: str | list[str]) -> None:
+    """Refuse a --log-matches path that is one of the trace's files: opening it for writing
+    would empty that file before it is read."""
+    from .core.formats.loader import trace_files
+    from .core.model import TraceError
+
+    try:
+        files = trace_files([traces] if isinstance(traces, str) else traces)
+    except TraceError:  # a folder with no trace file: the read says so
+        return
+    for trace in files:
+        if trace == "-":
+            continue
+        try:
+            same = os.path.samefile(path, trace)
+        except (OSError, ValueError):  # either does not exist (yet): not the same file
+            same = False
+        if same:
+            raise ValueError(f"--log-matches {path} is the trace itself: give another file")
+
+
 def write_matches(a: Analysis, path: str) -> None:
     """One JSON line per request, in the seed study's --log-matches format."""
+    estimate = a.match_count() * MATCH_BYTES + a.requests * 60
+    if estimate > LOG_WARN_BYTES:
+        print(f"tracetui: warning: --log-matches writes about {estimate / 1e6:,.0f} MB to {path} "
+              "(one item per matching (window, chunk) pair)", file=sys.stderr)
     try:
-        f = open(path, "wb")
-    except OSError as exc:
-        raise ValueError(f"cannot write {path}: {exc.strerror}") from None
-    with f:
-        for i in range(a.requests):
-            matches = [{"MatchStart": s, "MatchEnd": e, "PrevStep": j, "PrevMatchStart": ps, "PrevMatchEnd": pe}
-                       for s, e, j, ps, pe in a.iter_matches(i)] if i else []
-            f.write(orjson.dumps({"StepID": i, "InputLen": int(a.input_lens[i]),
-                                  "OutputLen": int(a.output_lens[i]), "Matches": matches}) + b"\n")
+        with open(path, "wb") as f:
+            for i in range(a.requests):
+                matches = [{"MatchStart": s, "MatchEnd": e, "PrevStep": j, "PrevMatchStart": ps,
+                            "PrevMatchEnd": pe} for s, e, j, ps, pe in a.iter_matches(i)] if i else []
+                f.write(orjson.dumps({"StepID": i, "InputLen": int(a.input_lens[i]),
+                                      "OutputLen": int(a.output_lens[i]), "Matches": matches}) + b"\n")
+    except OSError as exc:  # a full disk (/dev/full), a directory, no permission
+        raise ValueError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 # --------------------------------------------------------------------------- text
@@ -209,7 +250,7 @@ def render_text(loaded: Loaded, kv: KVModel | None, *, per_request: bool = False
     a, trace, s = loaded.analysis, loaded.trace, loaded.settings
     # Whatever comes from the trace or its path goes through display_text (no control reaches
     # the terminal) into a Text, not a str ("[/x]" there is not rich markup).
-    for w in trace.warnings:
+    for w in warnings(loaded, usage_shown=per_request or breaks is not None):
         console.print(Text.assemble(("warning:", "yellow"), " ", display_text(w)))
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")

@@ -65,8 +65,8 @@ class TraceApp(App[int]):
         gc.collect()
         gc.freeze()
         self.switch_screen(MainScreen(data, at_break=self.at_break))
-        if data.trace.warnings:
-            self.push_screen(WarningsScreen(data.trace.name, data.trace.warnings))
+        if data.warnings:
+            self.push_screen(WarningsScreen(data.trace.name, data.warnings))
 
     def show_error(self, message: str) -> None:
         from .screens.error import ErrorScreen

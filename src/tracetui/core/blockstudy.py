@@ -1,6 +1,6 @@
 """The study model on a hashed trace, at block granularity.
 
-A hashed trace has no tokens, only block hash ids. The engine (core.engine) replays it with
+A hashed trace has no tokens, only block hash ids. The engine (core.engines.study) replays it with
 one "token" per block and chunks of one block, in a pool counted in blocks, and its figures
 are then scaled back to tokens:
 
@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .engine import Analysis, PoolResult, analyze, parse_pool_size
+from .engines.study import Analysis, PoolResult, analyze, parse_pool_size
 from .model import HashedInput, Trace
 
 __all__ = ["block_sequences", "analyze_hashed", "coarse_blocks", "diagnose_hashed"]
@@ -122,7 +122,7 @@ def diagnose_hashed(loaded, cancel: threading.Event | None = None) -> tuple:
       the source is an earlier request of the same session, else "across sessions".
     """
     from .diagnose import Break
-    from .engine import AnalysisCancelled
+    from .engines.study import AnalysisCancelled
 
     a, t = loaded.analysis, loaded.trace
     b = t.block_size

@@ -29,7 +29,7 @@ import numpy as np
 
 from .blocks import block_at, split_blocks
 from .document import char_offsets
-from .engine import AnalysisCancelled, analyze
+from .engines.study import AnalysisCancelled, analyze
 from .model import Block
 from .pipeline import Loaded
 
@@ -546,32 +546,80 @@ class ProviderUsage:
     provider: str
 
 
+# A provider count outside [0, MAX_USAGE_COUNT] is no real count (a negative one gave a hit
+# rate of 2.0; one beyond 64 bits could not be written as JSON): that request's usage is
+# ignored, with a warning. Sums over up to 2^31 requests then stay within 64 bits.
+MAX_USAGE_COUNT = (1 << 32) - 1
+
+
+class _BadCount(ValueError):
+    pass
+
+
 def provider_usage(r_usage: Any, index: int) -> ProviderUsage | None:
     """Anthropic reports cached tokens apart from `input_tokens`; OpenAI counts them inside
     `prompt_tokens`. Both become (prompt total, cached). None when the usage is missing or
-    its counts are not numbers."""
+    its counts are not numbers, negative or beyond MAX_USAGE_COUNT."""
     try:
         return _provider_usage(r_usage, index)
-    except (TypeError, ValueError, OverflowError, AttributeError):  # "n/a", [1], NaN, ...
+    except (TypeError, ValueError, OverflowError, AttributeError):  # "n/a", [1], NaN, -1, 2**70 ...
         return None
+
+
+def implausible_usage(loaded: Loaded) -> list[int]:
+    """Lines of the requests whose provider usage was ignored for a count that is negative,
+    beyond MAX_USAGE_COUNT, or (OpenAI) cached tokens beyond the prompt's."""
+    lines = []
+    for i, r in enumerate(loaded.trace.requests):
+        try:
+            _provider_usage(r.usage, i)
+        except _BadCount:
+            lines.append(r.line)
+        except (TypeError, ValueError, OverflowError, AttributeError):
+            pass
+    return lines
+
+
+def usage_warning(loaded: Loaded) -> str | None:
+    """The warning naming the requests whose provider usage was ignored, if any."""
+    from .reader import _line_list, _plural
+
+    lines = implausible_usage(loaded)
+    if not lines:
+        return None
+    return (f"ignored the provider usage of {_plural(len(lines), 'line')} (a count negative, over "
+            f"{MAX_USAGE_COUNT:,}, or cached beyond the prompt): {_line_list(lines)}")
+
+
+def _count(value: Any) -> int:
+    n = int(value or 0)
+    if not 0 <= n <= MAX_USAGE_COUNT:
+        raise _BadCount(n)
+    return n
 
 
 def _provider_usage(u: Any, index: int) -> ProviderUsage | None:
     if not isinstance(u, dict):
         return None
     if "cache_read_input_tokens" in u or "cache_creation_input_tokens" in u:
-        read = int(u.get("cache_read_input_tokens") or 0)
-        write = int(u.get("cache_creation_input_tokens") or 0)
-        fresh = int(u.get("input_tokens") or 0)
+        read = _count(u.get("cache_read_input_tokens"))
+        write = _count(u.get("cache_creation_input_tokens"))
+        fresh = _count(u.get("input_tokens"))
         return ProviderUsage(index, fresh + read + write, read, write, "anthropic")
     if "prompt_tokens" in u:
         details = u.get("prompt_tokens_details") or {}
-        cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
-        return ProviderUsage(index, int(u.get("prompt_tokens") or 0), cached, 0, "openai")
+        cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+        return _openai(index, _count(u.get("prompt_tokens")), cached)
     if "input_tokens" in u and isinstance(u.get("input_tokens_details"), dict):
-        cached = int(u["input_tokens_details"].get("cached_tokens") or 0)
-        return ProviderUsage(index, int(u.get("input_tokens") or 0), cached, 0, "openai")
+        cached = _count(u["input_tokens_details"].get("cached_tokens"))
+        return _openai(index, _count(u.get("input_tokens")), cached)
     return None
+
+
+def _openai(index: int, prompt: int, cached: int) -> ProviderUsage:
+    if cached > prompt:  # OpenAI counts cached tokens inside the prompt's
+        raise _BadCount(cached)
+    return ProviderUsage(index, prompt, cached, 0, "openai")
 
 
 def usage_table(loaded: Loaded) -> list[ProviderUsage]:

@@ -11,12 +11,15 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import islice
 
 from .display import display_text
 from .document import PromptDocument
 from .pipeline import Loaded
 
 _DOC_CACHE = 12
+SEARCH_LIMIT = 100_000
+"""Search stops past this many matches (the explorer then shows "100,000+ matches")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,14 @@ class ExplorerData:
         prompt, cached, _ = provider_totals(self.loaded)
         return cached / prompt if prompt else None
 
+    @cached_property
+    def warnings(self) -> tuple[str, ...]:
+        """What the reader repaired, and whose provider usage was ignored (the explorer shows usage)."""
+        from .diagnose import usage_warning
+
+        usage = usage_warning(self.loaded)
+        return self.trace.warnings + ((usage,) if usage else ())
+
     def breaker_indices(self) -> list[int]:
         """Requests whose prefix broke (everything but appends), in trace order."""
         return [b.request for b in self.breaks if b.is_breaker]
@@ -130,8 +141,10 @@ class ExplorerData:
             return None
         return int(req[k]), int(off[k])
 
-    def search(self, query: str, cancel: threading.Event | None = None) -> list[Match]:
-        """Case-insensitive matches of `query` in the input and output of every request."""
+    def search(self, query: str, cancel: threading.Event | None = None, limit: int = SEARCH_LIMIT) -> list[Match]:
+        """Case-insensitive matches of `query` in the input and output of every request, in
+        order; at most `limit` + 1 of them: one more than `limit` means "more than `limit`",
+        the rest not looked for (a one-letter query would otherwise build millions)."""
         if not query:
             return []
         pattern = re.compile(re.escape(query), re.IGNORECASE)
@@ -139,11 +152,13 @@ class ExplorerData:
         for i, r in enumerate(self.trace.requests):
             if cancel is not None and cancel.is_set():
                 break
-            for m in pattern.finditer(r.input):
-                found.append(Match(i, m.start(), m.end()))
-            base = len(r.input)
-            for m in pattern.finditer(r.output):
-                found.append(Match(i, base + m.start(), base + m.end()))
+            base = 0
+            for text in (r.input, r.output):
+                for m in islice(pattern.finditer(text), limit + 1 - len(found)):
+                    found.append(Match(i, base + m.start(), base + m.end()))
+                if len(found) > limit:
+                    return found
+                base = len(r.input)
         return found
 
 

@@ -201,8 +201,8 @@ def _load_bpe_file(path: Path, pattern: str | None, name: str, llama3: bool = Fa
         raise TokenizerError(f"tokenizer file not found: {path}") from None
     except OSError as exc:
         raise TokenizerError(f"cannot read {path.name}: {exc.strerror}") from None
-    except (ValueError, binascii.Error):  # a file that is not a BPE rank file
-        raise TokenizerError(f"{path.name} is not a tiktoken BPE file (lines of 'base64-token rank')") from None
+    except _BadBPE as exc:
+        raise TokenizerError(f"{path.name} is not a valid tiktoken BPE file: {exc}") from None
     if not ranks:
         raise TokenizerError(f"{path.name} is an empty tokenizer file")
     if any(bytes([b]) not in ranks for b in range(256)):
@@ -218,20 +218,54 @@ def _load_bpe_file(path: Path, pattern: str | None, name: str, llama3: bool = Fa
                  "<|reserved_special_token_4|>", "<|eot_id|>"]
         names += [f"<|reserved_special_token_{i}|>" for i in range(5, 256 - 5)]
         special = {tok: n + i for i, tok in enumerate(names)}
-    enc = tiktoken.Encoding(name=name, pat_str=pattern or _pattern_for(n),
-                            mergeable_ranks=ranks, special_tokens=special)
+    try:
+        enc = tiktoken.Encoding(name=name, pat_str=pattern or _pattern_for(n),
+                                mergeable_ranks=ranks, special_tokens=special)
+    except BaseException as exc:  # noqa: BLE001 - pyo3's PanicException derives from BaseException
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise TokenizerError(f"tiktoken refused {path.name}: {type(exc).__name__}: {exc}") from None
     return _from_tiktoken(enc, name)
 
 
+class _BadBPE(ValueError):
+    """Why a file is not a tiktoken BPE rank file (the message names the line)."""
+
+
+# Ranks are token ids: dense from 0 in every real vocabulary (the largest public ones hold
+# ~260k). tiktoken stores them as u32 and its n_vocab is the largest plus one; so is
+# `Tokenizer.byte_lengths`: a file claiming rank 4e9 would make both allocate gigabytes.
+_MAX_RANK = 1 << 22
+
+
 def _read_bpe(path: Path) -> dict[bytes, int]:
-    """Read a tiktoken BPE file ourselves: tiktoken's loader caches by the path as typed,
-    so an edited file, or another file at the same relative path, would be served stale."""
+    """Read and fully validate a tiktoken BPE file ourselves, before tiktoken sees it (its
+    Rust core panics or overflows on a duplicate, negative or 2^32 rank), and because its
+    loader caches by the path as typed, so an edited file would be served stale."""
     ranks: dict[bytes, int] = {}
-    for line in path.read_bytes().splitlines():
+    seen: dict[int, int] = {}  # rank -> line
+    for lineno, line in enumerate(path.read_bytes().splitlines(), 1):
         if not line.strip():
             continue
-        token, rank = line.split()
-        ranks[base64.b64decode(token, validate=True)] = int(rank)
+        fields = line.split()
+        if len(fields) != 2:
+            raise _BadBPE(f"line {lineno} is not 'base64-token rank' (cut short?)")
+        token, rank_text = fields
+        try:
+            data = base64.b64decode(token, validate=True)
+        except (binascii.Error, ValueError):
+            raise _BadBPE(f"line {lineno}: the token is not base64") from None
+        if not rank_text.isdigit() or len(rank_text) > 30:
+            raise _BadBPE(f"line {lineno}: the rank is not a whole number from 0 to {_MAX_RANK - 1:,}")
+        rank = int(rank_text)
+        if rank >= _MAX_RANK:
+            raise _BadBPE(f"line {lineno}: rank {rank:,} is beyond any vocabulary (at most {_MAX_RANK - 1:,})")
+        if rank in seen:
+            raise _BadBPE(f"line {lineno}: rank {rank:,} was already given on line {seen[rank]}")
+        if data in ranks:
+            raise _BadBPE(f"line {lineno}: the token of line {seen[ranks[data]]} again")
+        seen[rank] = lineno
+        ranks[data] = rank
     return ranks
 
 
@@ -287,13 +321,13 @@ def _load(spec: str) -> Tokenizer:
         return _load_quicktok(spec)
     if spec.startswith("llama3:"):
         path = Path(spec[len("llama3:"):]).expanduser()
-        if not path.is_file():
+        if not os.path.isfile(path):  # os.path: False, not OSError, for a name too long
             raise TokenizerError(f"llama3 tokenizer file not found: {path}")
         return _load_bpe_file(path, _LLAMA3_PAT, f"llama3:{path.name}", llama3=True)
     path = Path(spec).expanduser()
-    looks_like_path = os.sep in spec or spec.endswith((".tiktoken", ".json", ".model")) or path.exists()
+    looks_like_path = os.sep in spec or spec.endswith((".tiktoken", ".json", ".model")) or os.path.exists(path)
     if looks_like_path:
-        if not path.is_file():
+        if not os.path.isfile(path):
             raise TokenizerError(f"tokenizer file not found: {spec}")
         if path.suffix == ".json":
             return _load_hf(path)

@@ -15,7 +15,7 @@ from textual.widgets import Label, ProgressBar
 
 from ...core.diagnose import diagnose
 from ...core.display import display_text
-from ...core.engine import AnalysisCancelled
+from ...core.engines.study import AnalysisCancelled
 from ...core.explorer import ExplorerData
 from ...core.model import TraceError
 from ...core.pipeline import Settings, load
@@ -26,7 +26,9 @@ STAGES = {"read": "Reading", "tokenize": "Tokenizing", "analyze": "Replaying poo
 
 
 class LoadingScreen(Screen):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="loading.cancel")]
+    # Ctrl-C too: Textual binds it to a "press Ctrl-Q" hint, but a load that waits on a FIFO
+    # with no writer must end with the key every terminal user tries first.
+    BINDINGS = [Binding("escape,ctrl+c", "cancel", "Cancel", id="loading.cancel")]
 
     def __init__(self, path: str, name: str, settings: Settings) -> None:
         super().__init__()
@@ -90,6 +92,7 @@ class LoadingScreen(Screen):
             self._progress("sessions", 0, 1)
             data.sessions  # session_stats replays each session  # noqa: B018
             data.provider_rate  # noqa: B018
+            data.warnings  # noqa: B018
         except (TraceError, TokenizerError, AnalysisCancelled, ValueError) as exc:
             if self.cancel.is_set():
                 return

@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Input
 
-from ...core.explorer import ExplorerData, Match
+from ...core.explorer import SEARCH_LIMIT, ExplorerData, Match
 from ..widgets.footer import KeyFooter
 from ..widgets.legend import Legend
 from ..widgets.prompt_view import HEAT_LABELS, PromptView
@@ -27,6 +27,8 @@ class SearchState:
     query: str
     matches: list[Match]
     current: int = -1
+    capped: bool = False
+    """More than SEARCH_LIMIT matches: only the first SEARCH_LIMIT are kept."""
 
 
 class MainScreen(Screen):
@@ -351,7 +353,8 @@ class MainScreen(Screen):
         # the worker's check and this call, and must not be undone by it.
         if cancel is not self._search_cancel or cancel.is_set():
             return
-        self.search = SearchState(query, matches)
+        capped = len(matches) > SEARCH_LIMIT
+        self.search = SearchState(query, matches[:SEARCH_LIMIT], capped=capped)
         if not matches:
             self.set_status(f"no match for “{query}”")
             self.search = None
@@ -368,6 +371,10 @@ class MainScreen(Screen):
         s.current = (s.current + delta) % len(s.matches)
         m = s.matches[s.current]
         self.select_request(m.request, char=m.start)  # which applies the matches
+        if s.capped:  # the search stopped there: a count of millions would cost seconds and GBs
+            self.set_status(f"“{s.query}”: match {s.current + 1:,} of {len(s.matches):,}+ matches "
+                            f"(request {m.request}; search stopped there) · n/N · Esc clears")
+            return
         self.set_status(f"“{s.query}”: match {s.current + 1:,}/{len(s.matches):,} "
                         f"(request {m.request}) · n/N · Esc clears")
 

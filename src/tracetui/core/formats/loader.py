@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from ..model import Request, Trace, TraceError
-from ..reader import read_trace
+from ..reader import DEFAULT_MAX_LINE_MB, _line_list, _plural, read_trace
 from . import OUTPUT_ONLY, TEXT_FORMATS, Converter, FormatOptions
 
 __all__ = ["read_traces", "trace_files", "trace_name"]
@@ -59,8 +59,10 @@ def read_traces(
     *,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    max_line_mb: float = DEFAULT_MAX_LINE_MB,
 ) -> Trace:
-    """Read every file the paths stand for into one Trace; raise TraceError (one line)."""
+    """Read every file the paths stand for into one Trace; raise TraceError (one line).
+    A line longer than `max_line_mb` MB is skipped unread."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [os.fsdecode(paths)]
     if not paths:
@@ -85,7 +87,7 @@ def read_traces(
         cb = None
         if progress is not None:
             cb = (lambda d, t, base=done: progress(base + d, total or t))
-        t = read_trace(f, progress=cb, cancel=cancel, convert=convert)
+        t = read_trace(f, progress=cb, cancel=cancel, convert=convert, max_line_mb=max_line_mb)
         done += sizes[k]
         reqs = list(t.requests)
         if many and all(r.session_id is None for r in reqs):
@@ -100,8 +102,14 @@ def read_traces(
     formats = tuple(convert.formats)
     hashed = [f for f in formats if f not in TEXT_FORMATS]
     if hashed and len(hashed) != len(formats):
-        raise TraceError("the trace mixes hashed records (" + ", ".join(hashed) + ") and text records ("
-                         + ", ".join(f for f in formats if f in TEXT_FORMATS) + "): read them apart")
+        # One kind of record per trace (text and block hashes cannot be replayed together):
+        # the kind most requests have stays, the others are skipped and named, so a stray
+        # line of another trace costs only itself.
+        requests, formats, dropped, warning = _one_kind(requests, formats, many)
+        warnings.append(warning)
+        if len(files) == 1:
+            skipped = sorted(skipped + dropped)
+        hashed = [f for f in formats if f not in TEXT_FORMATS]
     block_size = None
     if hashed:
         if len(convert.block_sizes) > 1:
@@ -118,6 +126,22 @@ def read_traces(
     return Trace(name=trace_name(paths), requests=tuple(requests), warnings=tuple(warnings),
                  recovered_lines=tuple(recovered), skipped_lines=tuple(skipped), invalid_utf8=bad_utf8,
                  formats=formats, block_size=block_size)
+
+
+def _one_kind(requests: list[Request], formats: tuple[str, ...],
+              many: bool) -> tuple[list[Request], tuple[str, ...], list[int], str]:
+    """Keep the requests of the kind (hashed or text) most requests have, text on a tie."""
+    n_hashed = sum(r.hashed is not None for r in requests)
+    keep_hashed = n_hashed > len(requests) - n_hashed
+    kept = [r for r in requests if (r.hashed is not None) == keep_hashed]
+    dropped = [r.line for r in requests if (r.hashed is not None) != keep_hashed]
+    kept_formats = tuple(f for f in formats if (f not in TEXT_FORMATS) == keep_hashed)
+    other = [f for f in formats if f not in kept_formats]
+    where = f"{len(dropped)} line(s) of another trace" if many else \
+        f"{_plural(len(dropped), 'line')} ({_line_list(sorted(dropped))})"
+    warning = (f"{where} skipped: {', '.join(other)} records among the "
+               f"{', '.join(kept_formats)} records of this trace (read them apart)")
+    return kept, kept_formats, dropped, warning
 
 
 def _join_batch_outputs(requests: list[Request]) -> tuple[list[Request], str]:

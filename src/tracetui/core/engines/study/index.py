@@ -1,0 +1,355 @@
+"""Pool-independent structures over all entries E_j = I_j + O_j, built once per analysis.
+
+Prefix: the entries sorted lexicographically (as big-endian bytes, so memcmp does the work)
+and the LCP of sorted neighbours, measured on the tokens; the LCP of any two entries is a
+range minimum over that array (sparse table).
+
+Substring: only windows whose content is some input's chunk can ever match, so windows get
+an id only when their 64-bit hash is a chunk's (confirmed token by token; a collision falls
+back to exact grouping). Each entry shares its first m tokens with an earlier entry (from
+the prefix structure): only the windows past that shared prefix are hashed, the others are
+copied from that entry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ranks import Ranks
+from .windows import chunk_contents, group_windows, pair_lcps, radix_argsort, run_heads, window_hashes
+
+
+class Index:
+    """Pool-independent structures over all entries E_j = I_j + O_j."""
+
+    def __init__(self, tok: np.ndarray, in_len: np.ndarray, out_len: np.ndarray, chunk: int) -> None:
+        """`tok`: every entry's tokens, I_0 O_0 I_1 O_1 ..., one flat array."""
+        n = len(in_len)
+        self.n = n
+        self.chunk = chunk
+        self.in_len = np.asarray(in_len, dtype=np.int64)
+        self.ent_len = self.in_len + np.asarray(out_len, dtype=np.int64)
+        self.ent_len_list: list[int] = self.ent_len.tolist()
+        self.in_len_list: list[int] = self.in_len.tolist()
+        self.tok = tok
+        self.off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(self.ent_len, out=self.off[1:])
+        if int(self.off[-1]) != len(tok):
+            raise ValueError("token array and lengths disagree")
+        self.stored_before: list[int] = self.off.tolist()
+        """Tokens of the entries before request i, for i in 0..n."""
+        self._positions: tuple[np.ndarray, np.ndarray] | None = None
+        self._build_ranks()
+        self._build_window_ids()
+
+    def release(self) -> None:
+        """Drop what only the replays need (the sorted order, the sparse table, Python lists,
+        the occurrence rows): the views keep the window ids, and the occurrences are rebuilt
+        if a view asks for chunk frequencies."""
+        for name in ("order", "rank", "table", "ent_len_list", "in_len_list", "stored_before"):
+            setattr(self, name, None)
+        self._occ = self._entry_occ = self._rows = self._sure = None
+
+    # ---- prefix structure
+
+    def _build_ranks(self) -> None:
+        n = self.n
+        off = self.stored_before
+        # Big-endian bytes compare like the token sequences (a prefix sorts first); one
+        # entry at a time, so that the keys are the only copy.
+        tok = self.tok
+        order = sorted(range(n), key=lambda j: tok[off[j]: off[j + 1]].astype(">u4").tobytes())
+        self.order = order
+        rank = [0] * n
+        for r, j in enumerate(order):
+            rank[j] = r
+        self.rank = rank
+        o = np.asarray(order, dtype=np.int64)
+        adj = pair_lcps(self.tok, self.off[o[:-1]], self.off[o[1:]],
+                        np.minimum(self.ent_len[o[:-1]], self.ent_len[o[1:]]))
+        # Sparse table for range minima over adj: table[k][a] = min(adj[a: a + 2**k]).
+        table = [adj]
+        k = 1
+        while (1 << k) <= len(adj):
+            prev = table[-1]
+            half = 1 << (k - 1)
+            table.append(np.minimum(prev[:-half], prev[half:]))
+            k += 1
+        self.table: list[np.ndarray] = table
+
+    def lcp_ranks(self, a: int, b: int) -> int:
+        """LCP of the entries at ranks a and b (a != b)."""
+        if a > b:
+            a, b = b, a
+        k = (b - a).bit_length() - 1
+        t = self.table[k]
+        return int(min(t[a], t[b - (1 << k)]))
+
+    def lcp_entries(self, i: int, j: int) -> int:
+        """LCP of entries i and j (i != j)."""
+        return self.lcp_ranks(self.rank[i], self.rank[j])
+
+    def lcp_many(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """LCP of the entries at ranks a_k and b_k, for every k (0 where a_k == b_k)."""
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        span = hi - lo
+        out = np.zeros(len(lo), dtype=np.int64)
+        # floor(log2(span)) per pair; then one range minimum of two table reads per level used.
+        level = np.zeros(len(lo), dtype=np.int64)
+        pos = span > 0
+        level[pos] = np.floor(np.log2(span[pos])).astype(np.int64)
+        # log2 in floating point can land one off near powers of two: fix it exactly.
+        level[pos & ((1 << level) > span)] -= 1
+        level[pos & ((2 << level) <= span)] += 1
+        for k in np.unique(level[pos]).tolist():
+            sel = np.flatnonzero(pos & (level == k))
+            t = self.table[k]
+            out[sel] = np.minimum(t[lo[sel]], t[hi[sel] - (1 << k)])
+        return out
+
+    def intervals(self, r: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For every k, the ranks [lo, hi) of the entries sharing at least h_k tokens with the
+        entry at rank r_k: the run is extended left, then right, by halving steps through the
+        sparse table (entries q < r share h tokens with r while adj[q: r] stays >= h)."""
+        n = self.n
+        lo, hi = r.copy(), r.copy()
+        for k in range(len(self.table) - 1, -1, -1):
+            step, t = 1 << k, self.table[k]
+            ok = lo >= step
+            sel = np.flatnonzero(ok)
+            if len(sel):
+                move = t[lo[sel] - step] >= h[sel]
+                lo[sel[move]] -= step
+            sel = np.flatnonzero(hi + step < n)
+            if len(sel):
+                move = t[hi[sel]] >= h[sel]
+                hi[sel[move]] += step
+        return lo, hi + 1
+
+    def earliest_sharers(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each entry j: an earlier entry with the longest common prefix, and that length."""
+        n = self.n
+        src = np.full(n, -1, dtype=np.int64)
+        m = np.zeros(n, dtype=np.int64)
+        seen = Ranks(n)
+        lcp, order = self.lcp_ranks, self.order
+        for j in range(n):
+            r = self.rank[j]
+            best, who = 0, -1
+            left = seen.pred(r)
+            if left >= 0:
+                l = lcp(left, r)
+                if l > best:
+                    best, who = l, order[left]
+            right = seen.succ(r)
+            if right < n:
+                l = lcp(r, right)
+                if l > best:
+                    best, who = l, order[right]
+            src[j], m[j] = who, best
+            seen.add(r)
+        return src, m
+
+    # ---- substring structure
+
+    def _build_window_ids(self) -> None:
+        c, n = self.chunk, self.n
+        nwin = np.maximum(self.ent_len - c + 1, 0)
+        self.win_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(nwin, out=self.win_off[1:])
+        src, m = self.earliest_sharers()
+        # Windows inside the prefix an entry shares with an earlier one are copies of that
+        # entry's windows: only the rest ("novel" windows) is hashed.
+        inherit = np.where(src >= 0, np.clip(m - c + 1, 0, nwin), 0)
+        nnovel = nwin - inherit
+        total_novel = int(nnovel.sum())
+        novel_base = np.repeat(self.off[:-1] + inherit, nnovel)
+        novel_first = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(nnovel, out=novel_first[1:])
+        starts = novel_base + (np.arange(total_novel, dtype=np.int64) - np.repeat(novel_first[:-1], nnovel))
+        del novel_base
+        h_novel = window_hashes(self.tok, starts, c)
+        # Only a window whose content is some input's chunk can ever be matched: windows get
+        # an id only when their hash is a chunk's (and the tokens agree).
+        req, kk = self._chunk_positions()
+        chunk_h = window_hashes(self.tok, self.off[req] + kk * c, c)
+        matched = chunk_contents(self.tok, starts, c, h_novel, chunk_h)
+        del chunk_h
+        if matched is None:  # a hash collision: group the windows exactly instead
+            cand_ids, cand_first = group_windows(self.tok, starts, c, h_novel)
+        else:
+            cand_ids, cand_first = matched
+        del h_novel
+        n_ids = len(cand_first)
+        novel_ids = np.where(cand_ids < 0, n_ids, cand_ids).astype(np.int32)  # n_ids: "no chunk content"
+        del cand_ids
+        ids = np.empty(int(self.win_off[-1]), dtype=np.int32)
+        self._fill(ids, novel_ids, src, inherit, novel_first)
+        self.ids = ids
+        self.n_ids = n_ids
+        # The first novel occurrence of an id is its first occurrence: copies come later.
+        novel_entry = np.repeat(np.arange(n, dtype=np.int64), nnovel)
+        fe = novel_entry[cand_first] if n_ids else np.zeros(0, np.int64)
+        self.first_entry = fe.astype(np.int64)
+        self.first_pos = (starts[cand_first] - self.off[fe]) if n_ids else np.zeros(0, np.int64)
+        self._occ: tuple[np.ndarray, ...] | None = None
+        self._entry_occ: tuple[np.ndarray, ...] | None = None
+        self._chunks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._rows: tuple[np.ndarray, ...] | None = None
+        self._sure: tuple[np.ndarray, ...] | None = None
+        self._freq: np.ndarray | None = None
+
+    def _fill(self, out: np.ndarray, novel: np.ndarray, src: np.ndarray, inherit: np.ndarray,
+              novel_first: np.ndarray) -> None:
+        """Per-window values of all entries: the inherited prefix copies the source's."""
+        win_off = self.win_off.tolist()
+        nf = novel_first.tolist()
+        for j, (h, s) in enumerate(zip(inherit.tolist(), src.tolist())):
+            w0 = win_off[j]
+            if h:
+                s0 = win_off[s]
+                out[w0: w0 + h] = out[s0: s0 + h]
+            out[w0 + h: win_off[j + 1]] = novel[nf[j]: nf[j + 1]]
+
+    def _chunk_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(request, chunk index) of every whole chunk of every input."""
+        if self._positions is None:
+            self._positions = self._find_chunk_positions()
+        return self._positions
+
+    def _find_chunk_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        k = self.in_len // self.chunk
+        req = np.repeat(np.arange(self.n, dtype=np.int64), k)
+        first = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(k, out=first[1:])
+        kk = np.arange(int(first[-1]), dtype=np.int64) - np.repeat(first[:-1], k)
+        return req, kk
+
+    def chunk_ids(self, i: int) -> np.ndarray:
+        """Content ids of the whole chunks of input i."""
+        c = self.chunk
+        k = int(self.in_len[i]) // c
+        w0 = int(self.win_off[i])
+        return self.ids[w0: w0 + k * c: c]
+
+    def all_chunks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(request, chunk index, id) of every whole chunk of every input."""
+        if self._chunks is None:
+            self._chunks = self._all_chunks()
+        return self._chunks
+
+    def _all_chunks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        req, kk = self._chunk_positions()
+        ids = self.ids[self.win_off[req] + kk * self.chunk] if len(req) else np.zeros(0, np.int32)
+        return req, kk, ids
+
+    def occurrences(self) -> tuple[np.ndarray, ...]:
+        """Where chunk contents occur: rows sorted by (id, entry), one per (id, entry).
+
+        Returns (key = id * n + entry, id, entry, count, first position). Only ids that are
+        some input's chunk are kept: other windows can never be matched.
+        """
+        if self._occ is None:
+            _, _, cids = self.all_chunks()
+            is_chunk = np.zeros(self.n_ids + 1, dtype=bool)  # + the "no chunk content" id
+            is_chunk[cids] = True
+            w = np.flatnonzero(is_chunk[self.ids])
+            entry = np.searchsorted(self.win_off, w, side="right") - 1
+            wid = self.ids[w].astype(np.int64)
+            pos = w - self.win_off[entry]
+            key = wid * self.n + entry
+            del w, entry
+            # Windows come in (entry, position) order, so a stable sort by id alone leaves
+            # each id's rows sorted by entry and position.
+            order = radix_argsort(wid, max(16, int(self.n_ids).bit_length()))
+            del wid
+            key, pos = key[order], pos[order]
+            del order
+            head = np.flatnonzero(run_heads(key))
+            counts = np.diff(head, append=len(key))
+            ukey, first = key[head], pos[head]
+            self._occ = (ukey, ukey // self.n, ukey % self.n, counts, first)
+        return self._occ
+
+    def chunk_rows(self) -> tuple[np.ndarray, ...]:
+        """Pool-independent lookups for settling substring hits.
+
+        For every chunk of all_chunks(): the last occurrence row of its id with entry < its
+        request (clipped to 0) and whether there is one; per row, the segment offset
+        `base` = id * (n + 2) + 1; per chunk, the running value its request needs.
+        """
+        if self._rows is None:
+            req, _, cid = self.all_chunks()
+            okey, oid, _, _, _ = self.occurrences()
+            row = np.searchsorted(okey, cid.astype(np.int64) * self.n + req, side="left") - 1
+            safe = np.maximum(row, 0)
+            has = (row >= 0) & (oid[safe] == cid) if len(oid) else row >= 0
+            base = oid * (self.n + 2) + 1
+            threshold = (base[safe] if len(oid) else safe) + req
+            self._rows = (safe, has, base, threshold)
+        return self._rows
+
+    def prev_held_chunks(self) -> tuple[np.ndarray, ...]:
+        """Chunks whose newest earlier holder is entry i - 1, present at query i in every pool
+        (it is stored just before): (their indices in all_chunks(), their number per request,
+        the indices of the other chunks held by some earlier entry)."""
+        if self._sure is None:
+            req, _, _ = self.all_chunks()
+            _, _, oentry, _, _ = self.occurrences()
+            row, has = self.chunk_rows()[:2]
+            prev = has & (oentry[row] == req - 1) if len(oentry) else has
+            sure = np.flatnonzero(prev)
+            self._sure = (sure, np.bincount(req[sure], minlength=self.n), np.flatnonzero(has & ~prev))
+        return self._sure
+
+    def entry_occurrences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The same rows grouped by entry: (row offsets per entry, ids, counts)."""
+        if self._entry_occ is None:
+            _, oid, oentry, ocount, _ = self.occurrences()
+            order = radix_argsort(oentry, max(16, self.n.bit_length()))
+            starts = np.zeros(self.n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(oentry, minlength=self.n), out=starts[1:])
+            self._entry_occ = (starts, oid[order], ocount[order])
+        return self._entry_occ
+
+    def match_count(self) -> int:
+        """How many items iter_matches yields over all inputs, counted without listing them:
+        each chunk of input i matches every window of the same content in entries before i."""
+        seen = np.zeros(self.n_ids + 1, dtype=np.int64)  # windows per id in entries so far
+        total = 0
+        for i in range(self.n):
+            total += int(seen[self.chunk_ids(i)].sum())
+            u, k = np.unique(self.ids[self.win_off[i]: self.win_off[i + 1]], return_counts=True)
+            seen[u] += k
+        return total
+
+    def iter_matches(self, i: int):
+        c = self.chunk
+        ids = self.chunk_ids(i)
+        ks = np.flatnonzero(self.first_entry[ids] < i)
+        if ks.size == 0:
+            return
+        wanted = ids[ks]
+        order = np.argsort(wanted, kind="stable")
+        wanted_sorted, ks_sorted = wanted[order], ks[order]
+        found = []  # (chunk index, entry, window position)
+        for j in range(i):
+            win = self.ids[self.win_off[j]: self.win_off[j + 1]]
+            pos = np.flatnonzero(np.isin(win, wanted_sorted))
+            if pos.size == 0:
+                continue
+            u = win[pos]
+            lo = np.searchsorted(wanted_sorted, u, side="left")
+            hi = np.searchsorted(wanted_sorted, u, side="right")
+            reps = hi - lo
+            p_rep = np.repeat(pos, reps)
+            k_rep = ks_sorted[np.repeat(lo, reps) + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))]
+            found.append(np.stack([k_rep, np.full_like(p_rep, j), p_rep], axis=1))
+        if not found:
+            return
+        rows = np.concatenate(found)
+        rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+        for k, j, p in rows.tolist():
+            yield (k * c, k * c + c, j, p, p + c)
+
+

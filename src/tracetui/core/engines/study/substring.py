@@ -1,0 +1,300 @@
+"""The substring replay: which entry each request touches, and when entries leave the pool.
+
+The entry touched is the present one with the most (window, chunk) equal pairs with the
+input, the least recently used on ties. Its score splits over chunk contents:
+
+- light contents, held by few entries (at most _LIGHT_HOLDERS): their pairs are listed per
+  request and earlier entry, in time linear in the chunks;
+- heavy contents (a system prompt's chunks, held by thousands of entries): entries with the
+  same heavy contents and counts ("a class") score alike on them for every request, so
+  their pairs are listed per request and class, and within a class the least recently used
+  present member not listed for its light pairs stands for all of them.
+
+Each request then walks its candidates, highest score first, to the first present one (and
+its ties): no work per entry present in the pool. When even these lists would be too long
+(agent traces, whose growing histories make every entry a class of its own) the replay
+scores the entries present instead: such traces' entries are long, so few fit in a pool.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import Index
+from .windows import radix_argsort, run_heads
+
+_LIGHT_HOLDERS = 8
+_CANDIDATE_BUDGET = 8
+"""Candidate rows allowed per chunk of the trace (with a floor of _CANDIDATE_FLOOR)."""
+_CANDIDATE_FLOOR = 1 << 20
+
+
+@dataclass
+class Scoring:
+    """How a replay finds the entry to touch: per request its candidates (key < n: that
+    entry; key >= n: class key - n), highest score first, with every entry's class; or None,
+    and each request's chunk ids with multiplicities to score the present entries."""
+
+    candidates: list[list[tuple[int, int]]] | None
+    entry_class: list[int]
+    n_classes: int
+    chunk_uniq: list[tuple[np.ndarray, np.ndarray]]
+    scratch: np.ndarray
+
+
+def scoring(ix: Index) -> Scoring:
+    req = ix.all_chunks()[0]
+    got = _candidates(ix, max(_CANDIDATE_FLOOR, _CANDIDATE_BUDGET * len(req)))
+    if got is not None:
+        cands, entry_class, n_classes = got
+        return Scoring(cands, entry_class, n_classes, [], np.zeros(0, np.int64))
+    return Scoring(None, [], 0, [_uniq_counts(ix.chunk_ids(i)) for i in range(ix.n)],
+                   np.zeros(ix.n_ids + 1, dtype=np.int64))
+
+
+def _classes(ix: Index, heavy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries grouped by their heavy contents and counts. Returns (class per entry, -1 when it
+    holds no heavy content; the first entry of each class; the heavy rows of each class's first
+    entry as (id, class, count), sorted by id then class). Classes are numbered by first entry."""
+    n = ix.n
+    starts, eids, ecounts = ix.entry_occurrences()
+    keep = heavy[eids]
+    row_entry = np.repeat(np.arange(n, dtype=np.int64), np.diff(starts))
+    per_entry = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row_entry[keep], minlength=n), out=per_entry[1:])
+    del row_entry
+    hid, hcount = eids[keep], ecounts[keep]
+    raw_id, raw_count = hid.astype(np.int64).tobytes(), hcount.astype(np.int64).tobytes()
+    bounds = per_entry.tolist()
+    seen: dict[bytes, int] = {}
+    entry_class = np.full(n, -1, dtype=np.int64)
+    first_of: list[int] = []
+    for j in range(n):
+        a, b = bounds[j], bounds[j + 1]
+        if a == b:
+            continue
+        key = raw_id[8 * a: 8 * b] + raw_count[8 * a: 8 * b]
+        c = seen.get(key)
+        if c is None:
+            c = seen[key] = len(first_of)
+            first_of.append(j)
+        entry_class[j] = c
+    first = np.asarray(first_of, dtype=np.int64)
+    # The heavy rows of each class's first entry, sorted by (id, class).
+    lo, hi = per_entry[first], per_entry[first + 1]
+    length = hi - lo
+    total = int(length.sum())
+    rows = np.repeat(lo - (np.cumsum(length) - length), length) + np.arange(total, dtype=np.int64)
+    cid = np.repeat(np.arange(len(first), dtype=np.int64), length)
+    u, cnt = hid[rows].astype(np.int64), hcount[rows].astype(np.int64)
+    order = np.lexsort((cid, u))
+    return entry_class, first, np.stack([u[order], cid[order], cnt[order]])
+
+
+def _candidates(ix: Index, budget: int) -> tuple[list[list[tuple[int, int]]], list[int], int] | None:
+    """Per request the candidates of the substring replay (see the module's docstring), or
+    None when they would exceed `budget` rows."""
+    n = ix.n
+    req, _, cid = ix.all_chunks()
+    okey, oid, oentry, ocount, _ = ix.occurrences()
+    row, has = ix.chunk_rows()[:2]
+    holders = np.bincount(oid, minlength=ix.n_ids + 1)
+    heavy = holders > _LIGHT_HOLDERS
+    # Light: every earlier holder of each light chunk, one row per (chunk, holder).
+    first = np.searchsorted(okey, cid.astype(np.int64) * n, side="left")
+    light_chunk = has & ~heavy[cid]
+    length = np.where(light_chunk, row - first + 1, 0)
+    total_light = int(length.sum())
+    if total_light > budget:
+        return None
+    entry_class, class_first, class_rows = _classes(ix, heavy)
+    n_classes = len(class_first)
+    # Heavy: the classes holding each heavy chunk whose first entry comes before the request;
+    # classes are numbered by first entry, so they are a prefix of that id's class rows.
+    cu, cc, ccount = class_rows
+    heavy_chunk = np.flatnonzero(has & heavy[cid])
+    hu, hreq = cid[heavy_chunk].astype(np.int64), req[heavy_chunk]
+    lo = np.searchsorted(cu, hu, side="left")
+    # Rows of id u with class c have class_first[c] < i: a binary search on the composite
+    # key (u, class_first[c]), increasing along the rows.
+    comp = cu * (n + 1) + class_first[cc] if len(cu) else cu
+    hi = np.searchsorted(comp, hu * (n + 1) + hreq, side="left")
+    hlen = hi - lo
+    if total_light + int(hlen.sum()) > budget:
+        return None
+    # (query, key, weight) rows: light rows keyed by entry, heavy rows by n + class.
+    lrows = np.repeat(first, length) + (np.arange(total_light, dtype=np.int64)
+                                        - np.repeat(np.cumsum(length) - length, length))
+    lq = np.repeat(req, length)
+    lkey = oentry[lrows]
+    lw = ocount[lrows]
+    total_heavy = int(hlen.sum())
+    hrows = np.repeat(lo, hlen) + (np.arange(total_heavy, dtype=np.int64) - np.repeat(np.cumsum(hlen) - hlen, hlen))
+    hq = np.repeat(hreq, hlen)
+    hkey = n + cc[hrows]
+    hw = ccount[hrows]
+    q = np.concatenate([lq, hq])
+    key = np.concatenate([lkey, hkey])
+    w = np.concatenate([lw, hw])
+    span = n + n_classes
+    order = radix_argsort(q * span + key, max(16, int(n * span).bit_length()))
+    qk = (q * span + key)[order]
+    w = w[order]
+    head = np.flatnonzero(run_heads(qk))
+    sums = np.add.reduceat(w, head) if len(head) else np.zeros(0, np.int64)
+    qk = qk[head]
+    q, key = qk // span, qk % span
+    # A light candidate's score adds its class's heavy pairs (the class row of the same request).
+    cls = entry_class[np.minimum(key, n - 1)] if n else key
+    is_entry = (key < n) & (cls >= 0)
+    score = sums.copy()
+    if is_entry.any():
+        want = q[is_entry] * span + n + cls[is_entry]
+        at = np.searchsorted(qk, want)
+        at_ok = np.minimum(at, len(qk) - 1)
+        found = qk[at_ok] == want
+        extra = np.where(found, sums[at_ok], 0)
+        score[np.flatnonzero(is_entry)] += extra
+    by_score = np.lexsort((-score, q))  # each request's candidates, highest score first
+    q, key, score = q[by_score], key[by_score], score[by_score]
+    bounds = np.searchsorted(q, np.arange(n + 1)).tolist()
+    pairs = list(zip(key.tolist(), score.tolist()))
+    return [pairs[bounds[i]: bounds[i + 1]] for i in range(n)], entry_class.tolist(), n_classes
+
+
+def _uniq_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if ids.size == 0:
+        return ids.astype(np.int64), np.zeros(0, np.int64)
+    u, cnt = np.unique(ids, return_counts=True)
+    return u.astype(np.int64), cnt.astype(np.int64)
+
+
+def _score_present(ix: Index, sc: Scoring, i: int, lru: OrderedDict[int, None]) -> int:
+    """The present entry with the most (window, chunk) equal pairs with input i, the least
+    recently used on ties; -1 when none shares a chunk."""
+    uq, mult = sc.chunk_uniq[i]
+    if not uq.size or not lru:
+        return -1
+    starts, eids, ecounts = ix.entry_occurrences()
+    scratch = sc.scratch
+    # Score every present entry in one go: gather their occurrence rows (in LRU order),
+    # weigh each by how often the query holds that chunk, sum per entry.
+    scratch[uq] = mult
+    order = np.fromiter(lru, dtype=np.int64, count=len(lru))
+    lo, hi = starts[order], starts[order + 1]
+    length = hi - lo
+    total = int(length.sum())
+    who = -1
+    if total:
+        ends = np.cumsum(length)
+        rows = np.repeat(lo - (ends - length), length) + np.arange(total)
+        weighted = scratch[eids[rows]] * ecounts[rows]
+        sums = np.zeros(len(order), dtype=np.int64)
+        nonempty = length > 0
+        sums[nonempty] = np.add.reduceat(weighted, (ends - length)[nonempty])
+        k = int(np.argmax(sums))  # the first maximum is the least recently used
+        if sums[k] > 0:
+            who = int(order[k])
+    scratch[uq] = 0
+    return who
+
+
+def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int], sc: Scoring,
+                     wanted: set[int] | None = None, tail: int | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, dict[int, list[int]]]:
+    """Replay the substring pool from request t0 (LRU `order` before it, all entries full).
+
+    Returns (evicted_at, stored_len, orders): evicted_at[j] is the request during whose
+    store j was evicted (n if never), so entry j is present for the queries j < i <=
+    evicted_at[j]; hits are settled afterwards, at once. The replay itself only decides
+    which entry each request touches. With capacity None (the unlimited pool) it only
+    records the LRU order before the requests in `wanted`, and stops after the last. From
+    `tail` on (see replay_bounds), once the pool holds one entry the rest is filled in.
+    """
+    from .prefix import single_entry_tail
+
+    n = ix.n
+    evicted_at = [n] * n
+    # Stored lengths: before t0 no entry is cut (the pool held them all).
+    stored = ix.ent_len if capacity is None else np.minimum(ix.ent_len, capacity)
+    kept, ent_len = stored.tolist(), ix.ent_len_list
+    lru: OrderedDict[int, None] = OrderedDict.fromkeys(order)
+    alive = [True] * t0 + [False] * (n - t0)
+    used = ix.stored_before[t0]
+    last_use = [0] * n
+    for k, j in enumerate(lru):
+        last_use[j] = k  # below 2 * t0, the first use to come
+    cands = sc.candidates
+    entry_class = sc.entry_class
+    # Per class, its present members in LRU order (least recent first).
+    members: list[OrderedDict[int, None]] = [OrderedDict() for _ in range(sc.n_classes)]
+    if cands is not None:
+        for j in lru:
+            c = entry_class[j]
+            if c >= 0:
+                members[c][j] = None
+    listed = [-1] * n  # listed[j] == i: entry j is a light candidate of request i
+    orders: dict[int, list[int]] = {}
+    stop = n if wanted is None else max(wanted, default=-1) + 1
+    cut = -1  # the last entry stored cut (to the capacity)
+    tail = n if tail is None else tail
+    for i in range(t0, min(n, stop)):
+        if wanted is not None and i in wanted:
+            orders[i] = list(lru)
+        if i >= tail and len(lru) == 1:
+            assert capacity is not None
+            single_entry_tail(ix, capacity, i, [0] * n, [-1] * n, evicted_at)
+            break
+        who = -1
+        if cut >= 0 and alive[cut]:
+            pass  # a cut entry fills the pool alone (the others are empty): nothing to touch
+        elif cands is not None:
+            best = 0
+            mine = cands[i]
+            for key, _ in mine:
+                if key < n:
+                    listed[key] = i
+            # Highest scores first: the first present candidate sets the best score, and
+            # only candidates with that same score can still win (the least recently used).
+            for key, score in mine:
+                if score < best:
+                    break
+                if key < n:
+                    j = key if alive[key] else -1
+                else:
+                    j = -1
+                    for m in members[key - n]:
+                        if listed[m] != i:  # listed members are scored with their light pairs
+                            j = m
+                            break
+                if j >= 0 and (who < 0 or last_use[j] < last_use[who]):
+                    best, who = score, j
+        else:
+            who = _score_present(ix, sc, i, lru)
+        if who >= 0:
+            lru.move_to_end(who)
+            last_use[who] = 2 * i
+            if cands is not None and entry_class[who] >= 0:
+                members[entry_class[who]].move_to_end(who)
+        length = kept[i]
+        if capacity is not None:
+            while used > 0 and used + length > capacity:
+                j = lru.popitem(last=False)[0]
+                used -= kept[j]
+                alive[j] = False
+                evicted_at[j] = i
+                if cands is not None and entry_class[j] >= 0:
+                    del members[entry_class[j]][j]
+            if length < ent_len[i]:
+                cut = i
+        lru[i] = None
+        used += length
+        alive[i] = True
+        last_use[i] = 2 * i + 1
+        if cands is not None and entry_class[i] >= 0:
+            members[entry_class[i]][i] = None
+    return np.asarray(evicted_at, dtype=np.int64), stored, orders
+
