@@ -2,8 +2,8 @@
 
     python docs/make_screenshots.py
 
-Uses a sample trace, a fixed terminal size and the default theme, so the output only
-changes when the app's rendering does.
+Uses a sample trace, a fixed terminal size, the default theme and a truecolor terminal
+(whatever TERM says), so the output only changes when the app's rendering does.
 """
 
 from __future__ import annotations
@@ -11,7 +11,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import textual.constants
+
 from tracetui.app.app import create_app
+
+textual.constants.COLOR_SYSTEM = "truecolor"  # what the App's console is built with
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (120, 36)
@@ -33,7 +37,7 @@ async def shoot(trace: str, keys: list[str], out: str) -> None:
 
 async def main() -> None:
     # Request 6 of the OpenCode-like sample: the prefix breaks in a re-serialised tool call.
-    await shoot("opencode_like.jsonl", ["j"] * 6 + ["tab"] + ["b"] * 12, "main.svg")
+    await shoot("opencode_like.jsonl", ["j"] * 6 + ["m"], "main.svg")  # m: to the break marker
     await shoot("aider_like.jsonl", ["j"] * 3 + ["c"], "curves.svg")
     await shoot("opencode_like.jsonl", ["j"] * 6 + ["d"], "diff.svg")
 

@@ -43,12 +43,20 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
 
 @pytest.fixture(autouse=True)
 def _frozen_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No animations, no theme and no NO_COLOR from the environment (a test may set NO_COLOR itself)."""
+    """No animations, no theme, no NO_COLOR and a truecolor terminal whatever the environment
+    says (a test may set NO_COLOR itself, or force a colour system with `color_system`)."""
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
     # textual reads its constants at import: patch the value the App reads in __init__ as well.
     monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
     monkeypatch.delenv("TEXTUAL_THEME", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
+    # The App builds its console from this constant (read from TEXTUAL_COLOR_SYSTEM at import).
+    monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "truecolor")
+
+
+def color_system(monkeypatch: pytest.MonkeyPatch, system: str) -> None:
+    """Make the next app believe the terminal has `system` colours ("truecolor", "256", "standard")."""
+    monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", system)
 
 
 @pytest.fixture

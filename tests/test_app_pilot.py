@@ -416,8 +416,8 @@ def test_long_curves_are_decimated_and_drawn_the_same(monkeypatch):
     sizes = []
     real = charts.decimate
 
-    def counted(ys, width):
-        xs, out = real(ys, width)
+    def counted(ys, width, *marker):
+        xs, out = real(ys, width, *marker)
         sizes.append(len(xs))
         return xs, out
 
@@ -426,7 +426,7 @@ def test_long_curves_are_decimated_and_drawn_the_same(monkeypatch):
     drawn.append(charts.cumulative_chart(a, width=100, height=16))
     assert sizes and max(sizes) <= 8 * 150
     assert "request 4321: prefix" in drawn[1]  # the cursor's request exactly
-    monkeypatch.setattr(charts, "decimate", lambda ys, width: (list(range(len(ys))), ys.tolist()))
+    monkeypatch.setattr(charts, "decimate", lambda ys, width, *marker: (list(range(len(ys))), ys.tolist()))
     full = [charts.per_request_chart(a, width=w, height=16, cursor=4321) for w in (60, 150)]
     full.append(charts.cumulative_chart(a, width=100, height=16))
     assert drawn == full
@@ -443,12 +443,13 @@ async def test_f_toggles_the_heatmap_and_t_the_token_boundaries():
         assert pv.heatmap
         assert "chunk in N requests" in status(app)
         # The scale is the prompt view's: each label in the colour of its level.
-        from tracetui.app.widgets.prompt_view import HEAT_LABELS, HEAT_LEVELS, heat_style
+        from tracetui.app.widgets.prompt_view import HEAT_LABELS
 
         legend = app.screen.query_one(Legend).content
-        for label, (limit, _) in zip(HEAT_LABELS, HEAT_LEVELS):
+        for level, label in enumerate(HEAT_LABELS):
             at = legend.plain.index(f" {label} ")
-            assert any(sp.start <= at < sp.end and sp.style == heat_style(limit) for sp in legend.spans), label
+            want = pv.get_component_rich_style(f"prompt-view--heat-{level}")
+            assert any(sp.start <= at < sp.end and sp.style == want for sp in legend.spans), label
         await press(pilot, "f")
         assert not pv.heatmap
         assert "prefix hit" in status(app)
@@ -474,12 +475,15 @@ async def test_help_lists_the_bindings():
         console = Console(width=120, file=io.StringIO(), record=True, color_system=None)
         console.print(help_screen.query("Static").first().content)
         text = console.export_text()
-        assert "tracetui keys" in text
-        for line in ("]  Next turn", "/  Search", "s  Source", "q  Quit", "Tab, Shift+Tab"):
+        assert "Keys on the main screen" in text
+        for line in ("]  Next turn", "/  Search", "s  Source", "q  Quit", "m  Jump to the prefix-break",
+                     ":  Go to request N", "Tab, Shift+Tab"):
             keys, _, action = line.partition("  ")
             assert any(row.split()[:1] == keys.split()[:1] and action in row for row in text.splitlines()), line
-        # The hidden search box's editing keys are not explorer keys.
+        # The hidden search box's editing keys are not explorer keys; no widget's class name either.
         assert "Move cursor left" not in text and "Input" not in text
+        assert "RequestList" not in text and "PromptView" not in text and "VerticalScroll" not in text
+        assert "request list" in text and "prompt view" in text
         await press(pilot, "escape")
         assert app.screen is ms
         await press(pilot, "question_mark")

@@ -41,9 +41,10 @@ def test_main_screen(snap_compare):
     Header line: trace name, 12 req · 1 sess, tokenizer, prefix/substring/combined rates.
     Request list (focused) with request 0 highlighted, a cause per row (new, append, request 6
     "rerender") and the stacked cache-reuse bars; the prompt view below shows request 0 from
-    the top: the SYSTEM block header with the cursor ▶ on it, the marker "▲ no prefix hit
-    (new): the first token already missed" under the first line, then the system prompt in the
-    red "miss" colour. Legend line, and the footer with the main keys.
+    the top: the SYSTEM block header with the cursor ▶ on it, the marker "▼ no prefix hit
+    (new): the first token already missed" above the first text row (a break at the start of a
+    row is marked above it), then the system prompt in the red "miss" colour. Legend line, and
+    the footer starting "? Help  q Quit", then the main screen's keys.
     """
     assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded())
 
@@ -144,12 +145,14 @@ def test_curves(snap_compare):
 
 
 def test_help(snap_compare):
-    """opencode_like.jsonl, `?`: the help modal over the main screen.
+    """opencode_like.jsonl, `?`: the help modal over the main screen (seen through it).
 
-    A box with a thick blue border, "tracetui keys", a table keys | action | where: q Quit and
-    ? Help (Everywhere); ] Next turn, [ Prev turn, n, p, N, b, B, / Search, s Source, Esc, ⌫,
-    c Curves, f Heatmap, t Tokens, d Diff, S Sessions (This screen); then the first RequestList
-    keys (↑/k, ↓/j, PgUp, PgDn/Space, g/Home); the rest (G/End, the PromptView keys, Tab) scrolls.
+    A box with a thick blue border, "Keys on the main screen", a table keys | what it does |
+    where: ] Next turn, [ Prev turn, n, p, N, b, B, m (jump to the prefix-break marker; again:
+    back), M (open every request at its break), : (go to request N), / Search, s Source, Esc,
+    ⌫, c, f, t, d, S ("this screen"); then the request list's keys (↑, k Previous request...)
+    in the "where" column as "request list"; the rest (prompt view keys, q Quit and ? Help
+    "everywhere", 0-9, Tab) scrolls. No widget class name anywhere.
     """
     assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded("question_mark"))
 
@@ -167,7 +170,8 @@ def test_no_color(snap_compare, monkeypatch):
 
 
 def test_warnings_modal(snap_compare):
-    """malformed.jsonl: the main screen is loaded, with the warnings modal over it.
+    """malformed.jsonl: the main screen is loaded, with the warnings modal over it; the main
+    screen shows through around the box (dimmed), not a blank screen.
 
     A box with a thick yellow border: "⚠ malformed.jsonl: the reader had to repair this
     trace", one bullet for the recovered line (line 5) and one for the skipped line (line 10),
@@ -213,8 +217,52 @@ def test_token_boundaries(snap_compare):
 def test_main_screen_80x24(snap_compare):
     """opencode_like.jsonl just loaded, in a small 80x24 terminal.
 
-    Same screen as test_main_screen: the header cut at the right edge, a shorter request list
-    (four rows) whose cache-reuse column is cut, with a horizontal scrollbar under it, the
-    prompt view of request 0 wrapped at the narrower width, legend and footer; nothing overlaps.
+    Same screen as test_main_screen: the header keeps every figure ("12 req · 1 sess · P 91.0% ·
+    S 90.9% · C 91.2%", short labels; the tokenizer name is what gets cut), a shorter request
+    list (five rows, model column dropped, the cache-reuse bar whole), the prompt view of
+    request 0 wrapped at the narrower width (the scrollbar's column left free), legend, and the
+    compact footer starting with ? Help and q Quit; nothing overlaps.
     """
     assert snap_compare(create_app(str(OPENCODE)), terminal_size=(80, 24), run_before=_loaded())
+
+
+def test_long_file_name_80x24(snap_compare, tmp_path):
+    """opencode_like.jsonl copied under a 90-character file name, 80x24.
+
+    The header line: the name shortened in its middle ("a_very_long_trace…x.jsonl", bold
+    reverse), then every figure in full: "12 req · 1 sess · P 91.0% · S 90.9% · C 91.2%".
+    """
+    trace = tmp_path / ("a_very_long_trace_file_name_from_the_production_agent_" + "x" * 30 + ".jsonl")
+    trace.write_bytes(OPENCODE.read_bytes())
+    assert snap_compare(create_app(str(trace)), terminal_size=(80, 24), run_before=_loaded())
+
+
+def test_curves_80x24(snap_compare):
+    """aider_like.jsonl request 3, `c`, in 80x24: the per-request chart keeps its read-out as
+    its title ("per request · request 3: prefix 21.0%, substring 93.9%"), prefix drawn in half
+    blocks (green), substring in dots (cyan); footer "? Help  q Back  ← Previous request ...".
+    """
+    keys = ["j", "j", "j", "c"]
+    assert snap_compare(create_app(str(AIDER)), terminal_size=(80, 24), run_before=_loaded(*keys))
+
+
+def test_help_colours_page(snap_compare):
+    """opencode_like.jsonl, `?` then Tab: the help's second page.
+
+    "Token colours (prompt view)": swatches prefix hit (green), substring hit (blue), miss
+    (red), output, each with what it means, and the NO_COLOR styles; "Markers": the break
+    marker, the cursor ▶, the gutter colours per block kind, ↵ →, search matches, ...; the
+    causes follow below (scrolled).
+    """
+    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded("question_mark", "tab"))
+
+
+def test_at_break(snap_compare):
+    """opencode_like.jsonl opened with at_break (`tracetui TRACE --at-break`), six `j`.
+
+    Request 6 opens at its break: the cursor ▶ on the marker row "▲ prefix hit ends here
+    (rerender): 4,014 of 4,293 input tokens reused", a third of the way down the prompt view,
+    green prefix-hit text above it, red misses after.
+    """
+    keys = ["j"] * 6
+    assert snap_compare(create_app(str(OPENCODE), at_break=True), terminal_size=SIZE, run_before=_loaded(*keys))

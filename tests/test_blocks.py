@@ -592,3 +592,20 @@ def test_break_marker_column_counts_cells():
     lay = doc.layout(20)
     r = lay.marker_row
     assert lay.kind[r] == ROW_MARKER and int(lay.end[r]) == 5 and int(lay.start[r]) == 9
+
+
+def test_a_break_at_the_start_of_a_row_is_marked_above_it():
+    """"No prefix hit" breaks at the first character: its marker comes before the first row, never
+    between two rows of the wrapped first line (which split a word in two)."""
+    from tracetui.core.document import ROW_MARKER, ROW_TEXT
+
+    text = "word " * 10  # one logical line, wrapped
+    lay = _doc(text, prefix_hit=0).layout(12)
+    r = lay.marker_row
+    assert lay.marker_above and lay.kind[r] == ROW_MARKER and int(lay.start[r]) == 0
+    assert lay.kind[r + 1] == ROW_TEXT and int(lay.start[r + 1]) == 0  # the first text row follows
+    # Mid-row breaks stay below their row, the column pointing at the first missed character.
+    lay = _doc(text, prefix_hit=14).layout(12)
+    r = lay.marker_row
+    assert not lay.marker_above and int(lay.end[r]) == 14 and int(lay.start[r]) == 2
+    assert int(lay.start[r - 1]) == 12

@@ -356,7 +356,7 @@ def test_the_error_line_of_the_explorer_is_display_text(tmp_path, monkeypatch):
             return 2
 
     monkeypatch.setattr(run_module, "sys", SimpleNamespace(stdout=SimpleNamespace(isatty=lambda: True)))
-    monkeypatch.setattr("tracetui.app.app.create_app", lambda path, settings: FakeApp())
+    monkeypatch.setattr("tracetui.app.app.create_app", lambda path, settings, **options: FakeApp())
     code, out, err = run([name])
     assert code == 2
     assert err == f"tracetui: error: {display_text(FakeApp.error_message)}\n"

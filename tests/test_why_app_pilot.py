@@ -167,7 +167,7 @@ async def test_sessions_enter_filters_the_request_list():
         assert app.focused is table
         assert ss.keys[1:] == ["sess-a", "sess-b"]
         assert table.row_count == 3
-        assert table.get_row_at(0)[0] == "(all sessions)"
+        assert str(table.get_row_at(0)[0]) == "(all sessions)"
         # Enter is the screen's "Filter to session" (shown in the footer), not the table's own.
         enter = ss.active_bindings["enter"]
         assert enter.binding.action == "choose" and enter.binding.show
@@ -241,7 +241,7 @@ async def test_sessions_any_session_id_can_be_chosen(tmp_path):
         assert rl.shown == [0, 2]
         await _choose_session(pilot, ALL)
         assert rl.shown == [0, 1, 2, 3]
-        assert "S to change" not in header_text(ms)
+        assert "requests)" not in header_text(ms)  # the session note is gone
 
 
 async def test_sessions_a_and_the_all_row_clear_the_filter():
@@ -265,7 +265,7 @@ async def test_sessions_a_and_the_all_row_clear_the_filter():
         assert all(ms.data.trace.requests[i].session_id == "sess-a" for i in rl.shown)
         await _choose_session(pilot, ALL)
         assert rl.shown == everything
-        assert "S to change" not in header_text(ms)
+        assert "requests)" not in header_text(ms)  # the session note is gone
 
 
 async def test_sessions_escape_leaves_the_filter_unchanged():
@@ -278,7 +278,7 @@ async def test_sessions_escape_leaves_the_filter_unchanged():
         await press(pilot, "S", "down", "down", "escape")
         assert app.screen is ms
         assert rl.shown == list(range(len(ms.data)))
-        assert "S to change" not in header_text(ms)
+        assert "requests)" not in header_text(ms)  # the session note is gone
         # Filtered: escape keeps the filter and the selection.
         await _choose_session(pilot, "sess-b")
         await press(pilot, "j")
@@ -306,7 +306,7 @@ async def test_a_break_outside_the_session_filter_clears_it():
         await press(pilot, "escape")
         assert app.screen is ms
         assert rl.selected == 0 and rl.shown == list(range(len(ms.data)))
-        assert "S to change" not in header_text(ms)
+        assert "requests)" not in header_text(ms)  # the session note is gone
         assert ms.prompt.doc.index == 0
 
 
@@ -371,7 +371,7 @@ async def test_prompt_view_break_marker_carries_the_cause():
         ms = main_screen(app)
         pv = ms.prompt
         assert pv.cause == "new"
-        assert "▲ no prefix hit (new)" in _marker_text(pv)
+        assert "▼ no prefix hit (new)" in _marker_text(pv)
         await press(pilot, *["j"] * 6)
         assert pv.doc.index == 6 and pv.cause == "rerender"
         assert "▲ prefix hit ends here (rerender): 4,014 of 4,293" in _marker_text(pv)

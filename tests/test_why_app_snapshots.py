@@ -51,8 +51,8 @@ def test_diff_rerender(snap_compare):
     request's compact `{"name":"bash",...` follows, and after its `</tool_call>` everything the
     source does not have (`<|im_end|>`, the tool's pytest output with its `/tmp/pytest-of-dev/…`
     path, which is text of the sample trace) is marked bold on dark green. The `"` closing
-    "name", where the break token starts, is in reverse video in both panes. Footer: n Next
-    break, p Previous break, esc Back, ? Help.
+    "name", where the break token starts, is in reverse video in both panes. Footer: ? Help,
+    q Back, n Next break, p Previous break.
     """
     keys = ["j"] * 6 + ["d"]
     assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE,
@@ -94,8 +94,8 @@ def test_sessions_table(snap_compare):
     combined, prefix within, prefix across; rows "(all sessions)" (16 requests, 7,791 input
     tokens, 79.1% / 89.9% / 91.5%, the within / across cells empty; highlighted by the row
     cursor), sess-a (8 requests, 4,444 tokens, prefix within 78.6%, across 0.0%) and sess-b
-    (8, 3,347, within 77.4%, across 2.6%: its first request reuses sess-a's system prompt).
-    Footer: ⏎ Filter to session, a All sessions, esc Back, ? Help.
+    (8, 3,347, within 77.4%, across 2.6%: its first request reuses sess-a's system prompt);
+    the figures right-aligned. Footer: ? Help, q Back, ⏎ Filter to session, a All sessions.
     """
     assert snap_compare(create_app(str(TWO_SESSIONS)), terminal_size=SIZE,
                         run_before=_loaded("S", screen=SessionsScreen))
@@ -104,8 +104,8 @@ def test_sessions_table(snap_compare):
 def test_sessions_filtered(snap_compare):
     """two_sessions.jsonl, `S`, two `down`, Enter: the main screen filtered to sess-b.
 
-    The header, after the whole trace's rates, shows the italic note "session sess-b (8
-    requests) · S" (the rest, "to change · cl100k_base", cut at 100 columns). The request list
+    The header, after the whole trace's rates (short labels P, S, C), shows the italic note
+    "session sess-b (8 requests)", then the tokenizer name cut with "…". The request list
     holds only sess-b's requests 1, 2, 3, 5, 11, 13, 14, 15 (session column sess-b
     throughout; causes edit, template ×4, append ×2, template), request 1 highlighted; the
     prompt view shows request 1: its SYSTEM block all prefix hit (green), then the CURRENT
@@ -121,7 +121,7 @@ def test_cause_column_80x24(snap_compare):
     """aider_like.jsonl, 80x24, five `j`: the request list's cause column.
 
     At 80 columns the model column is dropped; each of the five visible rows (requests 1-5,
-    the list scrolled by one) shows #, time, session (cut "aider-987…"), input, prefix,
+    the list scrolled by one) shows #, time, session (cut with "…"), input, prefix,
     substr, cause and the cache-reuse bar (short green prefix, long blue substring part).
     Causes "edit" for 1-4 (the repo map changed), "insert" for request 5, which is
     highlighted; the prompt view below shows request 5's SYSTEM block, all green (prefix hit).
@@ -129,3 +129,21 @@ def test_cause_column_80x24(snap_compare):
     keys = ["j"] * 5
     assert snap_compare(create_app(str(AIDER)), terminal_size=(80, 24),
                         run_before=_loaded(*keys, screen=MainScreen))
+
+
+def test_sessions_table_80x24(snap_compare):
+    """two_sessions.jsonl, `S`, in 80x24: every column on screen, none cut: session, reqs,
+    input, prefix, substr, comb, within, across (short labels under 110 columns); the title
+    wraps to two lines; footer ? Help, q Back, ⏎ Filter to session, a All sessions.
+    """
+    assert snap_compare(create_app(str(TWO_SESSIONS)), terminal_size=(80, 24),
+                        run_before=_loaded("S", screen=SessionsScreen))
+
+
+def test_diff_80x24(snap_compare):
+    """aider_like.jsonl request 1 (`j`), `d`, in 80x24: the title "request 1 vs entry 0 (its
+    prefix source) · edit in system · break at ..." (the block named once), the two panes side
+    by side, the footer with ? Help and q Back first.
+    """
+    assert snap_compare(create_app(str(AIDER)), terminal_size=(80, 24),
+                        run_before=_loaded("j", "d", screen=DiffScreen))

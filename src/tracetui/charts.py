@@ -10,13 +10,16 @@ from .core.engines.study import Analysis
 # Half-block cells draw in every monospace font (braille glyphs are often wider in SVG
 # renderers, which tears exported screenshots apart).
 MARKER = "hd"
+SUBSTRING_MARKER = "dot"
+"""Each series has its own marker as well as its colour: without colour (NO_COLOR, a pipe)
+the prefix curve is the solid half-block line, the substring curve a dotted one."""
 
 
 _AXIS_CELLS = 7
 """Cells of a chart with ylim(0, 100) beside its canvas: the "100.0┤" tick labels, the right border."""
 
 
-def decimate(ys: np.ndarray, width: int) -> tuple[list[int], list[float]]:
+def decimate(ys: np.ndarray, width: int, marker: str = MARKER) -> tuple[list[int], list[float]]:
     """Points (x = 0, 1, ...) of the series `ys` that draw the same line as all of them in a
     chart `width` cells wide, without plotting (slowly) more points than it has room for.
 
@@ -25,7 +28,8 @@ def decimate(ys: np.ndarray, width: int) -> tuple[list[int], list[float]]:
     last (the M4 reduction): the line through those lights the same column pixels, so the
     chart looks as it did when all 100,000 points were plotted (1.2 s a redraw)."""
     n = len(ys)
-    columns = 2 * max(1, max(20, width) - _AXIS_CELLS)
+    per_cell = 2 if marker == "hd" else 1  # the columns plotext draws a line in: half cells for "hd"
+    columns = per_cell * max(1, max(20, width) - _AXIS_CELLS)
     if n <= 4 * columns:
         return list(range(n)), ys.tolist()
     column = np.round(np.arange(n) * ((columns - 1) / (n - 1))).astype(np.int64)  # as plotext maps x
@@ -65,6 +69,13 @@ def _start(width: int, height: int):
     return plt
 
 
+def _title(plt, width: int, *candidates: str) -> None:
+    """The first title that fits the chart's width: plotext drops a longer one altogether
+    (under 90 columns the per-request read-out vanished)."""
+    room = max(20, width) - 4  # plotext keeps a title up to 4 cells narrower than the chart
+    plt.title(next((t for t in candidates if len(t) <= room), candidates[-1][:room]))
+
+
 def _finish(plt, color: bool) -> str:
     out = plt.build()
     return out if color else plt.uncolorize(out)
@@ -77,10 +88,11 @@ def hit_rate_chart(a: Analysis, *, width: int, height: int, color: bool = True) 
     plt = _start(width, height)
     plt.xscale("log")
     plt.plot(xs, [100 * v for v in prefix], label="prefix", marker=MARKER, color="green")
-    plt.plot(xs, [100 * v for v in substring], label="substring", marker=MARKER, color="cyan")
+    plt.plot(xs, [100 * v for v in substring], label="substring", marker=SUBSTRING_MARKER, color="cyan")
     plt.xticks(xs, labels)
     plt.ylim(0, 100)
-    plt.title("hit rate (%) vs pool size (GB, log scale)")
+    _title(plt, width, "hit rate (%) vs pool size (GB, log scale)", "hit rate (%) vs pool (GB, log)",
+           "hit % vs pool GB")
     return _finish(plt, color)
 
 
@@ -94,19 +106,23 @@ def per_request_chart(a: Analysis, *, width: int, height: int, cursor: int | Non
     # Decimated to the chart's width: plotting 100,000 points took over a second per redraw.
     plt.plot(*decimate(100 * a.unlimited.prefix_hits / lens, width), label="prefix", marker=MARKER,
              color="green")
-    plt.plot(*decimate(100 * a.unlimited.substring_hits / lens, width), label="substring", marker=MARKER,
+    plt.plot(*decimate(100 * a.unlimited.substring_hits / lens, width, SUBSTRING_MARKER), label="substring",
+             marker=SUBSTRING_MARKER,
              color="cyan")
     if cursor is not None:
         plt.vline(cursor, "yellow")
     plt.ylim(0, 100)
     plt.xlim(0, max(1, n - 1))
     plt.xticks(_int_ticks(n))
-    title = "hit rate (%) per request, unlimited pool"
-    if cursor is not None:
+    if cursor is None:
+        _title(plt, width, "hit rate (%) per request, unlimited pool", "hit rate (%) per request")
+    else:
         p = 100 * a.unlimited.prefix_hits[cursor] / lens[cursor]
         s = 100 * a.unlimited.substring_hits[cursor] / lens[cursor]
-        title += f" · request {cursor}: prefix {p:.1f}%, substring {s:.1f}%"
-    plt.title(title)
+        # The read-out (the cursor's figures) outlives the description as the chart narrows.
+        _title(plt, width, f"hit rate (%) per request, unlimited pool · request {cursor}: prefix {p:.1f}%, "
+               f"substring {s:.1f}%", f"per request · request {cursor}: prefix {p:.1f}%, substring {s:.1f}%",
+               f"request {cursor}: prefix {p:.1f}%, substring {s:.1f}%", f"#{cursor}: P {p:.1f}% S {s:.1f}%")
     return _finish(plt, color)
 
 
@@ -119,10 +135,12 @@ def cumulative_chart(a: Analysis, *, width: int, height: int, color: bool = True
     plt = _start(width, height)
     plt.plot(*decimate(100 * np.cumsum(a.unlimited.prefix_hits) / total, width), label="prefix",
              marker=MARKER, color="green")
-    plt.plot(*decimate(100 * np.cumsum(a.unlimited.substring_hits) / total, width), label="substring",
-             marker=MARKER, color="cyan")
+    plt.plot(*decimate(100 * np.cumsum(a.unlimited.substring_hits) / total, width, SUBSTRING_MARKER),
+             label="substring",
+             marker=SUBSTRING_MARKER, color="cyan")
     plt.ylim(0, 100)
     plt.xlim(0, max(1, n - 1))
     plt.xticks(_int_ticks(n))
-    plt.title("cumulative hit rate (%) across the trace, unlimited pool")
+    _title(plt, width, "cumulative hit rate (%) across the trace, unlimited pool",
+           "cumulative hit rate (%), unlimited pool", "cumulative hit rate (%)")
     return _finish(plt, color)

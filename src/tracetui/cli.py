@@ -105,6 +105,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                                "reuse, and why the rest was missed.\n\n" + COMMANDS, epilog=SAMPLE_HINT)
     main.add_argument("-V", "--version", action="version", version=f"%(prog)s {_version()}")
     _common(main)
+    main.add_argument("--at-break", action="store_true",
+                      help="explorer: open every request at its prefix break (M toggles)")
     analyze = _Parser(prog="tracetui analyze", description="Hit rates of traces, headless: tables, a chart, "
                                                            "JSON; with several traces, each and a summary.")
     _common(analyze)
@@ -245,7 +247,7 @@ def _run(argv: list[str], main_parser: argparse.ArgumentParser, sub: dict[str, a
         from .app.run import run_explorer
     except ImportError as exc:  # a broken textual install: say so in one line
         raise UsageError(f"the explorer cannot start ({exc}); `tracetui analyze` works without it") from None
-    return run_explorer(args.trace, settings)
+    return run_explorer(args.trace, settings, at_break=args.at_break)
 
 
 def _drop_stdout() -> None:

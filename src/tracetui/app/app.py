@@ -10,6 +10,7 @@ from textual.binding import Binding
 from ..core.display import display_text
 from ..core.formats.loader import trace_name
 from ..core.pipeline import Settings
+from .colors import colors_class, downgrade_filter
 
 DEFAULT_THEME = "textual-dark"
 
@@ -24,9 +25,11 @@ class TraceApp(App[int]):
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
     ]
 
-    def __init__(self, path: str, settings: Settings | None = None, *, theme: str = DEFAULT_THEME) -> None:
+    def __init__(self, path: str, settings: Settings | None = None, *, theme: str = DEFAULT_THEME,
+                 at_break: bool = False) -> None:
         super().__init__()
         self.path = path
+        self.at_break = at_break
         # Shown in the sub-title (which a terminal may show as its window title) and on the
         # loading screen: a file name may hold escapes, so it is display text from the start.
         self.trace_name = display_text(trace_name(path))
@@ -34,6 +37,15 @@ class TraceApp(App[int]):
         self._theme_name = theme
         self.error_message: str | None = None
         self.data = None
+        # The palette follows the colour system rich detected (TEXTUAL_COLOR_SYSTEM forces one):
+        # a CSS class picks the 16-colour rules, a filter shows exactly what the terminal gets.
+        self.color_system = self.console.color_system
+        if self.color_system is None:  # TERM=dumb: rich drops every colour, as NO_COLOR would
+            self.no_color = True  # so the token classes take NO_COLOR's text styles (App:nocolor)
+        self.add_class(colors_class(self.color_system), update=False)
+        downgrade = downgrade_filter(self.color_system)
+        if downgrade is not None:
+            self._filters.append(downgrade)  # App has no public API to add a line filter
 
     def on_mount(self) -> None:
         # Set explicitly: TEXTUAL_THEME or a saved preference must not change what we draw.
@@ -52,7 +64,7 @@ class TraceApp(App[int]):
         # that full collections (tens of ms over its objects) stop interrupting scrolling.
         gc.collect()
         gc.freeze()
-        self.switch_screen(MainScreen(data))
+        self.switch_screen(MainScreen(data, at_break=self.at_break))
         if data.warnings:
             self.push_screen(WarningsScreen(data.trace.name, data.warnings))
 
@@ -72,6 +84,8 @@ class TraceApp(App[int]):
             self.push_screen(HelpScreen(self.screen))
 
 
-def create_app(path: str, settings: Settings | None = None, *, theme: str = DEFAULT_THEME) -> TraceApp:
-    """The one way to build the app: the CLI and every test go through here."""
-    return TraceApp(path, settings, theme=theme)
+def create_app(path: str, settings: Settings | None = None, *, theme: str = DEFAULT_THEME,
+               at_break: bool = False) -> TraceApp:
+    """The one way to build the app: the CLI and every test go through here. `at_break`:
+    open every request at its prefix break (the M key toggles it)."""
+    return TraceApp(path, settings, theme=theme, at_break=at_break)

@@ -191,7 +191,9 @@ class Layout:
     """Display rows of a document at a given width, as parallel numpy arrays.
 
     kind[r]: ROW_TEXT (characters start[r]:end[r]), ROW_HEADER (block[r]'s header) or
-    ROW_MARKER (the prefix break, at column start[r] of the row above).
+    ROW_MARKER (the prefix break, at column start[r] of the row above; of the row below when
+    `marker_above`: a break at the start of a row, such as "no prefix hit", is marked above its
+    row, so that the marker never comes between two rows of one wrapped line and splits a word).
 
     A text row takes at most `width` terminal cells: rows are cut by character count, except
     in blocks holding wide (two-cell) characters, which are cut by cells.
@@ -291,16 +293,19 @@ class Layout:
     def _insert_break_marker(self) -> None:
         c = self.doc.break_char
         self.marker_row = -1
+        self.marker_above = False
         if c is None or self.doc.n_input_tokens == 0:
             return
         text_rows = np.flatnonzero((self.kind == ROW_TEXT) & (self.start <= c) & (self.end > c))
         if len(text_rows) == 0:
             return
-        r = int(text_rows[0]) + 1
+        row = int(text_rows[0])
+        self.marker_above = int(self.start[row]) == c
+        r = row if self.marker_above else row + 1
         self.kind = np.insert(self.kind, r, ROW_MARKER)
-        self.start = np.insert(self.start, r, self.cells(int(self.start[r - 1]), c))  # a column
+        self.start = np.insert(self.start, r, self.cells(int(self.start[row]), c))  # a column
         self.end = np.insert(self.end, r, c)
-        self.block = np.insert(self.block, r, self.block[r - 1])
+        self.block = np.insert(self.block, r, self.block[row])
         self.marker_row = r
 
     def __len__(self) -> int:

@@ -7,10 +7,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...charts import cumulative_chart, hit_rate_chart, per_request_chart
 from ...core.explorer import ExplorerData
+from ..widgets.footer import KeyFooter
 
 CHART_HEIGHT = 16
 
@@ -26,7 +27,7 @@ class CurvesScreen(Screen[int | None]):
         Binding("left,h", "move(-1)", "Previous request", id="curves.previous"),
         Binding("right,l", "move(1)", "Next request", id="curves.next"),
         Binding("enter", "open", "Open request", id="curves.open"),
-        Binding("escape,c,q", "close", "Back", id="curves.close"),
+        Binding("escape,c,q", "close", "Back", key_display="q", tooltip="Back to the main screen", id="curves.close"),
     ]
 
     def __init__(self, data: ExplorerData, cursor: int = 0) -> None:
@@ -39,7 +40,7 @@ class CurvesScreen(Screen[int | None]):
             yield Static(id="curve-per-request", classes="curve")
             yield Static(id="curve-pools", classes="curve")
             yield Static(id="curve-cumulative", classes="curve")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.redraw()

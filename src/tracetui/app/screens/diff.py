@@ -7,11 +7,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...core.diagnose import side_by_side
 from ...core.display import display_lines, display_text
 from ...core.explorer import ExplorerData
+from ..widgets.footer import KeyFooter
 
 
 class DiffScreen(Screen[int | None]):
@@ -20,7 +21,7 @@ class DiffScreen(Screen[int | None]):
     BINDINGS = [
         Binding("n", "step(1)", "Next break", id="diff.next"),
         Binding("p", "step(-1)", "Previous break", id="diff.previous"),
-        Binding("escape,d,q", "close", "Back", id="diff.close"),
+        Binding("escape,d,q", "close", "Back", key_display="q", tooltip="Back to the main screen", id="diff.close"),
     ]
 
     def __init__(self, data: ExplorerData, request: int) -> None:
@@ -35,7 +36,7 @@ class DiffScreen(Screen[int | None]):
                 yield Static(id="diff-left")
             with VerticalScroll(classes="diff-pane"):
                 yield Static(id="diff-right")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.show()
@@ -50,7 +51,10 @@ class DiffScreen(Screen[int | None]):
             title.append(" · ")
         title.append(b.cause, style="bold yellow")
         if b.block is not None:
-            title.append(display_text(f" in {b.block.kind}{' ' + b.block.role if b.block.role else ''}"))
+            where = b.block.kind
+            if b.block.role and b.block.role != b.block.kind:  # not "edit in system system"
+                where += f" {b.block.role}"
+            title.append(display_text(f" in {where}"))
         title.append(f" · break at token {b.prefix:,} of {b.input_tokens:,} · lost {b.tokens_lost:,}, "
                      f"substring recovers {b.recovered:,}")
         if b.description:

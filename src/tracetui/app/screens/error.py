@@ -7,7 +7,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Middle
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Label
+
+from ..widgets.footer import KeyFooter
 
 from ...core.display import display_text
 
@@ -31,4 +33,4 @@ class ErrorScreen(Screen):
                 yield Label(Text(display_text(self.message)), id="error-message")
             with Center():
                 yield Label("press q to quit", id="error-hint")
-        yield Footer()
+        yield KeyFooter()

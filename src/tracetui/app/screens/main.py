@@ -11,11 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from ...core.explorer import SEARCH_LIMIT, ExplorerData, Match
+from ..widgets.footer import KeyFooter
 from ..widgets.legend import Legend
-from ..widgets.prompt_view import PromptView
+from ..widgets.prompt_view import HEAT_LABELS, PromptView
 from ..widgets.request_info import RequestInfo
 from ..widgets.request_list import RequestList
 from ..widgets.trace_header import TraceHeader
@@ -41,6 +42,12 @@ class MainScreen(Screen):
         Binding("N", "previous_match", "Previous match", show=False, id="main.previous_match"),
         Binding("b", "block(1)", "Next block", show=False, id="main.next_block"),
         Binding("B", "block(-1)", "Previous block", show=False, id="main.previous_block"),
+        Binding("m", "break_marker", "Break", id="main.break",
+                tooltip="Jump to the prefix-break marker; again: back to where you were"),
+        Binding("M", "toggle_at_break", "Open at break", show=False, id="main.at_break",
+                tooltip="Open every request at its break (on / off; `tracetui TRACE --at-break` starts on)"),
+        Binding("colon", "goto", "Go to request", show=False, id="main.goto", key_display=":",
+                tooltip="Go to request N (digits typed in the request list do the same)"),
         Binding("slash", "search", "Search", id="main.search", key_display="/"),
         Binding("s", "source", "Source", id="main.source"),
         Binding("escape", "escape", "Back / clear", show=False, id="main.escape"),
@@ -52,9 +59,13 @@ class MainScreen(Screen):
         Binding("S", "sessions", "Sessions", id="main.sessions"),
     ]
 
-    def __init__(self, data: ExplorerData) -> None:
+    def __init__(self, data: ExplorerData, *, at_break: bool = False) -> None:
         super().__init__()
         self.data = data
+        self.at_break = at_break
+        """Open every request at its prefix break (M toggles)."""
+        self._break_back: tuple[int, tuple[int, int, int]] | None = None
+        """(request, prompt position) the cursor was on before `m` jumped to the break."""
         self.search: SearchState | None = None
         self.back_stack: list[tuple[int, int]] = []
         self._search_cancel = threading.Event()
@@ -68,10 +79,13 @@ class MainScreen(Screen):
             yield PromptView(id="prompt")
         yield Legend(id="legend")
         yield Input(placeholder="search all prompts (Enter to search, Escape to cancel)", id="search")
-        yield Footer()
+        yield Input(placeholder=f"go to request # (0-{len(self.data) - 1:,}; Enter to go, Escape to cancel)",
+                    id="goto", type="integer", select_on_focus=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
+        self.query_one("#goto", Input).display = False
         self.request_list.focus()
         self._show_request(0)
         self._refresh_legend()
@@ -88,8 +102,9 @@ class MainScreen(Screen):
 
     def _refresh_legend(self) -> None:
         pv = self.prompt
-        styles = {name: pv.get_component_rich_style(f"prompt-view--{name}")
-                  for name in ("prefix", "substring", "miss", "output", "marker")}
+        names = ["prefix", "substring", "miss", "output", "marker"]
+        names += [f"heat-{level}" for level in range(len(HEAT_LABELS))]
+        styles = {name: pv.get_component_rich_style(f"prompt-view--{name}") for name in names}
         self.query_one(Legend).show(heatmap=pv.heatmap, status=self._status, styles=styles)
 
     def set_status(self, text: str) -> None:
@@ -104,6 +119,9 @@ class MainScreen(Screen):
         self.query_one(RequestInfo).show(index)
         self.prompt.cause = self.data.breaks[index].cause
         self.prompt.set_document(doc, char=char, block_kind=block_kind, highlight=highlight)
+        self._break_back = None
+        if self.at_break and char is None and highlight is None:
+            self.prompt.goto_break()
         self._apply_matches(index)
 
     @on(RequestList.Selected)
@@ -170,8 +188,7 @@ class MainScreen(Screen):
         self.app.push_screen(DiffScreen(self.data, self.request_list.selected), back)
 
     def action_sessions(self) -> None:
-        from ...why import session_label
-        from .sessions import ALL, CANCEL, SessionsScreen
+        from .sessions import ALL, CANCEL, SessionsScreen, session_label
 
         def chosen(session: object) -> None:
             if session is CANCEL:
@@ -182,7 +199,7 @@ class MainScreen(Screen):
             rows = [i for i, r in enumerate(self.data.trace.requests) if r.session_id == session]
             self.request_list.set_visible(rows)
             self.query_one(TraceHeader).set_note(
-                f"session {session_label(session)[:24]} ({len(rows)} requests) · S to change")
+                f"session {session_label(session)[:24]} ({len(rows)} requests)")
 
         self.app.push_screen(SessionsScreen(self.data), chosen)
 
@@ -190,6 +207,65 @@ class MainScreen(Screen):
         """Show every request again, and drop the header's session note."""
         self.request_list.set_visible([])
         self.query_one(TraceHeader).set_note("")
+
+    # ---- the prefix break, request N
+
+    def action_break_marker(self) -> None:
+        pv = self.prompt
+        doc = pv.doc
+        if doc is None:
+            return
+        back = self._break_back
+        if pv.at_break() and back is not None and back[0] == doc.index:
+            self._break_back = None
+            pv.restore(back[1])
+            self.set_status("")
+            return
+        here = pv.position()
+        if not pv.goto_break():
+            self.set_status(f"request {doc.index}: the whole input is a prefix hit, nothing broke")
+            return
+        self._break_back = (doc.index, here)
+        self.set_status("at the prefix break · m: back")
+
+    def action_toggle_at_break(self) -> None:
+        self.at_break = not self.at_break
+        if self.at_break:
+            self.prompt.goto_break()
+        self.set_status("requests open at their prefix break (M: off)" if self.at_break
+                        else "requests open at the top (M: at their break)")
+
+    def action_goto(self, digits: str = "") -> None:
+        box = self.query_one("#goto", Input)
+        box.display = True
+        box.value = digits
+        box.focus()
+        box.cursor_position = len(digits)
+
+    def on_key(self, event) -> None:
+        # Digits typed in the request list open the go-to box with them (as `:` then digits).
+        if event.character and event.character.isdigit() and self.focused is self.request_list:
+            event.stop()
+            event.prevent_default()
+            self.action_goto(event.character)
+
+    @on(Input.Submitted, "#goto")
+    def _goto_submitted(self, event: Input.Submitted) -> None:
+        box = self.query_one("#goto", Input)
+        box.display = False
+        self.request_list.focus()
+        text = event.value.strip()
+        if not text:
+            return
+        try:
+            index = int(text)
+        except ValueError:
+            index = -1
+        if not 0 <= index < len(self.data):
+            self.set_status(f"no request {text}: 0 to {len(self.data) - 1:,}")
+            return
+        self.set_status("")
+        self.select_request(index)
 
     def action_heatmap(self) -> None:
         self.prompt.heatmap = not self.prompt.heatmap
@@ -231,11 +307,11 @@ class MainScreen(Screen):
         self.set_status("")
 
     def action_escape(self) -> None:
-        search = self.query_one("#search", Input)
-        if search.display:
-            search.display = False
-            self.request_list.focus()
-            return
+        for box in self.query("#search, #goto").results(Input):
+            if box.display:
+                box.display = False
+                self.request_list.focus()
+                return
         if self.search is not None:
             self._clear_search()
         elif self.back_stack:

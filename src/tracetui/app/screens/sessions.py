@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
+from ...core.display import display_text
 from ...core.explorer import ExplorerData
-from ...why import SESSION_COLUMNS, session_row
+from ..widgets.footer import KeyFooter
 
 # Private sentinels, not strings or None: any session id (None, the requests without one,
 # included) can be chosen, and none can be mistaken for "all sessions" or "cancel".
@@ -17,6 +19,24 @@ ALL = object()
 """Dismissed with: show every session."""
 CANCEL = object()
 """Dismissed with: leave the filter as it was."""
+
+LABELS = ("session", "requests", "input tokens", "prefix", "substring", "combined", "prefix within",
+          "prefix across")
+SHORT_LABELS = ("session", "reqs", "input", "prefix", "substr", "comb", "within", "across")
+"""Header labels under WIDE columns, so that every figure column fits at 80."""
+WIDE = 110
+MIN_SESSION = 8
+PADDING = 2
+"""Cells DataTable adds to each column (cell_padding 1 on each side)."""
+
+
+def session_label(session: object) -> str:
+    """How a session id is shown: the requests without one are "–"; no control character."""
+    return "–" if session is None else display_text(str(session))
+
+
+def shorten(text: str, width: int) -> str:
+    return text if cell_len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 class SessionsScreen(Screen[object]):
@@ -26,35 +46,67 @@ class SessionsScreen(Screen[object]):
         # priority: the DataTable's own (hidden) Enter binding would shadow it in the footer.
         Binding("enter", "choose", "Filter to session", id="sessions.choose", priority=True),
         Binding("a", "all", "All sessions", id="sessions.all"),
-        Binding("escape,S,q", "close", "Back", id="sessions.close"),
+        Binding("escape,S,q", "close", "Back", key_display="q", tooltip="Back to the main screen", id="sessions.close"),
     ]
 
     def __init__(self, data: ExplorerData) -> None:
         super().__init__()
         self.data = data
-        self.keys: list[object] = []
+        self.keys: list[object] = [ALL] + [s.session for s in data.sessions]
+        self._rows = self._figures()
+        self._width = 0
 
     def compose(self) -> ComposeResult:
         yield Static(" Sessions · unlimited pool · “within” counts reuse of the session's own earlier requests only",
                      id="sessions-title")
         yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
+
+    def _figures(self) -> list[tuple[str, list[str]]]:
+        """(session label, figure cells) for the "(all sessions)" row, then each session."""
+        a = self.data.analysis
+        rows = [("(all sessions)", [str(len(self.data)), f"{a.input_tokens:,}", f"{100 * a.unlimited.prefix_rate:.1f}%",
+                                    f"{100 * a.unlimited.substring_rate:.1f}%", f"{100 * a.combined_rate:.1f}%",
+                                    "", ""])]
+        for s in self.data.sessions:
+            def pct(hits: int, s=s) -> str:
+                return f"{100 * s.rate(hits):.1f}%"
+
+            rows.append((session_label(s.session),
+                         [str(s.requests), f"{s.input_tokens:,}", pct(s.prefix_hits), pct(s.substring_hits),
+                          pct(s.combined_hits), pct(s.within_prefix_hits),
+                          pct(s.prefix_hits - s.within_prefix_hits)]))
+        return rows
 
     def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def on_resize(self) -> None:
+        width = self.size.width
+        if width and width != self._width:
+            self._width = width
+            self._fill(width)
+
+    def _fill(self, width: int) -> None:
+        """The columns for `width`: figures in full, the session column takes what is left
+        (and no more than its longest id)."""
         table = self.query_one(DataTable)
-        for col in SESSION_COLUMNS:
-            table.add_column(col, key=col)
-        table.add_row("(all sessions)", str(len(self.data)), f"{self.data.analysis.input_tokens:,}",
-                      f"{100 * self.data.analysis.unlimited.prefix_rate:.1f}%",
-                      f"{100 * self.data.analysis.unlimited.substring_rate:.1f}%",
-                      f"{100 * self.data.analysis.combined_rate:.1f}%", "", "")
-        self.keys = [ALL]
-        for s in self.data.sessions:
-            session, *figures = session_row(s, width=30)
+        row = table.cursor_row
+        labels = LABELS if width >= WIDE else SHORT_LABELS
+        figures = [max(cell_len(labels[k + 1]), *(cell_len(cells[k]) for _, cells in self._rows))
+                   for k in range(len(LABELS) - 1)]
+        longest = max(cell_len(label) for label, _ in self._rows)
+        room = width - sum(w + PADDING for w in figures) - PADDING - 1  # the scrollbar
+        session = max(MIN_SESSION, min(longest, room))
+        table.clear(columns=True)
+        table.add_column(labels[0], width=session, key="session")
+        for label, w in zip(labels[1:], figures):
+            table.add_column(label.rjust(w), width=w, key=label)
+        for label, cells in self._rows:
             # Text, not str: DataTable parses a str cell as markup, and a session id is trace data.
-            table.add_row(Text(session), *figures)
-            self.keys.append(s.session)
-        table.focus()
+            table.add_row(Text(shorten(label, session)), *(Text(c.rjust(w)) for c, w in zip(cells, figures)))
+        if 0 <= row < len(self._rows):
+            table.move_cursor(row=row)
 
     def action_choose(self) -> None:
         row = self.query_one(DataTable).cursor_row

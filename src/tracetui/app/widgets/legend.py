@@ -6,7 +6,11 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...core.display import display_text
-from .prompt_view import HEAT_LABELS, HEAT_LEVELS, heat_style
+from .prompt_view import HEAT_LABELS
+
+CLASSES = (("prefix", "prefix hit"), ("substring", "substring hit"), ("miss", "miss"), ("output", "output"))
+"""Token classes shown in the legend, by component-class name. ("evicted" joins them when the
+prompt view draws evicted tokens.)"""
 
 
 class Legend(Static):
@@ -15,6 +19,8 @@ class Legend(Static):
     """
 
     def show(self, *, heatmap: bool, status: str = "", styles: dict | None = None) -> None:
+        """`styles`: the prompt view's style for each class name ("prefix", "heat-0", "marker"...)."""
+        styles = styles or {}
         t = Text(no_wrap=True, overflow="ellipsis")
         if status:
             # The status first: the legend is static, the status is what the user needs to read.
@@ -23,18 +29,13 @@ class Legend(Static):
             t.append("  │")
         if heatmap:
             t.append(" chunk in N requests: ")
-            for label, (limit, _) in zip(HEAT_LABELS, HEAT_LEVELS):
-                t.append(f" {label} ", style=heat_style(limit))
+            for level, label in enumerate(HEAT_LABELS):
+                t.append(f" {label} ", style=styles.get(f"heat-{level}", ""))
                 t.append(" ")
         else:
-            styles = styles or {}
             t.append(" ")
-            t.append(" prefix hit ", style=styles.get("prefix", ""))
-            t.append(" ")
-            t.append(" substring hit ", style=styles.get("substring", ""))
-            t.append(" ")
-            t.append(" miss ", style=styles.get("miss", ""))
-            t.append(" ")
-            t.append(" output ", style=styles.get("output", ""))
-            t.append("  ▲ prefix end", style=styles.get("marker", ""))
+            for name, label in CLASSES:
+                t.append(f" {label} ", style=styles.get(name, ""))
+                t.append(" ")
+            t.append(" ▲ prefix end", style=styles.get("marker", ""))
         self.update(t)

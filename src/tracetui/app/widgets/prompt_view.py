@@ -25,19 +25,15 @@ from ...core.document import OUTPUT, PREFIX, ROW_HEADER, ROW_MARKER, SUBSTRING, 
 GUTTER = 2
 MAX_TOKENS_PER_ROW = 4096  # a row is at most `width` characters; this only guards odd input
 
-# Frequency heatmap: how many requests contain a chunk -> background.
-HEAT_LEVELS = ((1, "#202a3a"), (2, "#1d4a5e"), (4, "#1f6b5c"), (8, "#5b7a1f"), (16, "#8a5a14"), (10**12, "#8a1f2a"))
+# Frequency heatmap: how many requests contain a chunk -> one of six steps (component classes
+# prompt-view--heat-0 ... heat-5 in tracetui.tcss: the colours follow the terminal's colour system).
+HEAT_LIMITS = (1, 2, 4, 8, 16)
 HEAT_LABELS = ("1", "2", "3-4", "5-8", "9-16", "17+")
 
 
-_HEAT_STYLES = tuple(Style(bgcolor=color, color="#f0f0f0") for _, color in HEAT_LEVELS)
-
-
-def heat_style(freq: int) -> Style:
-    for (limit, _), style in zip(HEAT_LEVELS, _HEAT_STYLES):
-        if freq <= limit:
-            return style
-    return _HEAT_STYLES[-1]
+def heat_level(freq: int) -> int:
+    """The heatmap step (0-5) of a chunk found in `freq` requests."""
+    return bisect.bisect_left(HEAT_LIMITS, freq)
 
 
 class PromptView(ScrollView, can_focus=True):
@@ -53,7 +49,8 @@ class PromptView(ScrollView, can_focus=True):
     ]
 
     COMPONENT_CLASSES = {
-        "prompt-view--prefix", "prompt-view--substring", "prompt-view--miss", "prompt-view--output",
+        "prompt-view--prefix", "prompt-view--substring", "prompt-view--miss", "prompt-view--evicted",
+        "prompt-view--output", *(f"prompt-view--heat-{i}" for i in range(len(HEAT_LABELS))),
         "prompt-view--alt", "prompt-view--match", "prompt-view--current-match", "prompt-view--source",
         "prompt-view--marker", "prompt-view--cursor", "prompt-view--header",
         "prompt-view--kind-system", "prompt-view--kind-env", "prompt-view--kind-tools",
@@ -84,6 +81,8 @@ class PromptView(ScrollView, can_focus=True):
         # and fewer Strips means shorter garbage-collection pauses.
         self._cache: LRUCache[tuple, Strip] = LRUCache(512)
         self._styles: dict[str, Style] = {}
+        self._pending: tuple[int | None, str | None, bool] | None = None
+        """(char, block kind, at the break) of a document set before the view had a size."""
 
     # ---- content
 
@@ -94,6 +93,18 @@ class PromptView(ScrollView, can_focus=True):
         self._display = doc.display if doc else ""
         self.highlight = highlight
         self.matches, self.match_starts, self.current_match = [], [], None
+        if doc is not None and not self.scrollable_content_region.width:
+            # Not laid out yet (the screen's first frame): a layout now would wrap the text at
+            # 8 columns and stay so until the next key. on_resize, with the real width, places it.
+            self._pending = (char, block_kind, False)
+            self.layout_ = None
+            self.virtual_size = Size(0, 0)
+            return
+        self._pending = None
+        self._place(char, block_kind)
+
+    def _place(self, char: int | None, block_kind: str | None) -> None:
+        doc = self.doc
         self._relayout()
         row = 0
         if doc is not None and self.layout_ is not None:
@@ -115,8 +126,15 @@ class PromptView(ScrollView, can_focus=True):
             self._set_cursor(self.layout_.row_of_char(current[0]), center=True)
         self.refresh()
 
-    def _text_width(self) -> int:
-        return max(8, self.scrollable_content_region.width - GUTTER)
+    def _text_width(self, rows: int | None = None) -> int:
+        """Cells for text. With `rows`: for a layout of that many rows, counting the vertical
+        scrollbar it brings when it is not on screen yet (a first layout, made while the
+        virtual size is still 0: no Resize follows when the scrollbar then takes a column)."""
+        region = self.scrollable_content_region
+        width = region.width
+        if rows is not None and rows > region.height and not self.show_vertical_scrollbar:
+            width -= self.styles.scrollbar_size_vertical
+        return max(8, width - GUTTER)
 
     def _relayout(self) -> None:
         self._cache.clear()
@@ -125,23 +143,43 @@ class PromptView(ScrollView, can_focus=True):
             self.virtual_size = Size(0, 0)
         else:
             self.layout_ = self.doc.layout(self._text_width())
-            self.virtual_size = Size(self._text_width() + GUTTER, len(self.layout_))
+            narrower = self._text_width(len(self.layout_))
+            if narrower != self.layout_.width:
+                self.layout_ = self.doc.layout(narrower)
+            self.virtual_size = Size(self.layout_.width + GUTTER, len(self.layout_))
         self.refresh()
 
     def on_resize(self) -> None:
-        if self.doc is not None and (self.layout_ is None or self.layout_.width != self._text_width()):
-            lay = self.layout_
-            # A cursor on a block header stays on that header (its character is the block's first one,
-            # which would otherwise move the cursor to the first text row).
-            header = self.current_block() if lay is not None and len(lay) and \
-                lay.kind[min(self.cursor_row, len(lay) - 1)] == ROW_HEADER else None
-            char = self.current_char()
-            self._relayout()
-            if self.layout_ is not None:
-                if header is not None:
-                    self._set_cursor(self.layout_.header_row(header))
-                else:
-                    self._set_cursor(self.layout_.row_of_char(char) if char is not None else 0)
+        if self._pending is not None and self.scrollable_content_region.width:
+            char, block_kind, to_break = self._pending
+            self._pending = None
+            self._place(char, block_kind)
+            if to_break:
+                self.goto_break()
+            if self.matches:
+                self.set_matches(self.matches, self.current_match)
+            return
+        self._refit()
+
+    def _refit(self) -> None:
+        """Lay the document out again if the text width changed, keeping the cursor's place."""
+        lay = self.layout_
+        if self.doc is None or (lay is not None and lay.width == self._text_width(len(lay))):
+            return
+        # A cursor on a block header stays on that header (its character is the block's first one,
+        # which would otherwise move the cursor to the first text row); on the marker, on the marker.
+        header = self.current_block() if lay is not None and len(lay) and \
+            lay.kind[min(self.cursor_row, len(lay) - 1)] == ROW_HEADER else None
+        marker = self.at_break()
+        char = self.current_char()
+        self._relayout()
+        if self.layout_ is not None:
+            if marker:
+                self.goto_break()
+            elif header is not None:
+                self._set_cursor(self.layout_.header_row(header))
+            else:
+                self._set_cursor(self.layout_.row_of_char(char) if char is not None else 0)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -188,6 +226,36 @@ class PromptView(ScrollView, can_focus=True):
         elif row >= top + h:
             self.scroll_to(y=row - h + 1, animate=False)
         self.refresh()  # cached strips stay valid: their key says whether they hold the cursor
+
+    def position(self) -> tuple[int, int, int]:
+        """Where the cursor is: (row, layout width, character), for `restore`."""
+        width = self.layout_.width if self.layout_ is not None else 0
+        return self.cursor_row, width, self.current_char() or 0
+
+    def restore(self, position: tuple[int, int, int]) -> None:
+        """Back to a `position()`: the same row if the layout is the same, else its character."""
+        row, width, char = position
+        lay = self.layout_
+        if lay is None:
+            return
+        self._set_cursor(row if lay.width == width else lay.row_of_char(char), center=True)
+
+    def at_break(self) -> bool:
+        """Whether the cursor is on the prefix-break marker."""
+        lay = self.layout_
+        return lay is not None and lay.marker_row >= 0 and self.cursor_row == lay.marker_row
+
+    def goto_break(self) -> bool:
+        """Put the cursor on the prefix-break marker, a third of the way down (False: none)."""
+        if self._pending is not None and self.doc is not None:
+            # Not laid out yet: place it there once the view has its size.
+            self._pending = (None, None, True)
+            return self.doc.break_char is not None
+        lay = self.layout_
+        if lay is None or lay.marker_row < 0:
+            return False
+        self._set_cursor(lay.marker_row, center=True)
+        return True
 
     def action_move(self, delta: int) -> None:
         self._set_cursor(self.cursor_row + delta)
@@ -275,13 +343,14 @@ class PromptView(ScrollView, can_focus=True):
             col = int(lay.start[row])
             reused = doc.prefix_hit
             why = f" ({display_text(self.cause)})" if self.cause else ""
+            arrow = "▼" if lay.marker_above else "▲"  # at the first token after the prefix
             if reused == 0:
-                text = f"▲ no prefix hit{why}: the first token already missed"
+                text = f"{arrow} no prefix hit{why}: the first token already missed"
             else:
-                text = f"▲ prefix hit ends here{why}: {reused:,} of {doc.n_input_tokens:,} input tokens reused"
-            if col + len(text) > self._text_width():
-                text = f"▲ prefix ends{why}: {reused:,}/{doc.n_input_tokens:,}"
-            col = min(col, max(0, self._text_width() - len(text)))
+                text = f"{arrow} prefix hit ends here{why}: {reused:,} of {doc.n_input_tokens:,} input tokens reused"
+            if col + len(text) > lay.width:
+                text = f"{arrow} prefix ends{why}: {reused:,}/{doc.n_input_tokens:,}"
+            col = min(col, max(0, lay.width - len(text)))
             segments.append(Segment(" " * col, self._style("base")))
             segments.append(Segment(text, self._style("marker")))
         else:
@@ -344,7 +413,10 @@ class PromptView(ScrollView, can_focus=True):
             if b <= a:
                 continue
             cls = int(classes[t])
-            style = heat_style(int(freq[t])) if freq is not None and cls != OUTPUT else self._class_style(cls)
+            if freq is not None and cls != OUTPUT:
+                style = self._style(f"heat-{heat_level(int(freq[t]))}")
+            else:
+                style = self._class_style(cls)
             if self.boundaries and t % 2:
                 style = style + alt
             pieces.append((text[a:b], style))

@@ -22,16 +22,31 @@ DROP_ORDER = ("model", "session", "time")
 """Columns given up, in this order, when the terminal is too narrow for all of them."""
 
 
-def fit_columns(width: int) -> tuple[tuple[tuple[str, int], ...], int]:
+GROW = (("session", 40), ("model", 32))
+"""Columns that take spare width on wide terminals, in this order, up to their longest value
+(and these caps); then the bar grows, up to BAR_MAX."""
+BAR_MAX = 48
+
+
+def fit_columns(width: int, longest: dict[str, int] | None = None) -> tuple[tuple[tuple[str, int], ...], int]:
     """The columns (and bar width) that fit in `width` cells: at 80 columns everything that
-    matters (index, tokens, hit rates, cause, bar) stays; model, session, time go first."""
+    matters (index, tokens, hit rates, cause, bar) stays; model, session, time go first. On a
+    wide terminal, session and model grow to their `longest` value, then the bar grows."""
     cols = list(COLUMNS)
     bar = BAR
     for name in DROP_ORDER:
         if sum(w + 1 for _, w in cols) + bar <= width:
             break
         cols = [c for c in cols if c[0] != name]
-    return tuple(cols), bar
+    spare = width - sum(w + 1 for _, w in cols) - bar - 1  # one cell for the scrollbar
+    widths = dict(cols)
+    for name, cap in GROW:
+        if name in widths and spare > 0:
+            extra = max(0, min(spare, min(cap, (longest or {}).get(name, 0)) - widths[name]))
+            widths[name] += extra
+            spare -= extra
+    bar += max(0, min(spare, BAR_MAX - bar))
+    return tuple((name, widths[name]) for name, _ in cols), bar
 
 
 def format_time(seconds: float | None) -> str:
@@ -87,6 +102,8 @@ class RequestList(ScrollView, can_focus=True):
         self.shown: list[int] = list(range(len(data)))
         """Indices of the requests shown (all, or one session's)."""
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
+        self._longest = {"session": max((len(r.session) for r in data.rows), default=0),
+                         "model": max((len(r.model) for r in data.rows), default=0)}
         self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
 
     def _row_width(self) -> int:
@@ -95,7 +112,7 @@ class RequestList(ScrollView, can_focus=True):
 
     @property
     def columns(self) -> tuple[tuple[tuple[str, int], ...], int]:
-        return fit_columns(self.size.width or 200)
+        return fit_columns(self.size.width or 200, self._longest)
 
     # ---- selection
 

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
 from ...core.display import display_text
 from ...core.explorer import ExplorerData
+
+MIN_NAME = 12
+"""Cells the file name keeps however narrow the terminal (with an ellipsis in its middle)."""
+
+
+def shorten_middle(text: str, width: int) -> str:
+    """`text` in at most `width` cells, cut in the middle (the start and the extension stay)."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    keep = width - 1
+    head, tail = text[: (keep + 1) // 2], text[len(text) - keep // 2:] if keep // 2 else ""
+    # Wide characters: trim until it fits.
+    while cell_len(head) + cell_len(tail) > keep:
+        if cell_len(head) >= cell_len(tail) and head:
+            head = head[:-1]
+        else:
+            tail = tail[1:]
+    return head + "…" + tail
 
 
 class TraceHeader(Static):
@@ -30,29 +51,47 @@ class TraceHeader(Static):
         self.update(self.build())
 
     def build(self) -> Text:
+        """The figures always show in full: when room is short the labels shorten (P, S, C),
+        the file name is cut in its middle, and the tokenizer name (then the note) at the end."""
         d = self.data
         a = d.analysis
         u = a.unlimited
-        # Narrow terminals get the same facts in fewer cells: the rates matter most.
-        wide = (self.size.width or 200) >= 110
-        t = Text(no_wrap=True, overflow="ellipsis")
-        if d.trace.warnings:
-            t.append(f"⚠{len(d.trace.warnings)} ", style="bold yellow")
-        t.append(f" {display_text(d.trace.name)} ", style="bold reverse")
-        t.append(f" {len(d):,} req · {len(d.trace.sessions):,} sess · ")
-        for label, short, value, style in (("prefix", "P", u.prefix_rate, "bold green"),
-                                           ("substring", "S", u.substring_rate, "bold cyan"),
-                                           ("combined", "C", a.combined_rate, "bold")):
-            t.append(f"{label if wide else short} {100 * value:.1f}%", style=style)
-            t.append(" · ")
+        width = self.size.width or 200
+        rates = [("prefix", "P", u.prefix_rate, "bold green"), ("substring", "S", u.substring_rate, "bold cyan"),
+                 ("combined", "C", a.combined_rate, "bold")]
         if d.provider_rate is not None:
-            t.append(f"{'provider' if wide else 'prov'} {100 * d.provider_rate:.1f}%", style="bold magenta")
-            t.append(" · ")
-        # The note (a session filter) before the tokenizer name: at 100 columns it stays visible.
-        if self.note:
-            t.append(display_text(self.note), style="italic")
-            t.append(" · ")
-        t.append(display_text(d.loaded.tokenizer.name))
+            rates.append(("provider", "prov", d.provider_rate, "bold magenta"))
+        counts = f"{len(d):,} req · {len(d.trace.sessions):,} sess"
+        warn = f"⚠{len(d.trace.warnings)} " if d.trace.warnings else ""
+        name = display_text(d.trace.name)
+
+        def figures(wide: bool) -> list[tuple[str, str]]:
+            parts = [(f" {counts} · ", "")]
+            for label, short, value, style in rates:
+                parts.append((f"{label if wide else short} {100 * value:.1f}%", style))
+                parts.append((" · ", ""))
+            return parts
+
+        # The note (a session filter is on) matters as much as the figures; the tokenizer less.
+        note = [(display_text(self.note), "italic"), (" · ", "")] if self.note else []
+        tail = [(display_text(d.loaded.tokenizer.name), "")]
         if d.loaded.tokenizer_note:  # it names the trace's model: display text too
-            t.append(f" ({display_text(d.loaded.tokenizer_note)})", style="yellow")
+            tail.append((f" ({display_text(d.loaded.tokenizer_note)})", "yellow"))
+
+        def cells(parts: list[tuple[str, str]]) -> int:
+            return cell_len(warn) + 2 + sum(cell_len(text) for text, _ in parts)
+
+        # Word labels when everything fits with them. The name is cut (in its middle) to make
+        # room for the figures and the note; the tokenizer name is cut at the line's end.
+        wide = cells(figures(True) + note + tail) + cell_len(name) <= width
+        parts = figures(wide) + note
+        used = cells(parts)
+        parts += tail
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if warn:
+            t.append(warn, style="bold yellow")
+        t.append(f" {shorten_middle(name, max(MIN_NAME, width - used))} ", style="bold reverse")
+        for text, style in parts:
+            t.append(text, style=style)
+        t.truncate(width, overflow="ellipsis")  # the note or the tokenizer name, never a figure
         return t
