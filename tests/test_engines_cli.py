@@ -82,8 +82,17 @@ def test_check_with_an_engine(capsys):
     code, out, _ = run(capsys, "check", OPENCODE, "--engine", "vllm", "--pool-tokens", "4000", "--min-prefix", "0",
                        "--json")
     doc = json.loads(out)
-    assert code == 0 and doc["engine"] == "vllm" and doc["capacity_tokens"] == 4000 and doc["blocks"] == 250
-    assert doc["substring_hit_rate"] is None
+    (pool,) = doc["pools"]
+    assert code == 0 and doc["engine"] == "vllm" and pool["capacity_tokens"] == 4000 and pool["blocks"] == 250
+    assert pool["substring_hit_rate"] is None and pool["rejected"] == 7  # prompts of 4000 tokens or more
+
+
+def test_check_judges_every_pool_in_tokens(capsys):
+    code, out, _ = run(capsys, "check", OPENCODE, "--engine", "vllm", "--pool-tokens", "4000", "unlimited",
+                       "--min-prefix", "0", "--json")
+    doc = json.loads(out)
+    assert code == 0 and [p["capacity_tokens"] for p in doc["pools"]] == [4000, None]
+    assert len(doc["checks"]) == 2 and all(c["ok"] for c in doc["checks"])
 
 
 def test_compare_with_engines(capsys):
@@ -104,7 +113,6 @@ def test_compare_with_engines(capsys):
     ["analyze", OPENCODE, "--context-length", "1"],
     ["check", OPENCODE, "--engine", "vllm", "--min-substring", "0.1"],
     ["check", OPENCODE, "--engine", "vllm", "sglang", "--min-prefix", "0.1"],
-    ["check", OPENCODE, "--pool-tokens", "1", "2", "--min-prefix", "0.1"],
 ])
 def test_bad_engine_options_are_one_line(capsys, args):
     code, out, err = run(capsys, *args)
