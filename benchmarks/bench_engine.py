@@ -36,6 +36,10 @@ from tracetui.core.reader import read_trace
 from tracetui.core.tokenizer import load_tokenizer
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "traces"
+TARGET = 0.5
+"""Issue 8: each real engine's default sweep at most this times the tokenization ..."""
+TARGET_TOKENS = 100_000
+"""... on the traces of more than this many input tokens (on smaller ones it is not asked)."""
 
 
 def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -73,7 +77,7 @@ def bench(path: Path, root: Path, tokenizer, repeat: int,
         "tokenize_ms": round(tok_s * 1e3, 3),
         "sweep_ms": round(sweep_s * 1e3, 3),
         "ratio": round(ratio, 4),
-        "ok": all(t <= TARGET * tok_s for t in timed.values()),
+        "ok": None if analysis.input_tokens <= TARGET_TOKENS else all(t <= TARGET * tok_s for t in timed.values()),
         "engines": {name: {"sweep_ms": round(t * 1e3, 3), "ratio": round(t / tok_s if tok_s > 0 else float("inf"), 4)}
                     for name, t in timed.items()},
     }
@@ -128,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
                           for e in args.engines)
             print(f"{r['trace']:<{w}}  {r['requests']:>8,}  {r['input_tokens']:>10,}  {r['read_ms']:>9.1f}  "
                   f"{r['tokenize_ms']:>11.1f}  {r['sweep_ms']:>9.1f}  {r['ratio']:>9.3f}{eng}  "
-                  f"{'ok' if r['ok'] else 'SLOW'}")
-    met = sum(r["ok"] for r in rows)
-    print(f"{met}/{len(rows)} traces meet the engines' target (every engine sweep <= {TARGET:g} x tokenize)", file=log)
+                  f"{'-' if r['ok'] is None else 'ok' if r['ok'] else 'SLOW'}")
+    judged = [r for r in rows if r["ok"] is not None]
+    print(f"{sum(r['ok'] for r in judged)}/{len(judged)} traces over {TARGET_TOKENS:,} input tokens meet the "
+          f"engines' target (every engine sweep <= {TARGET:g} x tokenize)", file=log)
     return 0
 
 
