@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .study.results import _rate, frozen  # one of each for the study and the real engines
+
 
 if TYPE_CHECKING:
     from .study import PoolSize
@@ -26,11 +28,6 @@ class EngineSettings:
     """SGLang page size."""
     recompute: float = DEFAULT_RECOMPUTE
     """CacheBlend: fraction of the reused tokens recomputed."""
-
-
-def frozen(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
 
 
 @dataclass(frozen=True)
@@ -93,7 +90,3 @@ class EngineResult:
         """Prefix tokens of request i the unlimited pool reuses and `pool` does not (evicted, or
         refused by the pool's shorter max length)."""
         return max(0, int(self.unlimited.prefix_hits[i]) - int(pool.prefix_hits[i]))
-
-
-def _rate(hits: int, total: int) -> float:
-    return hits / total if total else 0.0
