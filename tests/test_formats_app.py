@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tracetui.app.app import create_app
-from tracetui.app.screens.error import ErrorScreen
 from tracetui.app.widgets.trace_header import TraceHeader
 from tracetui.core.pipeline import Settings
 
@@ -45,11 +44,3 @@ async def test_header_names_the_tokenizer_the_model_implies():
         header = main_screen(app).query_one(TraceHeader).build().plain
         # Half the requests are Claude's, which has no public tokenizer: the note says so.
         assert "· o200k_base (several models in the trace: o200k_base (for gpt-4o-2024-08-06))" in header
-
-
-async def test_hashed_trace_shows_an_error_screen():
-    app = create_app(str(sample("bailian_hashed.jsonl")))
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        assert isinstance(app.screen, ErrorScreen)
-        assert "hashed trace (bailian)" in app.error_message and "tracetui analyze" in app.error_message

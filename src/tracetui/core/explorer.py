@@ -115,7 +115,27 @@ class ExplorerData:
         """Requests whose prefix broke (everything but appends), in trace order."""
         return [b.request for b in self.breaks if b.is_breaker]
 
-    def document(self, i: int) -> PromptDocument:
+    @property
+    def hashed(self) -> bool:
+        return self.trace.hashed
+
+    @cached_property
+    def bounded_pool(self):
+        """A hashed trace's block view marks as evicted the blocks the unlimited pool reuses and
+        this pool does not: the largest bounded pool of the sweep (None without one)."""
+        pools = [p for p in self.analysis.pools if p.size.capacity]
+        return max(pools, key=lambda p: p.size.capacity) if pools else None
+
+    def break_position(self, i: int) -> int:
+        """Where request i's prefix broke, as the prompt view places its cursor: a character of
+        a text trace, a block of a hashed one."""
+        if self.hashed:
+            return int(self.analysis.unlimited.prefix_hits[i]) // self.trace.block_size
+        return self.breaks[i].char
+
+    def document(self, i: int):
+        """The prompt view's document of request i: a PromptDocument, or for a hashed trace a
+        core.blockdoc.HashedDocument."""
         with self._lock:
             doc = self._docs.get(i)
             if doc is not None:
@@ -123,9 +143,17 @@ class ExplorerData:
                 return doc
         r = self.trace.requests[i]
         a = self.analysis
-        doc = PromptDocument(i, r.input, r.output, self.loaded.inputs[i], self.loaded.outputs[i],
-                             a.token_classes(i), self.byte_lengths, int(a.unlimited.prefix_hits[i]),
-                             r.input_doc, a.chunk_size, a.chunk_frequency(i), a.chunk_matched(i))
+        if self.hashed:
+            from .blockdoc import HashedDocument
+
+            pool = self.bounded_pool
+            doc = HashedDocument(i, r.hashed, self.trace.block_size, int(a.unlimited.prefix_hits[i]),
+                                 a.chunk_matched(i), None if pool is None else int(pool.prefix_hits[i]),
+                                 "" if pool is None else pool.size.label)
+        else:
+            doc = PromptDocument(i, r.input, r.output, self.loaded.inputs[i], self.loaded.outputs[i],
+                                 a.token_classes(i), self.byte_lengths, int(a.unlimited.prefix_hits[i]),
+                                 r.input_doc, a.chunk_size, a.chunk_frequency(i), a.chunk_matched(i))
         with self._lock:
             self._docs[i] = doc
             while len(self._docs) > _DOC_CACHE:

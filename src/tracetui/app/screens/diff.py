@@ -66,11 +66,32 @@ class DiffScreen(Screen[int | None]):
             self.query_one("#diff-left", Static).update(Text(msg, style="italic"))
             self.query_one("#diff-right", Static).update(Text(""))
             return
+        if self.data.hashed:
+            self._block_panes(b)
+            return
         sbs = side_by_side(self.data.loaded, b)
         self.query_one("#diff-left", Static).update(
             self._pane(f"entry {b.source} (source)", sbs.left, sbs.left_marks, b.char - sbs.left_start, "red"))
         self.query_one("#diff-right", Static).update(
             self._pane(f"request {b.request}", sbs.right, sbs.right_marks, b.char - sbs.right_start, "green"))
+
+    def _block_panes(self, b) -> None:
+        """A hashed trace has no text: the block ids of both around the break (the first missed
+        block in reverse, differing ids marked)."""
+        from ...core.blockdoc import block_diff, diff_lines
+
+        d = block_diff(self.data.loaded, b.request, b.source)
+        for pane, title, ids, other, color in (("#diff-left", f"entry {b.source} (source)", d.source, d.request, "red"),
+                                               ("#diff-right", f"request {b.request}", d.request, d.source, "green")):
+            t = Text()
+            t.append(f"{title}: block ids from block {d.first:,}\n", style="bold underline")
+            for text, differs, at in diff_lines(d, ids, other):
+                style = ("reverse " if at else "") + (f"bold on dark_{color}" if differs else "")
+                t.append(text, style=style.strip() or None)
+                t.append("\n")
+            if not ids:
+                t.append("(no block there)", style="italic")
+            self.query_one(pane, Static).update(t)
 
     @staticmethod
     def _pane(title: str, text: str, marks: list[tuple[int, int]], at: int, color: str) -> Text:

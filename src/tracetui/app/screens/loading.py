@@ -78,10 +78,6 @@ class LoadingScreen(Screen):
     def load_trace(self) -> None:
         try:
             loaded = load(self.path, self.settings, progress=self._progress, cancel=self.cancel)
-            if loaded.trace.hashed:
-                # The views map tokens to text; a hashed trace's block view is still to come.
-                raise TraceError(f"{loaded.trace.name} is a hashed trace ({', '.join(loaded.trace.formats)}): "
-                                 "the explorer cannot draw it yet; `tracetui analyze` reads it")
             data = ExplorerData(loaded)
             # Everything the main screen and `S` read is computed here, off the UI thread.
             self._progress("diagnose", 0, 1)
@@ -93,6 +89,7 @@ class LoadingScreen(Screen):
             data.sessions  # session_stats replays each session  # noqa: B018
             data.provider_rate  # noqa: B018
             data.warnings  # noqa: B018
+            data.bounded_pool  # noqa: B018
         except (TraceError, TokenizerError, AnalysisCancelled, ValueError) as exc:
             if self.cancel.is_set():
                 return

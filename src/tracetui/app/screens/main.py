@@ -15,7 +15,7 @@ from textual.widgets import Input
 
 from ...core.explorer import SEARCH_LIMIT, ExplorerData, Match
 from ..widgets.footer import KeyFooter
-from ..widgets.legend import Legend
+from ..widgets.legend import HASHED_CLASSES, Legend
 from ..widgets.prompt_view import HEAT_LABELS, PromptView
 from ..widgets.request_info import RequestInfo
 from ..widgets.request_list import RequestList
@@ -76,7 +76,12 @@ class MainScreen(Screen):
         with Vertical(id="panes"):
             yield RequestList(self.data, id="requests")
             yield RequestInfo(self.data, id="request-info")
-            yield PromptView(id="prompt")
+            if self.data.hashed:  # no text: the request as rows of block cells
+                from ..widgets.block_view import BlockView
+
+                yield BlockView(id="prompt")
+            else:
+                yield PromptView(id="prompt")
         yield Legend(id="legend")
         yield Input(placeholder="search all prompts (Enter to search, Escape to cancel)", id="search")
         yield Input(placeholder=f"go to request # (0-{len(self.data) - 1:,}; Enter to go, Escape to cancel)",
@@ -102,10 +107,14 @@ class MainScreen(Screen):
 
     def _refresh_legend(self) -> None:
         pv = self.prompt
-        names = ["prefix", "substring", "miss", "output", "marker"]
+        names = ["prefix", "substring", "miss", "evicted", "output", "marker"]
         names += [f"heat-{level}" for level in range(len(HEAT_LABELS))]
         styles = {name: pv.get_component_rich_style(f"prompt-view--{name}") for name in names}
-        self.query_one(Legend).show(heatmap=pv.heatmap, status=self._status, styles=styles)
+        pool = self.data.bounded_pool if self.data.hashed else None
+        classes = None if not self.data.hashed else HASHED_CLASSES + (
+            (("evicted", f"evicted in {pool.size.label} GB"),) if pool is not None else ())
+        self.query_one(Legend).show(heatmap=pv.heatmap, status=self._status, styles=styles, classes=classes,
+                                    output_note="output never hit" if self.data.hashed else "")
 
     def set_status(self, text: str) -> None:
         self._status = text
@@ -183,7 +192,7 @@ class MainScreen(Screen):
 
         def back(index: int | None) -> None:
             if index is not None and index != self.request_list.selected:
-                self.select_request(index, char=self.data.breaks[index].char)
+                self.select_request(index, char=self.data.break_position(index))
 
         self.app.push_screen(DiffScreen(self.data, self.request_list.selected), back)
 
@@ -267,16 +276,29 @@ class MainScreen(Screen):
         self.set_status("")
         self.select_request(index)
 
+    def _no_text(self, what: str) -> bool:
+        """On a hashed trace, say on the status line that `what` needs text (True: stop)."""
+        if self.data.hashed:
+            self.set_status(f"hashed trace: no text, so no {what}")
+            return True
+        return False
+
     def action_heatmap(self) -> None:
+        if self._no_text("heatmap (chunk frequencies)"):
+            return
         self.prompt.heatmap = not self.prompt.heatmap
         self._refresh_legend()
 
     def action_boundaries(self) -> None:
+        if self._no_text("token boundaries (a block is the unit)"):
+            return
         self.prompt.boundaries = not self.prompt.boundaries
 
     # ---- source jump
 
     def action_source(self) -> None:
+        if self._no_text("substring source to jump to"):
+            return
         pv = self.prompt
         doc = pv.doc
         if doc is None:
@@ -323,6 +345,8 @@ class MainScreen(Screen):
     # ---- search
 
     def action_search(self) -> None:
+        if self._no_text("search"):
+            return
         box = self.query_one("#search", Input)
         box.display = True
         box.value = self.search.query if self.search else ""

@@ -11,6 +11,8 @@ from .prompt_view import HEAT_LABELS
 CLASSES = (("prefix", "prefix hit"), ("substring", "substring hit"), ("miss", "miss"), ("output", "output"))
 """Token classes shown in the legend, by component-class name. ("evicted" joins them when the
 prompt view draws evicted tokens.)"""
+HASHED_CLASSES = (("prefix", "prefix hit"), ("substring", "seen elsewhere"), ("miss", "miss"))
+"""A hashed trace's block classes (the bounded pool's "evicted" is added by the caller)."""
 
 
 class Legend(Static):
@@ -18,7 +20,8 @@ class Legend(Static):
     Legend { height: 1; }
     """
 
-    def show(self, *, heatmap: bool, status: str = "", styles: dict | None = None) -> None:
+    def show(self, *, heatmap: bool, status: str = "", styles: dict | None = None,
+             classes: tuple[tuple[str, str], ...] | None = None, output_note: str = "") -> None:
         """`styles`: the prompt view's style for each class name ("prefix", "heat-0", "marker"...)."""
         styles = styles or {}
         t = Text(no_wrap=True, overflow="ellipsis")
@@ -34,8 +37,11 @@ class Legend(Static):
                 t.append(" ")
         else:
             t.append(" ")
-            for name, label in CLASSES:
+            for name, label in classes or CLASSES:
                 t.append(f" {label} ", style=styles.get(name, ""))
+                t.append(" ")
+            if output_note:
+                t.append(f" {output_note} ", style=styles.get("output", ""))
                 t.append(" ")
             t.append(" ▲ prefix end", style=styles.get("marker", ""))
         self.update(t)

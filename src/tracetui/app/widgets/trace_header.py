@@ -74,7 +74,8 @@ class TraceHeader(Static):
 
         # The note (a session filter is on) matters as much as the figures; the tokenizer less.
         note = [(display_text(self.note), "italic"), (" · ", "")] if self.note else []
-        tail = [(display_text(d.loaded.tokenizer.name), "")]
+        # A hashed trace is not tokenized: its unit is the block.
+        tail = [(f"blocks of {d.trace.block_size} tok" if d.hashed else display_text(d.loaded.tokenizer.name), "")]
         if d.loaded.tokenizer_note:  # it names the trace's model: display text too
             tail.append((f" ({display_text(d.loaded.tokenizer_note)})", "yellow"))
 

@@ -1,0 +1,34 @@
+"""SVG snapshot of the block-cell prompt view of a hashed trace (see test_app_snapshots.py for how)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracetui.app.app import create_app
+
+from .conftest import ready, settle
+from .paths import sample
+
+pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
+
+
+def test_block_cells(snap_compare):
+    """bailian_hashed.jsonl, 100x30, textual-dark, request 2 (two `down`), prompt focused, `m`.
+
+    Header ends "blocks of 16 tok". The prompt view: "PROMPT · 46 blocks of 16 tok · 735 tok ·
+    prefix 87% · ◔ last block 15 tok, never hit", rows of cells labelled by their first block
+    (0 │, 22 │, 44 │) holding ids 0-39 green (prefix hit), then 56-59 / 60 red (miss) and
+    "◔61" the partial last block; under the second row the yellow marker "▲ first missed
+    block 40 (new): 40 of 46 blocks reused" with the cursor ▶ on it; then "OUTPUT · 161 tok ·
+    no ids: takes room in the pool, can never be hit" and its note. The legend lists prefix
+    hit, seen elsewhere, miss, evicted in 16 GB, output never hit.
+    """
+
+    async def run_before(pilot) -> None:
+        await ready(pilot)
+        for key in ("down", "down", "tab", "m"):
+            await pilot.press(key)
+        await settle(pilot)
+
+    app = create_app(str(sample("bailian_hashed.jsonl")), theme="textual-dark")
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
