@@ -30,14 +30,13 @@ import difflib
 import re
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .blocks import block_at, split_blocks
-from .document import char_offsets
 from .engines.study import AnalysisCancelled, PoolResult, analyze
 from .model import Block
 from .pipeline import Loaded
@@ -204,18 +203,31 @@ def _change(old: str, new: str, c: int, removed_n: int, added_n: int) -> str:
 
 # --------------------------------------------------------------------------- per request
 
-def _entry_char(loaded: Loaded, j: int, token: int, offsets: Callable[[int], tuple[np.ndarray, np.ndarray]]) -> int:
+def char_at(text: str, tokens: np.ndarray, token: int, byte_lengths: np.ndarray) -> int:
+    """Character where token `token` of `text` starts (len(text) from the last token on):
+    `document.char_offsets(text, tokens, byte_lengths)[token]`, without building the offsets
+    of every token (a sum of byte lengths, and for non-ASCII text a count of the bytes that
+    start a character)."""
+    if token >= len(tokens):
+        return len(text)
+    b = int(byte_lengths[np.minimum(tokens[:token], len(byte_lengths) - 1)].sum(dtype=np.int64))
+    if text.isascii():
+        return min(b, len(text))
+    raw = text.encode("utf-8", "surrogatepass")
+    if b >= len(raw):
+        return len(text)
+    head = np.frombuffer(raw, dtype=np.uint8, count=b + 1)
+    return int(np.count_nonzero((head & 0xC0) != 0x80)) - 1
+
+
+def _entry_char(loaded: Loaded, j: int, token: int, byte_lengths: np.ndarray) -> int:
     """Character of token `token` in entry j's text (input + output)."""
-    oin, oout = offsets(j)
+    r = loaded.trace.requests[j]
     n_in = len(loaded.inputs[j])
     if token < n_in:
-        return int(oin[token])
-    k = token - n_in
-    return len(loaded.trace.requests[j].input) + int(oout[min(k, len(oout) - 1)])
-
-
-def _token_end_char(offsets: np.ndarray, token: int) -> int:
-    return int(offsets[min(token + 1, len(offsets) - 1)])
+        return char_at(r.input, loaded.inputs[j], token, byte_lengths)
+    out = loaded.outputs[j]
+    return len(r.input) + char_at(r.output, out, min(token - n_in, len(out)), byte_lengths)
 
 
 def _resync(new: str, old: str, c: int) -> tuple[int, int] | None:
@@ -377,9 +389,11 @@ def _matching_block(blocks: tuple[Block, ...], like: Block) -> Block | None:
     return same[0] if same else None
 
 
-_RECENT_OFFSETS, _RECENT_BLOCKS = 8, 64
-"""Requests whose token offsets (large arrays) and blocks (small) are kept: a request and its
-source are most often close in the trace."""
+_RECENT_BLOCKS = 64
+"""Requests whose blocks are kept while diagnosing the whole trace: a request and its source
+are most often close in the trace."""
+_CACHE = 4096
+"""Breaks a Diagnosis keeps (those shown, most recently first)."""
 
 
 class _Recent:
@@ -390,23 +404,93 @@ class _Recent:
         self._compute = compute
         self._size = size
         self._cache: OrderedDict[int, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def peek(self, i: int) -> Any:
+        with self._lock:
+            return self._cache.get(i)
 
     def __call__(self, i: int) -> Any:
-        got = self._cache.get(i)
-        if got is None:
-            got = self._cache[i] = self._compute(i)
+        with self._lock:
+            got = self._cache.get(i)
+            if got is not None:
+                self._cache.move_to_end(i)
+                return got
+        got = self._compute(i)  # outside the lock: two threads may compute the same, alike
+        with self._lock:
+            self._cache[i] = got
             if len(self._cache) > self._size:
                 self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(i)
         return got
 
 
-def _offsets(loaded: Loaded, byte_lengths: np.ndarray) -> _Recent:
-    """Token character offsets of a request's input and output."""
-    reqs = loaded.trace.requests
-    return _Recent(lambda i: (char_offsets(reqs[i].input, loaded.inputs[i], byte_lengths),
-                              char_offsets(reqs[i].output, loaded.outputs[i], byte_lengths)), _RECENT_OFFSETS)
+class Diagnosis(Sequence):
+    """The break of each request of a text trace, computed when asked for and kept (the
+    explorer diagnoses what it shows, not the whole trace); `is_breaker` says whether a
+    request broke without diagnosing it. Thread-safe."""
+
+    def __init__(self, loaded: Loaded, byte_lengths: np.ndarray | None = None, cache: int = _CACHE) -> None:
+        self.loaded = loaded
+        self.byte_lengths = loaded.tokenizer.byte_lengths() if byte_lengths is None else byte_lengths
+        reqs = loaded.trace.requests
+        self._blocks = _Recent(lambda i: split_blocks(reqs[i].input, reqs[i].input_doc), _RECENT_BLOCKS)
+        self._breaks = _Recent(self._compute, cache)
+        self._first: dict[Any, int] | None = None
+        self._breaker = np.full(len(loaded.inputs), -1, dtype=np.int8)
+        """1 / 0 once is_breaker knows, -1 before."""
+
+    def __len__(self) -> int:
+        return len(self.loaded.inputs)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[k] for k in range(*i.indices(len(self))))
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._breaks(i)
+
+    def peek(self, i: int) -> Break | None:
+        """Request i's break if already computed, else None (never computes)."""
+        return self._breaks.peek(i)
+
+    def first_of_session(self, i: int) -> bool:
+        """Whether no earlier request has request i's session id."""
+        if self._first is None:
+            first: dict[Any, int] = {}
+            for k, r in enumerate(self.loaded.trace.requests):
+                first.setdefault(r.session_id, k)
+            self._first = first
+        return self._first[self.loaded.trace.requests[i].session_id] == i
+
+    def _compute(self, i: int) -> Break:
+        return _diagnose_one(self.loaded, i, self.byte_lengths, self._blocks, self.first_of_session)
+
+    def is_breaker(self, i: int) -> bool:
+        """`self[i].is_breaker`, from the prefix hit, the source's length and the texts at the
+        break only (no block split, no resync, no diff)."""
+        known = int(self._breaker[i])
+        if known < 0:
+            got = self.peek(i)
+            known = int(got.is_breaker if got is not None else _is_breaker(self.loaded, i, self.byte_lengths))
+            self._breaker[i] = known
+        return bool(known)
+
+    def next_breaker(self, i: int, delta: int, cancel: threading.Event | None = None) -> int | None:
+        """The first breaking request after i (delta > 0) or before it, wrapping around the
+        trace; None when no request broke."""
+        n = len(self)
+        for step in range(1, n + 1):
+            if cancel is not None and cancel.is_set():
+                return None
+            k = (i + step * (1 if delta > 0 else -1)) % n
+            if self.is_breaker(k):
+                return k
+        return None
+
+    def breakers(self) -> list[int]:
+        return [i for i in range(len(self)) if self.is_breaker(i)]
 
 
 def diagnose(loaded: Loaded, byte_lengths: np.ndarray | None = None,
@@ -417,29 +501,43 @@ def diagnose(loaded: Loaded, byte_lengths: np.ndarray | None = None,
         from .blockstudy import diagnose_hashed
 
         return diagnose_hashed(loaded, cancel)
-    if byte_lengths is None:
-        byte_lengths = loaded.tokenizer.byte_lengths()
-    offsets = _offsets(loaded, byte_lengths)
-    reqs = loaded.trace.requests
-    blocks = _Recent(lambda i: split_blocks(reqs[i].input, reqs[i].input_doc), _RECENT_BLOCKS)
-    sessions_seen: set[Any] = set()
+    d = Diagnosis(loaded, byte_lengths, cache=1)  # each break computed once, kept in `out`
     out = []
-    for i, r in enumerate(reqs):
+    for i in range(len(d)):
         if cancel is not None and cancel.is_set():
             raise AnalysisCancelled()
-        out.append(_diagnose_one(loaded, i, offsets, blocks, sessions_seen))
-        sessions_seen.add(r.session_id)
+        out.append(d._compute(i))
     return tuple(out)
 
 
-def _diagnose_one(loaded: Loaded, i: int, offsets: _Recent, blocks_of: _Recent, sessions_seen: set[Any]) -> Break:
+def _is_breaker(loaded: Loaded, i: int, byte_lengths: np.ndarray) -> bool:
+    """_diagnose_one(...).is_breaker, by the same tests up to its appends (a test checks it)."""
+    a = loaded.analysis
+    n_in = int(a.input_lens[i])
+    if n_in == 0:
+        return False  # empty
+    p = int(a.unlimited.prefix_hits[i])
+    j = int(a.unlimited.prefix_source[i])
+    if p == 0:
+        j = _chunk_source(a, i) if int(a.combined_hits[i]) > 0 else -1
+        if j < 0:
+            return True  # new
+    if p >= n_in or p >= len(loaded.inputs[j]) + len(loaded.outputs[j]):
+        return False  # append
+    r, src = loaded.trace.requests[i], loaded.trace.requests[j]
+    new_text, old_text = r.input, src.input + src.output
+    c = char_at(new_text, loaded.inputs[i], p, byte_lengths)
+    return not (new_text.startswith(old_text[c:], c) or old_text.startswith(new_text[c:], c))
+
+
+def _diagnose_one(loaded: Loaded, i: int, byte_lengths: np.ndarray, blocks_of: _Recent,
+                  first_of_session: Callable[[int], bool]) -> Break:
     a = loaded.analysis
     r = loaded.trace.requests[i]
     n_in = int(a.input_lens[i])
     p = int(a.unlimited.prefix_hits[i])
     j = int(a.unlimited.prefix_source[i])
     recovered = int(a.combined_hits[i]) - p
-    blocks = blocks_of(i)
 
     def make(cause: str, char: int, block: Block | None, removed: str = "", added: str = "",
              description: str = "", in_output: bool = False, where: str = "") -> Break:
@@ -447,6 +545,7 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Recent, blocks_of: _Recent, 
 
     if n_in == 0:
         # Nothing to reuse, nothing lost: not a break (and not an append of anything).
+        blocks = blocks_of(i)
         return make("empty", 0, blocks[0] if blocks else None, description="no input tokens")
     if p == 0:
         # No prefix hit: the first token differs. When chunks of the input were seen before,
@@ -456,19 +555,21 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Recent, blocks_of: _Recent, 
         if j < 0:
             if i == 0:
                 desc = "first request"
-            elif r.session_id not in sessions_seen:
+            elif first_of_session(i):
                 desc = "new session"
             else:
                 desc = "shares nothing with earlier requests"
+            blocks = blocks_of(i)
             return make("new", 0, blocks[0] if blocks else None, description=desc)
     src = loaded.trace.requests[j]
     entry_len = len(loaded.inputs[j]) + len(loaded.outputs[j])
     if p >= n_in or p >= entry_len:
         return make("append", len(r.input), None, description="continues the source entry")
+    blocks = blocks_of(i)
     new_text = r.input
     old_text = src.input + src.output
-    oin_i, _ = offsets(i)
-    c = int(oin_i[p])
+    tokens_i = loaded.inputs[i]
+    c = char_at(new_text, tokens_i, p, byte_lengths)
     # First character where the texts differ: the break token may be the source's last input
     # token merged with what follows it in the request, the change itself in the output.
     d = c + len(_common_prefix(new_text[c: c + 512], old_text[c: c + 512]))
@@ -487,9 +588,9 @@ def _diagnose_one(loaded: Loaded, i: int, offsets: _Recent, blocks_of: _Recent, 
                     in_output=in_output)
     # Texts that agree through both break tokens (and 32 characters on) differ in tokens
     # only: the same text was tokenized differently.
-    end_i = _token_end_char(oin_i, p)
-    c_j = _entry_char(loaded, j, p, offsets)
-    end_j = _entry_char(loaded, j, p + 1, offsets) if p + 1 < entry_len else len(old_text)
+    end_i = char_at(new_text, tokens_i, p + 1, byte_lengths)
+    c_j = _entry_char(loaded, j, p, byte_lengths)
+    end_j = _entry_char(loaded, j, p + 1, byte_lengths) if p + 1 < entry_len else len(old_text)
     span = min(len(old_text), max(end_i, end_j) + 32)
     if c_j == c and new_text[c:span] == old_text[c:span]:
         return make("retokenize", c, block, description="same text, different tokens at the boundary",
@@ -593,7 +694,7 @@ def pool_breaks(loaded: Loaded, pool: PoolResult, breaks: tuple[Break, ...],
             out.append(dataclasses.replace(b, recovered=None))
             continue
         text = reqs[i].input
-        char = int(char_offsets(text, loaded.inputs[i], byte_lengths)[p])
+        char = char_at(text, loaded.inputs[i], p, byte_lengths)
         blocks = split_blocks(text, reqs[i].input_doc)
         block = blocks[block_at(blocks, char)] if blocks else None
         out.append(Break(i, int(pool.prefix_source[i]), "evicted", p, b.input_tokens, char, False, block, "", "",
@@ -618,24 +719,53 @@ class SessionStats:
         return hits / self.input_tokens if self.input_tokens else 0.0
 
 
-def session_stats(loaded: Loaded) -> list[SessionStats]:
-    """Per session: hit rates in the whole trace, and with reuse within the session only."""
+def session_stats(loaded: Loaded, cancel: threading.Event | None = None) -> list[SessionStats]:
+    """Per session: hit rates in the whole trace, and with reuse within the session only.
+
+    Reuse within the session, for every session in one replay: each token becomes the pair
+    (session, token), so that entries of different sessions never share a token, hence never
+    a prefix nor a chunk, while within a session everything matches as before. The unlimited
+    pool's hits are then those of each session replayed alone (a test checks it against the
+    per-session replays)."""
     a = loaded.analysis
-    members: dict[Any, list[int]] = defaultdict(list)
-    for i, r in enumerate(loaded.trace.requests):
-        members[r.session_id].append(i)
-    out = []
-    for sid, idx in members.items():
-        ix = np.asarray(idx)
-        if len(members) == 1:
-            own = a  # the session is the whole trace: reuse within it is all the reuse
-        else:
-            own = analyze([loaded.inputs[i] for i in idx], [loaded.outputs[i] for i in idx],
-                          pool_sizes=["unlimited"], chunk_size=a.chunk_size)
-        out.append(SessionStats(sid, len(idx), int(a.input_lens[ix].sum()), int(a.unlimited.prefix_hits[ix].sum()),
-                                int(a.unlimited.substring_hits[ix].sum()), int(a.combined_hits[ix].sum()),
-                                int(own.unlimited.prefix_hits.sum()), int(own.unlimited.substring_hits.sum())))
-    return out
+    reqs = loaded.trace.requests
+    n = len(reqs)
+    ids: dict[Any, int] = {}
+    sid = np.fromiter((ids.setdefault(r.session_id, len(ids)) for r in reqs), dtype=np.int64, count=n)
+    keys = list(ids)
+    if len(keys) <= 1:
+        own = a  # the session is the whole trace: reuse within it is all the reuse
+    else:
+        own = analyze(*_session_tokens(loaded, sid), pool_sizes=["unlimited"], chunk_size=a.chunk_size,
+                      cancel=cancel)
+    k = len(keys)
+    requests = np.bincount(sid, minlength=k)
+
+    def per_session(values: np.ndarray) -> list[int]:
+        # Float weights sum integers exactly below 2**53 tokens.
+        w = np.asarray(values, dtype=np.float64)
+        return np.bincount(sid, weights=w, minlength=k).round().astype(np.int64).tolist()
+
+    cols = [per_session(x) for x in (a.input_lens, a.unlimited.prefix_hits, a.unlimited.substring_hits,
+                                     a.combined_hits, own.unlimited.prefix_hits, own.unlimited.substring_hits)]
+    return [SessionStats(keys[s], int(requests[s]), *(c[s] for c in cols)) for s in range(k)]
+
+
+def _session_tokens(loaded: Loaded, sid: np.ndarray):
+    """The trace's inputs and outputs with every token replaced by an id of (session, token)."""
+    from .engines.study.sweep import entries_of
+    from .tokens import entry_stores
+
+    flat, in_len, out_len = entries_of(loaded.inputs, loaded.outputs)
+    tok = flat.astype(np.int64)
+    owner = np.repeat(sid, in_len + out_len)
+    vocab = int(tok.max()) + 1 if len(tok) else 1
+    if int(sid.max()) < (1 << 32) // vocab:
+        key = owner * vocab + tok  # already below 2**32: no renumbering needed
+    else:
+        key = np.unique(owner * vocab + tok, return_inverse=True)[1]
+    del owner, tok
+    return entry_stores(key.astype(np.uint32), in_len, out_len)
 
 
 # --------------------------------------------------------------------------- provider usage
