@@ -55,7 +55,7 @@ class TraceApp(App[int]):
 
         self.push_screen(LoadingScreen(self.path, self.trace_name, self.settings))
 
-    def show_main(self, data) -> None:
+    def show_main(self, data, selected: int = 0) -> None:
         from .screens.main import MainScreen
         from .screens.warnings import WarningsScreen
 
@@ -64,7 +64,7 @@ class TraceApp(App[int]):
         # that full collections (tens of ms over its objects) stop interrupting scrolling.
         gc.collect()
         gc.freeze()
-        self.switch_screen(MainScreen(data, at_break=self.at_break))
+        self.switch_screen(MainScreen(data, at_break=self.at_break, selected=selected))
         if data.warnings:
             self.push_screen(WarningsScreen(data.trace.name, data.warnings))
 

@@ -11,7 +11,10 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
+from collections.abc import Sequence
 from itertools import islice
+
+import numpy as np
 
 from .display import display_text
 from .document import PromptDocument
@@ -33,6 +36,9 @@ class RequestRow:
     prefix_hit: int
     substring_hit: int
     combined_hit: int
+    input_chars: int = 0
+    pending: bool = False
+    """Read, not yet tokenized: only index, time, session, model and input_chars are known."""
 
     @property
     def prefix_pct(self) -> float:
@@ -41,6 +47,71 @@ class RequestRow:
     @property
     def substring_pct(self) -> float:
         return 100 * self.substring_hit / self.input_tokens if self.input_tokens else 0.0
+
+
+# ---- row building (scaleapp): rows are built when drawn, so a million requests cost arrays only.
+
+class Rows(Sequence):
+    """The request list's rows: rows[i] is built when asked for (only the rows on screen are).
+    Without an analysis (the trace read, its tokens still being counted) the rows are
+    `pending`: their figures are not known yet."""
+
+    def __init__(self, trace, analysis=None) -> None:
+        self.trace = trace
+        self.analysis = analysis
+        reqs = trace.requests
+        times = np.fromiter((np.nan if r.timestamp is None else r.timestamp for r in reqs), dtype=np.float64,
+                            count=len(reqs))
+        known = times[~np.isnan(times)]
+        self._times = times - known.min() if len(known) else times
+        # Session ids and models are drawn in the request list: no control characters. The
+        # widest of each sizes the columns; distinct values only, there are few.
+        sessions = {r.session_id for r in reqs}
+        models = {r.model or _doc_model(r.input_doc) for r in reqs}
+        self.longest = {"session": max((len(display_text(x or "")) for x in sessions), default=0),
+                        "model": max((len(display_text(x)) for x in models), default=0)}
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[k] for k in range(*i.indices(len(self))))
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        r = self.trace.requests[i]
+        t = float(self._times[i])
+        head = (i, None if t != t else t, display_text(r.session_id or ""),
+                display_text(r.model or _doc_model(r.input_doc)))
+        a = self.analysis
+        if a is None:
+            return RequestRow(*head, 0, 0, 0, 0, 0, len(r.input), True)
+        return RequestRow(*head, int(a.input_lens[i]), int(a.output_lens[i]), int(a.unlimited.prefix_hits[i]),
+                          int(a.unlimited.substring_hits[i]), int(a.combined_hits[i]), len(r.input))
+
+
+class PendingData:
+    """What the request list shows while the trace is being tokenized and analysed."""
+
+    hashed = False
+
+    def __init__(self, trace) -> None:
+        self.trace = trace
+        self.rows = Rows(trace)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def cause(self, i: int) -> str | None:
+        return None
+
+    def causes(self, indices, stop=None) -> None:
+        return None
+
+
+# ---- end of row building
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,34 +131,75 @@ class ExplorerData:
         self.byte_lengths = loaded.tokenizer.byte_lengths()
         self._docs: OrderedDict[int, PromptDocument] = OrderedDict()
         self._lock = threading.Lock()
-        a = self.analysis
-        times = [r.timestamp for r in self.trace.requests]
-        known = [t for t in times if t is not None]
-        t0 = min(known) if known else None
-        # Session ids and models are drawn in the request list: no control characters.
-        self.rows = tuple(
-            RequestRow(i, None if t is None or t0 is None else t - t0, display_text(r.session_id or ""),
-                       display_text(r.model or _doc_model(r.input_doc)), int(a.input_lens[i]), int(a.output_lens[i]),
-                       int(a.unlimited.prefix_hits[i]), int(a.unlimited.substring_hits[i]),
-                       int(a.combined_hits[i]))
-            for i, (r, t) in enumerate(zip(self.trace.requests, times))
-        )
+        self._sessions_lock = threading.Lock()
+        self.rows = Rows(self.trace, self.analysis)  # row building (scaleapp)
+        if not self.hashed:  # nothing computed until asked for: set now, so that no two threads make two
+            from .diagnose import Diagnosis
+
+            self.__dict__["breaks"] = Diagnosis(loaded, self.byte_lengths)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     @cached_property
     def breaks(self):
-        """Why each request's prefix broke (see core.diagnose)."""
-        from .diagnose import diagnose
+        """Why each request's prefix broke (see core.diagnose): a text trace's are computed
+        when asked for (core.diagnose.Diagnosis), a hashed trace's all at once (cheap)."""
+        from .diagnose import Diagnosis, diagnose
 
-        return diagnose(self.loaded, self.byte_lengths)
+        if self.hashed:
+            return diagnose(self.loaded)
+        return Diagnosis(self.loaded, self.byte_lengths)
 
-    @cached_property
+    def cause(self, i: int) -> str | None:
+        """Request i's cause if its break is computed already, else None (never computes)."""
+        breaks = self.__dict__.get("breaks")
+        if breaks is None:
+            return None
+        if isinstance(breaks, tuple):
+            return breaks[i].cause
+        got = breaks.peek(i)
+        return None if got is None else got.cause
+
+    def causes(self, indices, stop: threading.Event | None = None) -> None:
+        """Compute the breaks of `indices` (a worker's job: what the list shows), until `stop`."""
+        breaks = self.breaks
+        for i in indices:
+            if stop is not None and stop.is_set():
+                return
+            breaks[i]  # noqa: B018
+
+    def next_breaker(self, i: int, delta: int) -> int | None:
+        """The next (delta > 0) or previous request that broke, wrapping around; None if none did."""
+        breaks = self.breaks
+        if isinstance(breaks, tuple):
+            order = [b.request for b in breaks if b.is_breaker]
+            if not order:
+                return None
+            if delta > 0:
+                after = [k for k in order if k > i]
+                return after[0] if after else order[0]
+            before = [k for k in order if k < i]
+            return before[-1] if before else order[-1]
+        return breaks.next_breaker(i, delta)
+
+    @property
     def sessions(self):
-        from .diagnose import session_stats
+        """Per-session figures (core.diagnose.session_stats: one replay of the trace), computed
+        once: a second thread asking meanwhile waits for the first's."""
+        got = self.__dict__.get("_sessions")
+        if got is None:
+            with self._sessions_lock:
+                got = self.__dict__.get("_sessions")
+                if got is None:
+                    from .diagnose import session_stats
 
-        return session_stats(self.loaded)
+                    got = self.__dict__["_sessions"] = session_stats(self.loaded)
+        return got
+
+    @property
+    def sessions_ready(self) -> bool:
+        return "_sessions" in self.__dict__
 
     def usage(self, i: int):
         """What the provider reported about request i's prompt cache, or None."""
@@ -113,7 +225,10 @@ class ExplorerData:
 
     def breaker_indices(self) -> list[int]:
         """Requests whose prefix broke (everything but appends), in trace order."""
-        return [b.request for b in self.breaks if b.is_breaker]
+        breaks = self.breaks
+        if isinstance(breaks, tuple):
+            return [b.request for b in breaks if b.is_breaker]
+        return breaks.breakers()
 
     @property
     def hashed(self) -> bool:

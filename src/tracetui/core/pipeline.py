@@ -159,14 +159,18 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
 
 
 def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress: Progress | None = None,
-         cancel: threading.Event | None = None) -> Loaded:
+         cancel: threading.Event | None = None, on_read: Callable[[Trace], None] | None = None) -> Loaded:
     """Read the trace at `path` (a file, a folder, "-", or several of them), tokenize and analyze
-    it. Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled."""
+    it. Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled.
+    `on_read(trace)` is called once the trace is read, before it is tokenized (the explorer
+    lists the requests meanwhile)."""
     auto = (settings.tokenizer or "").strip() == AUTO
     tokenizer = None if auto else load_tokenizer(settings.tokenizer)  # a bad name fails before the read
     trace = read_traces(path, settings.format_options,
                         progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel,
                         max_line_mb=settings.max_line_mb)
+    if on_read is not None:
+        on_read(trace)
     models = trace_models(trace)
     if trace.hashed:  # nothing to tokenize
         spec, note = DEFAULT_TOKENIZER, ""

@@ -111,15 +111,11 @@ class DiffScreen(Screen[int | None]):
         return t
 
     def action_step(self, delta: int) -> None:
-        order = self.data.breaker_indices()
-        if not order:
+        # The next break found from a cheap exact test per request (core.diagnose.Diagnosis),
+        # not from diagnosing the whole trace.
+        target = self.data.next_breaker(self.request, delta)
+        if target is None:
             return
-        if delta > 0:
-            nxt = [i for i in order if i > self.request]
-            target = nxt[0] if nxt else order[0]
-        else:
-            prv = [i for i in order if i < self.request]
-            target = prv[-1] if prv else order[-1]
         self.request = target
         self.show()
 

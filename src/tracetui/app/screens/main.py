@@ -59,9 +59,11 @@ class MainScreen(Screen):
         Binding("S", "sessions", "Sessions", id="main.sessions"),
     ]
 
-    def __init__(self, data: ExplorerData, *, at_break: bool = False) -> None:
+    def __init__(self, data: ExplorerData, *, at_break: bool = False, selected: int = 0) -> None:
         super().__init__()
         self.data = data
+        self._first = selected
+        """The request selected first (the one selected in the loading screen's early list)."""
         self.at_break = at_break
         """Open every request at its prefix break (M toggles)."""
         self._break_back: tuple[int, tuple[int, int, int]] | None = None
@@ -92,8 +94,17 @@ class MainScreen(Screen):
         self.query_one("#search", Input).display = False
         self.query_one("#goto", Input).display = False
         self.request_list.focus()
-        self._show_request(0)
+        if self._first:
+            self.request_list.select(self._first)
+        self._show_request(self._first)
         self._refresh_legend()
+        self.call_after_refresh(self._sessions)
+
+    @work(thread=True, exclusive=True, group="sessions", exit_on_error=False)
+    def _sessions(self) -> None:
+        """The session table's figures, ahead of `S` (one replay of the trace, in the background;
+        `S` before they are ready waits for them)."""
+        self.data.sessions  # noqa: B018
 
     # ---- parts
 

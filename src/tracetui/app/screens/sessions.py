@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -25,6 +26,7 @@ LABELS = ("session", "requests", "input tokens", "prefix", "substring", "combine
 SHORT_LABELS = ("session", "reqs", "input", "prefix", "substr", "comb", "within", "across")
 """Header labels under WIDE columns, so that every figure column fits at 80."""
 WIDE = 110
+TITLE = " Sessions · unlimited pool · “within” counts reuse of the session's own earlier requests only"
 MIN_SESSION = 8
 PADDING = 2
 """Cells DataTable adds to each column (cell_padding 1 on each side)."""
@@ -52,13 +54,20 @@ class SessionsScreen(Screen[object]):
     def __init__(self, data: ExplorerData) -> None:
         super().__init__()
         self.data = data
-        self.keys: list[object] = [ALL] + [s.session for s in data.sessions]
-        self._rows = self._figures()
+        self.keys: list[object] = [ALL]
+        self._rows: list[tuple[str, list[str]]] = []
         self._width = 0
+        if self.ready:  # computed before: the table is there at once
+            self.keys = [ALL] + [s.session for s in data.sessions]
+            self._rows = self._figures()
+
+    @property
+    def ready(self) -> bool:
+        """The session figures are computed (else a worker is computing them)."""
+        return self.data.sessions_ready
 
     def compose(self) -> ComposeResult:
-        yield Static(" Sessions · unlimited pool · “within” counts reuse of the session's own earlier requests only",
-                     id="sessions-title")
+        yield Static(TITLE, id="sessions-title")
         yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
 
@@ -80,10 +89,35 @@ class SessionsScreen(Screen[object]):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()
+        if not self.ready:  # one replay of the whole trace, session by session (core.diagnose.session_stats)
+            self.query_one("#sessions-title", Static).update(" Sessions · replaying each session's own reuse…")
+            self._compute()
+
+    @work(thread=True, exclusive=True, group="sessions", exit_on_error=False)
+    def _compute(self) -> None:
+        try:
+            self.data.sessions  # noqa: B018
+        except Exception as exc:  # never a traceback: say it on the title line
+            self.app.call_from_thread(self._failed, f"{type(exc).__name__}: {exc}")
+            return
+        self.app.call_from_thread(self._figures_ready)
+
+    def _failed(self, message: str) -> None:
+        if self.is_mounted:
+            self.query_one("#sessions-title", Static).update(Text(display_text(f" Sessions: failed: {message}")))
+
+    def _figures_ready(self) -> None:
+        if not self.is_mounted:
+            return  # closed before the figures were ready (they stay computed for the next `S`)
+        self.query_one("#sessions-title", Static).update(TITLE)
+        self.keys = [ALL] + [s.session for s in self.data.sessions]
+        self._rows = self._figures()
+        self._width = 0
+        self.on_resize()
 
     def on_resize(self) -> None:
         width = self.size.width
-        if width and width != self._width:
+        if self._rows and width and width != self._width:
             self._width = width
             self._fill(width)
 
@@ -109,6 +143,8 @@ class SessionsScreen(Screen[object]):
             table.move_cursor(row=row)
 
     def action_choose(self) -> None:
+        if not self._rows:
+            return  # still computing: nothing to choose yet
         row = self.query_one(DataTable).cursor_row
         self.dismiss(self.keys[row] if 0 <= row < len(self.keys) else CANCEL)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import work
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -11,8 +12,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.worker import get_current_worker
 
-from ...core.explorer import ExplorerData, RequestRow
+from ...core.explorer import ExplorerData, PendingData, RequestRow
 
 BAR = 12
 COLUMNS = (("#", 6), ("time", 9), ("session", 10), ("model", 12), ("input", 8), ("prefix", 7),
@@ -26,6 +28,7 @@ GROW = (("session", 40), ("model", 32))
 """Columns that take spare width on wide terminals, in this order, up to their longest value
 (and these caps); then the bar grows, up to BAR_MAX."""
 BAR_MAX = 48
+_LOOKUP = object()
 
 
 def fit_columns(width: int, longest: dict[str, int] | None = None) -> tuple[tuple[tuple[str, int], ...], int]:
@@ -96,15 +99,43 @@ class RequestList(ScrollView, can_focus=True):
 
     cursor = reactive(0, always_update=False)
 
-    def __init__(self, data: ExplorerData, *, id: str | None = None) -> None:
+    def __init__(self, data: ExplorerData | PendingData, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.data = data
         self.shown: list[int] = list(range(len(data)))
         """Indices of the requests shown (all, or one session's)."""
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
-        self._longest = {"session": max((len(r.session) for r in data.rows), default=0),
-                         "model": max((len(r.model) for r in data.rows), default=0)}
+        self._longest = data.rows.longest
         self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._want_causes)
+
+    # ---- causes: diagnosed for the rows on screen, in a worker; "…" until then
+
+    def _want_causes(self) -> None:
+        top = int(self.scroll_offset.y)
+        height = self.size.height or self.app.size.height
+        wanted = [self.shown[r] for r in range(top, min(len(self.shown), top + height))
+                  if self.data.cause(self.shown[r]) is None]
+        if wanted and not isinstance(self.data, PendingData):
+            self._fill_causes(wanted)
+
+    @work(thread=True, exclusive=True, group="causes", exit_on_error=False)
+    def _fill_causes(self, wanted: list[int]) -> None:
+        worker = get_current_worker()
+        for k in range(0, len(wanted), 8):
+            if worker.is_cancelled:
+                return
+            self.data.causes(wanted[k: k + 8])
+            self.app.call_from_thread(self._causes_ready)
+
+    def _causes_ready(self) -> None:
+        self.refresh()  # rows whose cause is new are drawn again: their cache key holds the cause
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._want_causes()
 
     def _row_width(self) -> int:
         cols, bar = self.columns
@@ -138,6 +169,7 @@ class RequestList(ScrollView, can_focus=True):
             self.cursor = 0
             self.post_message(self.Selected(self.selected))
         self.refresh()
+        self._want_causes()
 
     def watch_cursor(self, old: int, new: int) -> None:
         # No cache clear: a strip's key says whether it holds the cursor.
@@ -178,6 +210,7 @@ class RequestList(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._cache.clear()
         self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
+        self._want_causes()
 
     # ---- drawing
 
@@ -190,7 +223,9 @@ class RequestList(ScrollView, can_focus=True):
             if strip is None:
                 style = self.get_component_rich_style("request-list--header")
                 cols, bar = self.columns
-                text = " ".join(name.ljust(w) if name in LEFT else name.rjust(w)
+                pending = isinstance(self.data, PendingData)  # characters until tokens are counted
+                text = " ".join((("chars" if pending and name == "input" else name).ljust(w) if name in LEFT
+                                 else ("chars" if pending and name == "input" else name).rjust(w))
                                 for name, w in cols) + " " + "cache reuse"[:bar].ljust(bar)
                 strip = Strip([Segment(text, style)]).crop(sx, sx + width).extend_cell_length(width, style)
                 self._cache[key] = strip
@@ -199,10 +234,11 @@ class RequestList(ScrollView, can_focus=True):
         if row >= len(self.shown):
             return Strip.blank(width, self.rich_style)
         index = self.shown[row]
-        key = (index, row == self.cursor, width, sx, self.has_focus)  # width fixes the columns
+        cause = self.data.cause(index)
+        key = (index, row == self.cursor, width, sx, self.has_focus, cause)  # width fixes the columns
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._draw_row(self.data.rows[index], row == self.cursor).crop(sx, sx + width)
+            strip = self._draw_row(self.data.rows[index], row == self.cursor, cause).crop(sx, sx + width)
             strip = strip.extend_cell_length(width, self._base(row == self.cursor))
             self._cache[key] = strip
         return strip
@@ -210,9 +246,17 @@ class RequestList(ScrollView, can_focus=True):
     def _base(self, cursor: bool) -> Style:
         return self.get_component_rich_style("request-list--cursor") if cursor else self.rich_style
 
-    def _draw_row(self, r: RequestRow, cursor: bool) -> Strip:
+    def _draw_row(self, r: RequestRow, cursor: bool, cause: str | None | object = _LOOKUP) -> Strip:
+        """`cause`: the request's, None while not yet diagnosed ("…"); by default as known now."""
+        if cause is _LOOKUP:
+            cause = self.data.cause(r.index)
         base = self._base(cursor)
         dim = base + self.get_component_rich_style("request-list--dim", partial=True)
+        if r.pending:  # read, not yet tokenized: its size in characters, no figures yet
+            values = {"#": (str(r.index), base), "time": (format_time(r.relative_time), dim),
+                      "session": (r.session, dim), "model": (r.model, dim), "input": (f"{r.input_chars:,}", dim),
+                      "prefix": ("…", dim), "substr": ("…", dim), "cause": ("", dim)}
+            return self._cells(values, base, [Segment(" " * self.columns[1], self.rich_style)])
         values = {
             "#": (str(r.index), base),
             "time": (format_time(r.relative_time), dim),
@@ -221,8 +265,11 @@ class RequestList(ScrollView, can_focus=True):
             "input": (f"{r.input_tokens:,}", base),
             "prefix": (f"{r.prefix_pct:5.1f}%", base),
             "substr": (f"{r.substring_pct:5.1f}%", base),
-            "cause": (self.data.breaks[r.index].cause, dim),
+            "cause": ("…" if cause is None else cause, dim),
         }
+        return self._cells(values, base, self._bar(r, self.columns[1]))
+
+    def _cells(self, values: dict[str, tuple[str, Style]], base: Style, bar_segments: list[Segment]) -> Strip:
         cols, bar = self.columns
         segments: list[Segment] = []
         for name, w in cols:
@@ -230,7 +277,7 @@ class RequestList(ScrollView, can_focus=True):
             text = short(text, w)
             segments.append(Segment(text.ljust(w) if name in LEFT else text.rjust(w), style))
             segments.append(Segment(" ", base))
-        segments.extend(self._bar(r, bar))
+        segments.extend(bar_segments)
         return Strip(segments)
 
     def _bar(self, r: RequestRow, bar: int) -> list[Segment]:
