@@ -1,6 +1,18 @@
 """Time the explorer's responsiveness on the largest prompt of each trace, headless.
 
     python benchmarks/bench_explorer.py [TRACE ...] [--reps R] [--steps N] [--profile]
+    python benchmarks/bench_explorer.py --open [TRACE ...]
+
+--open (issue 12) times opening each trace, the token cache off, beside
+`tracetui analyze --json --no-cache` on the same file, run first in a subprocess: the app
+runs in-process through `app.run_test(size=(120, 40))` and the figures are seconds from
+create_app: "list" when the loading screen lists the requests (read, not yet tokenized),
+"interactive" when the main screen shows the first request with the causes of the rows on
+screen diagnosed (no worker of the list left), "sessions" when the session figures (`S`) are
+ready too; with the peak RSS of each process (the bench's own is the peak so far: give one
+trace per run to read it per trace). Target: interactive <= 2x analyze. Default
+traces: the 100k chat and 100 MB agent traces of benchmarks/gen_traces.py in
+/tmp/tracetui-bench.
 
 TRACE defaults to the Aider astropy trace (../shared/traces/aider/..., if present) and
 sample_traces/big_prompt.jsonl. The real app runs through `app.run_test(size=(120, 40))`;
@@ -607,13 +619,85 @@ def machine() -> str:
             f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
+OPEN_DEFAULT = (Path("/tmp/tracetui-bench/chat100k-seed0.jsonl"), Path("/tmp/tracetui-bench/agent100-seed0.jsonl"))
+
+
+def _analyze_cli(path: Path) -> tuple[float, float]:
+    """(seconds, peak RSS GiB) of `tracetui analyze --json --no-cache` on `path`."""
+    import resource
+    import subprocess
+
+    code = ("import os, resource, sys, time; from tracetui.cli import main; t = time.perf_counter(); "
+            "fd = os.dup(1); os.dup2(os.open(os.devnull, os.O_WRONLY), 1); rc = main(sys.argv[1:]); "
+            "sys.stdout.flush(); os.dup2(fd, 1); "
+            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, "analyze", "--json", "--no-cache", str(path)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return float(out[-2]), int(out[-1]) / 2**20
+
+
+async def _open_times(path: Path) -> dict[str, float]:
+    from tracetui.app.screens.loading import LoadingScreen
+    from tracetui.core.pipeline import Settings
+
+    marks: dict[str, float] = {}
+    t0 = now()
+    app = create_app(str(path), Settings(cache=False))
+    async with app.run_test(size=SIZE) as pilot:
+        while True:
+            screen = app.screen
+            if "list" not in marks and isinstance(screen, LoadingScreen) and screen.query(RequestList):
+                marks["list"] = now() - t0
+            main = next((s for s in app.screen_stack if isinstance(s, MainScreen)), None)
+            if main is not None and "interactive" not in marks:
+                if main.prompt.doc is not None and not any(
+                        w.group == "causes" and not w.is_finished for w in app.workers):
+                    rl = main.request_list
+                    top = int(rl.scroll_offset.y)
+                    if all(main.data.cause(rl.shown[r]) is not None
+                           for r in range(top, min(len(rl.shown), top + rl.size.height - 1))):
+                        marks["interactive"] = now() - t0
+            if main is not None and "interactive" in marks and main.data.sessions_ready:
+                marks["sessions"] = now() - t0
+                break
+            if app.error_message:
+                raise SystemExit(f"{path}: {app.error_message}")
+            await asyncio.sleep(0.02)
+        await pilot.press("j")  # and it answers
+        await pilot.pause()
+    return marks
+
+
+def open_bench(traces: list[Path]) -> None:
+    import resource
+
+    print(f"{'trace':28} {'requests':>9} {'analyze':>8} {'list':>7} {'interactive':>12} {'ratio':>6} "
+          f"{'sessions':>9} {'RSS analyze':>12} {'RSS app':>8}")
+    for path in traces:
+        t_an, rss_an = _analyze_cli(path)
+        gc.collect()
+        marks = asyncio.run(_open_times(path))
+        rss_app = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        with open(path, "rb") as f:
+            n = sum(1 for _ in f)
+        print(f"{path.name:28} {n:>9,} {t_an:>7.2f}s {marks.get('list', float('nan')):>6.2f}s "
+              f"{marks['interactive']:>11.2f}s {marks['interactive'] / t_an:>5.2f}x {marks['sessions']:>8.2f}s "
+              f"{rss_an:>10.2f}Gi {rss_app:>6.2f}Gi")
+        sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("traces", nargs="*", type=Path)
+    p.add_argument("--open", action="store_true", help="time opening each trace beside `tracetui analyze`")
     p.add_argument("--reps", type=int, default=5, help="repetitions of each selection / G / g (default 5)")
     p.add_argument("--steps", type=int, default=200, help="pagedown (max) and down presses (default 200)")
     p.add_argument("--profile", action="store_true", help="profile the slowest path even within budget")
     args = p.parse_args(argv)
+    if args.open:
+        print(machine())
+        open_bench(args.traces or [t for t in OPEN_DEFAULT if t.exists()])
+        return 0
     traces = args.traces or [t for t in (ASTROPY, BIG_PROMPT) if t.exists()]
     if not traces:
         p.error("no trace given and no default trace found")

@@ -506,7 +506,7 @@ async def test_q_quits():
 async def test_escape_on_the_loading_screen_cancels(monkeypatch):
     started = threading.Event()
 
-    def slow_load(path, settings, *, progress=None, cancel=None):
+    def slow_load(path, settings, *, progress=None, cancel=None, on_read=None):
         started.set()
         assert cancel is not None
         while not cancel.wait(0.01):
@@ -530,7 +530,7 @@ async def test_q_on_the_loading_screen_stops_the_load(monkeypatch):
     (which would otherwise keep the process alive until the whole trace is loaded)."""
     started, stopped = threading.Event(), threading.Event()
 
-    def slow_load(path, settings, *, progress=None, cancel=None):
+    def slow_load(path, settings, *, progress=None, cancel=None, on_read=None):
         started.set()
         assert cancel is not None
         if cancel.wait(30):
@@ -548,57 +548,95 @@ async def test_q_on_the_loading_screen_stops_the_load(monkeypatch):
     assert app.error_message is None
 
 
-async def test_the_diagnose_stage_is_cancelled_too(monkeypatch):
-    """The load's cancel event reaches core.diagnose.diagnose (its `cancel` argument)."""
-    started, stopped = threading.Event(), threading.Event()
+async def test_requests_are_listed_before_the_analysis_ends(monkeypatch):
+    """The reader's requests show in the loading screen (characters, no figures) while the
+    load goes on; the cursor moved there is where the main screen opens; Escape still cancels."""
+    from tracetui.core.pipeline import load as real_load
 
-    def slow_diagnose(loaded, byte_lengths=None, cancel=None):
-        started.set()
-        assert cancel is not None
-        if cancel.wait(30):
-            stopped.set()
-        raise AnalysisCancelled()
+    listed, go = threading.Event(), threading.Event()
 
-    monkeypatch.setattr(loading_module, "diagnose", slow_diagnose)
-    app = create_app(OPENCODE)
+    def held_load(path, settings, *, progress=None, cancel=None, on_read=None):
+        def read(trace):
+            on_read(trace)
+            listed.set()
+            go.wait(30)
+
+        return real_load(path, settings, progress=progress, cancel=cancel, on_read=read)
+
+    monkeypatch.setattr(loading_module, "load", held_load)
+    app = create_app(TWO_SESSIONS)
     async with app.run_test(size=SIZE) as pilot:
-        while not started.is_set():
+        while not listed.is_set():
             await asyncio.sleep(0.01)
+        for _ in range(50):
+            await pilot.pause()
+            if app.screen.query(RequestList):
+                break
         assert isinstance(app.screen, LoadingScreen)
+        rl = app.screen.query_one(RequestList)
+        assert len(rl.shown) == 16 and rl.data.rows[3].pending and rl.data.rows[3].input_chars > 0
+        header = "".join(seg.text for seg in rl.render_line(0))
+        assert "chars" in header
+        row = "".join(seg.text for seg in rl._draw_row(rl.data.rows[3], False))
+        assert f"{rl.data.rows[3].input_chars:,}" in row and "…" in row
+        await press(pilot, "j", "j", "j")
+        assert rl.selected == 3
+        go.set()
+        await ready(pilot)
+        ms = main_screen(app)
+        assert ms.request_list.selected == 3 and ms.prompt.doc.index == 3
+
+
+async def test_escape_while_the_requests_are_listed_cancels(monkeypatch):
+    from tracetui.core.pipeline import load as real_load
+
+    listed = threading.Event()
+
+    def held_load(path, settings, *, progress=None, cancel=None, on_read=None):
+        def read(trace):
+            on_read(trace)
+            listed.set()
+            cancel.wait(30)
+
+        return real_load(path, settings, progress=progress, cancel=cancel, on_read=read)
+
+    monkeypatch.setattr(loading_module, "load", held_load)
+    app = create_app(TWO_SESSIONS)
+    async with app.run_test(size=SIZE) as pilot:
+        while not listed.is_set():
+            await asyncio.sleep(0.01)
+        await pilot.pause()
         await pilot.press("escape")
         await pilot.pause()
-    assert stopped.wait(5)
     assert app.return_code == 130 and app.error_message is None
 
 
-async def test_breaks_and_sessions_are_computed_once_while_loading(monkeypatch):
-    """diagnose runs once, in the loading worker; the session table (`S`) finds its rows
-    computed there too, and never replays sessions on the UI thread."""
+async def test_breaks_are_diagnosed_when_shown_and_sessions_off_the_ui_thread(monkeypatch):
+    """No whole-trace diagnose in the app: the breaks computed are those of the rows on screen
+    and of the request shown; the session table (`S`) finds its rows computed in a worker and
+    never replays sessions on the UI thread."""
     import tracetui.core.diagnose as diagnose_module
 
-    calls = []
-    real = diagnose_module.diagnose
+    def no_diagnose(*args, **kwargs):
+        raise AssertionError("the whole trace diagnosed")
+
+    threads = []
+    real = diagnose_module.session_stats
 
     def counting(*args, **kwargs):
-        calls.append(threading.current_thread())
+        threads.append(threading.current_thread())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(loading_module, "diagnose", counting)
-    monkeypatch.setattr(diagnose_module, "diagnose", counting)  # what ExplorerData.breaks would call
+    monkeypatch.setattr(diagnose_module, "diagnose", no_diagnose)
+    monkeypatch.setattr(diagnose_module, "session_stats", counting)
     app = create_app(TWO_SESSIONS)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         ms = main_screen(app)
-        assert len(calls) == 1 and calls[0] is not threading.main_thread()
-        assert {"breaks", "sessions"} <= set(vars(ms.data))
-
-        def no_replay(loaded):
-            raise AssertionError("session_stats on the UI thread")
-
-        monkeypatch.setattr(diagnose_module, "session_stats", no_replay)
+        assert ms.data.sessions_ready and len(threads) == 1 and threads[0] is not threading.main_thread()
         await press(pilot, "d", "escape", "S")
         assert app.screen.query_one(DataTable).row_count == 3
-        assert len(calls) == 1
+        assert len(threads) == 1
 
 
 async def test_warnings_modal_is_dismissed_with_enter():

@@ -952,3 +952,108 @@ def test_timestamps_out_of_file_order_warn(tmp_path):
     one = load_records(tmp_path, [{"input": "a", "timestamp": 5}, {"input": "b", "timestamp": 4}], name="one.jsonl")
     assert one.trace.warnings == ("1 request has a timestamp earlier than a line above (first: line 2); "
                                   "requests are replayed in file order",)
+
+
+# --------------------------------------------------------------------------- scale: on demand, one pass
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from tracetui.core.diagnose import Diagnosis, char_at  # noqa: E402
+from tracetui.core.document import char_offsets  # noqa: E402
+from tracetui.core.engines.study import analyze  # noqa: E402
+
+_PIECES = ["system: be brief.\n", "user: hi\n", "user: é ünï 😀\n", "assistant: ok\n", "<|im_end|>\n",
+           "tool: ls -la\n", "The quick brown fox. ", "12:30 ", "\n", "x"]
+
+
+def _records(draw_turns):
+    """Sessions of chat turns built from shared pieces: prompts extend, edit or reorder earlier
+    ones, so that every cause (and cross-session sharing) comes up."""
+    records, history = [], {}
+    for session, pieces, output, keep in draw_turns:
+        before = history.get(session, "")
+        text = (before[:len(before) * keep // 4] if keep < 4 else before) + "".join(_PIECES[k] for k in pieces)
+        out = "".join(_PIECES[k] for k in output)
+        history[session] = text + out
+        records.append({"session_id": session, "input": text, "output": out})
+    return records
+
+
+_TURNS = st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]), st.lists(st.integers(0, len(_PIECES) - 1),
+                                                                          max_size=5),
+                            st.lists(st.integers(0, len(_PIECES) - 1), max_size=2), st.integers(0, 4)),
+                  min_size=1, max_size=12)
+
+
+def _load_tmp(records):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        return load_records(Path(d), records)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_TURNS, st.randoms(use_true_random=False))
+def test_diagnosis_on_demand_equals_diagnose_and_is_breaker_is_exact(turns, rnd):
+    """Breaks computed one by one in any order are diagnose()'s, and is_breaker (from the
+    prefix hit and the texts at the break only) agrees with the full diagnosis."""
+    loaded = _load_tmp(_records(turns))
+    full = diagnose(loaded)
+    d = Diagnosis(loaded)
+    cheap = [d.is_breaker(i) for i in range(len(d))]
+    assert cheap == [b.is_breaker for b in full]
+    order = list(range(len(full)))
+    rnd.shuffle(order)
+    for i in order:
+        assert d[i] == full[i]
+    for i in order:
+        nxt = d.next_breaker(i, 1)
+        breakers = [k for k in range(len(full)) if cheap[k]]
+        assert nxt == (None if not breakers else next((k for k in breakers if k > i), breakers[0]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40), st.lists(st.integers(0, 9), max_size=30), st.lists(st.integers(0, 6), min_size=10,
+                                                                                  max_size=10))
+def test_char_at_is_char_offsets(text, tokens, lengths):
+    """A token's character from byte-length sums, as document.char_offsets places it, whatever
+    the text (non-ASCII, lone surrogates) and whether or not the tokens spell it."""
+    toks = np.asarray(tokens, dtype=np.uint32)
+    bl = np.asarray(lengths, dtype=np.int64)
+    full = char_offsets(text, toks, bl)
+    assert [char_at(text, toks, k, bl) for k in range(len(toks) + 2)] == list(full) + [len(text)]
+
+
+def _session_stats_reference(loaded):
+    """The per-session replays session_stats replaced: each session analysed on its own."""
+    from collections import defaultdict
+
+    a = loaded.analysis
+    members = defaultdict(list)
+    for i, r in enumerate(loaded.trace.requests):
+        members[r.session_id].append(i)
+    out = []
+    for sid, idx in members.items():
+        ix = np.asarray(idx)
+        own = analyze([loaded.inputs[i] for i in idx], [loaded.outputs[i] for i in idx], pool_sizes=["unlimited"],
+                      chunk_size=a.chunk_size)
+        out.append((sid, len(idx), int(a.input_lens[ix].sum()), int(a.unlimited.prefix_hits[ix].sum()),
+                    int(a.unlimited.substring_hits[ix].sum()), int(a.combined_hits[ix].sum()),
+                    int(own.unlimited.prefix_hits.sum()), int(own.unlimited.substring_hits.sum())))
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_TURNS, st.sampled_from([1, 2, 4, 16]))
+def test_session_stats_in_one_replay_equal_each_session_replayed(turns, chunk):
+    """Within-session figures from one replay over (session, token) ids are those of each
+    session replayed on its own, for any chunk size."""
+    import dataclasses
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "t.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in _records(turns)), encoding="utf-8")
+        loaded = load(str(path), Settings(chunk_size=chunk))
+    got = [dataclasses.astuple(s) for s in session_stats(loaded)]
+    assert got == _session_stats_reference(loaded)
