@@ -1057,3 +1057,45 @@ def test_session_stats_in_one_replay_equal_each_session_replayed(turns, chunk):
         loaded = load(str(path), Settings(chunk_size=chunk))
     got = [dataclasses.astuple(s) for s in session_stats(loaded)]
     assert got == _session_stats_reference(loaded)
+
+
+def _resync_reference(new: str, old: str, c: int):
+    """_resync's definition, with the whole difflib diff of the windows."""
+    import difflib
+
+    from tracetui.core.diagnose import _ANCHOR, _ANCHOR_STEPS
+
+    old_end = min(len(old), c + 512)
+    if old_end <= c:
+        return len(new) - c, 0
+    new_end = min(len(new), c + 1024)
+    need = min(12, old_end - c)
+    old_w, new_w = old[c: old_end], new[c: new_end]
+    for b, a, size in difflib.SequenceMatcher(None, old_w, new_w, autojunk=False).get_matching_blocks():
+        if size >= need or (size and b + size == len(old_w) and c + b + size == len(old)):
+            return a, b
+    for b in _ANCHOR_STEPS:
+        anchor = old[c + b: c + b + _ANCHOR]
+        if len(anchor) < 16:
+            return None
+        pos = new.find(anchor, c)
+        if pos >= 0:
+            return pos - c, b
+    return None
+
+
+_WORDS = st.text(alphabet="ab c\n", max_size=40)
+
+
+@settings(max_examples=250, deadline=None)
+@given(st.lists(_WORDS, min_size=1, max_size=30), st.lists(_WORDS, max_size=30), st.integers(0, 60),
+       st.integers(0, 3))
+def test_resync_is_the_first_difflib_block(old_parts, new_parts, c, repeat):
+    """_resync (longest matches found with str.find, the diff only for a short last block) gives
+    what the whole difflib diff of the windows gives, short and long windows alike."""
+    from tracetui.core.diagnose import _resync
+
+    old = "".join(old_parts) * (1 + repeat * 8)
+    new = "".join(new_parts + old_parts[len(old_parts) // 2:]) * (1 + repeat * 4)
+    c = min(c, len(old), len(new))
+    assert _resync(new, old, c) == _resync_reference(new, old, c)

@@ -48,7 +48,6 @@ _ANCHOR = 96  # characters of the source compared to find where the texts meet a
 _ANCHOR_STEPS = (0, 16, 64, 256, 1024, 4096, 16384)
 _OLD_WINDOW, _NEW_WINDOW = 512, 1024  # characters after the break compared for a small edit
 _MEET = 12  # characters the texts must agree on to have met again
-_SMALL_WINDOW = 64  # a source window shorter than this is simply diffed
 
 _MARKERS = re.compile(
     r"<\|im_start\|>[a-z_]*\n?|<\|start_header_id\|>[a-z_]*<\|end_header_id\|>|<\|[^|<>\n]{1,64}\|>|\[/?INST\]|</?s>|<<?/?SYS>>?|</?(?:system|user|assistant|tool|human|ai)>|"
@@ -234,8 +233,9 @@ def _resync(new: str, old: str, c: int) -> tuple[int, int] | None:
     """Where the texts meet again after the break at c: (chars added, chars removed).
 
     Small edits are found in a local window: the first block of at least 12 equal characters
-    of `difflib.SequenceMatcher(None, old[c:c+512], new[c:c+1024]).get_matching_blocks()`
-    (or a shorter block ending the source's text). Large insertions (a repo map, a summary)
+    (fewer when the window is shorter) of `difflib.SequenceMatcher(None, old[c:c+512],
+    new[c:c+1024], autojunk=False).get_matching_blocks()` (or, when there is none, a shorter
+    block ending the source's text), found without the whole diff. Large insertions (a repo map, a summary)
     are found by looking for an anchor of the source's text further on in the request.
     """
     old_end = min(len(old), c + _OLD_WINDOW)
@@ -243,27 +243,26 @@ def _resync(new: str, old: str, c: int) -> tuple[int, int] | None:
         return len(new) - c, 0
     new_end = min(len(new), c + _NEW_WINDOW)
     need = min(_MEET, old_end - c)
-    if old_end - c >= _SMALL_WINDOW:
-        # That first block without the full diff: difflib's blocks come from the longest match
-        # of the windows, then recursively from the longest matches left and right of it. So
-        # the first block of >= `need` characters is the longest match of the part left of
-        # the previous one, for as long as that is still >= `need` long.
-        found = None
-        hi_old, hi_new = old_end, new_end
-        while True:
-            b, a, k = _longest_match(old, new, c, hi_old, c, hi_new, need)
-            if k < need:
-                break
-            found, hi_old, hi_new = (a - c, b - c), b, a
-        if found is not None:
-            return found
-    if old_end - c < _SMALL_WINDOW or old_end == len(old):
-        # A short window, or one without a 12-character match where a shorter block that
-        # ends the source's text may still count: the diff itself (rare, or small).
+    # That first block without the full diff: difflib's blocks come from the longest match of
+    # the windows, then recursively from the longest matches left and right of it. So the
+    # first block of >= `need` characters is the longest match of the part left of the
+    # previous one, for as long as that is still >= `need` long.
+    found = None
+    hi_old, hi_new = old_end, new_end
+    while True:
+        b, a, k = _longest_match(old, new, c, hi_old, c, hi_new, need)
+        if k < need:
+            break
+        found, hi_old, hi_new = (a - c, b - c), b, a
+    if found is not None:
+        return found
+    if old_end == len(old):
+        # No 12-character match, but a shorter block that ends the source's text may still
+        # count (it is difflib's last block, which only the whole diff gives): rare.
         old_w, new_w = old[c: old_end], new[c: new_end]
         sm = difflib.SequenceMatcher(None, old_w, new_w, autojunk=False)
         for b, a, size in sm.get_matching_blocks():
-            if size >= need or (size and b + size == len(old_w) and c + b + size == len(old)):
+            if size and b + size == len(old_w):
                 return a, b
     for b in _ANCHOR_STEPS:
         anchor = old[c + b: c + b + _ANCHOR]
