@@ -1099,3 +1099,14 @@ def test_resync_is_the_first_difflib_block(old_parts, new_parts, c, repeat):
     new = "".join(new_parts + old_parts[len(old_parts) // 2:]) * (1 + repeat * 4)
     c = min(c, len(old), len(new))
     assert _resync(new, old, c) == _resync_reference(new, old, c)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="abcd\n", max_size=40), st.text(alphabet="abcd\n", max_size=60), st.integers(0, 8))
+def test_resync_on_short_texts_finds_difflib_last_block(old, new, c):
+    """Short, unlike texts: mostly no 12-character block, so the block ending the source's
+    text (difflib's last, found along the right edge of its recursion) decides."""
+    from tracetui.core.diagnose import _resync
+
+    c = min(c, len(old), len(new))
+    assert _resync(new, old, c) == _resync_reference(new, old, c)

@@ -257,13 +257,23 @@ def _resync(new: str, old: str, c: int) -> tuple[int, int] | None:
     if found is not None:
         return found
     if old_end == len(old):
-        # No 12-character match, but a shorter block that ends the source's text may still
-        # count (it is difflib's last block, which only the whole diff gives): rare.
+        # No 12-character match, but a shorter block that ends the source's text still counts:
+        # if it is difflib's last block. That one is on the right edge of difflib's recursion
+        # (each longest match, then the longest match right of it, while there is one), and
+        # without junk no two blocks are adjacent (either would extend the other), so none
+        # merges into it: a few longest-match calls instead of the whole diff.
         old_w, new_w = old[c: old_end], new[c: new_end]
         sm = difflib.SequenceMatcher(None, old_w, new_w, autojunk=False)
-        for b, a, size in sm.get_matching_blocks():
-            if size and b + size == len(old_w):
-                return a, b
+        lo_old = lo_new = 0
+        last = None
+        while lo_old < len(old_w) and lo_new < len(new_w):
+            b, a, size = sm.find_longest_match(lo_old, len(old_w), lo_new, len(new_w))
+            if not size:
+                break
+            last = (b, a, size)
+            lo_old, lo_new = b + size, a + size
+        if last is not None and last[0] + last[2] == len(old_w):
+            return last[1], last[0]
     for b in _ANCHOR_STEPS:
         anchor = old[c + b: c + b + _ANCHOR]
         if len(anchor) < 16:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.segment import Segment
 from rich.style import Style
 from textual import work
@@ -102,8 +104,9 @@ class RequestList(ScrollView, can_focus=True):
     def __init__(self, data: ExplorerData | PendingData, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.data = data
-        self.shown: list[int] = list(range(len(data)))
-        """Indices of the requests shown (all, or one session's)."""
+        self.shown: Sequence[int] = range(len(data))
+        """Indices of the requests shown: all (a range: `in` and `index` in O(1), for a million
+        rows), or one session's (a list)."""
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
         self._longest = data.rows.longest
         self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
@@ -114,11 +117,13 @@ class RequestList(ScrollView, can_focus=True):
     # ---- causes: diagnosed for the rows on screen, in a worker; "…" until then
 
     def _want_causes(self) -> None:
+        if isinstance(self.data, PendingData):
+            return  # nothing to diagnose before the analysis
         top = int(self.scroll_offset.y)
         height = self.size.height or self.app.size.height
         wanted = [self.shown[r] for r in range(top, min(len(self.shown), top + height))
                   if self.data.cause(self.shown[r]) is None]
-        if wanted and not isinstance(self.data, PendingData):
+        if wanted:
             self._fill_causes(wanted)
 
     @work(thread=True, exclusive=True, group="causes", exit_on_error=False)
@@ -160,7 +165,7 @@ class RequestList(ScrollView, can_focus=True):
 
     def set_visible(self, indices: list[int]) -> None:
         current = self.selected
-        self.shown = indices or list(range(len(self.data)))
+        self.shown = indices or range(len(self.data))
         self._cache.clear()
         self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
         if current in self.shown:
