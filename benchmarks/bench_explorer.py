@@ -668,13 +668,13 @@ async def _open_times(path: Path) -> dict[str, float]:
     return marks
 
 
-def open_bench(traces: list[Path]) -> None:
+def open_bench(traces: list[Path], analyze: bool = True) -> None:
     import resource
 
     print(f"{'trace':28} {'requests':>9} {'analyze':>8} {'list':>7} {'interactive':>12} {'ratio':>6} "
           f"{'sessions':>9} {'RSS analyze':>12} {'RSS app':>8}")
     for path in traces:
-        t_an, rss_an = _analyze_cli(path)
+        t_an, rss_an = _analyze_cli(path) if analyze else (float("nan"), float("nan"))
         gc.collect()
         marks = asyncio.run(_open_times(path))
         rss_app = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -690,13 +690,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("traces", nargs="*", type=Path)
     p.add_argument("--open", action="store_true", help="time opening each trace beside `tracetui analyze`")
+    p.add_argument("--no-analyze", action="store_true", help="with --open: the app only (a 1 GB trace)")
     p.add_argument("--reps", type=int, default=5, help="repetitions of each selection / G / g (default 5)")
     p.add_argument("--steps", type=int, default=200, help="pagedown (max) and down presses (default 200)")
     p.add_argument("--profile", action="store_true", help="profile the slowest path even within budget")
     args = p.parse_args(argv)
     if args.open:
         print(machine())
-        open_bench(args.traces or [t for t in OPEN_DEFAULT if t.exists()])
+        open_bench(args.traces or [t for t in OPEN_DEFAULT if t.exists()], not args.no_analyze)
         return 0
     traces = args.traces or [t for t in (ASTROPY, BIG_PROMPT) if t.exists()]
     if not traces:

@@ -98,7 +98,7 @@ class MainScreen(Screen):
             self.request_list.select(self._first)
         self._show_request(self._first)
         self._refresh_legend()
-        self.call_after_refresh(self._sessions)
+        self._sessions()
 
     @work(thread=True, exclusive=True, group="sessions", exit_on_error=False)
     def _sessions(self) -> None:

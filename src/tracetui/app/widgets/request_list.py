@@ -112,7 +112,8 @@ class RequestList(ScrollView, can_focus=True):
         self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._want_causes)
+        # At once, not after the first frame: a test waiting for the workers finds this one.
+        self._want_causes()
 
     # ---- causes: diagnosed for the rows on screen, in a worker; "…" until then
 
