@@ -742,11 +742,14 @@ def session_stats(loaded: Loaded, cancel: threading.Event | None = None) -> list
     ids: dict[Any, int] = {}
     sid = np.fromiter((ids.setdefault(r.session_id, len(ids)) for r in reqs), dtype=np.int64, count=n)
     keys = list(ids)
+    scale = 1
     if len(keys) <= 1:
         own = a  # the session is the whole trace: reuse within it is all the reuse
     else:
-        own = analyze(*_session_tokens(loaded, sid), pool_sizes=["unlimited"], chunk_size=a.chunk_size,
-                      cancel=cancel)
+        # A hashed trace's stores hold one id per block, replayed a block at a time (chunk 1)
+        # and counted back in tokens, as blockstudy.analyze_hashed does for the whole trace.
+        chunk, scale = (1, loaded.trace.block_size) if loaded.trace.hashed else (a.chunk_size, 1)
+        own = analyze(*_session_tokens(loaded, sid), pool_sizes=["unlimited"], chunk_size=chunk, cancel=cancel)
     k = len(keys)
     requests = np.bincount(sid, minlength=k)
 
@@ -756,7 +759,8 @@ def session_stats(loaded: Loaded, cancel: threading.Event | None = None) -> list
         return np.bincount(sid, weights=w, minlength=k).round().astype(np.int64).tolist()
 
     cols = [per_session(x) for x in (a.input_lens, a.unlimited.prefix_hits, a.unlimited.substring_hits,
-                                     a.combined_hits, own.unlimited.prefix_hits, own.unlimited.substring_hits)]
+                                     a.combined_hits, own.unlimited.prefix_hits * scale,
+                                     own.unlimited.substring_hits * scale)]
     return [SessionStats(keys[s], int(requests[s]), *(c[s] for c in cols)) for s in range(k)]
 
 
