@@ -230,9 +230,9 @@ class RequestList(ScrollView, can_focus=True):
                 style = self.get_component_rich_style("request-list--header")
                 cols, bar = self.columns
                 pending = isinstance(self.data, PendingData)  # characters until tokens are counted
-                text = " ".join((("chars" if pending and name == "input" else name).ljust(w) if name in LEFT
-                                 else ("chars" if pending and name == "input" else name).rjust(w))
-                                for name, w in cols) + " " + "cache reuse"[:bar].ljust(bar)
+                labels = [("chars" if pending and name == "input" else name, name, w) for name, w in cols]
+                text = " ".join(label.ljust(w) if name in LEFT else label.rjust(w)
+                                for label, name, w in labels) + " " + "cache reuse"[:bar].ljust(bar)
                 strip = Strip([Segment(text, style)]).crop(sx, sx + width).extend_cell_length(width, style)
                 self._cache[key] = strip
             return strip
