@@ -148,7 +148,7 @@ def test_heatmap_steps(snap_compare, monkeypatch, name):
 
 def test_each_chart_series_has_its_own_marker_without_colour():
     """NO_COLOR or a pipe: the two curves differ by glyph (half blocks vs dots), not only by colour."""
-    from tracetui import charts
+    from tracetui.report import charts
     from tracetui.core.pipeline import Settings, load
 
     a = load(str(OPENCODE), Settings()).analysis

@@ -40,7 +40,7 @@ from tracetui.app.screens.loading import LoadingScreen
 from tracetui.app.screens.main import MainScreen
 from tracetui.app.screens.sessions import SessionsScreen
 from tracetui.app.screens.warnings import WarningsScreen
-from tracetui.cli import main
+from tracetui.report.cli import main
 from tracetui.core.display import MARKS, display_lines, display_text, json_safe
 
 from .conftest import press, ready

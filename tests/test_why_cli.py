@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tracetui.cli import main
+from tracetui.report.cli import main
 from .paths import REPO, sample
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -185,14 +185,14 @@ def test_render_why_text_golden():
     """render_why on two_sessions.jsonl, 100 columns, no colour."""
     from rich.console import Console
 
-    from tracetui.core.diagnose import diagnose
-    from tracetui.core.pipeline import Settings, load
-    from tracetui.why import render_why
+    from tracetui.core.pipeline import Settings
+    from tracetui.core.result import build
+    from tracetui.report.why import render_why
 
-    loaded = load(str(sample("two_sessions.jsonl")), Settings())
+    result = build(str(sample("two_sessions.jsonl")), Settings())
     buf = io.StringIO()
     console = Console(file=buf, width=100, color_system=None, force_terminal=False, legacy_windows=False)
-    render_why(console, loaded, diagnose(loaded))
+    render_why(console, result)
     assert_golden("why_two_sessions.txt", buf.getvalue())
 
 
