@@ -722,7 +722,7 @@ def test_serve_gives_each_tab_every_setting(argv):
     """Each browser tab of `tracetui serve` runs `tracetui TRACE <options>`: those options give
     back the settings serve was started with, every one of them."""
     from tracetui.app.run import explorer_options
-    from tracetui.cli import build_parser, settings_from
+    from tracetui.report.cli import build_parser, settings_from
 
     main, sub = build_parser()
     asked, _ = settings_from(sub["serve"].parse_args(["t.jsonl", *argv]))
