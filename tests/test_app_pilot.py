@@ -404,7 +404,7 @@ def test_long_curves_are_decimated_and_drawn_the_same(monkeypatch):
 
     import numpy as np
 
-    from tracetui import charts
+    from tracetui.report import charts
 
     rng = np.random.default_rng(7)
     n = 20_000

@@ -19,6 +19,7 @@ import numpy as np
 from .display import display_text
 from .document import PromptDocument
 from .pipeline import Loaded
+from .result import TraceResult
 
 _DOC_CACHE = 12
 SEARCH_LIMIT = 100_000
@@ -122,21 +123,23 @@ class Match:
 
 
 class ExplorerData:
-    """Everything the explorer shows about a loaded trace (thread-safe, lazily computed)."""
+    """Everything the explorer shows about a loaded trace (thread-safe, lazily computed).
 
-    def __init__(self, loaded: Loaded) -> None:
+    Over the trace's TraceResult, the object the headless report reads too: the breaks,
+    sessions and provider usage come from it, computed once for both."""
+
+    def __init__(self, source: TraceResult | Loaded) -> None:
+        self.result = source if isinstance(source, TraceResult) else TraceResult(source)
+        loaded = self.result.loaded
         self.loaded = loaded
         self.trace = loaded.trace
         self.analysis = loaded.analysis
-        self.byte_lengths = loaded.tokenizer.byte_lengths()
+        self.byte_lengths = self.result.byte_lengths
         self._docs: OrderedDict[int, PromptDocument] = OrderedDict()
         self._lock = threading.Lock()
-        self._sessions_lock = threading.Lock()
         self.rows = Rows(self.trace, self.analysis)  # row building (scaleapp)
-        if not self.hashed:  # nothing computed until asked for: set now, so that no two threads make two
-            from .diagnose import Diagnosis
-
-            self.__dict__["breaks"] = Diagnosis(loaded, self.byte_lengths)
+        if not self.hashed:  # each break computed when shown (core.diagnose.Diagnosis)
+            self.__dict__["breaks"] = self.result.diagnosis
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -144,12 +147,9 @@ class ExplorerData:
     @cached_property
     def breaks(self):
         """Why each request's prefix broke (see core.diagnose): a text trace's are computed
-        when asked for (core.diagnose.Diagnosis), a hashed trace's all at once (cheap)."""
-        from .diagnose import Diagnosis, diagnose
-
-        if self.hashed:
-            return diagnose(self.loaded)
-        return Diagnosis(self.loaded, self.byte_lengths)
+        when asked for (core.diagnose.Diagnosis, set in __init__), a hashed trace's all at once
+        (cheap), as the headless report has them (TraceResult.breaks)."""
+        return self.result.breaks
 
     def cause(self, i: int) -> str | None:
         """Request i's cause if its break is computed already, else None (never computes)."""
@@ -185,43 +185,27 @@ class ExplorerData:
 
     @property
     def sessions(self):
-        """Per-session figures (core.diagnose.session_stats: one replay of the trace), computed
-        once: a second thread asking meanwhile waits for the first's."""
-        got = self.__dict__.get("_sessions")
-        if got is None:
-            with self._sessions_lock:
-                got = self.__dict__.get("_sessions")
-                if got is None:
-                    from .diagnose import session_stats
-
-                    got = self.__dict__["_sessions"] = session_stats(self.loaded)
-        return got
+        """Per-session figures (TraceResult.sessions: one replay of the trace), computed once: a
+        second thread asking meanwhile waits for the first's."""
+        return self.result.sessions
 
     @property
     def sessions_ready(self) -> bool:
-        return "_sessions" in self.__dict__
+        return self.result.computed("sessions")
 
     def usage(self, i: int):
         """What the provider reported about request i's prompt cache, or None."""
-        from .diagnose import provider_usage
-
-        return provider_usage(self.trace.requests[i].usage, i)
+        return self.result.request_usage(i)
 
     @cached_property
     def provider_rate(self) -> float | None:
         """Cached / prompt tokens over the requests that carry provider usage."""
-        from .diagnose import provider_totals
-
-        prompt, cached, _ = provider_totals(self.loaded)
-        return cached / prompt if prompt else None
+        return self.result.provider_rate
 
     @cached_property
     def warnings(self) -> tuple[str, ...]:
         """What the reader repaired, and whose provider usage was ignored (the explorer shows usage)."""
-        from .diagnose import usage_warning
-
-        usage = usage_warning(self.loaded)
-        return self.trace.warnings + ((usage,) if usage else ())
+        return self.result.warnings()
 
     def breaker_indices(self) -> list[int]:
         """Requests whose prefix broke (everything but appends), in trace order."""

@@ -112,7 +112,7 @@ class LoadingScreen(Screen):
             self._progress("finish", 0, 1)
             data = ExplorerData(loaded)
             # What the main screen reads at once, computed here, off the UI thread. Breaks are
-            # diagnosed when shown, session figures when asked for (`S`).
+            # diagnosed when shown, the session figures in the background once the main screen is up.
             data.provider_rate  # noqa: B018
             data.warnings  # noqa: B018
             data.bounded_pool  # noqa: B018
