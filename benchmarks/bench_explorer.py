@@ -648,6 +648,7 @@ async def _open_times(path: Path) -> dict[str, float]:
             screen = app.screen
             if "list" not in marks and isinstance(screen, LoadingScreen) and screen.query(RequestList):
                 marks["list"] = now() - t0
+                print(f"  {path.name}: listed at {marks['list']:.2f}s", file=sys.stderr, flush=True)
             main = next((s for s in app.screen_stack if isinstance(s, MainScreen)), None)
             if main is not None and "interactive" not in marks:
                 if main.prompt.doc is not None and not any(
@@ -657,6 +658,8 @@ async def _open_times(path: Path) -> dict[str, float]:
                     if all(main.data.cause(rl.shown[r]) is not None
                            for r in range(top, min(len(rl.shown), top + rl.size.height - 1))):
                         marks["interactive"] = now() - t0
+                        print(f"  {path.name}: interactive at {marks['interactive']:.2f}s", file=sys.stderr,
+                              flush=True)
             if main is not None and "interactive" in marks and main.data.sessions_ready:
                 marks["sessions"] = now() - t0
                 break
