@@ -89,6 +89,7 @@ def test_piped_trace_under_a_real_terminal():
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     out = b""
     sent = False
+    pressed = 0.0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         ready_fds, _, _ = select.select([fd], [], [], 0.2)
@@ -100,10 +101,14 @@ def test_piped_trace_under_a_real_terminal():
             if not chunk:
                 break
             out += chunk
-        if not sent and b"<stdin>" in out and b"sess" in out:
+        # The main screen's header ("12 req · 1 sess"), not the loading screen's early list
+        # (whose "session" column would match "sess"); then q once j has shown request 1 (a
+        # q right behind j could quit before the frame showing it is written).
+        if not pressed and b"<stdin>" in out and b"12 req" in out:
             time.sleep(0.5)
             os.write(fd, b"j")
-            time.sleep(0.5)
+            pressed, mark = time.monotonic(), len(out)
+        elif pressed and not sent and (b"#1" in out[mark:] or time.monotonic() - pressed > 20):
             os.write(fd, b"q")
             sent = True
     _, status = os.waitpid(pid, 0)
