@@ -627,7 +627,7 @@ def _analyze_cli(path: Path) -> tuple[float, float]:
     import resource
     import subprocess
 
-    code = ("import os, resource, sys, time; from tracetui.cli import main; t = time.perf_counter(); "
+    code = ("import os, resource, sys, time; from tracetui.report.cli import main; t = time.perf_counter(); "
             "fd = os.dup(1); os.dup2(os.open(os.devnull, os.O_WRONLY), 1); rc = main(sys.argv[1:]); "
             "sys.stdout.flush(); os.dup2(fd, 1); "
             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
