@@ -649,7 +649,7 @@ async def _open_times(path: Path) -> dict[str, float]:
             if "list" not in marks and isinstance(screen, LoadingScreen) and screen.query(RequestList):
                 marks["list"] = now() - t0
                 print(f"  {path.name}: listed at {marks['list']:.2f}s", file=sys.stderr, flush=True)
-            main = next((s for s in app.screen_stack if isinstance(s, MainScreen)), None)
+            main = next((s for s in app.screen_stack if isinstance(s, MainScreen) and s.query(PromptView)), None)
             if main is not None and "interactive" not in marks:
                 if main.prompt.doc is not None and not any(
                         w.group == "causes" and not w.is_finished for w in app.workers):

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Label, ProgressBar
 
@@ -80,7 +81,17 @@ class LoadingScreen(Screen):
         if now - self._last < 0.05 and done < total:
             return  # the UI does not need more than ~20 updates a second
         self._last = now
-        self.app.call_from_thread(self._show_progress, stage, done, total, note)
+        # Posted, not call_from_thread: that waits for the UI to run it, and the UI drawing the
+        # early request list held the load back ~20 times a second.
+        self.post_message(self.Progress(stage, done, total, note))
+
+    class Progress(Message):
+        def __init__(self, stage: str, done: int, total: int, note: str) -> None:
+            super().__init__()
+            self.stage, self.done, self.total, self.note = stage, done, total, note
+
+    def on_loading_screen_progress(self, m: Progress) -> None:
+        self._show_progress(m.stage, m.done, m.total, m.note)
 
     def _show_progress(self, stage: str, done: int, total: int, note: str = "") -> None:
         unit = {"read": "bytes", "tokenize": "requests", "analyze": "pool sizes"}.get(stage, "")
