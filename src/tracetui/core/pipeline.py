@@ -113,15 +113,17 @@ _SLICE_CHARS = 1 << 23
 dropped, so that neither a million small arrays nor a second copy of all tokens exists."""
 
 
-def _slices(reqs) -> list[tuple[int, int]]:
-    out, lo, chars = [], 0, 0
-    for i, r in enumerate(reqs):
-        chars += len(r.input) + len(r.output)
-        if chars >= _SLICE_CHARS or 2 * (i + 1 - lo) >= _SLICE_TEXTS:
+def _slices(trace: Trace) -> list[tuple[int, int]]:
+    in_chars, out_chars = trace.requests.text_lengths()  # columns: no request is read for them
+    chars = (in_chars + out_chars).tolist()
+    out, lo, acc = [], 0, 0
+    for i, c in enumerate(chars):
+        acc += c
+        if acc >= _SLICE_CHARS or 2 * (i + 1 - lo) >= _SLICE_TEXTS:
             out.append((lo, i + 1))
-            lo, chars = i + 1, 0
-    if lo < len(reqs):
-        out.append((lo, len(reqs)))
+            lo, acc = i + 1, 0
+    if lo < len(chars):
+        out.append((lo, len(chars)))
     return out
 
 
@@ -134,9 +136,9 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
     parts: list[np.ndarray] = []
     lengths = np.zeros(2 * n, dtype=np.int64)
     tokens = 0
-    for lo, hi in _slices(reqs):
+    for lo, hi in _slices(trace):
         texts: list[str] = []
-        for r in reqs[lo:hi]:
+        for r in reqs[lo:hi]:  # read in file order, one slice at a time
             texts.append(r.input)
             texts.append(r.output)
 
@@ -176,7 +178,7 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
         tokenizer = load_tokenizer(spec)
     else:
         note = tokenizer_note(tokenizer.name, models)
-    if note and not any(r.model for r in trace.requests) and models and models[0] == _name_model(trace):
+    if note and not any(trace.requests.models()) and models and models[0] == _name_model(trace):
         note += " (model taken from the file name)"
     # A single trace file tokenized before with the same tokenizer and reading options: its
     # tokens come from the on-disk cache (tokencache), else they go into it.
@@ -201,12 +203,7 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
 def trace_models(trace: Trace) -> list[str | None]:
     """The model of every request (from the record or its request body); when no record
     names one, the trace's file name if it starts with a known model ("gpt-5-mini-task1.jsonl")."""
-    models = []
-    for r in trace.requests:
-        m = r.model
-        if m is None and isinstance(r.input_doc, dict) and isinstance(r.input_doc.get("model"), str):
-            m = r.input_doc["model"]
-        models.append(m)
+    models = trace.requests.body_models()
     if not any(models):
         stem = _name_model(trace)
         if tokenizer_for_model(stem) is not None:
@@ -243,13 +240,11 @@ def _hashed_result(name: str, trace: Trace, analysis: Analysis, sizes: tuple[Poo
 def order_warning(trace: Trace) -> str | None:
     """One line when timestamps go back in file order (the replay follows the file, so the
     figures may not be those of the requests as they were sent), else None."""
-    late, latest = [], None
-    for r in trace.requests:
-        if r.timestamp is None:
-            continue
-        if latest is not None and r.timestamp < latest:
-            late.append(r.line)
-        latest = r.timestamp if latest is None else max(latest, r.timestamp)
+    ts = trace.requests.timestamps()
+    known = np.flatnonzero(~np.isnan(ts))
+    t = ts[known]
+    late_at = known[1:][t[1:] < np.maximum.accumulate(t)[:-1]] if len(t) > 1 else known[:0]
+    late = trace.requests.lines()[late_at].tolist()
     if not late:
         return None
     n = "1 request has a timestamp" if len(late) == 1 else f"{len(late)} requests have timestamps"

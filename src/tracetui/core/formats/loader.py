@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
-from ..model import Request, Trace, TraceError
-from ..reader import DEFAULT_MAX_LINE_MB, _line_list, _plural, read_trace
-from . import OUTPUT_ONLY, TEXT_FORMATS, Converter, FormatOptions
+import numpy as np
+
+from ..model import Trace, TraceError
+from ..reader import DEFAULT_MAX_LINE_MB, _line_list, _plural, read_into, reparser
+from ..requeststore import HASHED, Columns, LazyRequests, StoreBuilder
+from . import TEXT_FORMATS, Converter, FormatOptions
 
 __all__ = ["read_traces", "trace_files", "trace_name"]
 
@@ -75,37 +77,41 @@ def read_traces(
     sizes = [_size(f) for f in files]
     total = sum(sizes)
     many = len(files) > 1 or any(os.fsdecode(p) != "-" and os.path.isdir(os.fsdecode(p)) for p in paths)
-    requests: list[Request] = []
+    rows = StoreBuilder()
     warnings: list[str] = []
     recovered: list[int] = []
     skipped: list[int] = []
     bad_utf8 = 0
     done = 0
+    own_sessions: list[tuple[int, int, str]] = []  # files whose records name no session: (rows, name)
     for k, f in enumerate(files):
         convert.file = "<stdin>" if f == "-" else os.path.basename(f)
         convert.file_index = k
         cb = None
         if progress is not None:
             cb = (lambda d, t, base=done: progress(base + d, total or t))
-        t = read_trace(f, progress=cb, cancel=cancel, convert=convert, max_line_mb=max_line_mb)
+        t = read_into(rows, f, progress=cb, cancel=cancel, convert=convert, max_line_mb=max_line_mb)
         done += sizes[k]
-        reqs = list(t.requests)
-        if many and all(r.session_id is None for r in reqs):
-            reqs = [replace(r, session_id=convert.file) for r in reqs]
-        requests.extend(reqs)
+        if many and all(c < 0 for c in rows.session[t.start:t.end]):
+            own_sessions.append((t.start, t.end, convert.file))
         prefix = f"{convert.file}: " if len(files) > 1 else ""
         warnings.extend(prefix + w for w in t.warnings)
         if len(files) == 1:
             recovered, skipped, bad_utf8 = list(t.recovered_lines), list(t.skipped_lines), t.invalid_utf8
         else:
             bad_utf8 += t.invalid_utf8
+    cols = rows.freeze()
+    del rows
+    for start, end, name in own_sessions:
+        cols.session[start:end] = cols.intern(name)
+    keep = np.ones(len(cols), dtype=bool)
     formats = tuple(convert.formats)
     hashed = [f for f in formats if f not in TEXT_FORMATS]
     if hashed and len(hashed) != len(formats):
         # One kind of record per trace (text and block hashes cannot be replayed together):
         # the kind most requests have stays, the others are skipped and named, so a stray
         # line of another trace costs only itself.
-        requests, formats, dropped, warning = _one_kind(requests, formats, many)
+        keep, formats, dropped, warning = _one_kind(cols, formats, many)
         warnings.append(warning)
         if len(files) == 1:
             skipped = sorted(skipped + dropped)
@@ -116,49 +122,56 @@ def read_traces(
             (a, fa), (b, fb) = list(convert.block_sizes.items())[:2]
             raise TraceError(f"hash blocks of different sizes: {a} tokens ({fa}) and {b} ({fb})")
         block_size = next(iter(convert.block_sizes))
-    requests, joined_warning = _join_batch_outputs(requests)
+    partner, joined_warning = _join_batch_outputs(cols, keep)
     if joined_warning:
         warnings.append(joined_warning)
-    if not requests:
+    if not keep.any():
         raise TraceError(f"{trace_name(paths)} has no readable requests (only batch output lines: "
                          "give the batch input file too)")
-    requests = [r if r.index == i else replace(r, index=i) for i, r in enumerate(requests)]
-    return Trace(name=trace_name(paths), requests=tuple(requests), warnings=tuple(warnings),
+    kept = None if keep.all() else np.flatnonzero(keep)
+    if partner is not None and kept is not None:
+        partner = partner[kept]
+    # Text requests are re-read through a converter of their own: the reading one holds the
+    # hash-id table, which nothing needs once the block ids are in the columns.
+    requests = LazyRequests(cols, reparser(Converter(options)), trace_name(paths), kept, partner)
+    return Trace(name=trace_name(paths), requests=requests, warnings=tuple(warnings),
                  recovered_lines=tuple(recovered), skipped_lines=tuple(skipped), invalid_utf8=bad_utf8,
                  formats=formats, block_size=block_size)
 
 
-def _one_kind(requests: list[Request], formats: tuple[str, ...],
-              many: bool) -> tuple[list[Request], tuple[str, ...], list[int], str]:
+def _one_kind(cols: Columns, formats: tuple[str, ...],
+              many: bool) -> tuple[np.ndarray, tuple[str, ...], list[int], str]:
     """Keep the requests of the kind (hashed or text) most requests have, text on a tie."""
-    n_hashed = sum(r.hashed is not None for r in requests)
-    keep_hashed = n_hashed > len(requests) - n_hashed
-    kept = [r for r in requests if (r.hashed is not None) == keep_hashed]
-    dropped = [r.line for r in requests if (r.hashed is not None) != keep_hashed]
+    is_hashed = cols.kind == HASHED
+    n_hashed = int(is_hashed.sum())
+    keep_hashed = n_hashed > len(cols) - n_hashed
+    keep = is_hashed == keep_hashed
+    dropped = cols.line[~keep].tolist()
     kept_formats = tuple(f for f in formats if (f not in TEXT_FORMATS) == keep_hashed)
     other = [f for f in formats if f not in kept_formats]
     where = f"{len(dropped)} line(s) of another trace" if many else \
         f"{_plural(len(dropped), 'line')} ({_line_list(sorted(dropped))})"
     warning = (f"{where} skipped: {', '.join(other)} records among the "
                f"{', '.join(kept_formats)} records of this trace (read them apart)")
-    return kept, kept_formats, dropped, warning
+    return keep, kept_formats, dropped, warning
 
 
-def _join_batch_outputs(requests: list[Request]) -> tuple[list[Request], str]:
-    outputs = {r.request_id: r for r in requests if r.input_doc is OUTPUT_ONLY}
+def _join_batch_outputs(cols: Columns, keep: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """Join each batch output line (kept) to the first batch input line of its custom_id:
+    per row, the row of its output line (or -1), and the rows of output lines dropped from
+    `keep` (in place). The request's missing timestamp is the output line's."""
+    outputs = {cols.request_ids[r]: r for r in cols.output_only if keep[r]}
     if not outputs:
-        return requests, ""
-    out = []
-    for r in requests:
-        if r.input_doc is OUTPUT_ONLY:
-            continue
-        o = outputs.pop(r.request_id, None) if r.request_id is not None else None
-        if o is not None:
-            r = replace(r, output=o.output, usage=r.usage if r.usage is not None else o.usage,
-                        timestamp=r.timestamp if r.timestamp is not None else o.timestamp)
-        out.append(r)
+        return None, ""
+    keep[cols.output_only] = False
+    partner = np.full(len(cols), -1, dtype=np.int64)
+    for row, rid in cols.request_ids.items():  # rows in file order (dict order)
+        if keep[row]:
+            o = outputs.pop(rid, None)
+            if o is not None:
+                partner[row] = o
     warning = f"{len(outputs)} batch output line(s) match no batch input line (custom_id)" if outputs else ""
-    return out, warning
+    return partner, warning
 
 
 def _size(path: str) -> int:
