@@ -37,7 +37,7 @@ __all__ = ["FileSource", "SpoolSource", "StoreBuilder", "Columns", "LazyRequests
 TEXT, HASHED = 0, 1
 _READ_AHEAD = 4 << 20  # bytes read at once by a pass in file order
 _LRU_REQUESTS = 64
-_LRU_CHARS = 32 << 20  # a few huge prompts do not stay in memory for long
+_LRU_CHARS = 16 << 20  # a few huge prompts do not stay in memory for long
 
 
 class FileSource:
@@ -87,36 +87,37 @@ class Columns:
         self.sources = b.sources
         self.strings = b.strings
         self._codes = b._codes
-        self.kind = np.frombuffer(b.kind, dtype=np.int8).copy()
-        self.src = np.frombuffer(b.src, dtype=np.int32).copy()
-        self.off = np.frombuffer(b.off, dtype=np.int64).copy()
-        self.length = np.frombuffer(b.length, dtype=np.int64).copy()
-        self.piece = np.frombuffer(b.piece, dtype=np.int16).copy()
-        self.sub = np.frombuffer(b.sub, dtype=np.int32).copy()
-        self.crc = np.frombuffer(b.crc, dtype=np.uint32).copy()
-        self.line = np.frombuffer(b.line, dtype=np.int64).copy()
-        self.ts = np.frombuffer(b.ts, dtype=np.float64).copy()
-        self.session = np.frombuffer(b.session, dtype=np.int32).copy()
-        self.model = np.frombuffer(b.model, dtype=np.int32).copy()
-        self.body_model = np.frombuffer(b.body_model, dtype=np.int32).copy()
-        self.in_chars = np.frombuffer(b.in_chars, dtype=np.int64).copy()
-        self.out_chars = np.frombuffer(b.out_chars, dtype=np.int64).copy()
+        self.kind = np.frombuffer(b.kind, dtype=np.int8)
+        self.src = np.frombuffer(b.src, dtype=np.int32)
+        self.off = np.frombuffer(b.off, dtype=np.int64)
+        self.length = np.frombuffer(b.length, dtype=np.int64)
+        self.piece = np.frombuffer(b.piece, dtype=np.int16)
+        self.sub = np.frombuffer(b.sub, dtype=np.int32)
+        self.crc = np.frombuffer(b.crc, dtype=np.uint32)
+        self.line = np.frombuffer(b.line, dtype=np.int64)
+        self.ts = np.frombuffer(b.ts, dtype=np.float64)
+        self.session = np.frombuffer(b.session, dtype=np.int32)
+        self.model = np.frombuffer(b.model, dtype=np.int32)
+        self.body_model = np.frombuffer(b.body_model, dtype=np.int32)
+        self.in_chars = np.frombuffer(b.in_chars, dtype=np.int64)
+        self.out_chars = np.frombuffer(b.out_chars, dtype=np.int64)
         self.output_only = b.output_only
         self.request_ids = b.request_ids
         self.hashed_rows = b.hashed_rows
         if b.hashed_rows:
-            self.h_row = np.frombuffer(b.h_row, dtype=np.int64).copy()
-            self.h_ends = np.frombuffer(b.h_ends, dtype=np.int64).copy()
-            self.h_ids = np.frombuffer(b.h_ids, dtype=np.int64).copy()
-            self.h_in = np.frombuffer(b.h_in, dtype=np.int64).copy()
-            self.h_out = np.frombuffer(b.h_out, dtype=np.int64).copy()
-            self.h_full = np.frombuffer(b.h_full, dtype=np.int64).copy()
+            self.h_row = np.frombuffer(b.h_row, dtype=np.int64)
+            self.h_ends = np.frombuffer(b.h_ends, dtype=np.int64)
+            self.h_ids = np.frombuffer(b.h_ids, dtype=np.int64)
+            self.h_in = np.frombuffer(b.h_in, dtype=np.int64)
+            self.h_out = np.frombuffer(b.h_out, dtype=np.int64)
+            self.h_full = np.frombuffer(b.h_full, dtype=np.int64)
         self.h_rid = b.h_rid
 
     def __len__(self) -> int:
         return len(self.kind)
 
     def intern(self, s: str | None) -> int:
+        """The code of `s` in `strings` (-1 for None), added if new (before `seal`)."""
         if s is None:
             return -1
         code = self._codes.get(s)
@@ -124,6 +125,10 @@ class Columns:
             code = self._codes[s] = len(self.strings) - 1
             self.strings.insert(code, s)  # keep None last: code -1 reads it
         return code
+
+    def seal(self) -> None:
+        """Drop the string -> code table (as large as the strings): nothing is added after."""
+        self._codes = {}
 
 
 class StoreBuilder:
@@ -245,6 +250,7 @@ class LazyRequests(Requests):
         """`rows`: the row of each request (default: every row, in order); `partner`: per
         request, the row of the batch output line joined to it, or -1."""
         self._items = ()
+        cols.seal()
         self._cols = cols
         self._rows = rows
         self._partner = partner if partner is not None and (partner >= 0).any() else None
