@@ -40,19 +40,28 @@ _LRU_REQUESTS = 64
 _LRU_CHARS = 16 << 20  # a few huge prompts do not stay in memory for long
 
 
+def _pread(fd: int, n: int, offset: int, lock: threading.Lock) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, offset)
+    with lock:  # no pread (Windows): seek and read, one thread at a time
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, n)
+
+
 class FileSource:
     """A regular file read by offset (pread on a duplicate of the descriptor that read it:
     the same file even if it is renamed or replaced on disk afterwards)."""
 
     def __init__(self, fd: int) -> None:
         self._fd = os.dup(fd)
+        self._lock = threading.Lock()
         weakref.finalize(self, os.close, self._fd)
 
     def store(self, line: bytes, offset: int) -> int:
         return offset
 
     def read(self, offset: int, n: int) -> bytes:
-        return os.pread(self._fd, n, offset)
+        return _pread(self._fd, n, offset, self._lock)
 
 
 class SpoolSource:
@@ -67,17 +76,26 @@ class SpoolSource:
 
     def store(self, line: bytes, offset: int) -> int:
         at = self._size
-        self._file.write(line)
+        try:
+            self._file.write(line)
+        except OSError as e:  # a full temp dir
+            raise TraceError(f"cannot keep the trace's lines in {tempfile.gettempdir()}: "
+                             f"{e.strerror or e} (set TMPDIR to a larger folder)") from None
         self._size += len(line)
         self._dirty = True
         return at
 
     def read(self, offset: int, n: int) -> bytes:
-        if self._dirty:
-            with self._lock:
+        with self._lock:
+            if self._dirty:
                 self._file.flush()
                 self._dirty = False
-        return os.pread(self._file.fileno(), n, offset)
+            if hasattr(os, "pread"):
+                return os.pread(self._file.fileno(), n, offset)
+            self._file.seek(offset)
+            data = self._file.read(n)
+            self._file.seek(0, os.SEEK_END)
+            return data
 
 
 class Columns:
@@ -332,7 +350,10 @@ class LazyRequests(Requests):
         c = self._cols
         src = int(c.src[row])
         n = int(c.length[row])
-        data = read(c.sources[src], src, int(c.off[row]), n)
+        try:
+            data = read(c.sources[src], src, int(c.off[row]), n)
+        except OSError as e:
+            raise TraceError(f"cannot read {self._name} again: {e.strerror or e}") from None
         r = None
         if len(data) == n and zlib.crc32(data) == int(c.crc[row]):
             r = self._reparse(data, int(c.piece[row]), int(c.sub[row]), i, int(c.line[row]))
