@@ -98,37 +98,30 @@ class SpoolSource:
             return data
 
 
+# The columns of a row and their dtypes (hashed rows also have the _HASHED_COLUMNS).
+_COLUMNS = {"kind": np.int8, "src": np.int32, "off": np.int64, "length": np.int64, "piece": np.int16,
+            "sub": np.int32, "crc": np.uint32, "line": np.int64, "ts": np.float64, "session": np.int32,
+            "model": np.int32, "body_model": np.int32, "in_chars": np.int64, "out_chars": np.int64}
+_HASHED_COLUMNS = ("h_row", "h_ends", "h_ids", "h_in", "h_out", "h_full")
+
+
 class Columns:
     """Per row (one request as read, before the loader drops or joins any), numpy arrays."""
 
-    def __init__(self, b: StoreBuilder) -> None:
+    def __init__(self, b: StoreBuilder | None) -> None:
+        if b is None:  # filled by from_arrays
+            return
         self.sources = b.sources
         self.strings = b.strings
         self._codes = b._codes
-        self.kind = np.frombuffer(b.kind, dtype=np.int8)
-        self.src = np.frombuffer(b.src, dtype=np.int32)
-        self.off = np.frombuffer(b.off, dtype=np.int64)
-        self.length = np.frombuffer(b.length, dtype=np.int64)
-        self.piece = np.frombuffer(b.piece, dtype=np.int16)
-        self.sub = np.frombuffer(b.sub, dtype=np.int32)
-        self.crc = np.frombuffer(b.crc, dtype=np.uint32)
-        self.line = np.frombuffer(b.line, dtype=np.int64)
-        self.ts = np.frombuffer(b.ts, dtype=np.float64)
-        self.session = np.frombuffer(b.session, dtype=np.int32)
-        self.model = np.frombuffer(b.model, dtype=np.int32)
-        self.body_model = np.frombuffer(b.body_model, dtype=np.int32)
-        self.in_chars = np.frombuffer(b.in_chars, dtype=np.int64)
-        self.out_chars = np.frombuffer(b.out_chars, dtype=np.int64)
+        for name, dtype in _COLUMNS.items():  # views of the builder's arrays: no copy
+            setattr(self, name, np.frombuffer(getattr(b, name), dtype=dtype))
         self.output_only = b.output_only
         self.request_ids = b.request_ids
         self.hashed_rows = b.hashed_rows
         if b.hashed_rows:
-            self.h_row = np.frombuffer(b.h_row, dtype=np.int64)
-            self.h_ends = np.frombuffer(b.h_ends, dtype=np.int64)
-            self.h_ids = np.frombuffer(b.h_ids, dtype=np.int64)
-            self.h_in = np.frombuffer(b.h_in, dtype=np.int64)
-            self.h_out = np.frombuffer(b.h_out, dtype=np.int64)
-            self.h_full = np.frombuffer(b.h_full, dtype=np.int64)
+            for name in _HASHED_COLUMNS:
+                setattr(self, name, np.frombuffer(getattr(b, name), dtype=np.int64))
         self.h_rid = b.h_rid
 
     def __len__(self) -> int:
@@ -361,6 +354,59 @@ class LazyRequests(Requests):
             raise TraceError(f"{self._name} changed on disk since it was read (line {int(c.line[row])}): "
                              "open it again")
         return r
+
+    # --- as plain arrays (the on-disk cache of a trace's index) ---
+
+    def to_arrays(self) -> dict[str, Any] | None:
+        """The index as plain numpy arrays and JSON-able values, or None when it cannot be
+        kept: its lines are in a spool file, or in more than one file."""
+        c = self._cols
+        if len(c.sources) != 1 or not isinstance(c.sources[0], FileSource):
+            return None
+        out: dict[str, Any] = {f"col_{name}": getattr(c, name) for name in _COLUMNS}
+        if c.hashed_rows:
+            out.update({f"col_{name}": getattr(c, name) for name in _HASHED_COLUMNS})
+        if self._rows is not None:
+            out["rows"] = self._rows
+        if self._partner is not None:
+            out["partner"] = self._partner
+        out["strings"] = c.strings
+        out["h_rid"] = sorted(c.h_rid.items())
+        return out
+
+    @classmethod
+    def from_arrays(cls, d: dict[str, Any], fd: int, reparse: Reparse, name: str) -> LazyRequests:
+        """The requests of `to_arrays`, re-read from the file open as `fd`. Raises KeyError,
+        ValueError or TypeError when `d` is not what to_arrays made."""
+        c = Columns(None)
+        c.sources = [FileSource(fd)]
+        c.strings = list(d["strings"])
+        if not c.strings or c.strings[-1] is not None or not all(isinstance(x, str) for x in c.strings[:-1]):
+            raise ValueError("bad string table")
+        c._codes = {}
+        n = len(d["col_kind"])
+        for col, dtype in _COLUMNS.items():
+            a = np.asarray(d[f"col_{col}"])
+            if a.dtype != dtype or a.shape != (n,):
+                raise ValueError(f"bad column {col}")
+            setattr(c, col, a)
+        c.output_only, c.request_ids = [], {}
+        c.h_rid = {int(r): str(v) for r, v in d["h_rid"]}
+        c.hashed_rows = int((c.kind == HASHED).sum())
+        if c.hashed_rows:
+            for col in _HASHED_COLUMNS:
+                setattr(c, col, np.asarray(d[f"col_{col}"], dtype=np.int64))
+        k = len(c.strings)
+        if ((c.session < -1) | (c.session >= k - 1) | (c.model < -1) | (c.model >= k - 1)).any() or \
+                (c.src != 0).any() or (c.off < 0).any() or (c.length < 0).any():
+            raise ValueError("bad columns")
+        rows = np.asarray(d["rows"], dtype=np.int64) if "rows" in d else None
+        partner = np.asarray(d["partner"], dtype=np.int64) if "partner" in d else None
+        m = n if rows is None else len(rows)
+        if (rows is not None and ((rows < 0) | (rows >= n)).any()) or \
+                (partner is not None and (len(partner) != m or (partner >= n).any())):
+            raise ValueError("bad rows")
+        return cls(c, reparse, name, rows, partner)
 
     # --- columns ---
 

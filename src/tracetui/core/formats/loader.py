@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import orjson
 
 from ..model import Trace, TraceError
 from ..reader import DEFAULT_MAX_LINE_MB, _line_list, _plural, read_into, reparser
 from ..requeststore import HASHED, Columns, LazyRequests, StoreBuilder
 from . import TEXT_FORMATS, Converter, FormatOptions
 
-__all__ = ["read_traces", "trace_files", "trace_name"]
+__all__ = ["read_traces", "trace_files", "trace_name", "trace_arrays", "trace_from_arrays", "save_index", "load_index"]
 
 _SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson", ".ndjson.gz", ".gz")
 
@@ -172,6 +174,75 @@ def _join_batch_outputs(cols: Columns, keep: np.ndarray) -> tuple[np.ndarray | N
                 partner[row] = o
     warning = f"{len(outputs)} batch output line(s) match no batch input line (custom_id)" if outputs else ""
     return partner, warning
+
+
+def trace_arrays(trace: Trace) -> dict[str, Any] | None:
+    """A trace read from one plain file as plain arrays and JSON-able values (what an
+    on-disk cache keeps so that a reopen reads no line), or None when it cannot be kept
+    (read from gzip, stdin or several files: its lines are not in the file at an offset)."""
+    reqs = trace.requests
+    d = reqs.to_arrays() if isinstance(reqs, LazyRequests) else None
+    if d is None:
+        return None
+    d["trace"] = {"name": trace.name, "warnings": list(trace.warnings), "recovered_lines": list(trace.recovered_lines),
+                  "skipped_lines": list(trace.skipped_lines), "invalid_utf8": trace.invalid_utf8,
+                  "formats": list(trace.formats), "block_size": trace.block_size}
+    return d
+
+
+def trace_from_arrays(d: dict[str, Any], path: str, options: FormatOptions = FormatOptions()) -> Trace | None:
+    """The trace `trace_arrays` made of the file at `path`, or None when `d` is not such a
+    thing or the file cannot be opened (the caller reads it then). Its requests are read
+    again from the file when asked for, as after read_traces; the caller makes sure `path`
+    is the same file (size, mtime, content hash), each line's CRC the rest."""
+    try:
+        t = d["trace"]
+        fd = os.open(path, os.O_RDONLY)
+    except (KeyError, TypeError, OSError, ValueError):
+        return None
+    try:
+        requests = LazyRequests.from_arrays(d, fd, reparser(Converter(options)), str(t["name"]))
+        trace = Trace(name=str(t["name"]), requests=requests, warnings=tuple(map(str, t["warnings"])),
+                      recovered_lines=tuple(map(int, t["recovered_lines"])),
+                      skipped_lines=tuple(map(int, t["skipped_lines"])), invalid_utf8=int(t["invalid_utf8"]),
+                      formats=tuple(map(str, t["formats"])),
+                      block_size=None if t["block_size"] is None else int(t["block_size"]))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    finally:
+        os.close(fd)  # the requests hold a duplicate
+    return trace
+
+
+_JSON_KEYS = ("strings", "h_rid", "trace")
+
+
+def save_index(trace: Trace, file: str | os.PathLike) -> bool:
+    """Write `trace_arrays(trace)` to `file` as an .npz of plain arrays (its JSON-able values
+    as one UTF-8 array): never pickle. False when the trace cannot be kept this way."""
+    d = trace_arrays(trace)
+    if d is None:
+        return False
+    try:
+        meta = orjson.dumps({k: d.pop(k) for k in _JSON_KEYS})
+    except TypeError:  # a lone surrogate in a file name (os.fsdecode): not worth keeping
+        return False
+    with open(file, "wb") as f:
+        np.savez(f, meta=np.frombuffer(meta, dtype=np.uint8), **d)
+    return True
+
+
+def load_index(file: str | os.PathLike, path: str, options: FormatOptions = FormatOptions()) -> Trace | None:
+    """The trace `save_index` wrote to `file`, its requests read from `path`; None when
+    `file` is missing, damaged or foreign (read the trace then)."""
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            d: dict[str, Any] = {k: z[k] for k in z.files if k != "meta"}
+            meta = orjson.loads(z["meta"].tobytes())
+        d.update({k: meta[k] for k in _JSON_KEYS})
+    except Exception:  # noqa: BLE001 - whatever a damaged file raises, it is read again
+        return None
+    return trace_from_arrays(d, path, options)
 
 
 def _size(path: str) -> int:
