@@ -311,3 +311,28 @@ def test_index_of_a_spooled_or_hashed_trace(tmp_path):
     again = load_index(tmp_path / "h.npz", str(h))
     assert again == trace and again.block_size == trace.block_size
     assert load_index(tmp_path / "missing.npz", str(h)) is None
+
+
+def test_reopen_reads_the_index_not_the_file(tmp_path, monkeypatch):
+    """A plain file opened before with the same options: its index comes from the cache
+    folder (no line parsed); a file rewritten with the same size and mtime is read again."""
+    from tracetui.core import reader
+
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"input": "aaaa", "session_id": "s"}\n{"input": "bbbb", "timestamp": 5}\n')
+    first = read_traces(str(path), index_dir=tmp_path / "index")
+    assert len(list((tmp_path / "index").iterdir())) == 1
+    calls = []
+    real = reader._parse_line
+    monkeypatch.setattr(reader, "_parse_line", lambda line: (calls.append(line), real(line))[1])
+    again = read_traces(str(path), index_dir=tmp_path / "index")
+    assert calls == [] and again.requests.session_ids() == ["s", None]
+    assert again == first and calls  # comparing the requests re-reads their lines
+    st = os.stat(path)
+    path.write_text('{"input": "cccc", "session_id": "s"}\n{"input": "dddd", "timestamp": 5}\n')
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    third = read_traces(str(path), index_dir=tmp_path / "index")
+    assert [r.input for r in third.requests] == ["cccc", "dddd"]
+    gz = tmp_path / "t.jsonl.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert [r.input for r in read_traces(str(gz), index_dir=tmp_path / "index").requests] == ["cccc", "dddd"]

@@ -166,9 +166,12 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
     it. Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled."""
     auto = (settings.tokenizer or "").strip() == AUTO
     tokenizer = None if auto else load_tokenizer(settings.tokenizer)  # a bad name fails before the read
+    # A plain file read before with the same options: its index (the requests' columns)
+    # comes from the cache and no line is read (core.formats.loader._Cached).
     trace = read_traces(path, settings.format_options,
                         progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel,
-                        max_line_mb=settings.max_line_mb)
+                        max_line_mb=settings.max_line_mb,
+                        index_dir=tokencache.cache_dir() / "index" if settings.cache else None)
     models = trace_models(trace)
     if trace.hashed:  # nothing to tokenize
         spec, note = DEFAULT_TOKENIZER, ""

@@ -118,8 +118,10 @@ def read_into(
     cancel: threading.Event | None = None,
     max_line_mb: float = DEFAULT_MAX_LINE_MB,
     convert: Convert,
+    digest: Any = None,
 ) -> FileRead:
-    """Read one trace file's requests into `rows` (see read_trace)."""
+    """Read one trace file's requests into `rows` (see read_trace); `digest` (a hashlib
+    object) is fed the file's bytes as they are read."""
     label = os.fsdecode(path)
     max_line = int(max_line_mb * (1 << 20))
     if label == "-":
@@ -163,7 +165,7 @@ def read_into(
         raise TraceError(f"cannot open {label}: {e.strerror or e}") from None
     with f:
         return _read(f, label, os.path.basename(label), _size(f), progress, cancel, max_line, convert, rows,
-                     fd=f.fileno())
+                     fd=f.fileno(), digest=digest)
 
 
 def _size(f: Any) -> int:
@@ -191,9 +193,11 @@ def _read(
     convert: Convert,
     rows: StoreBuilder,
     fd: int | None = None,
+    digest: Any = None,
 ) -> FileRead:
     """Read the stream's requests into `rows`. `fd`: a regular file's descriptor, for
-    re-reading its lines by offset (else the lines that hold requests are spooled)."""
+    re-reading its lines by offset (else the lines that hold requests are spooled);
+    `digest`: a hashlib object fed every byte read."""
     start = len(rows)
     n_requests = 0
     source: int | None = None  # the rows' source of this file (chosen at its first request)
@@ -207,7 +211,7 @@ def _read(
     notes = _Notes()
     nonblank = 0
     nul_lines = 0
-    for lineno, (offset, line) in enumerate(_lines(raw, label, total, progress, cancel, max_line, notes), 1):
+    for lineno, (offset, line) in enumerate(_lines(raw, label, total, progress, cancel, max_line, notes, digest), 1):
         if cancel is not None and cancel.is_set():
             raise TraceError("cancelled")
         if line is None:
@@ -390,9 +394,12 @@ class _Source:
     """A read()-only stream that replays `head` before reading `rest`, counting
     the bytes taken from the underlying stream (for progress through gzip)."""
 
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+    def __init__(self, head: bytes, rest: IO[bytes], digest: Any = None) -> None:
         self._head, self._rest = head, rest
         self.consumed = len(head)
+        self._digest = digest
+        if digest is not None:
+            digest.update(head)
 
     def read(self, n: int = -1) -> bytes:
         head, self._head = self._head, b""
@@ -401,6 +408,8 @@ class _Source:
             return head
         more = self._rest.read(-1 if n < 0 else n - len(head))
         self.consumed += len(more)
+        if self._digest is not None:
+            self._digest.update(more)
         return head + more
 
 
@@ -551,17 +560,19 @@ def _lines(
     cancel: threading.Event | None,
     max_line: int,
     notes: _Notes,
+    digest: Any = None,
 ) -> Iterator[tuple[int, bytes | None]]:
     """Yield the physical lines of the stream (without the newline), each with its offset
     in the decoded stream (the file's own offset unless `notes.plain` turns False), reading
     in chunks, and None for a line longer than `max_line` bytes (dropped unread, so that one
     line never costs more memory than that). Decompresses gzip (detected by its magic bytes)
-    and reads UTF-16 (detected by its byte-order mark or NULs in every other byte)."""
+    and reads UTF-16 (detected by its byte-order mark or NULs in every other byte).
+    `digest` (a hashlib object) is updated with every byte read from `raw`."""
     try:
         head = raw.read(_CHUNK)
     except OSError as e:
         raise TraceError(f"cannot read {label}: {e.strerror or e}") from None
-    source = _Source(head, raw)
+    source = _Source(head, raw, digest)
     stream: Any = source
     if head.startswith(_GZIP_MAGIC):
         stream = _Gunzip(source, label, notes)

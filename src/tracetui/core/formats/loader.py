@@ -64,9 +64,12 @@ def read_traces(
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
     max_line_mb: float = DEFAULT_MAX_LINE_MB,
+    index_dir: str | os.PathLike | None = None,
 ) -> Trace:
     """Read every file the paths stand for into one Trace; raise TraceError (one line).
-    A line longer than `max_line_mb` MB is skipped unread."""
+    A line longer than `max_line_mb` MB is skipped unread. With `index_dir`, a single plain
+    file read before with the same options is not read again: its index comes from there
+    (see `_cached`), else it goes there."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [os.fsdecode(paths)]
     if not paths:
@@ -75,6 +78,23 @@ def read_traces(
         convert = Converter(options)
     except ValueError as e:
         raise TraceError(str(e)) from None
+    cached = _Cached(index_dir, paths, options, max_line_mb) if index_dir is not None else None
+    if cached is not None and cached.file is not None:
+        trace = cached.load()
+        if trace is not None:
+            if progress is not None:
+                progress(cached.size, cached.size)
+            return trace
+    trace = _read_traces(paths, convert, options, progress, cancel, max_line_mb,
+                         cached.digest if cached is not None and cached.file is not None else None)
+    if cached is not None and cached.file is not None:
+        cached.save(trace)
+    return trace
+
+
+def _read_traces(paths: Sequence[str], convert: Converter, options: FormatOptions,
+                 progress: Callable[[int, int], None] | None, cancel: threading.Event | None,
+                 max_line_mb: float, digest: Any) -> Trace:
     files = trace_files(paths)
     sizes = [_size(f) for f in files]
     total = sum(sizes)
@@ -92,7 +112,7 @@ def read_traces(
         cb = None
         if progress is not None:
             cb = (lambda d, t, base=done: progress(base + d, total or t))
-        t = read_into(rows, f, progress=cb, cancel=cancel, convert=convert, max_line_mb=max_line_mb)
+        t = read_into(rows, f, progress=cb, cancel=cancel, convert=convert, max_line_mb=max_line_mb, digest=digest)
         done += sizes[k]
         if many and all(c < 0 for c in rows.session[t.start:t.end]):
             own_sessions.append((t.start, t.end, convert.file))
@@ -217,9 +237,10 @@ def trace_from_arrays(d: dict[str, Any], path: str, options: FormatOptions = For
 _JSON_KEYS = ("strings", "h_rid", "trace")
 
 
-def save_index(trace: Trace, file: str | os.PathLike) -> bool:
+def save_index(trace: Trace, file: str | os.PathLike, content: str = "") -> bool:
     """Write `trace_arrays(trace)` to `file` as an .npz of plain arrays (its JSON-able values
-    as one UTF-8 array): never pickle. False when the trace cannot be kept this way."""
+    as one UTF-8 array; `content`: the file's hash, as text): never pickle. False when the
+    trace cannot be kept this way."""
     d = trace_arrays(trace)
     if d is None:
         return False
@@ -228,7 +249,8 @@ def save_index(trace: Trace, file: str | os.PathLike) -> bool:
     except TypeError:  # a lone surrogate in a file name (os.fsdecode): not worth keeping
         return False
     with open(file, "wb") as f:
-        np.savez(f, meta=np.frombuffer(meta, dtype=np.uint8), **d)
+        np.savez(f, meta=np.frombuffer(meta, dtype=np.uint8),
+                 content=np.frombuffer(content.encode("ascii"), dtype=np.uint8), **d)
     return True
 
 
@@ -237,12 +259,86 @@ def load_index(file: str | os.PathLike, path: str, options: FormatOptions = Form
     `file` is missing, damaged or foreign (read the trace then)."""
     try:
         with np.load(file, allow_pickle=False) as z:
-            d: dict[str, Any] = {k: z[k] for k in z.files if k != "meta"}
+            d: dict[str, Any] = {k: z[k] for k in z.files if k not in ("meta", "content")}
             meta = orjson.loads(z["meta"].tobytes())
         d.update({k: meta[k] for k in _JSON_KEYS})
     except Exception:  # noqa: BLE001 - whatever a damaged file raises, it is read again
         return None
     return trace_from_arrays(d, path, options)
+
+
+INDEX_FORMAT = 1
+"""Bump when what the index holds, or what the reader makes of a line, changes."""
+
+
+class _Cached:
+    """The index file of a trace given as one regular file, in `index_dir`: named by the
+    file's identity (path, device, inode, size, mtime) and the reading options, holding the
+    BLAKE2b of the file's bytes (fed while the file is read; checked on load, so a file
+    rewritten with the same size and mtime is read again)."""
+
+    def __init__(self, index_dir: str | os.PathLike, paths: Sequence[str], options: FormatOptions,
+                 max_line_mb: float) -> None:
+        import hashlib
+
+        self.file: str | None = None
+        self.size = 0
+        self.digest = hashlib.blake2b(digest_size=20)
+        p = os.fsdecode(paths[0]) if len(paths) == 1 else "-"
+        if p == "-":
+            return
+        try:
+            st = os.stat(p)
+            real = os.path.realpath(p)
+        except (OSError, ValueError):
+            return
+        if not os.path.isfile(p):
+            return
+        self.path, self.size = p, st.st_size
+        k = hashlib.blake2b(digest_size=20)
+        for part in (INDEX_FORMAT, real, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+                     repr((options.format, options.template, options.hash_block_size)), max_line_mb,
+                     trace_name(p)):
+            k.update(str(part).encode("utf-8", "surrogateescape") + b"\0")
+        self.file = os.path.join(os.fsdecode(index_dir), f"{k.hexdigest()}.npz")
+        self.options = options
+
+    def load(self) -> Trace | None:
+        import hashlib
+
+        if not os.path.isfile(self.file):
+            return None
+        try:
+            with np.load(self.file, allow_pickle=False) as z:
+                want = z["content"].tobytes().decode("ascii")
+            h = hashlib.blake2b(digest_size=20)
+            with open(self.path, "rb") as f:
+                while block := f.read(1 << 22):
+                    h.update(block)
+        except Exception:  # noqa: BLE001 - a damaged index is read again and rewritten
+            return None
+        if h.hexdigest() != want:
+            return None
+        return load_index(self.file, self.path, self.options)
+
+    def save(self, trace: Trace) -> None:
+        """Write the index (a temp file renamed into place); a folder that cannot be written
+        (read-only home, full disk) is skipped."""
+        import tempfile
+
+        folder = os.path.dirname(self.file)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+            os.close(fd)
+            try:
+                if save_index(trace, tmp, content=self.digest.hexdigest()):
+                    os.replace(tmp, self.file)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def _size(path: str) -> int:
