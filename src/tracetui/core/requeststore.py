@@ -37,6 +37,7 @@ __all__ = ["FileSource", "SpoolSource", "StoreBuilder", "Columns", "LazyRequests
 TEXT, HASHED = 0, 1
 _READ_AHEAD = 4 << 20  # bytes read at once by a pass in file order
 _LRU_REQUESTS = 64
+_ITER_BLOCK = 4096  # requests whose columns a pass reads at once
 _LRU_CHARS = 16 << 20  # a few huge prompts do not stay in memory for long
 
 
@@ -309,8 +310,31 @@ class LazyRequests(Requests):
 
     def _iter(self, indices: range) -> Iterator[Request]:
         buf = _ReadAhead(self._cols.sources)
-        for i in indices:
-            yield self._make(i, buf.read)
+        c = self._cols
+        for lo in range(indices.start, indices.stop, indices.step * _ITER_BLOCK):
+            block = range(lo, min(lo + indices.step * _ITER_BLOCK, indices.stop), indices.step) \
+                if indices.step > 0 else range(lo, max(lo + indices.step * _ITER_BLOCK, indices.stop), indices.step)
+            rows = np.asarray(block) if self._rows is None else self._rows[np.asarray(block, dtype=np.int64)]
+            if self._partner is not None or (c.kind[rows] != TEXT).any():
+                for i in block:
+                    yield self._make(i, buf.read)
+                continue
+            # Text rows, nothing joined: each row's fields as Python values, a block at a time
+            # (a numpy scalar read per field per request costs as much as the parse).
+            strings, sources, reparse = c.strings, c.sources, self._reparse
+            for i, src, off, n, crc, piece, sub, line, sess in zip(
+                    block, c.src[rows].tolist(), c.off[rows].tolist(), c.length[rows].tolist(),
+                    c.crc[rows].tolist(), c.piece[rows].tolist(), c.sub[rows].tolist(), c.line[rows].tolist(),
+                    c.session[rows].tolist()):
+                try:
+                    data = buf.read(sources[src], src, off, n)
+                except OSError as e:
+                    raise TraceError(f"cannot read {self._name} again: {e.strerror or e}") from None
+                r = reparse(data, piece, sub, i, line) if len(data) == n and zlib.crc32(data) == crc else None
+                if r is None:
+                    raise TraceError(f"{self._name} changed on disk since it was read (line {line}): open it again")
+                sid = strings[sess]
+                yield r if r.index == i and r.session_id == sid else replace(r, index=i, session_id=sid)
 
     def _make(self, i: int, read: Callable[[Any, int, int, int], bytes]) -> Request:
         c = self._cols
