@@ -420,8 +420,15 @@ class LazyRequests(Requests):
         if c.hashed_rows:
             for col in _HASHED_COLUMNS:
                 setattr(c, col, np.asarray(d[f"col_{col}"], dtype=np.int64))
+            h = c.h_row[c.kind == HASHED]
+            if len(c.h_row) != n or not np.array_equal(h, np.arange(c.hashed_rows)) or \
+                    any(len(getattr(c, x)) != c.hashed_rows for x in ("h_ends", "h_in", "h_out", "h_full")) or \
+                    (np.diff(c.h_ends, prepend=0) < 0).any() or \
+                    int(c.h_ends[-1]) != len(c.h_ids):
+                raise ValueError("bad hashed columns")
         k = len(c.strings)
-        if ((c.session < -1) | (c.session >= k - 1) | (c.model < -1) | (c.model >= k - 1)).any() or \
+        codes = np.concatenate((c.session, c.model, c.body_model))
+        if ((codes < -1) | (codes >= k - 1)).any() or (c.kind[(c.kind != TEXT)] != HASHED).any() or \
                 (c.src != 0).any() or (c.off < 0).any() or (c.length < 0).any():
             raise ValueError("bad columns")
         rows = np.asarray(d["rows"], dtype=np.int64) if "rows" in d else None
