@@ -232,11 +232,11 @@ def _hashed_result(name: str, trace: Trace, analysis: Analysis, sizes: tuple[Poo
         raise ValueError(f"--engine {name} does not read a hashed trace (study, vllm, sglang and lmcache do)")
     b = trace.block_size
     option, size = ("--page-size", settings.page_size) if name == "sglang" else ("--block-size", settings.block_size)
-    if size in (None, 1):  # not given (SGLang's default page is 1): the trace's blocks
+    if size is None or (name == "sglang" and size == 1):  # not given (SGLang's default page is 1)
         size = b
     if size % b:
-        raise ValueError(f"this hashed trace has blocks of {b} tokens: {option} must be a multiple of {b} "
-                         f"(a finer block would need the tokens), not {size}")
+        raise ValueError(f"this hashed trace has blocks of {b} tokens: {option} must be a multiple of {b}, "
+                         f"not {size} (an engine block that splits the trace's blocks would need their tokens)")
     from .engines import lmcache, sglang, vllm
     from .engines.blockids import BlockTrace, coarsen
 
