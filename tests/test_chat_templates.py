@@ -56,6 +56,8 @@ CASES = {
         {"role": "user", "content": "q2"},
         {"role": "assistant", "content": "", "reasoning_content": "\nr2\n", "tool_calls": [call("calc", {"e": "1"})]},
         {"role": "tool", "content": "x"}]},
+    "tools_assistant_first": {"tools": [TOOL], "messages": [
+        {"role": "system", "content": "s"}, {"role": "assistant", "content": "hello"}, {"role": "user", "content": "u"}]},
     "later_system": {"messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "b"},
                                   {"role": "user", "content": "c"}]},
 }
@@ -214,6 +216,43 @@ PUBLISHED = {
         "{\"name\": \"calc\", \"parameters\": {\"e\": \"1\"}}<|eot_id|><|start_header_id|>ipython<|end_header_id|>\n"
         "\n"
         "\"x\"<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
+        "\n"
+    ),
+    ('llama3', 'tools_assistant_first'): (
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n"
+        "\n"
+        "Environment: ipython\n"
+        "Cutting Knowledge Date: December 2023\n"
+        "Today Date: 26 Jul 2024\n"
+        "\n"
+        "s<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+        "\n"
+        "Given the following functions, please respond with a JSON for a function call with its proper arguments that best answers the given prompt.\n"
+        "\n"
+        "Respond in the format {\"name\": function name, \"parameters\": dictionary of argument name and its value}.Do not use variables.\n"
+        "\n"
+        "{\n"
+        "    \"type\": \"function\",\n"
+        "    \"function\": {\n"
+        "        \"name\": \"calc\",\n"
+        "        \"description\": \"Calculate é\",\n"
+        "        \"parameters\": {\n"
+        "            \"type\": \"object\",\n"
+        "            \"properties\": {\n"
+        "                \"e\": {\n"
+        "                    \"type\": \"string\"\n"
+        "                }\n"
+        "            },\n"
+        "            \"required\": [\n"
+        "                \"e\"\n"
+        "            ]\n"
+        "        }\n"
+        "    }\n"
+        "}\n"
+        "\n"
+        "hello<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+        "\n"
+        "u<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
         "\n"
     ),
     ('qwen', 'plain'): (

@@ -262,9 +262,9 @@ def _llama3(chat: Chat) -> str:
     out.append("Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n")
     out.append(system + "<|eot_id|>")
     if chat.tools:
-        first = ""
-        if msgs and msgs[0].role == "user":
-            first = msgs.pop(0).content.strip()
+        # The template takes the first message after the system one, whatever its role (it
+        # refuses a chat with none: here the tools stand alone).
+        first = msgs.pop(0).content.strip() if msgs else ""
         tools = "".join(tojson(t, indent=4) + "\n\n" for t in chat.tools)
         out.append(_header("user") + _LLAMA_TOOLS_INTRO + tools + first + "<|eot_id|>")
     for m in msgs:
