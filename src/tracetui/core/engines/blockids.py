@@ -109,8 +109,9 @@ class BlockTrace:
     Built from tokens by `block_trace`, or directly from a hashed trace's block ids (e.g.
     Mooncake's hash_ids): `ids[i]` are the chain ids of the leading full blocks of request i's
     sequence (prompt, then output) that are known; full blocks past them (an output nobody
-    tokenized) get fresh ids, so they are stored but never hit. A partial last block may be
-    listed: only blocks that are full are ever used.
+    tokenized, a hashed trace's partial last block once the output fills it) get fresh ids,
+    so they are stored but never hit. Only full blocks may be listed: a hashed trace lists
+    its floor(input_length / B) full ones (`coarsen` keeps to them too).
     """
 
     block_size: int
