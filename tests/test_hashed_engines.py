@@ -265,3 +265,37 @@ def test_engines_equal_references_on_a_slice_of_mooncake(tmp_path, cap):
     for res in loaded.results:
         p = res.pools[0]
         assert (p.prefix_hits.tolist(), p.rejected.tolist()) == want[res.engine], res.engine
+
+
+def test_tokens_lost_add_up_on_hashed_traces(real):
+    """--why's split by cause on a hashed trace (at the trace's block granularity): it adds up
+    to prompt - hit for every request, engine and pool; divergence and rounding >= 0."""
+    from tracetui.engine_views import loss_splits
+
+    _, loaded = real
+    plen = loaded.analysis.input_lens.astype(np.int64)
+    splits = loss_splits(loaded)
+    assert set(splits) == {"vllm", "sglang", "lmcache"}
+    for r in loaded.results[1:]:
+        for p, sp in zip(r.pools, splits[r.engine]):
+            assert (sum(sp.values()) == plen - p.prefix_hits).all()
+            assert (sp["divergence"] >= 0).all() and (sp["rounding"] >= 0).all()
+        assert not splits[r.engine][-1]["eviction"].any()  # the unlimited pool
+
+
+def test_coarse_pages_lose_to_rounding(tmp_path):
+    """Pages of 2 blocks: a prefix of 3 shared blocks keeps 2 (a whole page); the third is
+    lost to rounding, not to divergence."""
+    from tracetui.core.pipeline import Settings, load
+    from tracetui.engine_views import loss_splits
+
+    rows = [{"timestamp": 0, "input_length": 64, "output_length": 1, "hash_ids": [1, 2, 3, 4]},
+            {"timestamp": 1, "input_length": 64, "output_length": 1, "hash_ids": [1, 2, 3, 9]}]
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    loaded = load(str(path), Settings(engines=("vllm", "sglang"), pool_tokens=("unlimited",), format="mooncake",
+                                      hash_block_size=16, block_size=32, page_size=32))
+    for r in loaded.results:
+        assert r.unlimited.prefix_hits.tolist() == [0, 32]
+        sp = loss_splits(loaded)[r.engine][0]
+        assert (sp["divergence"].tolist(), sp["rounding"].tolist()) == ([64, 16], [0, 16])

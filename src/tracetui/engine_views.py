@@ -47,12 +47,11 @@ def settings_json(loaded: Loaded) -> dict[str, Any]:
 def loss_splits(loaded: Loaded) -> dict[str, list[dict[str, np.ndarray]]]:
     """Per prefix engine, per pool: the tokens each request lost, by cause (engines.losses)."""
     out: dict[str, list[dict[str, np.ndarray]]] = {}
-    if loaded.trace.hashed:  # the split reads tokens; a hashed trace has block ids only
-        return out
     plen = loaded.analysis.input_lens.astype(np.int64)
     for r in loaded.results:
         if r.engine in losses.ENGINES:
-            reach = losses.reachable(r, loaded.inputs, loaded.outputs, loaded.settings.engine_settings())
+            reach = (losses.reachable_blocks(r, loaded.trace) if loaded.trace.hashed else  # block ids only
+                     losses.reachable(r, loaded.inputs, loaded.outputs, loaded.settings.engine_settings()))
             out[r.engine] = [losses.split(r, p, reach, plen) for p in r.pools]
     return out
 
