@@ -197,15 +197,13 @@ class RadixReplay:
             heapq.heappush(heap, e)
 
 
-
-
 def _pages(tokens: int, page: int) -> int:
     """Slots held by `tokens` tokens: whole pages."""
     return -(-tokens // page) * page
 
 
-def replay_keys(key_of, plens: Sequence[int], outs: Sequence[int], capacity: int | None, context_length: int,
-                page: int = 1, unit: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def replay_keys(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Sequence[int], capacity: int | None,
+                context_length: int, page: int = 1, unit: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(hit tokens, rejected) per request. key_of(i): bytes of request i's elements (uint32)
     covering at least its prompt and output but the last token; `page` elements a page,
     `unit` tokens an element (pages of P = page x unit tokens)."""
@@ -216,14 +214,15 @@ def replay_keys(key_of, plens: Sequence[int], outs: Sequence[int], capacity: int
     hits = np.zeros(n, dtype=np.int64)
     rejected = np.zeros(n, dtype=bool)
     over = ps if ps > 1 else 0  # the paged allocator's "one new page a request"
+    plens, outs = [int(x) for x in plens], [int(x) for x in outs]
     for i in range(n):
-        plen = int(plens[i])
+        plen = plens[i]
         if plen == 0:
             continue
         if plen >= max_req_len - 5:
             rejected[i] = True
             continue
-        m = max(0, min(int(outs[i]), max_req_len - plen - 1))
+        m = max(0, min(outs[i], max_req_len - plen - 1))
         if capacity is not None:
             m = min(m, capacity - _pages(plen, ps) - ps - 1)
         m = max(1, m)  # one token is always sampled
