@@ -226,7 +226,7 @@ def test_coarser_pages_on_claude_code_hit_less():
 
 
 def test_cli_hashed_engines_json(capsys, monkeypatch):
-    from tracetui.cli import main
+    from tracetui.report.cli import main
 
     monkeypatch.setenv("TRACETUI_NO_PROGRESS", "1")
     path = need(CLAUDE / "trace_0012.json")
@@ -270,11 +270,11 @@ def test_engines_equal_references_on_a_slice_of_mooncake(tmp_path, cap):
 def test_tokens_lost_add_up_on_hashed_traces(real):
     """--why's split by cause on a hashed trace (at the trace's block granularity): it adds up
     to prompt - hit for every request, engine and pool; divergence and rounding >= 0."""
-    from tracetui.engine_views import loss_splits
+    from tracetui.core.result import TraceResult
 
     _, loaded = real
     plen = loaded.analysis.input_lens.astype(np.int64)
-    splits = loss_splits(loaded)
+    splits = TraceResult(loaded).loss_splits
     assert set(splits) == {"vllm", "sglang", "lmcache"}
     for r in loaded.results[1:]:
         for p, sp in zip(r.pools, splits[r.engine]):
@@ -287,7 +287,7 @@ def test_coarse_pages_lose_to_rounding(tmp_path):
     """Pages of 2 blocks: a prefix of 3 shared blocks keeps 2 (a whole page); the third is
     lost to rounding, not to divergence."""
     from tracetui.core.pipeline import Settings, load
-    from tracetui.engine_views import loss_splits
+    from tracetui.core.result import TraceResult
 
     rows = [{"timestamp": 0, "input_length": 64, "output_length": 1, "hash_ids": [1, 2, 3, 4]},
             {"timestamp": 1, "input_length": 64, "output_length": 1, "hash_ids": [1, 2, 3, 9]}]
@@ -297,5 +297,5 @@ def test_coarse_pages_lose_to_rounding(tmp_path):
                                       hash_block_size=16, block_size=32, page_size=32))
     for r in loaded.results:
         assert r.unlimited.prefix_hits.tolist() == [0, 32]
-        sp = loss_splits(loaded)[r.engine][0]
+        sp = TraceResult(loaded).loss_splits[r.engine][0]
         assert (sp["divergence"].tolist(), sp["rounding"].tolist()) == ([64, 16], [0, 16])
