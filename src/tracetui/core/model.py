@@ -5,8 +5,11 @@ Nothing here imports textual or rich: the core is usable headless and from tests
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 
 class TraceError(Exception):
@@ -65,13 +68,79 @@ class HashedInput:
     """floor(input_length / B), at most len(block_ids)."""
 
 
+class Requests(Sequence):
+    """The requests of a trace, in order: a sequence of `Request`, plus the columns that views
+    read for every request at once (timestamps, sessions, models, lines, text lengths), so
+    that a pass over a whole trace for one field never builds a Request per request.
+
+    This base class holds Request objects (a trace built in code, the tests); the reader's
+    `core.reader.LazyRequests` holds only the columns and re-reads a request's line when it
+    is asked for. Equal to any sequence of equal requests."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Sequence[Request] = ()) -> None:
+        self._items = tuple(items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, i):
+        return self._items[i]
+
+    def __iter__(self) -> Iterator[Request]:
+        return iter(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} requests)"
+
+    # --- columns (one entry per request) ---
+
+    def timestamps(self) -> np.ndarray:
+        """Every request's timestamp as float64 seconds, NaN where it has none."""
+        return np.array([np.nan if r.timestamp is None else r.timestamp for r in self._items], dtype=np.float64)
+
+    def lines(self) -> np.ndarray:
+        """Every request's 1-based line number (int64)."""
+        return np.array([r.line for r in self._items], dtype=np.int64)
+
+    def session_ids(self) -> list[str | None]:
+        return [r.session_id for r in self._items]
+
+    def models(self) -> list[str | None]:
+        """Every request's `model` field."""
+        return [r.model for r in self._items]
+
+    def body_models(self) -> list[str | None]:
+        """Every request's model: its `model`, else its request body's `model` string."""
+        return [r.model if r.model is not None else _doc_model(r.input_doc) for r in self._items]
+
+    def text_lengths(self) -> tuple[np.ndarray, np.ndarray]:
+        """(len(input), len(output)) of every request, in characters (int64)."""
+        return (np.array([len(r.input) for r in self._items], dtype=np.int64),
+                np.array([len(r.output) for r in self._items], dtype=np.int64))
+
+
+def _doc_model(doc: Any) -> str | None:
+    m = doc.get("model") if isinstance(doc, dict) else None
+    return m if isinstance(m, str) else None
+
+
 @dataclass(frozen=True, slots=True)
 class Trace:
     """A whole trace as read from disk, with what the reader had to repair."""
 
     name: str
     """Display name: the file's base name (never an absolute path), or "<stdin>"."""
-    requests: tuple[Request, ...]
+    requests: Requests
+    """The requests in order (any sequence of Request given is held as a `Requests`)."""
     warnings: tuple[str, ...] = ()
     """One-line human warnings (recovered lines, skipped lines, invalid UTF-8)."""
     recovered_lines: tuple[int, ...] = ()
@@ -83,6 +152,10 @@ class Trace:
     block_size: int | None = None
     """Tokens per hash block for a hashed trace (every request has `hashed`), else None."""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.requests, Requests):
+            object.__setattr__(self, "requests", Requests(self.requests))
+
     @property
     def hashed(self) -> bool:
         return self.block_size is not None
@@ -90,10 +163,7 @@ class Trace:
     @property
     def sessions(self) -> tuple[str | None, ...]:
         """Distinct session ids in order of first appearance."""
-        seen: dict[str | None, None] = {}
-        for r in self.requests:
-            seen.setdefault(r.session_id, None)
-        return tuple(seen)
+        return tuple(dict.fromkeys(self.requests.session_ids()))
 
 
 BLOCK_KINDS = ("system", "env", "tools", "history", "current", "output", "prompt")

@@ -113,15 +113,17 @@ _SLICE_CHARS = 1 << 23
 dropped, so that neither a million small arrays nor a second copy of all tokens exists."""
 
 
-def _slices(reqs) -> list[tuple[int, int]]:
-    out, lo, chars = [], 0, 0
-    for i, r in enumerate(reqs):
-        chars += len(r.input) + len(r.output)
-        if chars >= _SLICE_CHARS or 2 * (i + 1 - lo) >= _SLICE_TEXTS:
+def _slices(trace: Trace) -> list[tuple[int, int]]:
+    in_chars, out_chars = trace.requests.text_lengths()  # columns: no request is read for them
+    chars = (in_chars + out_chars).tolist()
+    out, lo, acc = [], 0, 0
+    for i, c in enumerate(chars):
+        acc += c
+        if acc >= _SLICE_CHARS or 2 * (i + 1 - lo) >= _SLICE_TEXTS:
             out.append((lo, i + 1))
-            lo, chars = i + 1, 0
-    if lo < len(reqs):
-        out.append((lo, len(reqs)))
+            lo, acc = i + 1, 0
+    if lo < len(chars):
+        out.append((lo, len(chars)))
     return out
 
 
@@ -134,9 +136,9 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
     parts: list[np.ndarray] = []
     lengths = np.zeros(2 * n, dtype=np.int64)
     tokens = 0
-    for lo, hi in _slices(reqs):
+    for lo, hi in _slices(trace):
         texts: list[str] = []
-        for r in reqs[lo:hi]:
+        for r in reqs[lo:hi]:  # read in file order, one slice at a time
             texts.append(r.input)
             texts.append(r.output)
 
@@ -166,9 +168,12 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
     lists the requests meanwhile)."""
     auto = (settings.tokenizer or "").strip() == AUTO
     tokenizer = None if auto else load_tokenizer(settings.tokenizer)  # a bad name fails before the read
+    # A plain file read before with the same options: its index (the requests' columns)
+    # comes from the cache and no line is read (core.formats.loader._Cached).
     trace = read_traces(path, settings.format_options,
                         progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel,
-                        max_line_mb=settings.max_line_mb)
+                        max_line_mb=settings.max_line_mb,
+                        index_dir=tokencache.cache_dir() / "index" if settings.cache else None)
     if on_read is not None:
         on_read(trace)
     models = trace_models(trace)
@@ -180,7 +185,7 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
         tokenizer = load_tokenizer(spec)
     else:
         note = tokenizer_note(tokenizer.name, models)
-    if note and not any(r.model for r in trace.requests) and models and models[0] == _name_model(trace):
+    if note and not any(trace.requests.models()) and models and models[0] == _name_model(trace):
         note += " (model taken from the file name)"
     # A single trace file tokenized before with the same tokenizer and reading options: its
     # tokens come from the on-disk cache (tokencache), else they go into it.
@@ -205,12 +210,7 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
 def trace_models(trace: Trace) -> list[str | None]:
     """The model of every request (from the record or its request body); when no record
     names one, the trace's file name if it starts with a known model ("gpt-5-mini-task1.jsonl")."""
-    models = []
-    for r in trace.requests:
-        m = r.model
-        if m is None and isinstance(r.input_doc, dict) and isinstance(r.input_doc.get("model"), str):
-            m = r.input_doc["model"]
-        models.append(m)
+    models = trace.requests.body_models()
     if not any(models):
         stem = _name_model(trace)
         if tokenizer_for_model(stem) is not None:
@@ -225,35 +225,41 @@ def _name_model(trace: Trace) -> str:
 def _hashed_result(name: str, trace: Trace, analysis: Analysis, sizes: tuple[PoolSize, ...],
                    settings: Settings) -> EngineResult:
     """An engine on a hashed trace: the block engines' stage (b) reads its block ids as they
-    are (blocks of the trace's size; ids chained, as the engines' own)."""
+    are (ids chained, as the engines' own), at the trace's block size B or a multiple of it
+    (a run of ids is one engine block); SGLang's page defaults to B."""
     if name == "study":
         return study.result_of(analysis, sizes)
-    if name not in ("vllm", "lmcache"):
-        raise ValueError(f"--engine {name} needs the prompts' tokens: a hashed trace has only block ids "
-                         "(study, vllm and lmcache read it)")
+    if name == "cacheblend":
+        raise ValueError("--engine cacheblend needs the prompts' tokens and message boundaries: a hashed trace "
+                         "has only block ids (its block engines are vllm, sglang and lmcache)")
+    if name not in ("vllm", "sglang", "lmcache"):
+        raise ValueError(f"--engine {name} does not read a hashed trace (study, vllm, sglang and lmcache do)")
     b = trace.block_size
-    if settings.block_size not in (None, b):
-        raise ValueError(f"this hashed trace has blocks of {b} tokens: --block-size must be {b} (or left out)")
-    from .engines import lmcache, vllm
-    from .engines.blockids import BlockTrace
+    option, size = ("--page-size", settings.page_size) if name == "sglang" else ("--block-size", settings.block_size)
+    if size is None or (name == "sglang" and size == 1):  # not given (SGLang's default page is 1)
+        size = b
+    if size % b:
+        raise ValueError(f"this hashed trace has blocks of {b} tokens: {option} must be a multiple of {b}, "
+                         f"not {size} (an engine block that splits the trace's blocks would need their tokens)")
+    from .engines import lmcache, sglang, vllm
+    from .engines.blockids import BlockTrace, coarsen
 
     reqs = [r.hashed for r in trace.requests]
     bt = BlockTrace(b, tuple(np.asarray(h.block_ids[:h.full_blocks], dtype=np.int64) for h in reqs),
                     np.array([h.input_length for h in reqs], dtype=np.int64),
                     np.array([h.output_length for h in reqs], dtype=np.int64))
-    return (vllm if name == "vllm" else lmcache).run_blocks(bt, sizes, settings.engine_settings())
+    engine = {"vllm": vllm, "sglang": sglang, "lmcache": lmcache}[name]
+    return engine.run_blocks(coarsen(bt, size // b), sizes, settings.engine_settings())
 
 
 def order_warning(trace: Trace) -> str | None:
     """One line when timestamps go back in file order (the replay follows the file, so the
     figures may not be those of the requests as they were sent), else None."""
-    late, latest = [], None
-    for r in trace.requests:
-        if r.timestamp is None:
-            continue
-        if latest is not None and r.timestamp < latest:
-            late.append(r.line)
-        latest = r.timestamp if latest is None else max(latest, r.timestamp)
+    ts = trace.requests.timestamps()
+    known = np.flatnonzero(~np.isnan(ts))
+    t = ts[known]
+    late_at = known[1:][t[1:] < np.maximum.accumulate(t)[:-1]] if len(t) > 1 else known[:0]
+    late = trace.requests.lines()[late_at].tolist()
     if not late:
         return None
     n = "1 request has a timestamp" if len(late) == 1 else f"{len(late)} requests have timestamps"

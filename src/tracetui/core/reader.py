@@ -30,8 +30,9 @@ import numpy as np
 import orjson
 
 from .model import Request, Trace, TraceError
+from .requeststore import LazyRequests, StoreBuilder
 
-__all__ = ["DEFAULT_MAX_LINE_MB", "Convert", "read_trace", "request_from_record"]
+__all__ = ["DEFAULT_MAX_LINE_MB", "Convert", "read_trace", "request_from_record", "reparser"]
 
 Convert = Callable[[Any, int, int], "Sequence[Request] | None"]
 """convert(record, index of its first request, line number) -> the record's requests, or None
@@ -64,6 +65,10 @@ _CLOSES_VALUE = re.compile(r'"\s*[,}]')
 _DECODER = json.JSONDecoder(strict=False)  # strict=False: tolerate raw control chars
 
 _OBJECT_START = re.compile(r"\s*\{")
+
+OUTPUT_ONLY = object()
+"""`input_doc` of a batch output line's placeholder Request: the loader joins it to the batch
+input line of the same `custom_id`, then drops it."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -82,15 +87,48 @@ def read_trace(
     `cancel` makes the read raise `TraceError("cancelled")`. A line longer than
     `max_line_mb` MB is skipped unread. Any fatal problem raises `TraceError` with a
     one-line message. `convert` turns a parsed record into requests (default: today's
-    `input` / `prompt` records only).
+    `input` / `prompt` records only). The requests are held as columns and re-read from
+    the file when asked for (core.requeststore).
     """
+    convert = convert or _convert
+    rows = StoreBuilder()
+    got = read_into(rows, path, progress=progress, cancel=cancel, max_line_mb=max_line_mb, convert=convert)
+    requests = LazyRequests(rows.freeze(), reparser(convert), got.name)
+    return Trace(name=got.name, requests=requests, warnings=got.warnings, recovered_lines=got.recovered_lines,
+                 skipped_lines=got.skipped_lines, invalid_utf8=got.invalid_utf8)
+
+
+class FileRead(NamedTuple):
+    """What reading one file added to a StoreBuilder: rows [start, end), and its warnings."""
+
+    name: str
+    start: int
+    end: int
+    warnings: tuple[str, ...]
+    recovered_lines: tuple[int, ...]
+    skipped_lines: tuple[int, ...]
+    invalid_utf8: int
+
+
+def read_into(
+    rows: StoreBuilder,
+    path: str | os.PathLike,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+    max_line_mb: float = DEFAULT_MAX_LINE_MB,
+    convert: Convert,
+    digest: Any = None,
+) -> FileRead:
+    """Read one trace file's requests into `rows` (see read_trace); `digest` (a hashlib
+    object) is fed the file's bytes as they are read."""
     label = os.fsdecode(path)
     max_line = int(max_line_mb * (1 << 20))
     if label == "-":
         stdin = getattr(sys.stdin, "buffer", None)
         if stdin is None:
             raise TraceError("no stdin to read from")
-        return _read(stdin, "<stdin>", "<stdin>", _size(stdin), progress, cancel, max_line, convert)
+        return _read(stdin, "<stdin>", "<stdin>", _size(stdin), progress, cancel, max_line, convert, rows)
     try:
         st = os.stat(label)
     except FileNotFoundError:
@@ -109,7 +147,8 @@ def read_trace(
         except OSError as e:
             raise TraceError(f"cannot open {label}: {e.strerror or e}") from None
         try:
-            return _read(_Pipe(fd, cancel), label, os.path.basename(label), 0, progress, cancel, max_line)
+            return _read(_Pipe(fd, cancel), label, os.path.basename(label), 0, progress, cancel, max_line,
+                         convert, rows)
         finally:
             os.close(fd)
     if not stat.S_ISREG(st.st_mode):
@@ -125,7 +164,8 @@ def read_trace(
     except OSError as e:
         raise TraceError(f"cannot open {label}: {e.strerror or e}") from None
     with f:
-        return _read(f, label, os.path.basename(label), _size(f), progress, cancel, max_line, convert)
+        return _read(f, label, os.path.basename(label), _size(f), progress, cancel, max_line, convert, rows,
+                     fd=f.fileno(), digest=digest)
 
 
 def _size(f: Any) -> int:
@@ -137,6 +177,11 @@ def _size(f: Any) -> int:
     return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
 
+# Past this many files of one trace open for re-reading, the next ones are spooled instead
+# (a folder of thousands of files would exhaust the process's file descriptors).
+_MAX_OPEN_FILES = 64
+
+
 def _read(
     raw: Any,
     label: str,
@@ -144,11 +189,18 @@ def _read(
     total: int,
     progress: Callable[[int, int], None] | None,
     cancel: threading.Event | None,
-    max_line: int = DEFAULT_MAX_LINE_MB << 20,
-    convert: Convert | None = None,
-) -> Trace:
-    convert = convert or _convert
-    requests: list[Request] = []
+    max_line: int,
+    convert: Convert,
+    rows: StoreBuilder,
+    fd: int | None = None,
+    digest: Any = None,
+) -> FileRead:
+    """Read the stream's requests into `rows`. `fd`: a regular file's descriptor, for
+    re-reading its lines by offset (else the lines that hold requests are spooled);
+    `digest`: a hashlib object fed every byte read."""
+    start = len(rows)
+    n_requests = 0
+    source: int | None = None  # the rows' source of this file (chosen at its first request)
     recovered: list[int] = []
     skipped: list[int] = []
     invalid_text: list[int] = []  # invalid UTF-8 or lone surrogates replaced
@@ -159,7 +211,7 @@ def _read(
     notes = _Notes()
     nonblank = 0
     nul_lines = 0
-    for lineno, line in enumerate(_lines(raw, label, total, progress, cancel, max_line, notes), 1):
+    for lineno, (offset, line) in enumerate(_lines(raw, label, total, progress, cancel, max_line, notes, digest), 1):
         if cancel is not None and cancel.is_set():
             raise TraceError("cancelled")
         if line is None:
@@ -170,18 +222,19 @@ def _read(
             continue
         nonblank += 1
         rec, repaired, replaced = _parse_line(line)
-        reqs = convert(rec, len(requests), lineno)
+        reqs = convert(rec, n_requests, lineno)
         pieces = _joined_pieces(line) if reqs is None else None
         if pieces:  # a lone CR or a byte-order mark between records: each piece is a line's worth
             _note_line(split, lineno)
             parsed = [_parse_line(piece) for piece in pieces]
         else:
             parsed = [(rec, repaired, replaced)]
-        for rec, repaired, replaced in parsed:  # a line is listed once, whatever its pieces
+        stored = None  # (offset in the source, CRC) once the line is stored
+        for k, (rec, repaired, replaced) in enumerate(parsed):  # a line is listed once, whatever its pieces
             if replaced:
                 _note_line(invalid_text, lineno)
             if pieces:
-                reqs = convert(rec, len(requests), lineno)
+                reqs = convert(rec, n_requests, lineno)
             if reqs is None:
                 _note_line(skipped, lineno)
                 nul_lines += b"\0" in line
@@ -193,13 +246,21 @@ def _read(
                 _note_line(recovered, lineno)
             if _coerced(rec):
                 _note_line(not_text, lineno)
-            requests.extend(reqs)
+            if stored is None:
+                if source is None:
+                    plain = fd is not None and notes.plain and len(rows.sources) < _MAX_OPEN_FILES
+                    source = rows.file_source(fd) if plain else rows.spool_source()
+                stored = rows.sources[source].store(line, offset), zlib.crc32(line)
+            for sub, r in enumerate(reqs):
+                rows.add(r, source, stored[0], len(line), k if pieces else -1, sub, stored[1],
+                         r.input_doc is OUTPUT_ONLY)
+            n_requests += len(reqs)
 
-    if notes.gzip_corrupt_at_start and not requests:
+    if notes.gzip_corrupt_at_start and not n_requests:
         raise TraceError(f"{label} does not look like a JSONL trace (binary data: corrupt gzip)")
     if not nonblank:
         raise TraceError(f"{label} is empty")
-    if not requests:
+    if not n_requests:
         if notes.saw_nul and (nul_lines or too_long):
             raise TraceError(f"{label} does not look like a JSONL trace (binary data)")
         lost = len(skipped) + len(too_long) + len(costly)
@@ -237,14 +298,10 @@ def _read(
             f"replaced invalid text (bad UTF-8, lone surrogates) in {_plural(len(invalid_text), 'line')}: "
             f"{_line_list(invalid_text)}"
         )
-    return Trace(
-        name=name,
-        requests=tuple(requests),
-        warnings=tuple(warnings),
-        recovered_lines=tuple(recovered),
-        skipped_lines=tuple(sorted(skipped + too_long + costly)),
-        invalid_utf8=len(invalid_text),
-    )
+    return FileRead(name, start, len(rows), tuple(warnings), tuple(recovered),
+                    tuple(sorted(skipped + too_long + costly)), len(invalid_text))
+
+
 
 
 def _note_line(lines: list[int], lineno: int) -> None:
@@ -329,15 +386,20 @@ class _Notes:
         self.warnings: list[str] = []
         self.saw_nul = False
         self.gzip_corrupt_at_start = False
+        self.plain = True
+        """Whether the lines' offsets are the file's (not gzip or UTF-16 text)."""
 
 
 class _Source:
     """A read()-only stream that replays `head` before reading `rest`, counting
     the bytes taken from the underlying stream (for progress through gzip)."""
 
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+    def __init__(self, head: bytes, rest: IO[bytes], digest: Any = None) -> None:
         self._head, self._rest = head, rest
         self.consumed = len(head)
+        self._digest = digest
+        if digest is not None:
+            digest.update(head)
 
     def read(self, n: int = -1) -> bytes:
         head, self._head = self._head, b""
@@ -346,6 +408,8 @@ class _Source:
             return head
         more = self._rest.read(-1 if n < 0 else n - len(head))
         self.consumed += len(more)
+        if self._digest is not None:
+            self._digest.update(more)
         return head + more
 
 
@@ -496,22 +560,30 @@ def _lines(
     cancel: threading.Event | None,
     max_line: int,
     notes: _Notes,
-) -> Iterator[bytes | None]:
-    """Yield the physical lines of the stream (without the newline), reading in chunks,
-    and None for a line longer than `max_line` bytes (dropped unread, so that one line
-    never costs more memory than that). Decompresses gzip (detected by its magic bytes)
-    and reads UTF-16 (detected by its byte-order mark or NULs in every other byte)."""
+    digest: Any = None,
+) -> Iterator[tuple[int, bytes | None]]:
+    """Yield the physical lines of the stream (without the newline), each with its offset
+    in the decoded stream (the file's own offset unless `notes.plain` turns False), reading
+    in chunks, and None for a line longer than `max_line` bytes (dropped unread, so that one
+    line never costs more memory than that). Decompresses gzip (detected by its magic bytes)
+    and reads UTF-16 (detected by its byte-order mark or NULs in every other byte).
+    `digest` (a hashlib object) is updated with every byte read from `raw`."""
     try:
         head = raw.read(_CHUNK)
     except OSError as e:
         raise TraceError(f"cannot read {label}: {e.strerror or e}") from None
-    source = _Source(head, raw)
-    stream: Any = _Gunzip(source, label, notes) if head.startswith(_GZIP_MAGIC) else source
+    source = _Source(head, raw, digest)
+    stream: Any = source
+    if head.startswith(_GZIP_MAGIC):
+        stream = _Gunzip(source, label, notes)
+        notes.plain = False
 
     pending: list[bytes] = []  # pieces of a line longer than a chunk
     pending_size = 0
     overlong = False  # inside a line past max_line: drop bytes until its end
     first = True
+    pos = 0  # offset of the chunk in the decoded stream
+    line_start = 0  # offset of the line being read
     while True:
         if cancel is not None and cancel.is_set():
             raise TraceError("cancelled")
@@ -528,24 +600,31 @@ def _lines(
             encoding = _utf16(chunk)
             if encoding is not None:
                 notes.warnings.append(f"read as {encoding.upper()} text (not UTF-8)")
+                notes.plain = False
                 stream = _Utf16(_Source(chunk, stream), encoding)
                 continue
-            chunk = chunk.removeprefix(_BOM)
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM):]
+                pos = line_start = len(_BOM)
         if progress is not None:
             progress(source.consumed, total)
         if not notes.saw_nul and b"\0" in chunk:
             notes.saw_nul = True
         parts = chunk.split(b"\n")
         last = parts.pop()
+        cursor = pos
         for part in parts:
+            cursor += len(part) + 1
             if overlong or pending_size + len(part) > max_line:
-                yield None
+                yield line_start, None
             elif pending:
                 pending.append(part)
-                yield b"".join(pending)
+                yield line_start, b"".join(pending)
             else:
-                yield part
+                yield line_start, part
             pending, pending_size, overlong = [], 0, False
+            line_start = cursor
+        pos += len(chunk)
         if overlong:
             continue
         pending_size += len(last)
@@ -554,9 +633,9 @@ def _lines(
         elif last:
             pending.append(last)
     if overlong:
-        yield None
+        yield line_start, None
     elif pending:
-        yield b"".join(pending)
+        yield line_start, b"".join(pending)
 
 
 # --- line -> record ---------------------------------------------------------
@@ -670,6 +749,23 @@ def _scrub(value: Any, found: list[bool] | None = None) -> Any:
 
 
 # --- record -> Request ------------------------------------------------------
+
+
+def reparser(convert: Convert):
+    """The function that reads a stored line again into the request it was read as (see
+    core.requeststore): the same parse, the same piece of a joined line, the same record."""
+
+    def reparse(data: bytes, piece: int, sub: int, index: int, line: int) -> Request | None:
+        if piece >= 0:
+            pieces = _joined_pieces(data)
+            if not pieces or piece >= len(pieces):
+                return None
+            data = pieces[piece]
+        reqs = convert(_parse_line(data)[0], index, line)
+        return reqs[sub] if reqs is not None and sub < len(reqs) else None
+
+    return reparse
+
 
 
 def _convert(rec: Any, index: int, line: int) -> tuple[Request, ...] | None:

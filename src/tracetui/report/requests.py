@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..core.display import display_text
 from ..core.result import TraceResult
 from .engines import update_row
@@ -52,8 +54,9 @@ def requests_detail(result: TraceResult, why: bool = False, *, pools: bool = Tru
 
 
 def _first_timestamp(result: TraceResult) -> float | None:
-    ts = [r.timestamp for r in result.trace.requests if r.timestamp is not None]
-    return min(ts) if ts else None
+    ts = result.trace.requests.timestamps()  # a column: no request is read again for it
+    ts = ts[~np.isnan(ts)]
+    return float(ts.min()) if len(ts) else None
 
 
 def requests_data(result: TraceResult, why: bool = False) -> Data:

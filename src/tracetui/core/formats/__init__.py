@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import Request
-from ..reader import _dumps, _timestamp, request_from_record
+from ..reader import OUTPUT_ONLY, _dumps, _timestamp, request_from_record
 from . import anthropic, openai
 from .chat import DEFAULT_TEMPLATE, TEMPLATES, render_output, render_prompt
 from .hashed import BLOCK_SIZES, HASHED_FORMATS, HashIds, claude_code_requests, detect_hashed, flat_request
@@ -24,10 +24,6 @@ __all__ = ["FORMATS", "TEMPLATES", "DEFAULT_TEMPLATE", "HASHED_FORMATS", "Format
 
 TEXT_FORMATS = ("prompt", "openai", "anthropic")
 FORMATS = TEXT_FORMATS + HASHED_FORMATS
-
-OUTPUT_ONLY = object()
-"""`input_doc` of a batch output line's placeholder Request: the loader joins it to the batch
-input line of the same `custom_id`, then drops it."""
 
 
 @dataclass(frozen=True)

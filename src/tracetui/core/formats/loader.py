@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
-from ..model import Request, Trace, TraceError
-from ..reader import DEFAULT_MAX_LINE_MB, _line_list, _plural, read_trace
-from . import OUTPUT_ONLY, TEXT_FORMATS, Converter, FormatOptions
+import numpy as np
+import orjson
 
-__all__ = ["read_traces", "trace_files", "trace_name"]
+from ..model import Trace, TraceError
+from ..reader import DEFAULT_MAX_LINE_MB, _line_list, _plural, read_into, reparser
+from ..requeststore import HASHED, Columns, LazyRequests, StoreBuilder
+from . import TEXT_FORMATS, Converter, FormatOptions
+
+__all__ = ["read_traces", "trace_files", "trace_name", "trace_arrays", "trace_from_arrays", "save_index", "load_index"]
 
 _SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson", ".ndjson.gz", ".gz")
 
@@ -60,9 +64,12 @@ def read_traces(
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
     max_line_mb: float = DEFAULT_MAX_LINE_MB,
+    index_dir: str | os.PathLike | None = None,
 ) -> Trace:
     """Read every file the paths stand for into one Trace; raise TraceError (one line).
-    A line longer than `max_line_mb` MB is skipped unread."""
+    A line longer than `max_line_mb` MB is skipped unread. With `index_dir`, a single plain
+    file read before with the same options is not read again: its index comes from there
+    (see `_cached`), else it goes there."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [os.fsdecode(paths)]
     if not paths:
@@ -71,41 +78,62 @@ def read_traces(
         convert = Converter(options)
     except ValueError as e:
         raise TraceError(str(e)) from None
+    cached = _Cached(index_dir, paths, options, max_line_mb) if index_dir is not None else None
+    if cached is not None and cached.file is not None:
+        trace = cached.load()
+        if trace is not None:
+            if progress is not None:
+                progress(cached.size, cached.size)
+            return trace
+    trace = _read_traces(paths, convert, options, progress, cancel, max_line_mb,
+                         cached.digest if cached is not None and cached.file is not None else None)
+    if cached is not None and cached.file is not None:
+        cached.save(trace)
+    return trace
+
+
+def _read_traces(paths: Sequence[str], convert: Converter, options: FormatOptions,
+                 progress: Callable[[int, int], None] | None, cancel: threading.Event | None,
+                 max_line_mb: float, digest: Any) -> Trace:
     files = trace_files(paths)
     sizes = [_size(f) for f in files]
     total = sum(sizes)
     many = len(files) > 1 or any(os.fsdecode(p) != "-" and os.path.isdir(os.fsdecode(p)) for p in paths)
-    requests: list[Request] = []
+    rows = StoreBuilder()
     warnings: list[str] = []
     recovered: list[int] = []
     skipped: list[int] = []
     bad_utf8 = 0
     done = 0
+    own_sessions: list[tuple[int, int, str]] = []  # files whose records name no session: (rows, name)
     for k, f in enumerate(files):
         convert.file = "<stdin>" if f == "-" else os.path.basename(f)
         convert.file_index = k
         cb = None
         if progress is not None:
             cb = (lambda d, t, base=done: progress(base + d, total or t))
-        t = read_trace(f, progress=cb, cancel=cancel, convert=convert, max_line_mb=max_line_mb)
+        t = read_into(rows, f, progress=cb, cancel=cancel, convert=convert, max_line_mb=max_line_mb, digest=digest)
         done += sizes[k]
-        reqs = list(t.requests)
-        if many and all(r.session_id is None for r in reqs):
-            reqs = [replace(r, session_id=convert.file) for r in reqs]
-        requests.extend(reqs)
+        if many and all(c < 0 for c in rows.session[t.start:t.end]):
+            own_sessions.append((t.start, t.end, convert.file))
         prefix = f"{convert.file}: " if len(files) > 1 else ""
         warnings.extend(prefix + w for w in t.warnings)
         if len(files) == 1:
             recovered, skipped, bad_utf8 = list(t.recovered_lines), list(t.skipped_lines), t.invalid_utf8
         else:
             bad_utf8 += t.invalid_utf8
+    cols = rows.freeze()
+    del rows
+    for start, end, name in own_sessions:
+        cols.session[start:end] = cols.intern(name)
+    keep = np.ones(len(cols), dtype=bool)
     formats = tuple(convert.formats)
     hashed = [f for f in formats if f not in TEXT_FORMATS]
     if hashed and len(hashed) != len(formats):
         # One kind of record per trace (text and block hashes cannot be replayed together):
         # the kind most requests have stays, the others are skipped and named, so a stray
         # line of another trace costs only itself.
-        requests, formats, dropped, warning = _one_kind(requests, formats, many)
+        keep, formats, dropped, warning = _one_kind(cols, formats, many)
         warnings.append(warning)
         if len(files) == 1:
             skipped = sorted(skipped + dropped)
@@ -116,49 +144,201 @@ def read_traces(
             (a, fa), (b, fb) = list(convert.block_sizes.items())[:2]
             raise TraceError(f"hash blocks of different sizes: {a} tokens ({fa}) and {b} ({fb})")
         block_size = next(iter(convert.block_sizes))
-    requests, joined_warning = _join_batch_outputs(requests)
+    partner, joined_warning = _join_batch_outputs(cols, keep)
     if joined_warning:
         warnings.append(joined_warning)
-    if not requests:
+    if not keep.any():
         raise TraceError(f"{trace_name(paths)} has no readable requests (only batch output lines: "
                          "give the batch input file too)")
-    requests = [r if r.index == i else replace(r, index=i) for i, r in enumerate(requests)]
-    return Trace(name=trace_name(paths), requests=tuple(requests), warnings=tuple(warnings),
+    kept = None if keep.all() else np.flatnonzero(keep)
+    if partner is not None and kept is not None:
+        partner = partner[kept]
+    # Text requests are re-read through a converter of their own: the reading one holds the
+    # hash-id table, which nothing needs once the block ids are in the columns.
+    requests = LazyRequests(cols, reparser(Converter(options)), trace_name(paths), kept, partner)
+    return Trace(name=trace_name(paths), requests=requests, warnings=tuple(warnings),
                  recovered_lines=tuple(recovered), skipped_lines=tuple(skipped), invalid_utf8=bad_utf8,
                  formats=formats, block_size=block_size)
 
 
-def _one_kind(requests: list[Request], formats: tuple[str, ...],
-              many: bool) -> tuple[list[Request], tuple[str, ...], list[int], str]:
+def _one_kind(cols: Columns, formats: tuple[str, ...],
+              many: bool) -> tuple[np.ndarray, tuple[str, ...], list[int], str]:
     """Keep the requests of the kind (hashed or text) most requests have, text on a tie."""
-    n_hashed = sum(r.hashed is not None for r in requests)
-    keep_hashed = n_hashed > len(requests) - n_hashed
-    kept = [r for r in requests if (r.hashed is not None) == keep_hashed]
-    dropped = [r.line for r in requests if (r.hashed is not None) != keep_hashed]
+    is_hashed = cols.kind == HASHED
+    n_hashed = int(is_hashed.sum())
+    keep_hashed = n_hashed > len(cols) - n_hashed
+    keep = is_hashed == keep_hashed
+    dropped = cols.line[~keep].tolist()
     kept_formats = tuple(f for f in formats if (f not in TEXT_FORMATS) == keep_hashed)
     other = [f for f in formats if f not in kept_formats]
     where = f"{len(dropped)} line(s) of another trace" if many else \
         f"{_plural(len(dropped), 'line')} ({_line_list(sorted(dropped))})"
     warning = (f"{where} skipped: {', '.join(other)} records among the "
                f"{', '.join(kept_formats)} records of this trace (read them apart)")
-    return kept, kept_formats, dropped, warning
+    return keep, kept_formats, dropped, warning
 
 
-def _join_batch_outputs(requests: list[Request]) -> tuple[list[Request], str]:
-    outputs = {r.request_id: r for r in requests if r.input_doc is OUTPUT_ONLY}
+def _join_batch_outputs(cols: Columns, keep: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """Join each batch output line (kept) to the first batch input line of its custom_id:
+    per row, the row of its output line (or -1), and the rows of output lines dropped from
+    `keep` (in place). The request's missing timestamp is the output line's."""
+    outputs = {cols.request_ids[r]: r for r in cols.output_only if keep[r]}
     if not outputs:
-        return requests, ""
-    out = []
-    for r in requests:
-        if r.input_doc is OUTPUT_ONLY:
-            continue
-        o = outputs.pop(r.request_id, None) if r.request_id is not None else None
-        if o is not None:
-            r = replace(r, output=o.output, usage=r.usage if r.usage is not None else o.usage,
-                        timestamp=r.timestamp if r.timestamp is not None else o.timestamp)
-        out.append(r)
+        return None, ""
+    keep[cols.output_only] = False
+    partner = np.full(len(cols), -1, dtype=np.int64)
+    for row, rid in cols.request_ids.items():  # rows in file order (dict order)
+        if keep[row]:
+            o = outputs.pop(rid, None)
+            if o is not None:
+                partner[row] = o
     warning = f"{len(outputs)} batch output line(s) match no batch input line (custom_id)" if outputs else ""
-    return out, warning
+    return partner, warning
+
+
+def trace_arrays(trace: Trace) -> dict[str, Any] | None:
+    """A trace read from one plain file as plain arrays and JSON-able values (what an
+    on-disk cache keeps so that a reopen reads no line), or None when it cannot be kept
+    (read from gzip, stdin or several files: its lines are not in the file at an offset)."""
+    reqs = trace.requests
+    d = reqs.to_arrays() if isinstance(reqs, LazyRequests) else None
+    if d is None:
+        return None
+    d["trace"] = {"name": trace.name, "warnings": list(trace.warnings), "recovered_lines": list(trace.recovered_lines),
+                  "skipped_lines": list(trace.skipped_lines), "invalid_utf8": trace.invalid_utf8,
+                  "formats": list(trace.formats), "block_size": trace.block_size}
+    return d
+
+
+def trace_from_arrays(d: dict[str, Any], path: str, options: FormatOptions = FormatOptions()) -> Trace | None:
+    """The trace `trace_arrays` made of the file at `path`, or None when `d` is not such a
+    thing or the file cannot be opened (the caller reads it then). Its requests are read
+    again from the file when asked for, as after read_traces; the caller makes sure `path`
+    is the same file (size, mtime, content hash), each line's CRC the rest."""
+    try:
+        t = d["trace"]
+        fd = os.open(path, os.O_RDONLY)
+    except (KeyError, TypeError, OSError, ValueError):
+        return None
+    try:
+        requests = LazyRequests.from_arrays(d, fd, reparser(Converter(options)), str(t["name"]))
+        trace = Trace(name=str(t["name"]), requests=requests, warnings=tuple(map(str, t["warnings"])),
+                      recovered_lines=tuple(map(int, t["recovered_lines"])),
+                      skipped_lines=tuple(map(int, t["skipped_lines"])), invalid_utf8=int(t["invalid_utf8"]),
+                      formats=tuple(map(str, t["formats"])),
+                      block_size=None if t["block_size"] is None else int(t["block_size"]))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    finally:
+        os.close(fd)  # the requests hold a duplicate
+    return trace
+
+
+_JSON_KEYS = ("strings", "h_rid", "trace")
+
+
+def save_index(trace: Trace, file: str | os.PathLike, content: str = "") -> bool:
+    """Write `trace_arrays(trace)` to `file` as an .npz of plain arrays (its JSON-able values
+    as one UTF-8 array; `content`: the file's hash, as text): never pickle. False when the
+    trace cannot be kept this way."""
+    d = trace_arrays(trace)
+    if d is None:
+        return False
+    try:
+        meta = orjson.dumps({k: d.pop(k) for k in _JSON_KEYS})
+    except TypeError:  # a lone surrogate in a file name (os.fsdecode): not worth keeping
+        return False
+    with open(file, "wb") as f:
+        np.savez(f, meta=np.frombuffer(meta, dtype=np.uint8),
+                 content=np.frombuffer(content.encode("ascii"), dtype=np.uint8), **d)
+    return True
+
+
+def load_index(file: str | os.PathLike, path: str, options: FormatOptions = FormatOptions()) -> Trace | None:
+    """The trace `save_index` wrote to `file`, its requests read from `path`; None when
+    `file` is missing, damaged or foreign (read the trace then)."""
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            d: dict[str, Any] = {k: z[k] for k in z.files if k not in ("meta", "content")}
+            meta = orjson.loads(z["meta"].tobytes())
+        d.update({k: meta[k] for k in _JSON_KEYS})
+    except Exception:  # noqa: BLE001 - whatever a damaged file raises, it is read again
+        return None
+    return trace_from_arrays(d, path, options)
+
+
+INDEX_FORMAT = 1
+"""Bump when what the index holds, or what the reader makes of a line, changes."""
+
+
+class _Cached:
+    """The index file of a trace given as one regular file, in `index_dir`: named by the
+    file's identity (path, device, inode, size, mtime) and the reading options, holding the
+    BLAKE2b of the file's bytes (fed while the file is read; checked on load, so a file
+    rewritten with the same size and mtime is read again)."""
+
+    def __init__(self, index_dir: str | os.PathLike, paths: Sequence[str], options: FormatOptions,
+                 max_line_mb: float) -> None:
+        import hashlib
+
+        self.file: str | None = None
+        self.size = 0
+        self.digest = hashlib.blake2b(digest_size=20)
+        p = os.fsdecode(paths[0]) if len(paths) == 1 else "-"
+        if p == "-":
+            return
+        try:
+            st = os.stat(p)
+            real = os.path.realpath(p)
+        except (OSError, ValueError):
+            return
+        if not os.path.isfile(p):
+            return
+        self.path, self.size = p, st.st_size
+        k = hashlib.blake2b(digest_size=20)
+        for part in (INDEX_FORMAT, real, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+                     repr((options.format, options.template, options.hash_block_size)), max_line_mb,
+                     trace_name(p)):
+            k.update(str(part).encode("utf-8", "surrogateescape") + b"\0")
+        self.file = os.path.join(os.fsdecode(index_dir), f"{k.hexdigest()}.npz")
+        self.options = options
+
+    def load(self) -> Trace | None:
+        import hashlib
+
+        if not os.path.isfile(self.file):
+            return None
+        try:
+            with np.load(self.file, allow_pickle=False) as z:
+                want = z["content"].tobytes().decode("ascii")
+            h = hashlib.blake2b(digest_size=20)
+            with open(self.path, "rb") as f:
+                while block := f.read(1 << 22):
+                    h.update(block)
+        except Exception:  # noqa: BLE001 - a damaged index is read again and rewritten
+            return None
+        if h.hexdigest() != want:
+            return None
+        return load_index(self.file, self.path, self.options)
+
+    def save(self, trace: Trace) -> None:
+        """Write the index (a temp file renamed into place); a folder that cannot be written
+        (read-only home, full disk) is skipped."""
+        import tempfile
+
+        folder = os.path.dirname(self.file)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+            os.close(fd)
+            try:
+                if save_index(trace, tmp, content=self.digest.hexdigest()):
+                    os.replace(tmp, self.file)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def _size(path: str) -> int:
