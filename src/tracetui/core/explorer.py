@@ -61,16 +61,17 @@ class Rows(Sequence):
         self.trace = trace
         self.analysis = analysis
         reqs = trace.requests
-        times = np.fromiter((np.nan if r.timestamp is None else r.timestamp for r in reqs), dtype=np.float64,
-                            count=len(reqs))
+        # From the reader's columns: no request is re-read to list them (core.model.Requests).
+        times = reqs.timestamps()
         known = times[~np.isnan(times)]
         self._times = times - known.min() if len(known) else times
+        self._sessions = reqs.session_ids()
+        self._models = reqs.body_models()
+        self._chars = reqs.text_lengths()[0]
         # Session ids and models are drawn in the request list: no control characters. The
         # widest of each sizes the columns; distinct values only, there are few.
-        sessions = {r.session_id for r in reqs}
-        models = {r.model or _doc_model(r.input_doc) for r in reqs}
-        self.longest = {"session": max((len(display_text(x or "")) for x in sessions), default=0),
-                        "model": max((len(display_text(x)) for x in models), default=0)}
+        self.longest = {"session": max((len(display_text(x or "")) for x in set(self._sessions)), default=0),
+                        "model": max((len(display_text(x or "")) for x in set(self._models)), default=0)}
 
     def __len__(self) -> int:
         return len(self._times)
@@ -82,15 +83,14 @@ class Rows(Sequence):
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
-        r = self.trace.requests[i]
         t = float(self._times[i])
-        head = (i, None if t != t else t, display_text(r.session_id or ""),
-                display_text(r.model or _doc_model(r.input_doc)))
+        head = (i, None if t != t else t, display_text(self._sessions[i] or ""), display_text(self._models[i] or ""))
+        chars = int(self._chars[i])
         a = self.analysis
         if a is None:
-            return RequestRow(*head, 0, 0, 0, 0, 0, len(r.input), True)
+            return RequestRow(*head, 0, 0, 0, 0, 0, chars, True)
         return RequestRow(*head, int(a.input_lens[i]), int(a.output_lens[i]), int(a.unlimited.prefix_hits[i]),
-                          int(a.unlimited.substring_hits[i]), int(a.combined_hits[i]), len(r.input))
+                          int(a.unlimited.substring_hits[i]), int(a.combined_hits[i]), chars)
 
 
 class PendingData:
@@ -287,9 +287,3 @@ class ExplorerData:
                     return found
                 base = len(r.input)
         return found
-
-
-def _doc_model(doc) -> str:
-    if isinstance(doc, dict) and isinstance(doc.get("model"), str):
-        return doc["model"]
-    return ""
