@@ -773,15 +773,16 @@ def _session_tokens(loaded: Loaded, sid: np.ndarray):
     from .tokens import entry_stores
 
     flat, in_len, out_len = entries_of(loaded.inputs, loaded.outputs)
-    tok = flat.astype(np.int64)
-    owner = np.repeat(sid, in_len + out_len)
-    vocab = int(tok.max()) + 1 if len(tok) else 1
+    lens = np.asarray(in_len, dtype=np.int64) + np.asarray(out_len, dtype=np.int64)
+    vocab = int(flat.max()) + 1 if len(flat) else 1
     if int(sid.max()) < (1 << 32) // vocab:
-        key = owner * vocab + tok  # already below 2**32: no renumbering needed
+        # session * vocab + token is below 2**32: built in place in 4 bytes a token (a 1 GB
+        # trace has ~250M of them), no renumbering needed.
+        key = np.repeat((sid * vocab).astype(np.uint32), lens)
+        key += flat
     else:
-        key = np.unique(owner * vocab + tok, return_inverse=True)[1]
-    del owner, tok
-    return entry_stores(key.astype(np.uint32), in_len, out_len)
+        key = np.unique(np.repeat(sid, lens) * vocab + flat.astype(np.int64), return_inverse=True)[1]
+    return entry_stores(key.astype(np.uint32, copy=False), in_len, out_len)
 
 
 # --------------------------------------------------------------------------- provider usage
