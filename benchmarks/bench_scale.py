@@ -1,8 +1,8 @@
 """The scale benchmark of issue 12: whole-process `tracetui analyze --json` beside a bare
 tokenization of the same file, in the same run, on generated traces.
 
-    python benchmarks/bench_scale.py [--rows ROW ...] [--scratch DIR] [--repeat R] [--json]
-                                     [-- EXTRA ANALYZE ARGS]
+    python benchmarks/bench_scale.py [--rows ROW ...] [--engines ENGINE ...] [--scratch DIR]
+                                     [--repeat R] [--warm] [--json] [-- EXTRA ANALYZE ARGS]
 
 ROW: chat10k chat100k chat1M agent10 agent100 agent1000 (default: all but chat1M and
 agent1000, which take minutes; `--rows all` for every row). The traces are generated once
@@ -14,8 +14,12 @@ child's own ru_maxrss): `python -m tracetui analyze --json TRACE` and a bare tok
 orjson.loads per line, then tiktoken's encode_ordinary_batch over every input and output,
 cl100k_base as tracetui's default). The figure per side is the best of R runs. The machine's
 load average is printed with the table: figures taken under load are slower. The analyze
-side runs with --no-cache (a cold open); --warm adds a column: a second, cached open (token
+side runs with --no-cache (a cold open); --warm adds a column: a second, cached open (the
 cache in the scratch dir, never the user's).
+
+--engines (default: all five, study vllm sglang lmcache cacheblend): one line per engine and
+trace, each its own whole-process `tracetui analyze --json --engine X` beside the same bare
+tokenization (run once per trace).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ ROWS = {  # name: (generator kind, size, label)
     "agent1000": ("agent", 1000, "1 GB of agent sessions"),
 }
 DEFAULT_ROWS = ("chat10k", "chat100k", "agent10", "agent100")
+ENGINES = ("study", "vllm", "sglang", "lmcache", "cacheblend")
 RATIO_TARGET = 1.5
 
 BARE = r"""
@@ -105,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, metavar="R", help="runs per side, best taken (default 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print the rows as JSON lines too")
-    ap.add_argument("--warm", action="store_true", help="also time a second open through the token cache")
+    ap.add_argument("--warm", action="store_true", help="also time a second open through the cache")
+    ap.add_argument("--engines", nargs="+", default=list(ENGINES), metavar="ENGINE",
+                    help=f"engines, one analyze run each (default: {' '.join(ENGINES)})")
     args = ap.parse_args(argv)
     rows = list(ROWS) if args.rows == ["all"] else args.rows
     for r in rows:
@@ -116,30 +123,37 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, TRACETUI_CACHE_DIR=str(args.scratch / "cache"))
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     warm_head = " warm reopen |" if args.warm else ""
-    print("| trace | requests | input tokens | `tracetui analyze --json` | bare tokenization | ratio | "
+    for e in args.engines:
+        if e not in ENGINES:
+            ap.error(f"unknown engine {e!r} (known: {', '.join(ENGINES)})")
+    print("| trace | engine | requests | input tokens | `tracetui analyze --json` | bare tokenization | ratio | "
           f"peak RSS (bare) | RSS budget |{warm_head}")
-    print("|---|---|---|---|---|---|---|---|" + ("---|" if args.warm else ""))
+    print("|---|---|---|---|---|---|---|---|---|" + ("---|" if args.warm else ""))
     for row in rows:
         path = trace_for(row, args.scratch, args.seed)
         bare_s, bare_rss, bare_out = best([py, "-c", BARE, str(path)], args.repeat)
         n_req, n_tok = (int(x) for x in bare_out.split())
-        cmd = [py, "-m", "tracetui", "analyze", "--json", *extra, str(path)]
-        an_s, an_rss, an_out = best(cmd[:4] + ["--no-cache"] + cmd[4:], args.repeat, env)
-        warm = ""
-        if args.warm:
-            run_child(cmd, env)  # fills the cache
-            warm = f" {best(cmd, args.repeat, env)[0]:.2f} s |"
-        json.loads(an_out)  # a whole JSON document, or the run failed
         budget = 200 * 2**20 + 16 * n_tok + path.stat().st_size
-        ratio = an_s / bare_s
-        print(f"| {ROWS[row][2]} | {n_req:,} | {n_tok / 1e6:.1f}M | {an_s:.2f} s | {bare_s:.2f} s | "
-              f"{ratio:.2f}x{'' if ratio <= RATIO_TARGET else ' (over 1.5x)'} | "
-              f"{an_rss / 2**30:.2f} GiB ({bare_rss / 2**30:.2f}) | "
-              f"{budget / 2**30:.2f} GiB{'' if an_rss <= budget else ' (over)'} |{warm}", flush=True)
-        if args.json:
-            print(json.dumps({"row": row, "requests": n_req, "input_tokens": n_tok, "analyze_s": an_s,
-                              "bare_s": bare_s, "ratio": ratio, "analyze_rss": an_rss, "bare_rss": bare_rss,
-                              "rss_budget": budget}))
+        for engine in args.engines:
+            # The path before --engine, whose nargs="+" would take it.
+            cmd = [py, "-m", "tracetui", "analyze", "--json", str(path), *extra, "--engine", engine]
+            an_s, an_rss, an_out = best(cmd[:4] + ["--no-cache"] + cmd[4:], args.repeat, env)
+            json.loads(an_out)  # a whole JSON document, or the run failed
+            warm_s = None
+            warm = ""
+            if args.warm:
+                run_child(cmd, env)  # fills the cache
+                warm_s = best(cmd, args.repeat, env)[0]
+                warm = f" {warm_s:.2f} s |"
+            ratio = an_s / bare_s
+            print(f"| {ROWS[row][2]} | {engine} | {n_req:,} | {n_tok / 1e6:.1f}M | {an_s:.2f} s | {bare_s:.2f} s | "
+                  f"{ratio:.2f}x{'' if ratio <= RATIO_TARGET else ' (over 1.5x)'} | "
+                  f"{an_rss / 2**30:.2f} GiB ({bare_rss / 2**30:.2f}) | "
+                  f"{budget / 2**30:.2f} GiB{'' if an_rss <= budget else ' (over)'} |{warm}", flush=True)
+            if args.json:
+                print(json.dumps({"row": row, "engine": engine, "requests": n_req, "input_tokens": n_tok,
+                                  "analyze_s": an_s, "bare_s": bare_s, "ratio": ratio, "analyze_rss": an_rss,
+                                  "bare_rss": bare_rss, "rss_budget": budget, "warm_s": warm_s}))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

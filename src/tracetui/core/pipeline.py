@@ -195,7 +195,7 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
         tokens = tokenize(trace, tokenizer, progress=progress, cancel=cancel)
         tokencache.save(key, *tokens)
     return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel, tokenizer_note=note,
-                         tokens=tokens)
+                         tokens=tokens, cache_key=key)
 
 
 def trace_models(trace: Trace) -> list[str | None]:
@@ -259,7 +259,10 @@ def order_warning(trace: Trace) -> str | None:
 def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
                   progress: Progress | None = None, cancel: threading.Event | None = None,
                   tokenizer_note: str = "",
-                  tokens: tuple[TokenStore, TokenStore] | None = None) -> Loaded:
+                  tokens: tuple[TokenStore, TokenStore] | None = None, cache_key: str | None = None) -> Loaded:
+    """Analyze a trace read and (when `tokens` are given) tokenized. With `cache_key` (the
+    token cache's key of the trace) the figures come from the analysis cache when these
+    settings were analysed before, else they go into it."""
     late = order_warning(trace)
     if late is not None and late not in trace.warnings:
         trace = dataclasses.replace(trace, warnings=trace.warnings + (late,))
@@ -275,6 +278,16 @@ def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
         return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, "", results)
     inputs, outputs = tokens if tokens is not None else tokenize(trace, tokenizer, progress=progress, cancel=cancel)
     sizes = settings.sizes()
+    akey = None
+    if cache_key is not None:
+        akey = tokencache.analysis_key(cache_key, repr((
+            [(s.gb, s.capacity, s.label) for s in sizes], settings.chunk_size, settings.tokens_per_gb,
+            settings.engines, settings.engine_settings())))
+        cached = tokencache.load_analysis(akey, inputs, outputs)
+        if cached is not None:
+            if progress is not None:
+                progress("analyze", 1, 1, "cached")
+            return Loaded(trace, tokenizer, inputs, outputs, cached[0], settings, tokenizer_note, cached[1])
     analysis, study_result = study.run(inputs, outputs, sizes, chunk_size=settings.chunk_size,
                                        tokens_per_gb=settings.tokens_per_gb,
                                        progress=(lambda d, t: progress("analyze", d, t)) if progress else None,
@@ -288,5 +301,7 @@ def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
             continue
         segments = cacheblend.segment_starts(trace, inputs, tokenizer) if name == "cacheblend" else None
         results.append(run_engine(name, inputs, outputs, sizes, settings.engine_settings(), segments=segments))
+    if akey is not None:
+        tokencache.save_analysis(akey, analysis, results)
     return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, tokenizer_note, tuple(results))
 

@@ -42,6 +42,28 @@ class Index:
         self._build_ranks()
         self._build_window_ids()
 
+    SAVED = ("ids", "win_off", "first_entry", "first_pos")
+    """What a released index holds beyond the tokens and lengths (tokencache stores it)."""
+
+    @classmethod
+    def restored(cls, tok: np.ndarray, in_len: np.ndarray, out_len: np.ndarray, chunk: int, n_ids: int,
+                 arrays: dict[str, np.ndarray]) -> Index:
+        """A released index from what SAVED names (read back from the analysis cache)."""
+        ix = cls.__new__(cls)
+        ix.n = len(in_len)
+        ix.chunk = chunk
+        ix.in_len = np.asarray(in_len, dtype=np.int64)
+        ix.ent_len = ix.in_len + np.asarray(out_len, dtype=np.int64)
+        ix.tok = tok
+        ix.off = np.zeros(ix.n + 1, dtype=np.int64)
+        np.cumsum(ix.ent_len, out=ix.off[1:])
+        for name in cls.SAVED:
+            setattr(ix, name, arrays[name])
+        ix.n_ids = n_ids
+        ix._positions = ix._chunks = ix._freq = None
+        ix.release()
+        return ix
+
     def release(self) -> None:
         """Drop what only the replays need (the sorted order, the sparse table, Python lists,
         the occurrence rows): the views keep the window ids, and the occurrences are rebuilt
