@@ -151,3 +151,15 @@ def test_cli_warm_output_is_the_cold_one(trace, capsys):
     assert main(args) == 0
     assert main(args) == 0  # from the cache
     assert capsys.readouterr().out == cold * 2
+
+
+def test_a_warm_reopen_never_loads_the_vocabulary(trace, monkeypatch):
+    from tracetui.core import tokenizer as tk
+
+    load(str(trace))
+    fresh = tk._load("cl100k_base")  # deferred: nothing loaded yet
+    monkeypatch.setattr(tk, "_cache", {"cl100k_base": fresh})
+    loaded = load(str(trace))
+    assert loaded.tokenizer is fresh and "_encode_one" not in fresh.__dict__
+    # First use loads it, from any method (byte_lengths holds the tokenizer's lock meanwhile).
+    assert fresh.byte_lengths()[fresh.encode("hello")[0]] == len(b"hello")

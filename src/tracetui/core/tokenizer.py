@@ -152,11 +152,12 @@ class _Deferred(Tokenizer):
         self._load = load
         self._byte_lengths = None
         self._lock = threading.Lock()
+        self._loading = threading.Lock()  # not _lock: byte_lengths() holds that one while it loads
 
     def __getattr__(self, attr: str):  # only called for what is not loaded yet
-        if attr.startswith("__") or attr in ("_load", "_lock", "name"):
+        if attr.startswith("__") or attr in ("_load", "_lock", "_loading", "name"):
             raise AttributeError(attr)
-        with self._lock:
+        with self._loading:
             if "_encode_one" not in self.__dict__:
                 real = self._load()
                 for k in ("_encode_one", "_encode_many", "_token_bytes", "vocab_size"):

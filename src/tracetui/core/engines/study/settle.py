@@ -96,10 +96,19 @@ def _settle_group(ix: Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) -> 
         ev, st = pools[k]
         open_ = q[p == k]
         # Latest departure among the entries that hold u before i, as a running max within
-        # each id's rows; `base` lifts each id's segment above the previous one.
-        depart = np.where(opos + c <= st[oentry], ev[oentry], -1)
-        running = np.maximum.accumulate(base + depart)
-        hits[k] += np.bincount(req[open_[running[row[open_]] >= threshold[open_]]], minlength=n)
+        # each id's rows; `base` lifts each id's segment above the previous one. Only the
+        # rows of the ids still open are gathered: a pass over every occurrence row per pool
+        # cost more than all the rest of settling on agent traces.
+        u = np.unique(cid[open_])
+        lo = np.searchsorted(oid, u, side="left")
+        length = np.searchsorted(oid, u, side="right") - lo
+        at = np.cumsum(length) - length
+        rows = np.repeat(lo - at, length) + np.arange(int(length.sum()), dtype=np.int64)
+        ent = oentry[rows]
+        running = np.maximum.accumulate(base[rows] + np.where(opos[rows] + c <= st[ent], ev[ent], -1))
+        ku = np.searchsorted(u, cid[open_])
+        hit = running[at[ku] + row[open_] - lo[ku]] >= threshold[open_]
+        hits[k] += np.bincount(req[open_[hit]], minlength=n)
     return [(hits[k] + sure_per_req - lost[k]).astype(np.int64) * c for k in range(len(pools))]
 
 
