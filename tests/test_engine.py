@@ -191,7 +191,7 @@ ENGINE_PATHS = {
     "scoring present entries": [("substring", "_CANDIDATE_BUDGET", 0), ("substring", "_CANDIDATE_FLOOR", 0)],
     "every content heavy": [("substring", "_LIGHT_HOLDERS", 0)],
     "every content light": [("substring", "_LIGHT_HOLDERS", 1 << 30)],
-    "settle in one step, a pool at a time": [("settle", "_SETTLE_STEPS", 1), ("settle", "_SETTLE_BATCH", 1)],
+    "settle in one step, a pool at a time": [("settle", "_SETTLE_STEPS", 1), ("settle", "_SETTLE_TOKENS", 1 << 62)],
     "LCPs a token a round": [("windows", "_LCP_ROUND", 1)],
 }
 SWEEP = ["0", "1", "2", "3", "5", "8", "13", "21", "34", "55", "unlimited"]

@@ -275,21 +275,25 @@ class Index:
             _, _, cids = self.all_chunks()
             is_chunk = np.zeros(self.n_ids + 1, dtype=bool)  # + the "no chunk content" id
             is_chunk[cids] = True
+            # Peak memory is per window here: the window ids stay int32 and everything per
+            # window is sorted once, then reduced to rows (~30 bytes a window at the peak).
             w = np.flatnonzero(is_chunk[self.ids])
-            entry = np.searchsorted(self.win_off, w, side="right") - 1
-            wid = self.ids[w].astype(np.int64)
-            pos = w - self.win_off[entry]
-            key = wid * self.n + entry
-            del w, entry
+            del is_chunk
+            wid = self.ids[w]
             # Windows come in (entry, position) order, so a stable sort by id alone leaves
             # each id's rows sorted by entry and position.
             order = radix_argsort(wid, max(16, int(self.n_ids).bit_length()))
-            del wid
-            key, pos = key[order], pos[order]
+            w, wid = w[order], wid[order]
             del order
+            entry = np.searchsorted(self.win_off, w, side="right") - 1
+            key = wid.astype(np.int64) * self.n + entry
+            del wid
             head = np.flatnonzero(run_heads(key))
             counts = np.diff(head, append=len(key))
-            ukey, first = key[head], pos[head]
+            ukey = key[head]
+            del key
+            first = w[head] - self.win_off[entry[head]]
+            del w, entry
             self._occ = (ukey, ukey // self.n, ukey % self.n, counts, first)
         return self._occ
 

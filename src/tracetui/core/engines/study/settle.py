@@ -14,8 +14,10 @@ from .index import Index
 
 _SETTLE_STEPS = 6
 """Walk back this many occurrence rows per open chunk before the running-maximum pass."""
-_SETTLE_BATCH = 1 << 22
-"""Settle pools together while their open chunks number at most this many in all (memory)."""
+_SETTLE_TOKENS = 16
+"""Settle pools together while their open chunks number at most one per this many tokens of
+the trace: each open chunk costs ~100 bytes of temporaries while it walks (the study's
+memory target is 16 bytes per token in all)."""
 
 
 def settle_unlimited(ix: Index) -> np.ndarray:
@@ -27,9 +29,9 @@ def settle_unlimited(ix: Index) -> np.ndarray:
 
 def settle_substring(ix: Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
     """Substring hits of every request for each bounded pool (see _settle_group), settled
-    a few pools at a time so that the open chunks of a group stay within _SETTLE_BATCH."""
+    a few pools at a time so that the open chunks of a group stay within _SETTLE_TOKENS."""
     per_pool = max(1, len(ix.prev_held_chunks()[2]))
-    group = max(1, _SETTLE_BATCH // per_pool)
+    group = max(1, int(ix.off[-1]) // _SETTLE_TOKENS // per_pool)
     out: list[np.ndarray] = []
     for k in range(0, len(pools), group):
         out.extend(_settle_group(ix, pools[k: k + group]))
