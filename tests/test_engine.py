@@ -340,6 +340,32 @@ def test_encode_batch_reports_running_token_totals(tmp_path):
     assert seen == [(2, 5, 3), (4, 5, 8), (5, 5, 9)]
 
 
+def test_tokenize_threads_follow_the_free_cores():
+    """Serial below the measured crossover, on one core, or when other processes keep the
+    cores busy; threads over the free cores otherwise (core.tokenizer's comment)."""
+    from tracetui.core import tokenizer as tk
+
+    big = tk._PARALLEL_MIN_CHARS
+    with patch.object(tk.os, "cpu_count", lambda: 2), patch.object(tk.os, "getloadavg", lambda: (1.0, 1, 1)):
+        assert tk.tokenize_threads(big - 1) == 1
+        assert tk.tokenize_threads(big) == 2
+    with patch.object(tk.os, "cpu_count", lambda: 2), patch.object(tk.os, "getloadavg", lambda: (7.2, 1, 1)):
+        assert tk.tokenize_threads(big) == 1
+    with patch.object(tk.os, "cpu_count", lambda: 8), patch.object(tk.os, "getloadavg", lambda: (3.5, 1, 1)):
+        assert tk.tokenize_threads(big) == 5
+    with patch.object(tk.os, "cpu_count", lambda: 1):
+        assert tk.tokenize_threads(10 * big) == 1
+
+
+def test_thread_batches_equal_serial():
+    from tracetui.core.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(None)
+    texts = [f"request {k}: " + "word " * (k % 50) + "<|endoftext|>" for k in range(300)]
+    serial = tok.encode_batch(texts, threads=1)
+    assert [a.tolist() for a in tok.encode_batch(texts, threads=2)] == [a.tolist() for a in serial]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), st.integers(0, 60)), max_size=200), st.integers(1, 4))
 def test_ranks_equal_a_sorted_list(ops, load):

@@ -19,7 +19,8 @@ from .model import Trace
 from .formats import DEFAULT_TEMPLATE, FormatOptions
 from .formats.loader import read_traces
 from .reader import DEFAULT_MAX_LINE_MB
-from .tokenizer import AUTO, DEFAULT_TOKENIZER, Tokenizer, load_tokenizer, tokenizer_for_model, tokenizer_for_models, tokenizer_note
+from .tokenizer import (AUTO, DEFAULT_TOKENIZER, Tokenizer, load_tokenizer, tokenize_threads, tokenizer_for_model,
+                        tokenizer_for_models, tokenizer_note)
 from .tokens import TokenStore, dtype_for, entry_stores
 
 Progress = Callable[..., None]
@@ -113,16 +114,17 @@ _SLICE_CHARS = 1 << 23
 dropped, so that neither a million small arrays nor a second copy of all tokens exists."""
 
 
-def _slices(reqs) -> list[tuple[int, int]]:
-    out, lo, chars = [], 0, 0
+def _slices(reqs) -> tuple[list[tuple[int, int]], int]:
+    """The slices of requests encoded per call, and the characters of them all."""
+    out, lo, chars, total = [], 0, 0, 0
     for i, r in enumerate(reqs):
         chars += len(r.input) + len(r.output)
         if chars >= _SLICE_CHARS or 2 * (i + 1 - lo) >= _SLICE_TEXTS:
             out.append((lo, i + 1))
-            lo, chars = i + 1, 0
+            lo, total, chars = i + 1, total + chars, 0
     if lo < len(reqs):
         out.append((lo, len(reqs)))
-    return out
+    return out, total + chars
 
 
 def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = None,
@@ -131,10 +133,12 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
     reqs = trace.requests
     n = len(reqs)
     dtype = dtype_for(tokenizer.vocab_size)
+    slices, chars = _slices(reqs)
+    threads = tokenize_threads(chars)  # serial or threads, chosen once for the whole trace
     parts: list[np.ndarray] = []
     lengths = np.zeros(2 * n, dtype=np.int64)
     tokens = 0
-    for lo, hi in _slices(reqs):
+    for lo, hi in slices:
         texts: list[str] = []
         for r in reqs[lo:hi]:
             texts.append(r.input)
@@ -144,7 +148,7 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
             if progress is not None:  # two texts (input, output) per request
                 progress("tokenize", lo + texts_done // 2, n, f"{tokens + slice_tokens:,} tokens")
 
-        toks = tokenizer.encode_batch(texts, progress=cb, cancel=cancel)
+        toks = tokenizer.encode_batch(texts, progress=cb, cancel=cancel, threads=threads)
         lengths[2 * lo: 2 * hi] = [len(a) for a in toks]
         part = np.concatenate(toks).astype(dtype, copy=False) if toks else np.zeros(0, dtype)
         tokens += len(part)

@@ -60,9 +60,15 @@ _LLAMA3_PAT = (
     r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
 
-# Below this many characters a batch is encoded in the calling thread: thread start-up
-# would cost more than it saves.
-_PARALLEL_MIN_CHARS = 200_000
+# Serial, thread batches or process batches, chosen by benchmarks/bench_tokenize.py (the
+# README's "Tokenization" quotes it). On this 2-core machine, shared and loaded: serial won
+# at every size from 0.1M to 10M characters, chat prompts (~75 chars) and agent prompts
+# (~12k) alike (at load 7: 10M chars of chat 2.35 s serial, 3.69 s threads, 3.48 s
+# processes); threads only won when a core was free (at 1M+ chars: 1M chars of chat 0.54 s
+# vs 0.66 s serial), processes never beat both. So: threads over the cores no other process
+# keeps busy (cpu_count minus the 1-minute load average, ours included), when there are two
+# or more and the trace has at least _PARALLEL_MIN_CHARS; else serial. Never processes.
+_PARALLEL_MIN_CHARS = 1_000_000
 _BATCH_CHARS = 4_000_000
 _BATCH_TEXTS = 20_000  # many tiny requests still report progress now and then
 
@@ -92,13 +98,14 @@ class Tokenizer:
                      progress: Callable[[int, int, int], None] | None = None,
                      cancel: threading.Event | None = None,
                      threads: int | None = None) -> list[np.ndarray]:
-        """Encode every text; `progress(texts_done, texts_total, tokens_done)` after each batch."""
+        """Encode every text; `progress(texts_done, texts_total, tokens_done)` after each batch.
+        `threads`: 1 encodes in this thread; None chooses by tokenize_threads."""
         out: list[np.ndarray] = []
-        threads = threads or os.cpu_count() or 1
+        threads = threads or tokenize_threads(sum(len(t) for t in texts))
         done = tokens = 0
         with contextlib.ExitStack() as stack:
             pool = None
-            if threads > 1 and sum(len(t) for t in texts) >= _PARALLEL_MIN_CHARS and self._encode_many is None:
+            if threads > 1 and self._encode_many is None:
                 pool = stack.enter_context(ThreadPoolExecutor(threads))
             for batch in _batches(texts, _BATCH_CHARS):
                 if cancel is not None and cancel.is_set():
@@ -163,6 +170,19 @@ class _Deferred(Tokenizer):
                 for k in ("_encode_one", "_encode_many", "_token_bytes", "vocab_size"):
                     setattr(self, k, getattr(real, k))
         return object.__getattribute__(self, attr)
+
+
+def tokenize_threads(total_chars: int) -> int:
+    """How many threads to tokenize `total_chars` characters with (1: serial); see above."""
+    cores = os.cpu_count() or 1
+    if cores < 2 or total_chars < _PARALLEL_MIN_CHARS:
+        return 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # no load average on this platform: every core counts
+        busy = 1.0
+    # The load counts this process too (it has been reading the trace): one core is ours.
+    return max(1, min(cores, int(cores - busy + 1)))
 
 
 def _batches(texts: Sequence[str], limit: int) -> Iterator[list[str]]:
