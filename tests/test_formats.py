@@ -16,7 +16,7 @@ from tracetui.core.formats.loader import read_traces
 from tracetui.core.model import TraceError
 from tracetui.core.tokenizer import load_tokenizer, tokenizer_for_model, tokenizer_for_models
 
-from .paths import TRACES, need
+from .paths import TRACES, need, sample
 
 TOOL = {"type": "function", "function": {"name": "calc", "description": "Calculate",
                                          "parameters": {"type": "object", "properties": {"e": {"type": "string"}}}}}
@@ -450,7 +450,8 @@ def test_hashed_breaks_are_the_first_missed_block(tmp_path):
         rec(1, -1, [1, 2, 3], 48),           # first request
         rec(2, 1, [1, 2, 3, 4, 5], 80),      # appends to its parent
         rec(3, 2, [1, 2, 9, 10, 11], 80),    # block 2 changed inside the session
-        rec(4, -1, [1, 2, 20], 48),          # a new session sharing two blocks
+        rec(4, -1, [1, 2, 20], 48),          # a new session sharing two blocks: not `new`
+        rec(5, -1, [], 0),                   # no input: `empty`, not `append`
     ])
     loaded = load(str(path), Settings(pool_sizes=("unlimited",)))
     breaks = diagnose(loaded)
@@ -458,10 +459,12 @@ def test_hashed_breaks_are_the_first_missed_block(tmp_path):
         ("new", "first request", 0),
         ("append", "continues the source entry", 48),
         ("edit", "block changed inside the session", 32),
-        ("new", "new session", 32),
+        ("edit", "new session: block changed after the shared prefix", 32),
+        ("empty", "no input tokens", 0),
     ]
-    assert [b.source >= 0 for b in breaks] == [False, True, True, True]
-    assert [b.tokens_lost for b in breaks] == [48, 32, 48, 16]
+    assert not breaks[4].is_breaker
+    assert [b.source >= 0 for b in breaks][:4] == [False, True, True, True]
+    assert [b.tokens_lost for b in breaks] == [48, 32, 48, 16, 0]
 
 
 def test_coarse_blocks_are_runs_of_ids():
@@ -495,3 +498,22 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.just(10**400
 def test_converter_never_raises_on_odd_records(rec, fmt, template):
     reqs = Converter(FormatOptions(format=fmt, template=template))(rec, 0, 1)
     assert reqs is None or all(isinstance(r.input, str) and isinstance(r.output, str) for r in reqs)
+
+
+def test_hashed_session_figures_within_are_the_session_read_alone(tmp_path):
+    """A hashed session's "within" figures are those of its requests read as a trace of their
+    own, in tokens (they once came back in blocks: 1/B of the truth)."""
+    from tracetui.core.diagnose import session_stats
+    from tracetui.core.pipeline import Settings, load
+
+    path = sample("bailian_hashed.jsonl")
+    lines = path.read_text().splitlines()
+    loaded = load(str(path), Settings(pool_sizes=("unlimited",)))
+    stats = {s.session: s for s in session_stats(loaded)}
+    assert len(stats) > 1
+    for sid in list(stats)[:6]:
+        own = [lines[r.line - 1] for r in loaded.trace.requests if r.session_id == sid]
+        alone = load(str(write_lines(tmp_path / "s.jsonl", [json.loads(x) for x in own])),
+                     Settings(pool_sizes=("unlimited",), cache=False)).analysis
+        assert stats[sid].within_prefix_hits == int(alone.unlimited.prefix_hits.sum())
+        assert stats[sid].within_substring_hits == int(alone.unlimited.substring_hits.sum())

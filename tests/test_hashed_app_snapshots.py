@@ -19,7 +19,7 @@ def test_block_cells(snap_compare):
     prefix 87% · ◔ last block 15 tok, never hit", rows of cells labelled by their first block
     (0 │, 22 │, 44 │) holding ids 0-39 green (prefix hit), then 56-59 / 60 red (miss) and
     "◔61" the partial last block; under the second row the yellow marker "▲ first missed
-    block 40 (new): 40 of 46 blocks reused" with the cursor ▶ on it; then "OUTPUT · 161 tok ·
+    block 40 (edit): 40 of 46 blocks reused" with the cursor ▶ on it; then "OUTPUT · 161 tok ·
     no ids: takes room in the pool, can never be hit" and its note. The legend lists prefix
     hit, seen elsewhere, miss, evicted in 16 GB, output never hit.
     """
