@@ -1,4 +1,4 @@
-"""The on-disk token cache: a reopen skips tokenization, and a bad cache never hurts."""
+"""The on-disk cache: a reopen skips tokenization and the analysis, and a bad cache never hurts."""
 
 from __future__ import annotations
 
