@@ -15,7 +15,8 @@ orjson.loads per line (a line that does not parse is skipped), then tiktoken's e
 cl100k_base as tracetui's default). The figure per side is the best of R runs. The machine's
 load average is printed with the table: figures taken under load are slower. The analyze
 side runs with --no-cache (a cold open); --warm adds a column: a second, cached open (the
-cache in the scratch dir, never the user's).
+cache in the scratch dir, never the user's), with its CPU time (user + system) beside: on a
+loaded machine the wall time of a short run is mostly waiting for a core.
 
 --engines (default: all five, study vllm sglang lmcache cacheblend): one line per engine and
 trace, each its own whole-process `tracetui analyze --json --engine X` beside the same bare
@@ -73,8 +74,9 @@ def trace_for(row: str, scratch: Path, seed: int) -> Path:
     return path
 
 
-def run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, bytes]:
-    """(wall seconds, peak RSS bytes, stdout) of one child process (stderr passed through on failure)."""
+def run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, bytes, float]:
+    """(wall seconds, peak RSS bytes, stdout, CPU seconds) of one child process (stderr passed
+    through on failure)."""
     out_r, out_w = os.pipe()
     t0 = time.perf_counter()
     pid = os.posix_spawn(cmd[0], cmd, env or os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, out_w, 1)])
@@ -91,13 +93,13 @@ def run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float,
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise SystemExit(f"bench_scale: {' '.join(cmd)} exited {code}")
-    return wall, usage.ru_maxrss * 1024, b"".join(chunks)
+    return wall, usage.ru_maxrss * 1024, b"".join(chunks), usage.ru_utime + usage.ru_stime
 
 
-def best(cmd: list[str], repeat: int, env: dict[str, str] | None = None) -> tuple[float, int, bytes]:
+def best(cmd: list[str], repeat: int, env: dict[str, str] | None = None) -> tuple[float, int, bytes, float]:
     runs = [run_child(cmd, env) for _ in range(repeat)]
     wall = min(r[0] for r in runs)
-    return wall, max(r[1] for r in runs), runs[-1][2]
+    return wall, max(r[1] for r in runs), runs[-1][2], min(r[3] for r in runs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,20 +143,20 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|" + ("---|" if args.warm else ""))
     for row in rows + args.traces:
         path, label = (trace_for(row, args.scratch, args.seed), ROWS[row][2]) if row in ROWS else (row, row.name)
-        bare_s, bare_rss, bare_out = best([py, "-c", BARE, str(path)], args.repeat)
+        bare_s, bare_rss, bare_out, _ = best([py, "-c", BARE, str(path)], args.repeat)
         n_req, n_tok = (int(x) for x in bare_out.split())
         budget = 200 * 2**20 + 16 * n_tok + path.stat().st_size
         for engine in args.engines:
             # The path before --engine, whose nargs="+" would take it.
             cmd = [py, "-m", "tracetui", "analyze", "--json", str(path), *extra, "--engine", engine]
-            an_s, an_rss, an_out = best(cmd[:4] + ["--no-cache"] + cmd[4:], args.repeat, env)
+            an_s, an_rss, an_out, _ = best(cmd[:4] + ["--no-cache"] + cmd[4:], args.repeat, env)
             json.loads(an_out)  # a whole JSON document, or the run failed
-            warm_s = None
+            warm_s = warm_cpu = None
             warm = ""
             if args.warm:
                 run_child(cmd, env)  # fills the cache
-                warm_s = best(cmd, args.repeat, env)[0]
-                warm = f" {warm_s:.2f} s |"
+                warm_s, _, _, warm_cpu = best(cmd, args.repeat, env)
+                warm = f" {warm_s:.2f} s ({warm_cpu:.2f} s CPU) |"
             ratio = an_s / bare_s
             print(f"| {label} | {engine} | {n_req:,} | {n_tok / 1e6:.1f}M | {an_s:.2f} s | {bare_s:.2f} s | "
                   f"{ratio:.2f}x{'' if ratio <= RATIO_TARGET else ' (over 1.5x)'} | "
@@ -163,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 print(json.dumps({"row": str(row), "engine": engine, "requests": n_req, "input_tokens": n_tok,
                                   "analyze_s": an_s, "bare_s": bare_s, "ratio": ratio, "analyze_rss": an_rss,
-                                  "bare_rss": bare_rss, "rss_budget": budget, "warm_s": warm_s}))
+                                  "bare_rss": bare_rss, "rss_budget": budget, "warm_s": warm_s,
+                                  "warm_cpu_s": warm_cpu if args.warm else None}))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -189,8 +189,9 @@ def test_many_pools_in_one_sweep_equal_separate_runs(case):
 ENGINE_PATHS = {
     "default": [],
     "scoring present entries": [("substring", "_CANDIDATE_BUDGET", 0), ("substring", "_CANDIDATE_FLOOR", 0)],
-    "every content heavy": [("substring", "_LIGHT_HOLDERS", 0)],
-    "every content light": [("substring", "_LIGHT_HOLDERS", 1 << 30)],
+    "listing candidates": [("substring", "_PRESENT_ROWS_PER_TOKEN", -1)],
+    "every content heavy": [("substring", "_LIGHT_HOLDERS", 0), ("substring", "_PRESENT_ROWS_PER_TOKEN", -1)],
+    "every content light": [("substring", "_LIGHT_HOLDERS", 1 << 30), ("substring", "_PRESENT_ROWS_PER_TOKEN", -1)],
     "settle in one step, a pool at a time": [("settle", "_SETTLE_STEPS", 1), ("settle", "_SETTLE_TOKENS", 1 << 62)],
     "LCPs a token a round": [("windows", "_LCP_ROUND", 1)],
 }
