@@ -64,10 +64,13 @@ _LLAMA3_PAT = (
 # README's "Tokenization" quotes it). On this 2-core machine, shared and loaded: serial won
 # at every size from 0.1M to 10M characters, chat prompts (~75 chars) and agent prompts
 # (~12k) alike (at load 7: 10M chars of chat 2.35 s serial, 3.69 s threads, 3.48 s
-# processes); threads only won when a core was free (at 1M+ chars: 1M chars of chat 0.54 s
-# vs 0.66 s serial), processes never beat both. So: threads over the cores no other process
-# keeps busy (cpu_count minus the 1-minute load average, ours included), when there are two
-# or more and the trace has at least _PARALLEL_MIN_CHARS; else serial. Never processes.
+# processes). Under heavier load (10+) threads and processes won by taking a larger share
+# of the busy cores from the other processes (9.6M chars of agent prompts: 9.34 s serial,
+# 5.40 s threads, 6.11 s processes), from about 1M characters; below that serial always
+# won. So: threads over the cores no other process keeps busy (cpu_count minus the 1-minute
+# load average, ours included) when there are two or more and the trace has at least
+# _PARALLEL_MIN_CHARS; else serial. Never processes: they never beat threads by much, and
+# forking a process that runs the explorer's threads is unsafe.
 _PARALLEL_MIN_CHARS = 1_000_000
 _BATCH_CHARS = 4_000_000
 _BATCH_TEXTS = 20_000  # many tiny requests still report progress now and then

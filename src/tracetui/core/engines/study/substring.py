@@ -129,6 +129,15 @@ def _candidates(ix: Index, budget: int) -> tuple[list[list[tuple[int, int]]], li
     # classes are numbered by first entry, so they are a prefix of that id's class rows.
     cu, cc, ccount = class_rows
     heavy_chunk = np.flatnonzero(has & heavy[cid])
+    # Their number first, without a binary search: a class holds u before request i exactly
+    # when its first entry does, i.e. is one of u's rows first..row (entries before i).
+    # Agent traces stop here (every entry its own class, far over the budget).
+    heads = np.zeros(len(oentry) + 1, dtype=np.int64)
+    if n_classes:
+        np.cumsum(class_first[np.maximum(entry_class[oentry], 0)] == oentry, out=heads[1:])
+    hc = heavy_chunk
+    if total_light + int((heads[row[hc] + 1] - heads[first[hc]]).sum()) > budget:
+        return None
     hu, hreq = cid[heavy_chunk].astype(np.int64), req[heavy_chunk]
     lo = np.searchsorted(cu, hu, side="left")
     # Rows of id u with class c have class_first[c] < i: a binary search on the composite
@@ -136,8 +145,6 @@ def _candidates(ix: Index, budget: int) -> tuple[list[list[tuple[int, int]]], li
     comp = cu * (n + 1) + class_first[cc] if len(cu) else cu
     hi = np.searchsorted(comp, hu * (n + 1) + hreq, side="left")
     hlen = hi - lo
-    if total_light + int(hlen.sum()) > budget:
-        return None
     # (query, key, weight) rows: light rows keyed by entry, heavy rows by n + class.
     lrows = np.repeat(first, length) + (np.arange(total_light, dtype=np.int64)
                                         - np.repeat(np.cumsum(length) - length, length))
