@@ -13,7 +13,8 @@ Both sides run as child processes, timed from spawn to exit, peak RSS from os.wa
 child's own ru_maxrss): `python -m tracetui analyze --json TRACE` and a bare tokenizer (one
 orjson.loads per line (a line that does not parse is skipped), then tiktoken's encode_ordinary_batch over every input and output,
 cl100k_base as tracetui's default). The figure per side is the best of R runs. The machine's
-load average is printed with the table: figures taken under load are slower. The analyze
+load average is printed with the table: figures taken under load are slower; the CPU ratio
+(user + system time of each side, all threads) shows the work done whatever the load. The analyze
 side runs with --no-cache (a cold open); --warm adds a column: a second, cached open (the
 cache in the scratch dir, never the user's), with its CPU time (user + system) beside: on a
 loaded machine the wall time of a short run is mostly waiting for a core.
@@ -139,17 +140,17 @@ def main(argv: list[str] | None = None) -> int:
         if e not in ENGINES:
             ap.error(f"unknown engine {e!r} (known: {', '.join(ENGINES)})")
     print("| trace | engine | requests | input tokens | `tracetui analyze --json` | bare tokenization | ratio | "
-          f"peak RSS (bare) | RSS budget |{warm_head}")
-    print("|---|---|---|---|---|---|---|---|---|" + ("---|" if args.warm else ""))
+          f"CPU ratio | peak RSS (bare) | RSS budget |{warm_head}")
+    print("|---|---|---|---|---|---|---|---|---|---|" + ("---|" if args.warm else ""))
     for row in rows + args.traces:
         path, label = (trace_for(row, args.scratch, args.seed), ROWS[row][2]) if row in ROWS else (row, row.name)
-        bare_s, bare_rss, bare_out, _ = best([py, "-c", BARE, str(path)], args.repeat)
+        bare_s, bare_rss, bare_out, bare_cpu = best([py, "-c", BARE, str(path)], args.repeat)
         n_req, n_tok = (int(x) for x in bare_out.split())
         budget = 200 * 2**20 + 16 * n_tok + path.stat().st_size
         for engine in args.engines:
             # The path before --engine, whose nargs="+" would take it.
             cmd = [py, "-m", "tracetui", "analyze", "--json", str(path), *extra, "--engine", engine]
-            an_s, an_rss, an_out, _ = best(cmd[:4] + ["--no-cache"] + cmd[4:], args.repeat, env)
+            an_s, an_rss, an_out, an_cpu = best(cmd[:4] + ["--no-cache"] + cmd[4:], args.repeat, env)
             json.loads(an_out)  # a whole JSON document, or the run failed
             warm_s = warm_cpu = None
             warm = ""
@@ -159,12 +160,12 @@ def main(argv: list[str] | None = None) -> int:
                 warm = f" {warm_s:.2f} s ({warm_cpu:.2f} s CPU) |"
             ratio = an_s / bare_s
             print(f"| {label} | {engine} | {n_req:,} | {n_tok / 1e6:.1f}M | {an_s:.2f} s | {bare_s:.2f} s | "
-                  f"{ratio:.2f}x{'' if ratio <= RATIO_TARGET else ' (over 1.5x)'} | "
+                  f"{ratio:.2f}x{'' if ratio <= RATIO_TARGET else ' (over 1.5x)'} | {an_cpu / max(bare_cpu, 1e-9):.2f}x | "
                   f"{an_rss / 2**30:.2f} GiB ({bare_rss / 2**30:.2f}) | "
                   f"{budget / 2**30:.2f} GiB{'' if an_rss <= budget else ' (over)'} |{warm}", flush=True)
             if args.json:
                 print(json.dumps({"row": str(row), "engine": engine, "requests": n_req, "input_tokens": n_tok,
-                                  "analyze_s": an_s, "bare_s": bare_s, "ratio": ratio, "analyze_rss": an_rss,
+                                  "analyze_s": an_s, "bare_s": bare_s, "analyze_cpu_s": an_cpu, "bare_cpu_s": bare_cpu, "ratio": ratio, "analyze_rss": an_rss,
                                   "bare_rss": bare_rss, "rss_budget": budget, "warm_s": warm_s,
                                   "warm_cpu_s": warm_cpu if args.warm else None}))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

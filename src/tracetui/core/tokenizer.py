@@ -61,16 +61,14 @@ _LLAMA3_PAT = (
 )
 
 # Serial, thread batches or process batches, chosen by benchmarks/bench_tokenize.py (the
-# README's "Tokenization" quotes it). On this 2-core machine, shared and loaded: serial won
-# at every size from 0.1M to 10M characters, chat prompts (~75 chars) and agent prompts
-# (~12k) alike (at load 7: 10M chars of chat 2.35 s serial, 3.69 s threads, 3.48 s
-# processes). Under heavier load (10+) threads and processes won by taking a larger share
-# of the busy cores from the other processes (9.6M chars of agent prompts: 9.34 s serial,
-# 5.40 s threads, 6.11 s processes), from about 1M characters; below that serial always
-# won. So: threads over the cores no other process keeps busy (cpu_count minus the 1-minute
-# load average, ours included) when there are two or more and the trace has at least
-# _PARALLEL_MIN_CHARS; else serial. Never processes: they never beat threads by much, and
-# forking a process that runs the explorer's threads is unsafe.
+# README's "Tokenization" quotes it), three runs on this 2-core machine, shared and loaded:
+# below 1M characters serial won every time (a pool's start-up and hand-offs cost more than
+# they save); from 1M characters threads won two runs of three (at load 10: 9.6M chars of
+# agent prompts 9.34 s serial, 5.40 s threads, 6.11 s processes; 10M chars of chat 5.27 s,
+# 5.26 s, 4.84 s) and lost the third (load 7: 2.35 s serial, 3.69 s threads for 10M chars of
+# chat). Processes never beat threads by much, and forking a process that runs the
+# explorer's threads is unsafe. So: threads over every core from _PARALLEL_MIN_CHARS on (as
+# tiktoken's own encode_ordinary_batch does), else serial; never processes.
 _PARALLEL_MIN_CHARS = 1_000_000
 _BATCH_CHARS = 4_000_000
 _BATCH_TEXTS = 20_000  # many tiny requests still report progress now and then
@@ -178,14 +176,7 @@ class _Deferred(Tokenizer):
 def tokenize_threads(total_chars: int) -> int:
     """How many threads to tokenize `total_chars` characters with (1: serial); see above."""
     cores = os.cpu_count() or 1
-    if cores < 2 or total_chars < _PARALLEL_MIN_CHARS:
-        return 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:  # no load average on this platform: every core counts
-        busy = 1.0
-    # The load counts this process too (it has been reading the trace): one core is ours.
-    return max(1, min(cores, int(cores - busy + 1)))
+    return 1 if total_chars < _PARALLEL_MIN_CHARS else cores
 
 
 def _batches(texts: Sequence[str], limit: int) -> Iterator[list[str]]:

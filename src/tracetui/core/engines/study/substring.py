@@ -13,7 +13,9 @@ input, the least recently used on ties. Its score splits over chunk contents:
 Each request then walks its candidates, highest score first, to the first present one (and
 its ties): no work per entry present in the pool. When even these lists would be too long
 (agent traces, whose growing histories make every entry a class of its own) the replay
-scores the entries present instead: such traces' entries are long, so few fit in a pool.
+scores the entries present instead: such traces' entries are long, so few fit in a pool. It
+does so too when that costs at most _PRESENT_ROWS_PER_TOKEN occurrence rows per token over
+the whole replay (traces of a few dozen long requests): then it is linear, and cheaper.
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ from .windows import radix_argsort, run_heads
 
 _LIGHT_HOLDERS = 8
 _CANDIDATE_BUDGET = 8
-"""Candidate rows allowed per chunk of the trace (with a floor of _CANDIDATE_FLOOR)."""
-_CANDIDATE_FLOOR = 1 << 20
+"""Candidate rows allowed per chunk of the trace."""
 _PRESENT_ROWS_PER_TOKEN = 8
 """Score the present entries when that costs at most this many rows per token in all."""
 
@@ -58,7 +59,7 @@ def scoring(ix: Index) -> Scoring:
     n = ix.n
     rows = np.bincount(oentry, minlength=n)
     if int((rows * (n - np.arange(n))).sum()) > _PRESENT_ROWS_PER_TOKEN * int(ix.off[-1]):
-        got = _candidates(ix, max(_CANDIDATE_FLOOR, _CANDIDATE_BUDGET * len(req)))
+        got = _candidates(ix, _CANDIDATE_BUDGET * len(req))
     else:
         got = None
     if got is not None:
