@@ -1,6 +1,6 @@
 """End-to-end tests of the command line: `tracetui analyze ...` and the explorer's argument checks.
 
-Most figures are checked in-process through `tracetui.cli.main` (the tokenizer is then loaded
+Most figures are checked in-process through `tracetui.report.cli.main` (the tokenizer is then loaded
 once); every user error is also run in a subprocess, where "one line on stderr, exit code 2,
 no traceback" is what a user actually sees.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tracetui.cli import main
+from tracetui.report.cli import main
 from .paths import REPO, TRACES, need, sample
 
 
@@ -458,9 +458,9 @@ def test_broken_pipe_is_quiet(tmp_path, mode):
 
 
 def test_log_matches_size_is_announced_when_large(capsys, tmp_path, monkeypatch):
-    from tracetui import report
+    from tracetui.report import matches
 
-    monkeypatch.setattr(report, "LOG_WARN_BYTES", 1000)
+    monkeypatch.setattr(matches, "LOG_WARN_BYTES", 1000)
     out = tmp_path / "matches.jsonl"
     assert main(["analyze", str(need(TASK2)), "--pool-sizes", "unlimited", "--log-matches", str(out), "--json"]) == 0
     err = capsys.readouterr().err
@@ -722,7 +722,7 @@ def test_serve_gives_each_tab_every_setting(argv):
     """Each browser tab of `tracetui serve` runs `tracetui TRACE <options>`: those options give
     back the settings serve was started with, every one of them."""
     from tracetui.app.run import explorer_options
-    from tracetui.cli import build_parser, settings_from
+    from tracetui.report.cli import build_parser, settings_from
 
     main, sub = build_parser()
     asked, _ = settings_from(sub["serve"].parse_args(["t.jsonl", *argv]))
