@@ -760,3 +760,40 @@ def test_serve_names_a_hostile_trace_safely(tmp_path):
     assert "tracetui serve: tracetui x[red]" in out, out
     assert "\x1b]" not in out and "\x07" not in out
     assert "Traceback" not in out
+
+
+def test_piped_each_and_sessions_are_whole_and_sized(tmp_path):
+    """`analyze --each A B --why > file`: the line between traces is 80 columns, not the pipe
+    console's 10,000; a long session id is printed whole in the sessions table (not cut at 24)."""
+    sid = "chatcmpl-CqZ6wSROlmNmaKTHkXNRJitFtQcAj"
+    trace = tmp_path / "long_session.jsonl"
+    trace.write_text("".join(json.dumps({"input": f"system prompt. question {k}", "session_id": sid}) + "\n"
+                             for k in range(3)))
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    proc = subprocess.run([sys.executable, "-m", "tracetui", "analyze", "--each", "--why", str(trace),
+                           str(sample("two_sessions.jsonl"))], capture_output=True, cwd=REPO, timeout=180,
+                          env={**env, "TRACETUI_NO_PROGRESS": "1", "NO_COLOR": "1"}, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.decode().splitlines()
+    rules = [ln for ln in lines if ln and set(ln) == {"─"}]
+    assert len(rules) == 2 and {len(r) for r in rules} == {80}
+    assert any(sid in ln for ln in lines)
+
+
+def test_markdown_with_why_holds_the_sessions_table(capsys):
+    out = _run_format(capsys, sample("two_sessions.jsonl"), "--why", "-o", "markdown")
+    part = out[out.index("### Sessions (unlimited pool)"):]
+    assert "| sess-a | 8 |" in part and "| sess-b | 8 |" in part and "prefix within" in part
+
+
+def test_help_offers_stdin_only_where_it_is_read():
+    """`-` reads stdin in the explorer and analyze; serve (one explorer per browser tab) refuses
+    it, so its help does not offer it. --tokenizer's help names auto and the bundled choices."""
+    serve = run_cli("help", "serve").stdout.decode()
+    assert "reads stdin" not in serve
+    for cmd in ("analyze", "check"):
+        assert "- reads stdin" in run_cli("help", cmd).stdout.decode()
+    main_help = " ".join(run_cli("--help").stdout.decode().split())
+    assert "- reads stdin" in main_help
+    for word in ("auto (from the trace's model)", "o200k_base", "llama3 or qwen"):
+        assert word in main_help, word

@@ -38,7 +38,7 @@ def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None
             docs.append(to_json(result, kv, per_request=args.per_request, why=why))
         elif fmt == "table":
             if k:
-                console.rule()
+                rule(console)
             render_text(result, kv, per_request=args.per_request, why=why, console=console)
         else:
             tables.append(format_tables(result, fmt, args.per_request, why, len(paths) > 1))
@@ -48,7 +48,7 @@ def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None
         print_json(docs[0] if len(docs) == 1 else {"traces": docs})
     elif fmt == "table":
         if len(paths) > 1:
-            console.rule()
+            rule(console)
             print_table(console, rich_table(summary_data(summary)))
     else:
         # Several traces: each table's rows of every trace, under one header (and, in Markdown,
@@ -74,6 +74,10 @@ def format_tables(result: TraceResult, fmt: str, per_request: bool, why: bool, m
         from .why import breakers_data
 
         out.append(breakers_data(result.breakers))
+    if why and fmt == "markdown":
+        from .why import sessions_data
+
+        out.append(sessions_data(result.sessions))
     if fmt != "markdown":
         out = out[:1]
     return [d.with_trace(result.trace.name) for d in out] if many else out
@@ -101,3 +105,12 @@ def render_text(result: TraceResult, kv: KVModel | None, *, per_request: bool = 
         print_table(console, rich_table(requests_data(result, why)))
     if why:
         render_why(console, result)
+
+
+def rule(console) -> None:
+    """The line between two traces: the terminal's width, or 80 columns on a pipe (whose
+    console is 10,000 wide so that no table is cut: a rule that wide fills pages of `less`)."""
+    if console.width >= 10 ** 4:
+        console.print("─" * 80, markup=False, highlight=False)
+    else:
+        console.rule()

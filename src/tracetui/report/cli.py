@@ -19,7 +19,7 @@ from ..core.kvmodels import PRESETS, UnknownKVModel, kv_model
 from ..core.model import TraceError
 from ..core.formats import DEFAULT_TEMPLATE, FORMATS, TEMPLATES
 from ..core.reader import DEFAULT_MAX_LINE_MB
-from ..core.tokenizer import DEFAULT_TOKENIZER, TokenizerError
+from ..core.tokenizer import AUTO, DEFAULT_TOKENIZER, TokenizerError
 from .output import OUTPUTS
 
 SUBCOMMANDS = ("analyze", "check", "compare", "serve")
@@ -52,10 +52,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(p: argparse.ArgumentParser, traces: int = 1, pools: str | None = None,
-            engines: bool = True) -> None:
+            engines: bool = True, stdin: bool = True) -> None:
     if traces == 1:
+        # serve runs the explorer once per browser tab: a pipe can be read only once.
         p.add_argument("trace", nargs="+", help="trace file(s) or folder(s) of trace files, read as one trace "
-                                                "(.gz is read transparently; - reads stdin)")
+                                                "(.gz is read transparently" + ("; - reads stdin)" if stdin else ")"))
     else:
         p.add_argument("trace", help="first trace, a file or a folder (e.g. before a prompt change)")
         p.add_argument("other", help="second trace (e.g. after)")
@@ -67,8 +68,9 @@ def _common(p: argparse.ArgumentParser, traces: int = 1, pools: str | None = Non
     p.add_argument("--hash-block-size", type=int, default=None, metavar="B",
                    help="tokens per block of a hashed trace whose file does not say (default: the format's)")
     p.add_argument("--tokenizer", default=None, metavar="T",
-                   help=f"tiktoken encoding name (default {DEFAULT_TOKENIZER}, bundled), a local .tiktoken "
-                        "file, llama3:PATH to Llama 3's tokenizer.model, or a HF tokenizer.json")
+                   help=f"{AUTO} (from the trace's model), {DEFAULT_TOKENIZER} (the default), o200k_base (both "
+                        "bundled), llama3 or qwen (the vocab extra), another tiktoken encoding name, "
+                        "a local .tiktoken file, llama3:PATH to Llama 3's tokenizer.model, or a HF tokenizer.json")
     p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, metavar="N",
                    help=f"substring chunk size in tokens (default {DEFAULT_CHUNK})")
     # One spelling in every command; --pool-size is the same option.
@@ -86,7 +88,7 @@ def _common(p: argparse.ArgumentParser, traces: int = 1, pools: str | None = Non
                    help=f"model's maximum sequence (vLLM max_model_len, SGLang context; default {DEFAULT_CONTEXT_LENGTH})")
     p.add_argument("--block-size", type=int, default=None, metavar="N",
                    help="vLLM block size (default 16) / LMCache and CacheBlend chunk size (default 256)")
-    p.add_argument("--page-size", type=int, default=1, metavar="N", help="SGLang page size (default 1)")
+    p.add_argument("--page-size", type=int, default=1, metavar="N", help="SGLang page size (default 1; on a hashed trace, the trace's block size)")
     p.add_argument("--recompute", type=float, default=DEFAULT_RECOMPUTE, metavar="X",
                    help=f"CacheBlend: fraction of the reused tokens recomputed (default {DEFAULT_RECOMPUTE})")
     g = p.add_mutually_exclusive_group()
@@ -139,7 +141,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                               "markdown (every table), json (= --json)")
     serve = _Parser(prog="tracetui serve", description="The explorer as a web page, through textual-serve: "
                                                        "each browser tab runs its own explorer.")
-    _common(serve)
+    _common(serve, stdin=False)
     serve.add_argument("--port", type=int, default=8000, metavar="N", help="port to listen on (default 8000)")
     serve.add_argument("--host", default="127.0.0.1", metavar="ADDR",
                        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 for every network)")

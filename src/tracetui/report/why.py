@@ -10,7 +10,7 @@ from typing import Any
 from ..core.diagnose import Break, Breaker, SessionStats
 from ..core.display import display_text
 from ..core.result import TraceResult
-from .output import TEXT, Col, Data, print_table, rich_table, rounded as _r
+from .output import RATE, TEXT, Col, Data, print_table, rich_table, rounded as _r
 
 SESSION_COLUMNS = ("session", "requests", "input tokens", "prefix", "substring", "combined",
                    "prefix within", "prefix across")
@@ -21,9 +21,9 @@ def session_label(session: object) -> str:
     return "–" if session is None else display_text(str(session))
 
 
-def session_row(s: SessionStats, width: int = 24) -> tuple[str, ...]:
-    """One row of the sessions table (SESSION_COLUMNS), for `analyze --why` and the explorer's
-    `S` alike; the session (first cell) is cut to `width` characters."""
+def session_row(s: SessionStats, width: int | None = None) -> tuple[str, ...]:
+    """One row of the sessions table (SESSION_COLUMNS); the session (first cell) is whole, or
+    cut to `width` characters (the table folds it: a session id is never cut in a pipe)."""
     def pct(hits: int) -> str:
         return f"{100 * s.rate(hits):.1f}%"
 
@@ -103,6 +103,21 @@ def breakers_data(ranked: list[Breaker], limit: int | None = None, title: str = 
         reqs = ",".join(map(str, g.requests[:4])) + ("…" if len(g.requests) > 4 else "")
         d.rows.append([k, g.cause, g.block or None, what, g.where, g.description, f"{len(g.requests)}: {reqs}",
                        " ".join(map(str, g.requests)), g.tokens_lost, g.recovered])
+    return d
+
+
+def sessions_data(stats) -> Data:
+    """The sessions table (largest first) for Markdown: the figures as fractions of each
+    session's input, as the rich table shows them."""
+    d = Data("Sessions (unlimited pool)", [Col("session", "session", TEXT), Col("requests", "requests"),
+                                           Col("input tokens", "input_tokens"), Col("prefix", "prefix", RATE),
+                                           Col("substring", "substring", RATE), Col("combined", "combined", RATE),
+                                           Col("prefix within", "prefix_within", RATE),
+                                           Col("prefix across", "prefix_across", RATE)])
+    for s in sorted(stats, key=lambda s: -s.input_tokens):
+        d.rows.append([session_label(s.session), s.requests, s.input_tokens, s.rate(s.prefix_hits),
+                       s.rate(s.substring_hits), s.rate(s.combined_hits), s.rate(s.within_prefix_hits),
+                       s.rate(s.prefix_hits - s.within_prefix_hits)])
     return d
 
 
