@@ -83,15 +83,12 @@ def test_empty_requests():
     assert a.combined_hits.tolist() == [0, 0, 0]
 
 
-def test_chunk_longer_than_every_entry_is_instant():
-    # No window exists: hashing must not loop over c / 2 empty passes (minutes for 10**8).
-    import time
-
-    t0 = time.perf_counter()
+def test_chunk_longer_than_every_entry_finds_no_window():
+    # No window exists: hashing must not loop over c / 2 empty passes (minutes for 10**8;
+    # speed is the benchmarks' to measure, so no clock here: such a loop would hang this test).
     inputs, outputs = [[1, 2, 3], [1, 2, 3, 4]], [[5], []]
     a = analyze([arr(x) for x in inputs], [arr(x) for x in outputs], pool_sizes=["unlimited", "4"],
                 chunk_size=10**8, tokens_per_gb=1)
-    assert time.perf_counter() - t0 < 5
     for p in a.pools:
         assert p.substring_hits.tolist() == [0, 0]
     assert a.unlimited.prefix_hits.tolist() == [0, 3]
