@@ -157,8 +157,9 @@ class EngineState:
         self._results: dict[str, EngineResult] = {r.engine: r for r in loaded.results}
         self._lock = threading.Lock()
         self.active: str = loaded.results[0].engine if loaded.results else "study"
-        if self.active not in self._results:
-            self._results[self.active] = engine_result(loaded, self.active)
+        for name in {self.active, "study"} - set(self._results):
+            # The study's figures come with the load (its Analysis): nothing to replay.
+            self._results[name] = engine_result(loaded, name)
         self.pools = pool_choices(loaded.settings.sizes())
         self.pool_index = 0
         self.version = 0
