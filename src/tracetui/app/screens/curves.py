@@ -16,7 +16,7 @@ from ..widgets.footer import KeyFooter
 CHART_HEIGHT = 16
 
 ENGINE_SERIES = {"study": ("hd", "green"), "vllm": ("dot", "cyan"), "sglang": ("x", "magenta"),
-                 "lmcache": ("+", "yellow"), "cacheblend": ("*", "red")}
+                 "lmcache": ("+", "orange"), "cacheblend": ("*", "blue+")}
 """Each engine's marker and colour: the markers differ too, so the series stay apart without
 colour (NO_COLOR, a 16-colour terminal that merges two of the colours)."""
 

@@ -383,56 +383,16 @@ class MainScreen(Screen):
 
     def _engine_changed(self) -> None:
         """Draw the active engine and pool everywhere: header, list, prompt, legend."""
-        eng = self.data.engines
         self.query_one(TraceHeader).refresh_figures()
         self.request_list.refresh_rows()
         pv = self.prompt
         if pv.doc is not None:
             index = pv.doc.index
-            char = pv.current_char()
+            char = pv.current_char() if pv.cursor_row else None  # at the top: stay there
             self._show_request(index, char=char)
             if pv.boundaries == BLOCKS and pv.doc.block_grid is None:
                 pv.boundaries = OFF
-        grid = pv.doc.block_grid if pv.doc is not None and not self.data.hashed else None
-        blocks = f" · blocks of {grid[0]} tok (t)" if grid is not None else ""
-        name, prefix, substring, rejected = eng.summary()
-        figures = f"prefix {100 * prefix:.1f}%" + (f", substring {100 * substring:.1f}%" if substring is not None
-                                                   else "")
-        self.set_status(f"{name} · {eng.pool_label()}: {figures}" + (f", {rejected:,} rejected" if rejected else "")
-                        + blocks)
-
-    # ---- source jump
-
-    def action_source(self) -> None:
-        if self._no_text("substring source to jump to"):
-            return
-        pv = self.prompt
-        doc = pv.doc
-        if doc is None:
-            return
-        token = pv.next_substring_token()
-        if token is None:
-            self.set_status("no substring hit below the cursor")
-            return
-        src = self.data.chunk_source(doc.index, token)
-        if src is None:
-            self.set_status("this chunk was not seen before")
-            return
-        req, off = src
-        self.back_stack.append((doc.index, int(doc.token_starts[token])))
-        target = self.data.document(req)
-        c = self.data.analysis.chunk_size
-        a = int(target.token_starts[min(off, target.n_tokens - 1)])
-        b = int(target.token_starts[min(off + c, target.n_tokens)])
-        self.select_request(req, char=a, highlight=(a, b))
-        self.set_status(f"chunk of request {doc.index} @ token {token:,} first seen in request {req} "
-                        f"@ token {off:,} · Esc/⌫ back")
-
-    def action_back(self) -> None:
-        if not self.back_stack:
-            return
-        index, char = self.back_stack.pop()
-        self.select_request(index, char=char)
+        # The header names the engine and pool and gives their figures: the status only clears.
         self.set_status("")
 
     def action_escape(self) -> None:

@@ -74,7 +74,7 @@ class TraceHeader(Static):
             if substring is not None:
                 rates.append(("substring", "S", substring, "bold cyan"))
             if rejected:
-                engine.append((f"{rejected:,} rejected", "bold red"))
+                engine.append((f"{rejected:,} rejected", "bold"))
         if d.provider_rate is not None:
             rates.append(("provider", "prov", d.provider_rate, "bold magenta"))
         counts = f"{len(d):,} req · {len(d.trace.sessions):,} sess"
