@@ -709,3 +709,54 @@ def test_serve_bad_input(tmp_path):
     assert "no such file" in assert_one_line_error(run_cli("serve", tmp_path / "missing.jsonl"))
     assert "--port must be" in assert_one_line_error(run_cli("serve", sample("opencode_like.jsonl"), "--port", "0"))
     assert "invalid int value" in assert_one_line_error(run_cli("serve", sample("opencode_like.jsonl"), "--port", "x"))
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["--engine", "study", "vllm", "sglang", "--pool-tokens", "65536", "unlimited", "--context-length", "32768",
+     "--block-size", "32", "--page-size", "4", "--recompute", "0.2", "--no-cache"],
+    ["--pool-sizes", "1", "unlimited", "--tokenizer", "o200k_base", "--format", "openai", "--template", "qwen",
+     "--chunk-size", "64", "--kv-model", "llama-3.1-70b", "--max-line-mb", "8", "--hash-block-size", "16"],
+])
+def test_serve_gives_each_tab_every_setting(argv):
+    """Each browser tab of `tracetui serve` runs `tracetui TRACE <options>`: those options give
+    back the settings serve was started with, every one of them."""
+    from tracetui.app.run import explorer_options
+    from tracetui.cli import build_parser, settings_from
+
+    main, sub = build_parser()
+    asked, _ = settings_from(sub["serve"].parse_args(["t.jsonl", *argv]))
+    tab, _ = settings_from(main.parse_args(["t.jsonl", *explorer_options(asked)]))
+    assert tab == asked
+
+
+def test_serve_names_a_hostile_trace_safely(tmp_path):
+    """textual-serve's own start-up line prints the command through rich markup; ours prints the
+    trace's name through display_text: a file named with markup and an escape sequence shows
+    both as text, and neither reaches the terminal raw."""
+    pytest.importorskip("textual_serve")
+    import socket
+    import time
+
+    trace = tmp_path / "x[red]\x1b]0;pwned\x07.jsonl"
+    trace.write_bytes(sample("opencode_like.jsonl").read_bytes())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "tracetui", "serve", str(trace), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end and proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0].decode(errors="replace")
+    assert "tracetui serve: tracetui x[red]" in out, out
+    assert "\x1b]" not in out and "\x07" not in out
+    assert "Traceback" not in out

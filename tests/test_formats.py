@@ -450,7 +450,8 @@ def test_hashed_breaks_are_the_first_missed_block(tmp_path):
         rec(1, -1, [1, 2, 3], 48),           # first request
         rec(2, 1, [1, 2, 3, 4, 5], 80),      # appends to its parent
         rec(3, 2, [1, 2, 9, 10, 11], 80),    # block 2 changed inside the session
-        rec(4, -1, [1, 2, 20], 48),          # a new session sharing two blocks
+        rec(4, -1, [1, 2, 20], 48),          # a new session sharing two blocks: not `new`
+        rec(5, -1, [], 0),                   # no input: `empty`, not `append`
     ])
     loaded = load(str(path), Settings(pool_sizes=("unlimited",)))
     breaks = diagnose(loaded)
@@ -458,10 +459,12 @@ def test_hashed_breaks_are_the_first_missed_block(tmp_path):
         ("new", "first request", 0),
         ("append", "continues the source entry", 48),
         ("edit", "block changed inside the session", 32),
-        ("new", "new session", 32),
+        ("edit", "new session: block changed after the shared prefix", 32),
+        ("empty", "no input tokens", 0),
     ]
-    assert [b.source >= 0 for b in breaks] == [False, True, True, True]
-    assert [b.tokens_lost for b in breaks] == [48, 32, 48, 16]
+    assert not breaks[4].is_breaker
+    assert [b.source >= 0 for b in breaks][:4] == [False, True, True, True]
+    assert [b.tokens_lost for b in breaks] == [48, 32, 48, 16, 0]
 
 
 def test_coarse_blocks_are_runs_of_ids():

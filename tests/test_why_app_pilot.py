@@ -72,6 +72,26 @@ async def test_d_opens_the_diff_of_the_selected_request():
         assert '"name": "bash", ' in left and '"name":"bash",' in right
 
 
+async def test_diff_of_a_request_with_no_prefix_hit_names_its_chunk_source(tmp_path):
+    """A prompt whose first token differs shares no prefix: the entry it is compared with holds
+    most of its reused chunks, and the title says so (not "its prefix source")."""
+    import json
+
+    body = " ".join(f"line {k} of the shared instructions." for k in range(200))
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("".join(json.dumps({"input": p, "output": "ok"}) + "\n"
+                             for p in ("user: " + body, "assistant: " + body)))
+    app = create_app(str(trace))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        b = ms.data.breaks[1]
+        assert b.prefix == 0 and b.source == 0 and b.recovered > 0
+        await press(pilot, "j", "d")
+        title = static_text(diff_screen(app), "#diff-title")
+        assert "vs entry 0 (holds most of its reused chunks)" in title and "prefix source" not in title
+
+
 async def test_n_p_step_through_breaking_requests_and_wrap():
     app = create_app(OPENCODE)
     async with app.run_test(size=SIZE) as pilot:

@@ -83,16 +83,47 @@ def run_serve(args, settings: Settings) -> int:
     if not 0 < args.port < 65536:
         raise TraceError(f"--port must be between 1 and 65535, not {args.port}")
     try:
-        from textual_serve.server import Server
+        server = _server_class()
     except ImportError:
         raise TraceError("tracetui serve needs textual-serve: pip install 'tracetui[serve]'") from None
-    command = [sys.executable, "-m", "tracetui", *map(os.path.abspath, paths), "--chunk-size", str(settings.chunk_size),
-               "--tokens-per-gb", repr(settings.tokens_per_gb), "--pool-sizes", *settings.pool_sizes,
-               "--template", settings.template]
-    for option, value in (("--tokenizer", settings.tokenizer), ("--format", settings.format),
-                          ("--hash-block-size", settings.hash_block_size)):
-        if value is not None:
-            command += [option, str(value)]
+    command = [sys.executable, "-m", "tracetui", *map(os.path.abspath, paths), *explorer_options(settings)]
     name = os.path.basename(paths[0]) + (f" +{len(paths) - 1} more" if len(paths) > 1 else "")
-    Server(shlex.join(command), host=args.host, port=args.port, title=f"tracetui {display_text(name)}").serve()
+    server(shlex.join(command), host=args.host, port=args.port, title=f"tracetui {display_text(name)}").serve()
     return 0
+
+
+def explorer_options(settings: Settings) -> list[str]:
+    """The command-line options that give the explorer `settings` (each tab `tracetui serve`
+    opens runs `tracetui TRACE` with them: every setting, so the page shows what was asked)."""
+    opts = ["--chunk-size", str(settings.chunk_size), "--tokens-per-gb", repr(settings.tokens_per_gb),
+            "--template", settings.template, "--max-line-mb", repr(settings.max_line_mb),
+            "--context-length", str(settings.context_length), "--page-size", str(settings.page_size),
+            "--recompute", repr(settings.recompute), "--engine", *settings.engines]
+    if settings.pool_tokens is not None:
+        opts += ["--pool-tokens", *settings.pool_tokens]
+    else:
+        opts += ["--pool-sizes", *settings.pool_sizes]
+    for option, value in (("--tokenizer", settings.tokenizer), ("--format", settings.format),
+                          ("--hash-block-size", settings.hash_block_size), ("--block-size", settings.block_size)):
+        if value is not None:
+            opts += [option, str(value)]
+    if not settings.cache:
+        opts.append("--no-cache")
+    return opts
+
+
+def _server_class():
+    """textual-serve's Server, but its start-up line names the trace through display_text
+    (its own prints the command through rich markup: a path holding `[/]` would crash it, and
+    the repr of a path is not the terminal-safe form the rest of tracetui prints)."""
+    from textual_serve.server import Server
+
+    from ..core.display import display_text
+
+    class SafeServer(Server):
+        async def on_startup(self, app) -> None:  # noqa: ARG002 (aiohttp's hook signature)
+            self.console.print(f"tracetui serve: {display_text(self.title)} on {self.public_url}",
+                               markup=False, highlight=False)
+            self.console.print("Press Ctrl+C to quit", markup=False, highlight=False)
+
+    return SafeServer

@@ -114,12 +114,15 @@ def analyze_hashed(trace: Trace, *, pool_sizes, tokens_per_gb: float,
 def diagnose_hashed(loaded, cancel: threading.Event | None = None) -> tuple:
     """The break of every request of a hashed trace (unlimited pool): the first missed block.
 
-    - no block reused: `new` ("first request", "new session", "no shared prefix");
+    - no input: `empty` (nothing to reuse, nothing lost), as in a text trace;
+    - no block reused: `new` ("first request", "new session", "no shared prefix"): `new` is
+      kept for nothing shared;
     - every full block reused, or the request's full blocks continue its source's: `append`
       (what follows the hit is new content, not a change);
-    - a session's first request that shares a prefix with another session: `new` ("new session");
-    - otherwise `edit`: block k differs from the source's block k, "inside the session" when
-      the source is an earlier request of the same session, else "across sessions".
+    - otherwise `edit`: block k differs from the source's block k: "new session" for a
+      session's first request that shares a prefix (a system prompt) with another session
+      (a text trace calls that an edit too), else "inside the session" when the source is an
+      earlier request of the same session, else "across sessions".
     """
     from .diagnose import Break
     from .engines.study import AnalysisCancelled
@@ -137,7 +140,7 @@ def diagnose_hashed(loaded, cancel: threading.Event | None = None) -> tuple:
         recovered = int(a.combined_hits[i]) - p
         k = p // b
         if n_in == 0:
-            cause, desc = "append", "empty input"
+            cause, desc = "empty", "no input tokens"
         elif j < 0 or p == 0:
             cause = "new"
             desc = ("first request" if i == 0 else "new session" if r.session_id not in seen
@@ -150,7 +153,7 @@ def diagnose_hashed(loaded, cancel: threading.Event | None = None) -> tuple:
                 cause, desc = "append", "continues the source entry"
             elif r.session_id not in seen:
                 # A session's first request shares a prefix (a system prompt) with another.
-                cause, desc = "new", "new session"
+                cause, desc = "edit", "new session: block changed after the shared prefix"
             else:
                 same = t.requests[j].session_id == r.session_id
                 cause = "edit"

@@ -46,7 +46,9 @@ class DiffScreen(Screen[int | None]):
         title = Text(no_wrap=False)
         title.append(f" request {b.request} ", style="bold reverse")
         if b.source >= 0:
-            title.append(f" vs entry {b.source} (its prefix source) · ")
+            # With no prefix hit the entry compared is the one holding most of its reused chunks.
+            why = "its prefix source" if b.prefix else "holds most of its reused chunks"
+            title.append(f" vs entry {b.source} ({why}) · ")
         else:
             title.append(" · ")
         title.append(b.cause, style="bold yellow")
