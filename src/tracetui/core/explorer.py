@@ -17,6 +17,7 @@ import numpy as np
 
 from .display import display_text
 from .document import PREFIX, SUBSTRING, PromptDocument
+from .explorer_engines import EngineState
 from .pipeline import Loaded
 
 _DOC_CACHE = 12
@@ -62,8 +63,6 @@ class ExplorerData:
         self.byte_lengths = loaded.tokenizer.byte_lengths()
         self._docs: OrderedDict[int, PromptDocument] = OrderedDict()
         self._lock = threading.Lock()
-        from .explorer_engines import EngineState
-
         self.engines = EngineState(loaded)
         """The engine and pool the prompt view, the header and the list show (`e`, the pool key)."""
         a = self.analysis

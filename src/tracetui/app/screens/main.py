@@ -395,6 +395,40 @@ class MainScreen(Screen):
         # The header names the engine and pool and gives their figures: the status only clears.
         self.set_status("")
 
+    # ---- source jump
+
+    def action_source(self) -> None:
+        if self._no_text("substring source to jump to"):
+            return
+        pv = self.prompt
+        doc = pv.doc
+        if doc is None:
+            return
+        token = pv.next_substring_token()
+        if token is None:
+            self.set_status("no substring hit below the cursor")
+            return
+        src = self.data.chunk_source(doc.index, token)
+        if src is None:
+            self.set_status("this chunk was not seen before")
+            return
+        req, off = src
+        self.back_stack.append((doc.index, int(doc.token_starts[token])))
+        target = self.data.document(req)
+        c = self.data.analysis.chunk_size
+        a = int(target.token_starts[min(off, target.n_tokens - 1)])
+        b = int(target.token_starts[min(off + c, target.n_tokens)])
+        self.select_request(req, char=a, highlight=(a, b))
+        self.set_status(f"chunk of request {doc.index} @ token {token:,} first seen in request {req} "
+                        f"@ token {off:,} · Esc/⌫ back")
+
+    def action_back(self) -> None:
+        if not self.back_stack:
+            return
+        index, char = self.back_stack.pop()
+        self.select_request(index, char=char)
+        self.set_status("")
+
     def action_escape(self) -> None:
         if self._cancel_engine():
             self.set_status("engine computation cancelled")
