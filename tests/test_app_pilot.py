@@ -719,3 +719,22 @@ async def test_ignored_provider_usage_is_among_the_warnings(tmp_path):
                                        "4,294,967,295, or cached beyond the prompt): 1-2",)
         await press(pilot, "escape")
         assert main_screen(app).data.usage(0) is None and main_screen(app).data.provider_rate is None
+
+
+async def test_a_long_warning_wraps_inside_its_box(tmp_path):
+    """Timestamps out of order are a warning, not a repair, and a warning longer than the box
+    wraps onto more lines instead of being cut at the box's edge."""
+    trace = tmp_path / "late.jsonl"
+    trace.write_text("".join(json.dumps({"input": f"prompt {k}", "timestamp": t}) + "\n"
+                             for k, t in enumerate((10, 20, 5))))
+    app = create_app(str(trace))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        modal = app.screen
+        assert isinstance(modal, WarningsScreen)
+        title = modal.query_one("#warnings-title")
+        assert "read with warnings" in str(title.render()) and "repair" not in str(title.render())
+        line = modal.query_one(".warning-line")
+        text = str(line.render())
+        assert "replayed in file order" in text
+        assert line.size.height > 1 and line.size.width < len(text)  # wrapped, all of it shown

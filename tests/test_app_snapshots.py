@@ -173,8 +173,7 @@ def test_warnings_modal(snap_compare):
     """malformed.jsonl: the main screen is loaded, with the warnings modal over it; the main
     screen shows through around the box (dimmed), not a blank screen.
 
-    A box with a thick yellow border: "⚠ malformed.jsonl: the reader had to repair this
-    trace", one bullet for the recovered line (line 5) and one for the skipped line (line 10),
+    A box with a thick yellow border: "⚠ malformed.jsonl: read with warnings", one bullet for the recovered line (line 5) and one for the skipped line (line 10),
     and "The rest of the trace is loaded. Enter or Esc to dismiss.". The header behind it says
     "⚠ 2 warnings".
     """

@@ -16,7 +16,7 @@ from tracetui.core.formats.loader import read_traces
 from tracetui.core.model import TraceError
 from tracetui.core.tokenizer import load_tokenizer, tokenizer_for_model, tokenizer_for_models
 
-from .paths import TRACES, need
+from .paths import TRACES, need, sample
 
 TOOL = {"type": "function", "function": {"name": "calc", "description": "Calculate",
                                          "parameters": {"type": "object", "properties": {"e": {"type": "string"}}}}}
@@ -498,3 +498,22 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.just(10**400
 def test_converter_never_raises_on_odd_records(rec, fmt, template):
     reqs = Converter(FormatOptions(format=fmt, template=template))(rec, 0, 1)
     assert reqs is None or all(isinstance(r.input, str) and isinstance(r.output, str) for r in reqs)
+
+
+def test_hashed_session_figures_within_are_the_session_read_alone(tmp_path):
+    """A hashed session's "within" figures are those of its requests read as a trace of their
+    own, in tokens (they once came back in blocks: 1/B of the truth)."""
+    from tracetui.core.diagnose import session_stats
+    from tracetui.core.pipeline import Settings, load
+
+    path = sample("bailian_hashed.jsonl")
+    lines = path.read_text().splitlines()
+    loaded = load(str(path), Settings(pool_sizes=("unlimited",)))
+    stats = {s.session: s for s in session_stats(loaded)}
+    assert len(stats) > 1
+    for sid in list(stats)[:6]:
+        own = [lines[r.line - 1] for r in loaded.trace.requests if r.session_id == sid]
+        alone = load(str(write_lines(tmp_path / "s.jsonl", [json.loads(x) for x in own])),
+                     Settings(pool_sizes=("unlimited",), cache=False)).analysis
+        assert stats[sid].within_prefix_hits == int(alone.unlimited.prefix_hits.sum())
+        assert stats[sid].within_substring_hits == int(alone.unlimited.substring_hits.sum())

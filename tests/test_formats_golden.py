@@ -44,3 +44,24 @@ def test_claude_code_golden(capsys):
     code, out, err = run_main(capsys, "analyze", path, "--json", *POOLS)
     assert code == 0 and err == "", err
     assert_golden("formats_claude_code_trace_0012.json", out)
+
+
+def test_mooncake_golden(capsys):
+    path = need(TRACES / "mooncake" / "conversation_trace.jsonl")
+    code, out, err = run_main(capsys, "analyze", path, "--json", *POOLS)
+    assert code == 0 and err == "", err
+    assert_golden("formats_mooncake_conversation.json", out)
+
+
+def test_servegen_golden(capsys, tmp_path):
+    """ServeGen offline records (request_id, input_length, hash_ids; blocks of 16): a shared
+    system prompt of 3 blocks, requests that extend it, one partial last block."""
+    import json
+
+    records = [{"request_id": k, "input_length": n, "output_length": 7, "hash_ids": ids} for k, (n, ids) in
+               enumerate([(48, [1, 2, 3]), (70, [1, 2, 3, 4, 5]), (40, [1, 2, 9]), (64, [1, 2, 3, 4])])]
+    path = tmp_path / "servegen.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    code, out, err = run_main(capsys, "analyze", path, "--json", "--per-request", *POOLS)
+    assert code == 0 and err == "", err
+    assert_golden("formats_servegen.json", out)

@@ -629,6 +629,13 @@ def session_stats(loaded: Loaded) -> list[SessionStats]:
         ix = np.asarray(idx)
         if len(members) == 1:
             own = a  # the session is the whole trace: reuse within it is all the reuse
+        elif loaded.trace.hashed:
+            # The stores hold one id per block: the session is replayed as a hashed trace of its
+            # own, whose figures come back in tokens like the whole trace's.
+            from .blockstudy import analyze_hashed
+
+            own = analyze_hashed(dataclasses.replace(loaded.trace, requests=tuple(loaded.trace.requests[i] for i in idx)),
+                                 pool_sizes=("unlimited",), tokens_per_gb=loaded.settings.tokens_per_gb)[0]
         else:
             own = analyze([loaded.inputs[i] for i in idx], [loaded.outputs[i] for i in idx],
                           pool_sizes=["unlimited"], chunk_size=a.chunk_size)

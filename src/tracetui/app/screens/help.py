@@ -21,6 +21,7 @@ PLACES = {"RequestList": "request list", "PromptView": "prompt view", DataTable.
 
 CAUSES = (
     ("new", "nothing shared: no earlier entry starts like this request (the first one, a new session)"),
+    ("empty", "the request has no input tokens: nothing to reuse, nothing lost"),
     ("append", "nothing broke: the request continues its source entry"),
     ("retokenize", "the texts agree across the break; only the tokens differ"),
     ("template", "only role markers, special tokens or whitespace around them differ"),
@@ -29,7 +30,8 @@ CAUSES = (
     ("reorder", "the block has the same lines or items in another order"),
     ("insert", "new text before text of the source that follows unchanged (a repo map, a summary)"),
     ("edit", "text changed inside a block (the block is named)"),
-    ("evicted", "at a bounded pool (P): the engine's unlimited pool reuses a longer prefix; this pool evicted it"),
+    ("evicted", "in a bounded pool (P picks the one shown): the entry sharing a longer prefix was evicted (or cut "
+                "to the pool's size)"),
     ("rejected", "at the pool shown, the engine refused the request (prompt too long for its max length): hit 0"),
 )
 

@@ -1,4 +1,5 @@
-"""Recovered or skipped lines: shown once over the main screen, dismissed with a key."""
+"""What the reader noticed (recovered or skipped lines, timestamps out of order, ignored provider
+usage): shown once over the main screen, dismissed with a key."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class WarningsScreen(ModalScreen[None]):
         with Vertical(id="warnings-box"):
             # Text of display text: the file name and the warnings quote the trace (no markup,
             # no control characters).
-            yield Label(Text(f"⚠ {display_text(self.trace_name)}: the reader had to repair this trace"),
+            # Not every warning is a repair (timestamps out of order, ignored usage).
+            yield Label(Text(f"⚠ {display_text(self.trace_name)}: read with warnings"),
                         id="warnings-title")
             for w in self.warnings:
                 yield Label(Text(f"• {display_text(w)}"), classes="warning-line")
