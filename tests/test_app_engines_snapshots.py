@@ -41,10 +41,12 @@ def test_vllm_evicted_tokens(snap_compare, monkeypatch, name):
     Header: "vllm 0.1 GB · 2 rejected · prefix 54.2%" (no combined figure, no substring: vLLM
     reuses prefixes only). Request list: the bar's title "vllm 0.1"; substr "–" on every row;
     requests 10 and 15 say "rejected" in the cause column (prompts over the pool's 816-token
-    max length: prefix 0.0%), request 11 says "evicted" (prefix 15.6%). Request info: "vllm:
-    prefix 15.6%". Prompt view of request 11: the SYSTEM block's first 80 tokens prefix hits,
-    then the rest of it and the HISTORY blocks that vLLM's unlimited pool would have reused
-    drawn as evicted, marker "▲ prefix ends (evicted): 80/513". Legend: prefix hit, miss,
+    max length: prefix 0.0%), request 11 says "evicted" (prefix 15.6%). Request info: "#11
+    evicted · vllm: prefix 15.6% · evicted 272". Prompt view of request 11: the SYSTEM block's
+    first 80 tokens prefix hits (its header "prefix 95%", no substring %), then the rest of it
+    and the HISTORY blocks that vLLM's unlimited pool would have reused drawn as evicted (the
+    misses come further down, off screen), marker "▲ prefix ends (evicted): 80/513" in the
+    SYSTEM block. Header 2 rejected in bold. Legend: prefix hit, miss,
     evicted (0.1 GB), output. truecolor / 256: green, red, amber backgrounds; 16: ANSI green,
     red, yellow; no_color: prefix underlined, misses plain, evicted struck through.
     """
