@@ -231,13 +231,6 @@ class EngineState:
     def bounded(self) -> bool:
         return self.pool_size.capacity is not None
 
-    def pool_label(self) -> str:
-        """The active pool as the header says it: "∞", or its GB figure and tokens."""
-        s = self.pool_size
-        if s.capacity is None:
-            return "∞ pool"
-        return f"{s.label} GB pool ({s.capacity:,} tok)"
-
     @property
     def is_default(self) -> bool:
         """Today's view: the study's model, unlimited pool, nothing else computed (the header and
