@@ -100,6 +100,21 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
+def after_load(*keys: str, screen: type | None = None):
+    """A snapshot's run_before: wait for the load, press `keys`, let any worker they start
+    finish; with `screen`, check that it is the screen on top."""
+
+    async def run_before(pilot) -> None:
+        await ready(pilot)
+        for key in keys:
+            await pilot.press(key)
+        await settle(pilot)
+        if screen is not None:
+            assert isinstance(pilot.app.screen, screen), pilot.app.screen_stack
+
+    return run_before
+
+
 def main_screen(app):
     """The app's main screen (failing clearly when another screen is on top)."""
     from tracetui.app.screens.main import MainScreen

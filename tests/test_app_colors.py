@@ -16,7 +16,7 @@ from tracetui.app.app import create_app
 from tracetui.app.colors import SYSTEMS, _downgrade
 from tracetui.app.widgets.prompt_view import HEAT_LABELS
 
-from .conftest import color_system, main_screen, ready, settle
+from .conftest import after_load, color_system, main_screen, ready
 from .paths import OPENCODE
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
@@ -97,16 +97,6 @@ def test_the_downgrade_reaches_the_terminal_colour_exactly():
 
 # ---- snapshots
 
-def _loaded(*keys: str):
-    async def run_before(pilot) -> None:
-        await ready(pilot)
-        for key in keys:
-            await pilot.press(key)
-        await settle(pilot)
-
-    return run_before
-
-
 SNAPSHOT_SYSTEMS = {"truecolor": ("truecolor", False), "256": ("256", False), "16": ("standard", False),
                     "no_color": ("truecolor", True)}
 
@@ -126,7 +116,7 @@ def test_token_classes(snap_compare, monkeypatch, name):
     color_system(monkeypatch, system)
     if no_color:
         monkeypatch.setenv("NO_COLOR", "1")
-    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded(*AT_THE_BREAK))
+    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=after_load(*AT_THE_BREAK))
 
 
 @pytest.mark.parametrize("name", list(SNAPSHOT_SYSTEMS))
@@ -141,14 +131,14 @@ def test_heatmap_steps(snap_compare, monkeypatch, name):
     if no_color:
         monkeypatch.setenv("NO_COLOR", "1")
     assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE,
-                        run_before=_loaded(*AT_THE_BREAK, "f"))
+                        run_before=after_load(*AT_THE_BREAK, "f"))
 
 
 # ---- charts without colour
 
 def test_each_chart_series_has_its_own_marker_without_colour():
     """NO_COLOR or a pipe: the two curves differ by glyph (half blocks vs dots), not only by colour."""
-    from tracetui import charts
+    from tracetui.report import charts
     from tracetui.core.pipeline import Settings, load
 
     a = load(str(OPENCODE), Settings()).analysis

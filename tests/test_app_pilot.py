@@ -404,7 +404,7 @@ def test_long_curves_are_decimated_and_drawn_the_same(monkeypatch):
 
     import numpy as np
 
-    from tracetui import charts
+    from tracetui.report import charts
 
     rng = np.random.default_rng(7)
     n = 20_000
@@ -563,7 +563,7 @@ async def test_the_diagnose_stage_is_cancelled_too(monkeypatch):
             stopped.set()
         raise AnalysisCancelled()
 
-    monkeypatch.setattr(loading_module, "diagnose", slow_diagnose)
+    monkeypatch.setattr("tracetui.core.diagnose.diagnose", slow_diagnose)  # what TraceResult calls
     app = create_app(OPENCODE)
     async with app.run_test(size=SIZE) as pilot:
         while not started.is_set():
@@ -587,8 +587,7 @@ async def test_breaks_and_sessions_are_computed_once_while_loading(monkeypatch):
         calls.append(threading.current_thread())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(loading_module, "diagnose", counting)
-    monkeypatch.setattr(diagnose_module, "diagnose", counting)  # what ExplorerData.breaks would call
+    monkeypatch.setattr(diagnose_module, "diagnose", counting)  # what TraceResult calls, for every view
     app = create_app(TWO_SESSIONS)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

@@ -14,25 +14,13 @@ import pytest
 from tracetui.app.app import create_app
 from tracetui.app.screens.main import MainScreen
 
-from .conftest import ready, settle
+from .conftest import after_load, ready, settle
 from .paths import AIDER, MALFORMED, OPENCODE, TRACES
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
 
 SIZE = (100, 32)
 MEMGPT = TRACES / "memgpt" / "memgpt1.jsonl"
-
-
-def _loaded(*keys: str):
-    """run_before: wait for the load, then press `keys` and let any worker they start finish."""
-
-    async def run_before(pilot) -> None:
-        await ready(pilot)
-        for key in keys:
-            await pilot.press(key)
-        await settle(pilot)
-
-    return run_before
 
 
 def test_main_screen(snap_compare):
@@ -46,7 +34,7 @@ def test_main_screen(snap_compare):
     row is marked above it), then the system prompt in the red "miss" colour. Legend line, and
     the footer starting "? Help  q Quit", then the main screen's keys.
     """
-    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded())
+    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=after_load())
 
 
 def test_prefix_break_marker(snap_compare):
@@ -60,7 +48,7 @@ def test_prefix_break_marker(snap_compare):
     in the list (unfocused cursor colour).
     """
     keys = ["j"] * 6 + ["tab", "G", "B", "B", "B"]
-    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded(*keys))
+    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=after_load(*keys))
 
 
 BLOCK_KINDS = ["system", "env", "tools", "history", "current", "output"]
@@ -105,7 +93,7 @@ def test_memgpt_tools_block(snap_compare):
     if not MEMGPT.exists():
         pytest.skip(f"shared trace absent: {MEMGPT.name}")
     keys = ["enter", "j", "b"]
-    assert snap_compare(create_app(str(MEMGPT)), terminal_size=SIZE, run_before=_loaded(*keys))
+    assert snap_compare(create_app(str(MEMGPT)), terminal_size=SIZE, run_before=after_load(*keys))
 
 
 def test_search_matches(snap_compare):
@@ -116,7 +104,7 @@ def test_search_matches(snap_compare):
     the way down) the current match is orange and bold, with the cursor ▶ on its row.
     """
     keys = ["slash", *"pytest", "enter"]
-    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded(*keys))
+    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=after_load(*keys))
 
 
 def test_source_jump(snap_compare):
@@ -128,7 +116,7 @@ def test_source_jump(snap_compare):
     "chunk of request 3 @ token 576 first seen in request 0 @ token … · Esc/⌫ back".
     """
     keys = ["j", "j", "j", "s"]
-    assert snap_compare(create_app(str(AIDER)), terminal_size=SIZE, run_before=_loaded(*keys))
+    assert snap_compare(create_app(str(AIDER)), terminal_size=SIZE, run_before=after_load(*keys))
 
 
 def test_curves(snap_compare):
@@ -141,7 +129,7 @@ def test_curves(snap_compare):
     Esc (back). Some SVG renderers draw the quadrant glyphs wider (font fallback), which makes
     rows look torn; the text itself is aligned.
     """
-    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded("c"))
+    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=after_load("c"))
 
 
 def test_help(snap_compare):
@@ -154,7 +142,7 @@ def test_help(snap_compare):
     in the "where" column as "request list"; the rest (prompt view keys, q Quit and ? Help
     "everywhere", 0-9, Tab) scrolls. No widget class name anywhere.
     """
-    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded("question_mark"))
+    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=after_load("question_mark"))
 
 
 def test_no_color(snap_compare, monkeypatch):
@@ -166,7 +154,7 @@ def test_no_color(snap_compare, monkeypatch):
     """
     monkeypatch.setenv("NO_COLOR", "1")
     keys = ["j"] * 6 + ["tab", "G", "B", "B", "B"]
-    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded(*keys))
+    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=after_load(*keys))
 
 
 def test_warnings_modal(snap_compare):
@@ -177,7 +165,7 @@ def test_warnings_modal(snap_compare):
     and "The rest of the trace is loaded. Enter or Esc to dismiss.". The header behind it says
     "⚠ 2 warnings".
     """
-    assert snap_compare(create_app(str(MALFORMED)), terminal_size=SIZE, run_before=_loaded())
+    assert snap_compare(create_app(str(MALFORMED)), terminal_size=SIZE, run_before=after_load())
 
 
 def test_unreadable_file(snap_compare, tmp_path, monkeypatch):
@@ -189,7 +177,7 @@ def test_unreadable_file(snap_compare, tmp_path, monkeypatch):
     """
     (tmp_path / "trace.bin").write_bytes(bytes(range(256)) * 8)
     monkeypatch.chdir(tmp_path)
-    assert snap_compare(create_app("trace.bin"), terminal_size=SIZE, run_before=_loaded())
+    assert snap_compare(create_app("trace.bin"), terminal_size=SIZE, run_before=after_load())
 
 
 def test_heatmap(snap_compare):
@@ -200,7 +188,7 @@ def test_heatmap(snap_compare):
     requests: 1 2 3-4 5-8 9-16 17+".
     """
     keys = ["j"] * 6 + ["tab", "G", "B", "B", "B", "f"]
-    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded(*keys))
+    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=after_load(*keys))
 
 
 def test_token_boundaries(snap_compare):
@@ -210,7 +198,7 @@ def test_token_boundaries(snap_compare):
     inside words; backgrounds still show the cache class (green prefix, red miss, blue substring).
     """
     keys = ["j"] * 6 + ["tab", "G", "B", "B", "B", "t"]
-    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded(*keys))
+    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=after_load(*keys))
 
 
 def test_main_screen_80x24(snap_compare):
@@ -222,7 +210,7 @@ def test_main_screen_80x24(snap_compare):
     request 0 wrapped at the narrower width (the scrollbar's column left free), legend, and the
     compact footer starting with ? Help and q Quit; nothing overlaps.
     """
-    assert snap_compare(create_app(str(OPENCODE)), terminal_size=(80, 24), run_before=_loaded())
+    assert snap_compare(create_app(str(OPENCODE)), terminal_size=(80, 24), run_before=after_load())
 
 
 def test_long_file_name_80x24(snap_compare, tmp_path):
@@ -233,7 +221,7 @@ def test_long_file_name_80x24(snap_compare, tmp_path):
     """
     trace = tmp_path / ("a_very_long_trace_file_name_from_the_production_agent_" + "x" * 30 + ".jsonl")
     trace.write_bytes(OPENCODE.read_bytes())
-    assert snap_compare(create_app(str(trace)), terminal_size=(80, 24), run_before=_loaded())
+    assert snap_compare(create_app(str(trace)), terminal_size=(80, 24), run_before=after_load())
 
 
 def test_curves_80x24(snap_compare):
@@ -242,7 +230,7 @@ def test_curves_80x24(snap_compare):
     blocks (green), substring in dots (cyan); footer "? Help  q Back  ← Previous request ...".
     """
     keys = ["j", "j", "j", "c"]
-    assert snap_compare(create_app(str(AIDER)), terminal_size=(80, 24), run_before=_loaded(*keys))
+    assert snap_compare(create_app(str(AIDER)), terminal_size=(80, 24), run_before=after_load(*keys))
 
 
 def test_help_colours_page(snap_compare):
@@ -253,7 +241,7 @@ def test_help_colours_page(snap_compare):
     marker, the cursor ▶, the gutter colours per block kind, ↵ →, search matches, ...; the
     causes follow below (scrolled).
     """
-    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=_loaded("question_mark", "tab"))
+    assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=after_load("question_mark", "tab"))
 
 
 def test_at_break(snap_compare):
@@ -264,4 +252,4 @@ def test_at_break(snap_compare):
     green prefix-hit text above it, red misses after.
     """
     keys = ["j"] * 6
-    assert snap_compare(create_app(str(OPENCODE), at_break=True), terminal_size=SIZE, run_before=_loaded(*keys))
+    assert snap_compare(create_app(str(OPENCODE), at_break=True), terminal_size=SIZE, run_before=after_load(*keys))

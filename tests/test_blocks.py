@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -426,20 +425,17 @@ def test_random_json_bodies(messages, indent, with_system):
 
 
 # ---------------------------------------------------------------------------
-# Speed
+# Large and pathological prompts: covered. (Their speed, linear in the size, is measured by
+# benchmarks/bench_blocks.py, never by a clock in a test.)
 
 
-def test_large_prompt_is_fast():
+def test_large_prompt_is_covered():
     msgs = [("system", "S" * 5000)]
     for i in range(200):
         msgs += [("user", f"question {i} " + "u" * 600), ("assistant", f"answer {i} " + "a" * 600)]
     text = _chatml(*msgs)
     assert len(text) > 250_000
-    t0 = time.perf_counter()
-    blocks = split_blocks(text)
-    elapsed = time.perf_counter() - t0
-    assert_covers(text, blocks)
-    assert elapsed < 0.1  # a few ms in practice; generous bound for slow CI
+    assert_covers(text, split_blocks(text))
 
 
 @pytest.mark.parametrize(
@@ -451,11 +447,8 @@ def test_large_prompt_is_fast():
     ],
     ids=["unclosed-tags", "many-json-keys", "fake-headers"],
 )
-def test_pathological_inputs_stay_fast(text):
-    t0 = time.perf_counter()
-    blocks = split_blocks(text)
-    assert time.perf_counter() - t0 < 0.5
-    assert_covers(text, blocks)
+def test_pathological_inputs_are_covered(text):
+    assert_covers(text, split_blocks(text))
 
 
 # ---------------------------------------------------------------------------

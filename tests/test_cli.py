@@ -1,6 +1,6 @@
 """End-to-end tests of the command line: `tracetui analyze ...` and the explorer's argument checks.
 
-Most figures are checked in-process through `tracetui.cli.main` (the tokenizer is then loaded
+Most figures are checked in-process through `tracetui.report.cli.main` (the tokenizer is then loaded
 once); every user error is also run in a subprocess, where "one line on stderr, exit code 2,
 no traceback" is what a user actually sees.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tracetui.cli import main
+from tracetui.report.cli import main
 from .paths import REPO, TRACES, need, sample
 
 
@@ -458,9 +458,9 @@ def test_broken_pipe_is_quiet(tmp_path, mode):
 
 
 def test_log_matches_size_is_announced_when_large(capsys, tmp_path, monkeypatch):
-    from tracetui import report
+    from tracetui.report import matches
 
-    monkeypatch.setattr(report, "LOG_WARN_BYTES", 1000)
+    monkeypatch.setattr(matches, "LOG_WARN_BYTES", 1000)
     out = tmp_path / "matches.jsonl"
     assert main(["analyze", str(need(TASK2)), "--pool-sizes", "unlimited", "--log-matches", str(out), "--json"]) == 0
     err = capsys.readouterr().err
@@ -722,7 +722,7 @@ def test_serve_gives_each_tab_every_setting(argv):
     """Each browser tab of `tracetui serve` runs `tracetui TRACE <options>`: those options give
     back the settings serve was started with, every one of them."""
     from tracetui.app.run import explorer_options
-    from tracetui.cli import build_parser, settings_from
+    from tracetui.report.cli import build_parser, settings_from
 
     main, sub = build_parser()
     asked, _ = settings_from(sub["serve"].parse_args(["t.jsonl", *argv]))
@@ -760,3 +760,40 @@ def test_serve_names_a_hostile_trace_safely(tmp_path):
     assert "tracetui serve: tracetui x[red]" in out, out
     assert "\x1b]" not in out and "\x07" not in out
     assert "Traceback" not in out
+
+
+def test_piped_each_and_sessions_are_whole_and_sized(tmp_path):
+    """`analyze --each A B --why > file`: the line between traces is 80 columns, not the pipe
+    console's 10,000; a long session id is printed whole in the sessions table (not cut at 24)."""
+    sid = "chatcmpl-CqZ6wSROlmNmaKTHkXNRJitFtQcAj"
+    trace = tmp_path / "long_session.jsonl"
+    trace.write_text("".join(json.dumps({"input": f"system prompt. question {k}", "session_id": sid}) + "\n"
+                             for k in range(3)))
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    proc = subprocess.run([sys.executable, "-m", "tracetui", "analyze", "--each", "--why", str(trace),
+                           str(sample("two_sessions.jsonl"))], capture_output=True, cwd=REPO, timeout=180,
+                          env={**env, "TRACETUI_NO_PROGRESS": "1", "NO_COLOR": "1"}, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.decode().splitlines()
+    rules = [ln for ln in lines if ln and set(ln) == {"─"}]
+    assert len(rules) == 2 and {len(r) for r in rules} == {80}
+    assert any(sid in ln for ln in lines)
+
+
+def test_markdown_with_why_holds_the_sessions_table(capsys):
+    out = _run_format(capsys, sample("two_sessions.jsonl"), "--why", "-o", "markdown")
+    part = out[out.index("### Sessions (unlimited pool)"):]
+    assert "| sess-a | 8 |" in part and "| sess-b | 8 |" in part and "prefix within" in part
+
+
+def test_help_offers_stdin_only_where_it_is_read():
+    """`-` reads stdin in the explorer and analyze; serve (one explorer per browser tab) refuses
+    it, so its help does not offer it. --tokenizer's help names auto and the bundled choices."""
+    serve = run_cli("help", "serve").stdout.decode()
+    assert "reads stdin" not in serve
+    for cmd in ("analyze", "check"):
+        assert "- reads stdin" in run_cli("help", cmd).stdout.decode()
+    main_help = " ".join(run_cli("--help").stdout.decode().split())
+    assert "- reads stdin" in main_help
+    for word in ("auto (from the trace's model)", "o200k_base", "llama3 or qwen"):
+        assert word in main_help, word

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tracetui.cli import main
+from tracetui.report.cli import main
 
 from .paths import OPENCODE, TRACES, need
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracetui.cli import main
+from tracetui.report.cli import main
 from tracetui.core.blocks import split_blocks
 from tracetui.core.diagnose import provider_usage
 from tracetui.core.formats import FORMATS, Converter, FormatOptions, detect

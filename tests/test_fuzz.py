@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracetui.cli import main
+from tracetui.report.cli import main
 from tracetui.core import reader
 from tracetui.core.model import TraceError
 from tracetui.core.reader import read_trace

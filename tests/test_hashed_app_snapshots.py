@@ -6,7 +6,7 @@ import pytest
 
 from tracetui.app.app import create_app
 
-from .conftest import ready, settle
+from .conftest import after_load
 from .paths import sample
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
@@ -25,11 +25,5 @@ def test_block_cells(snap_compare):
     unlimited pool is shown: nothing is evicted; P picks a bounded pool).
     """
 
-    async def run_before(pilot) -> None:
-        await ready(pilot)
-        for key in ("down", "down", "tab", "m"):
-            await pilot.press(key)
-        await settle(pilot)
-
     app = create_app(str(sample("bailian_hashed.jsonl")), theme="textual-dark")
-    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=after_load("down", "down", "tab", "m"))

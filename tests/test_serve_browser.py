@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -51,6 +50,15 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     pytest.fail(f"nothing listens on port {port}")
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """End a process this test started: politely, then for sure."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.fixture
 def served():
     trace = sample("opencode_like.jsonl")
@@ -62,11 +70,7 @@ def served():
         _wait_port(port, proc)
         yield trace, port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
 
 
 @pytest.fixture
@@ -89,11 +93,7 @@ def chromium(tmp_path):
             pytest.skip("chromium gave no DevTools address")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
 
 
 class _Page:

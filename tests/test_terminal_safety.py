@@ -40,7 +40,7 @@ from tracetui.app.screens.loading import LoadingScreen
 from tracetui.app.screens.main import MainScreen
 from tracetui.app.screens.sessions import SessionsScreen
 from tracetui.app.screens.warnings import WarningsScreen
-from tracetui.cli import main
+from tracetui.report.cli import main
 from tracetui.core.display import MARKS, display_lines, display_text, json_safe
 
 from .conftest import press, ready
@@ -180,6 +180,14 @@ def run(argv: list[str]) -> tuple[int, str, str]:
     return code, out.buffer.getvalue().decode("utf-8"), err.buffer.getvalue().decode("utf-8")
 
 
+def run_safe(argv: list[str]) -> str:
+    """`tracetui ARGV` ends well (0, or 1 for a failed check) and prints nothing raw: its stdout."""
+    code, out, err = run(argv)
+    assert code in (0, 1), (argv, err)
+    assert not unsafe_in(out) and not unsafe_in(err), (argv, unsafe_in(out), unsafe_in(err))
+    return out
+
+
 @settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(hostile_traces())
@@ -192,17 +200,12 @@ def test_cli_prints_no_control_character_from_a_trace(trace):
         pools = ["--pool-sizes", "0.001", "unlimited"]
         for argv in (["analyze", p], ["analyze", p, "--per-request", *pools], ["analyze", p, "--why", *pools],
                      ["analyze", p, "--why", "--per-request", *pools], ["check", p, "--min-prefix", "1"],
-                     ["compare", p, o, *pools]):
-            code, out, err = run(argv)
-            assert code in (0, 1), (argv, err)
-            assert not unsafe_in(out) and not unsafe_in(err), (argv, unsafe_in(out), unsafe_in(err))
+                     ["compare", p, o, *pools], ["compare", p, o, "-o", "markdown", *pools]):
+            run_safe(argv)
         # JSON: the same values as the trace, nothing raw on the terminal.
         for argv in (["analyze", p, "--json", "--why", "--per-request", *pools],
                      ["check", p, "--min-prefix", "1", "--json"], ["compare", p, o, "--json", *pools]):
-            code, out, err = run(argv)
-            assert code in (0, 1), (argv, err)
-            assert not unsafe_in(out) and not unsafe_in(err), (argv, unsafe_in(out), unsafe_in(err))
-            doc = json.loads(out)
+            doc = json.loads(run_safe(argv))
             if argv[0] == "analyze":
                 assert doc["trace"] == name
                 assert [r["session_id"] for r in doc["requests_detail"]] == [r.get("session_id") for r in records]
@@ -249,35 +252,33 @@ async def test_screen_text_sees_a_raw_control():
         assert {"\x1b", "\x9b", "\u202e"} <= unsafe_in(screen_text(app))
 
 
+async def shows_safely(pilot, keys: tuple[str, ...], screen: type, where: str) -> None:
+    """Press `keys`: `screen` is on top, and it draws nothing raw."""
+    await press(pilot, *keys)
+    assert isinstance(pilot.app.screen, screen), (where, pilot.app.screen_stack)
+    assert_safe_screen(pilot.app, where)
+
+
 async def _explore(path: Path, records) -> None:
     app = create_app(str(path))
     async with app.run_test(size=(100, 32)) as pilot:
         await ready(pilot)
-        assert isinstance(app.screen, WarningsScreen)  # the skipped line
-        assert_safe_screen(app, "warnings")
-        await press(pilot, "enter", "t")  # token boundaries: each token a segment of its own
-        assert isinstance(app.screen, MainScreen)
+        await shows_safely(pilot, (), WarningsScreen, "warnings")  # the skipped line
         for i in range(len(records)):
-            assert_safe_screen(app, f"main, request {i}")
-            await press(pilot, "d")
-            assert isinstance(app.screen, DiffScreen)
-            assert_safe_screen(app, f"diff of request {i}")
-            await press(pilot, "escape", "right_square_bracket")
-        for key, screen in (("question_mark", HelpScreen), ("c", CurvesScreen)):
-            await press(pilot, key)
-            assert isinstance(app.screen, screen)
-            assert_safe_screen(app, screen.__name__)
-            await press(pilot, "escape")
-        await press(pilot, "S")
-        assert isinstance(app.screen, SessionsScreen)
-        assert_safe_screen(app, "sessions")
-        await press(pilot, "down", "down", "enter")  # filter to the first session: the header's note
-        assert isinstance(app.screen, MainScreen)
-        assert_safe_screen(app, "main, filtered to a session")
+            # t: token boundaries, each token a segment of its own; ]: the next request.
+            keys = ("enter", "t") if i == 0 else ("escape", "right_square_bracket")
+            await shows_safely(pilot, keys, MainScreen, f"main, request {i}")
+            await shows_safely(pilot, ("d",), DiffScreen, f"diff of request {i}")
+        await press(pilot, "escape")
+        for key, screen in (("question_mark", HelpScreen), ("c", CurvesScreen), ("S", SessionsScreen)):
+            await shows_safely(pilot, (key,), screen, screen.__name__)
+            if screen is not SessionsScreen:
+                await press(pilot, "escape")
+        # Filter to the first session: the header's note.
+        await shows_safely(pilot, ("down", "down", "enter"), MainScreen, "main, filtered to a session")
         await press(pilot, "slash", *"ab", "enter")
         await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        assert_safe_screen(app, "main, after a search")
+        await shows_safely(pilot, (), MainScreen, "main, after a search")
 
 
 async def _error_and_loading(folder: Path, name: str, monkeypatch_load) -> None:

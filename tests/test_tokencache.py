@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tracetui.cli import main
+from tracetui.report.cli import main
 from tracetui.core import pipeline, tokencache
 from tracetui.core.pipeline import Settings, load
 

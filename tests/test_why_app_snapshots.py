@@ -17,26 +17,12 @@ from tracetui.app.screens.diff import DiffScreen
 from tracetui.app.screens.main import MainScreen
 from tracetui.app.screens.sessions import SessionsScreen
 
-from .conftest import ready, settle
+from .conftest import after_load
 from .paths import AIDER, OPENCODE, TWO_SESSIONS
 
 pytestmark = pytest.mark.usefixtures("frozen_terminal_size")
 
 SIZE = (100, 32)
-
-
-def _loaded(*keys: str, screen: type | None = None):
-    """run_before: wait for the load, press `keys`, let any worker finish; check the screen."""
-
-    async def run_before(pilot) -> None:
-        await ready(pilot)
-        for key in keys:
-            await pilot.press(key)
-        await settle(pilot)
-        if screen is not None:
-            assert isinstance(pilot.app.screen, screen), pilot.app.screen_stack
-
-    return run_before
 
 
 def test_diff_rerender(snap_compare):
@@ -56,7 +42,7 @@ def test_diff_rerender(snap_compare):
     """
     keys = ["j"] * 6 + ["d"]
     assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE,
-                        run_before=_loaded(*keys, screen=DiffScreen))
+                        run_before=after_load(*keys, screen=DiffScreen))
 
 
 def test_diff_next_break(snap_compare):
@@ -70,7 +56,7 @@ def test_diff_next_break(snap_compare):
     """
     keys = ["j"] * 6 + ["d", "n"]
     assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE,
-                        run_before=_loaded(*keys, screen=DiffScreen))
+                        run_before=after_load(*keys, screen=DiffScreen))
 
 
 def test_diff_append(snap_compare):
@@ -83,7 +69,7 @@ def test_diff_append(snap_compare):
     """
     keys = ["j", "j", "d"]
     assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE,
-                        run_before=_loaded(*keys, screen=DiffScreen))
+                        run_before=after_load(*keys, screen=DiffScreen))
 
 
 def test_sessions_table(snap_compare):
@@ -98,7 +84,7 @@ def test_sessions_table(snap_compare):
     the figures right-aligned. Footer: ? Help, q Back, ⏎ Filter to session, a All sessions.
     """
     assert snap_compare(create_app(str(TWO_SESSIONS)), terminal_size=SIZE,
-                        run_before=_loaded("S", screen=SessionsScreen))
+                        run_before=after_load("S", screen=SessionsScreen))
 
 
 def test_sessions_filtered(snap_compare):
@@ -114,7 +100,7 @@ def test_sessions_filtered(snap_compare):
     """
     keys = ["S", "down", "down", "enter"]
     assert snap_compare(create_app(str(TWO_SESSIONS)), terminal_size=SIZE,
-                        run_before=_loaded(*keys, screen=MainScreen))
+                        run_before=after_load(*keys, screen=MainScreen))
 
 
 def test_cause_column_80x24(snap_compare):
@@ -128,7 +114,7 @@ def test_cause_column_80x24(snap_compare):
     """
     keys = ["j"] * 5
     assert snap_compare(create_app(str(AIDER)), terminal_size=(80, 24),
-                        run_before=_loaded(*keys, screen=MainScreen))
+                        run_before=after_load(*keys, screen=MainScreen))
 
 
 def test_sessions_table_80x24(snap_compare):
@@ -137,7 +123,7 @@ def test_sessions_table_80x24(snap_compare):
     wraps to two lines; footer ? Help, q Back, ⏎ Filter to session, a All sessions.
     """
     assert snap_compare(create_app(str(TWO_SESSIONS)), terminal_size=(80, 24),
-                        run_before=_loaded("S", screen=SessionsScreen))
+                        run_before=after_load("S", screen=SessionsScreen))
 
 
 def test_diff_80x24(snap_compare):
@@ -146,4 +132,4 @@ def test_diff_80x24(snap_compare):
     by side, the footer with ? Help and q Back first.
     """
     assert snap_compare(create_app(str(AIDER)), terminal_size=(80, 24),
-                        run_before=_loaded("j", "d", screen=DiffScreen))
+                        run_before=after_load("j", "d", screen=DiffScreen))

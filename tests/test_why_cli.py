@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tracetui.cli import main
+from tracetui.report.cli import main
 from .paths import REPO, sample
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -185,14 +185,14 @@ def test_render_why_text_golden():
     """render_why on two_sessions.jsonl, 100 columns, no colour."""
     from rich.console import Console
 
-    from tracetui.core.diagnose import diagnose
-    from tracetui.core.pipeline import Settings, load
-    from tracetui.why import render_why
+    from tracetui.core.pipeline import Settings
+    from tracetui.core.result import build
+    from tracetui.report.why import render_why
 
-    loaded = load(str(sample("two_sessions.jsonl")), Settings())
+    result = build(str(sample("two_sessions.jsonl")), Settings())
     buf = io.StringIO()
     console = Console(file=buf, width=100, color_system=None, force_terminal=False, legacy_windows=False)
-    render_why(console, loaded, diagnose(loaded))
+    render_why(console, result)
     assert_golden("why_two_sessions.txt", buf.getvalue())
 
 
@@ -356,6 +356,17 @@ def test_check_min_combined_needs_the_unlimited_pool(capsys):
     assert [(c["pool_gb"], c["metric"]) for c in json.loads(out)["checks"]] == [(None, "combined")]
 
 
+def test_check_a_hashed_trace_in_a_bounded_pool(capsys):
+    """A hashed trace has no text to place an eviction in: the failing pool's breakers are
+    its blocks' (an IndexError before), and the unlimited pool's hold."""
+    code, out, err = run_main(capsys, "check", sample("bailian_hashed.jsonl"), "--min-prefix", "0.5",
+                              "--pool-sizes", "0.01", "unlimited", "--json")
+    assert code == 1, err
+    small, unlimited = json.loads(out)["pools"]
+    assert not small["ok"] and small["top_breakers"][0]["cause"] == "evicted"
+    assert small["top_breakers"][0]["where"] == "" and unlimited["ok"]
+
+
 # --------------------------------------------------------------------------- compare
 
 COMPARE_KEYS = {"a", "b", "pools", "block_kinds", "breakers_only_in_a", "breakers_only_in_b"}
@@ -422,6 +433,46 @@ def test_compare_text():
     assert proc.returncode == 0, proc.stderr
     assert "No breaker only in A." in proc.stdout and "No breaker only in B." in proc.stdout
     assert "Hit rate by pool size" in proc.stdout and "By block kind" in proc.stdout
+
+
+def test_compare_output_formats(capsys):
+    """compare -o: CSV / TSV hold the hit-rate table (the JSON's figures, B - A as a
+    fraction), Markdown every table, json the --json document; --json with -o csv is refused."""
+    import csv
+    import io
+
+    a, b = sample("opencode_like.jsonl"), sample("aider_like.jsonl")
+    pools = ("--pool-sizes", "0.4", "unlimited")
+    doc = _compare(capsys, a, b, *pools)
+    code, out, err = run_main(capsys, "compare", a, b, *pools, "-o", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == ["pool_gb", "capacity_tokens", "a_prefix_hit_rate", "b_prefix_hit_rate", "prefix_delta",
+                             "a_substring_hit_rate", "b_substring_hit_rate", "substring_delta"]
+    assert [(r["pool_gb"], r["capacity_tokens"]) for r in rows] == [("0.4", "3280"), ("", "")]
+    for row, p in zip(rows, doc["pools"]):
+        for side in ("a", "b"):
+            assert float(row[f"{side}_prefix_hit_rate"]) == p[side]["prefix_hit_rate"]
+            assert float(row[f"{side}_substring_hit_rate"]) == p[side]["substring_hit_rate"]
+        assert abs(float(row["prefix_delta"]) - (p["b"]["prefix_hit_rate"] - p["a"]["prefix_hit_rate"])) < 2e-6
+    code, tsv, _ = run_main(capsys, "compare", a, b, *pools, "--output", "tsv")
+    assert tsv == out.replace(",", "\t")
+    code, md, _ = run_main(capsys, "compare", a, b, *pools, "-o", "markdown")
+    assert md.startswith("A = opencode_like.jsonl (12 requests)   B = aider_like.jsonl (10 requests)\n\n")
+    for title in ("### Hit rate by pool size", "### By block kind (unlimited pool)", "### Breakers only in A",
+                  "### Breakers only in B"):
+        assert title in md
+    assert "| ∞ |" in md and ("| +" in md or "| -" in md)
+    code, js, _ = run_main(capsys, "compare", a, b, *pools, "-o", "json")
+    assert json.loads(js) == doc
+    assert "two formats" in assert_one_line_error(run_cli("compare", a, b, "--json", "-o", "csv"))
+    # With engines: an engine column, one row per pool and engine.
+    code, out, err = run_main(capsys, "compare", a, b, *pools, "--engine", "study", "vllm", "-o", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["pool_gb"], r["engine"]) for r in rows] == [("0.4", "study"), ("0.4", "vllm"), ("", "study"),
+                                                           ("", "vllm")]
+    assert "substring_delta" not in rows[0]
 
 
 def test_compare_missing_file(tmp_path):

@@ -1,3 +1,3 @@
-from tracetui.cli import main
+from tracetui.report.cli import main
 
 raise SystemExit(main())

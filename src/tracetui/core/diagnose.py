@@ -592,13 +592,16 @@ def pool_breaks(loaded: Loaded, pool: PoolResult, breaks: tuple[Break, ...],
         if p >= b.prefix:
             out.append(dataclasses.replace(b, recovered=None))
             continue
-        text = reqs[i].input
-        char = int(char_offsets(text, loaded.inputs[i], byte_lengths)[p])
-        blocks = split_blocks(text, reqs[i].input_doc)
-        block = blocks[block_at(blocks, char)] if blocks else None
+        if loaded.trace.hashed:  # no text to place the break in: block ids only (see diagnose_hashed)
+            char, block, where = 0, None, ""
+        else:
+            text = reqs[i].input
+            char = int(char_offsets(text, loaded.inputs[i], byte_lengths)[p])
+            blocks = split_blocks(text, reqs[i].input_doc)
+            block = blocks[block_at(blocks, char)] if blocks else None
+            where = _block_identity(block, text)
         out.append(Break(i, int(pool.prefix_source[i]), "evicted", p, b.input_tokens, char, False, block, "", "",
-                         "the entry sharing a longer prefix was evicted (or cut to the pool size)", None,
-                         _block_identity(block, text)))
+                         "the entry sharing a longer prefix was evicted (or cut to the pool size)", None, where))
     return tuple(out)
 
 

@@ -19,6 +19,7 @@ from .display import display_text
 from .document import PREFIX, SUBSTRING, PromptDocument
 from .explorer_engines import EngineState
 from .pipeline import Loaded
+from .result import TraceResult
 
 _DOC_CACHE = 12
 SEARCH_LIMIT = 100_000
@@ -54,13 +55,18 @@ class Match:
 
 
 class ExplorerData:
-    """Everything the explorer shows about a loaded trace (thread-safe, lazily computed)."""
+    """Everything the explorer shows about a loaded trace (thread-safe, lazily computed).
 
-    def __init__(self, loaded: Loaded) -> None:
+    Over the trace's TraceResult, the object the headless report reads too: the breaks,
+    sessions and provider usage come from it, computed once for both."""
+
+    def __init__(self, source: TraceResult | Loaded) -> None:
+        self.result = source if isinstance(source, TraceResult) else TraceResult(source)
+        loaded = self.result.loaded
         self.loaded = loaded
         self.trace = loaded.trace
         self.analysis = loaded.analysis
-        self.byte_lengths = loaded.tokenizer.byte_lengths()
+        self.byte_lengths = self.result.byte_lengths
         self._docs: OrderedDict[int, PromptDocument] = OrderedDict()
         self._lock = threading.Lock()
         self.engines = EngineState(loaded)
@@ -84,37 +90,25 @@ class ExplorerData:
     @cached_property
     def breaks(self):
         """Why each request's prefix broke (see core.diagnose)."""
-        from .diagnose import diagnose
-
-        return diagnose(self.loaded, self.byte_lengths)
+        return self.result.breaks
 
     @cached_property
     def sessions(self):
-        from .diagnose import session_stats
-
-        return session_stats(self.loaded)
+        return self.result.sessions
 
     def usage(self, i: int):
         """What the provider reported about request i's prompt cache, or None."""
-        from .diagnose import provider_usage
-
-        return provider_usage(self.trace.requests[i].usage, i)
+        return self.result.request_usage(i)
 
     @cached_property
     def provider_rate(self) -> float | None:
         """Cached / prompt tokens over the requests that carry provider usage."""
-        from .diagnose import provider_totals
-
-        prompt, cached, _ = provider_totals(self.loaded)
-        return cached / prompt if prompt else None
+        return self.result.provider_rate
 
     @cached_property
     def warnings(self) -> tuple[str, ...]:
         """What the reader repaired, and whose provider usage was ignored (the explorer shows usage)."""
-        from .diagnose import usage_warning
-
-        usage = usage_warning(self.loaded)
-        return self.trace.warnings + ((usage,) if usage else ())
+        return self.result.warnings()
 
     def breaker_indices(self) -> list[int]:
         """Requests whose prefix broke (everything but appends), in trace order."""

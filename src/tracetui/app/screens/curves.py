@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from ...charts import cumulative_chart, hit_rate_chart, per_request_chart
+from ...report.charts import cumulative_chart, hit_rate_chart, per_request_chart
 from ...core.explorer import ExplorerData
 from ..widgets.footer import KeyFooter
 

@@ -13,7 +13,6 @@ from textual.containers import Center, Middle
 from textual.screen import Screen
 from textual.widgets import Label, ProgressBar
 
-from ...core.diagnose import diagnose
 from ...core.display import display_text
 from ...core.engines.study import AnalysisCancelled
 from ...core.explorer import ExplorerData
@@ -81,10 +80,8 @@ class LoadingScreen(Screen):
             data = ExplorerData(loaded)
             # Everything the main screen and `S` read is computed here, off the UI thread.
             self._progress("diagnose", 0, 1)
-            breaks = diagnose(loaded, data.byte_lengths, cancel=self.cancel)  # AnalysisCancelled when set
-            # ExplorerData.breaks is a cached_property, which keeps its value in the instance
-            # __dict__ under its own name: storing it there is what computing it would have done.
-            data.__dict__["breaks"] = breaks
+            data.result.diagnose(cancel=self.cancel)  # AnalysisCancelled when set
+            data.breaks  # noqa: B018
             self._progress("sessions", 0, 1)
             data.sessions  # session_stats replays each session  # noqa: B018
             data.provider_rate  # noqa: B018

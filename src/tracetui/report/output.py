@@ -1,4 +1,4 @@
-"""Headless tables in every output format: a rich table, CSV, TSV or Markdown.
+"""The output formats of the headless commands: a rich table, CSV, TSV, Markdown or JSON.
 
 A `Data` table holds raw values (ints, rates as fractions, text); each format writes them its
 own way: the rich table and Markdown as a person reads them (`12,345`, `98.55%`), CSV and TSV
@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from .core.display import display_text
+import orjson
+
+from ..core.display import display_text, json_safe
 
 OUTPUTS = ("table", "csv", "tsv", "markdown", "json")
 
-INT, RATE, TEXT, LABEL = "int", "rate", "text", "label"
-"""LABEL: a short figure-like text of ours (`0.4`, `∞`, `unlimited`): set right, never cut."""
+INT, RATE, TEXT, LABEL, DELTA = "int", "rate", "text", "label", "delta"
+"""LABEL: a short figure-like text of ours (`0.4`, `∞`, `unlimited`): set right, never cut.
+DELTA: the difference of two rates, shown in percentage points (`+1.25`)."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +46,13 @@ class Data:
     cols: list[Col]
     rows: list[list[Any]] = field(default_factory=list)
     caption: str = ""
+    section_ends: frozenset[int] = frozenset()
+    """Rows the rich table draws a line under (groups of rows, e.g. one pool's engines)."""
 
     def with_trace(self, name: str) -> Data:
         """The same rows with the trace's name first (several traces in one CSV table)."""
         return Data(self.title, [Col("trace", "trace", TEXT)] + self.cols, [[name, *r] for r in self.rows],
-                    self.caption)
+                    self.caption, self.section_ends)
 
 
 def _human(kind: str, v: Any) -> str:
@@ -56,13 +62,15 @@ def _human(kind: str, v: Any) -> str:
         return f"{v:,}"
     if kind == RATE:
         return f"{100 * v:.2f}%"
+    if kind == DELTA:
+        return f"{100 * v:+.2f}"
     return str(v)
 
 
 def _machine(kind: str, v: Any) -> str:
     if v is None:
         return ""
-    if kind == RATE:
+    if kind in (RATE, DELTA):
         return f"{round(float(v), 6)}"
     # display_text: trace text (session ids, descriptions) holds no control character.
     return display_text(str(v)) if kind == TEXT else str(v)
@@ -89,10 +97,11 @@ def rich_table(d: Data, *, expand: bool = False):
             k = d.cols.index(c)
             width = max((len(_human(c.kind, r[k])) for r in d.rows), default=1)
             t.add_column(c.label, justify="right", overflow="fold", min_width=width, style=c.style or None)
-    for row in d.rows:
+    for k, row in enumerate(d.rows):
         # Text, not str: trace text is not rich markup ("[/x]" in a prompt prints as is); and
         # through display_text, no control character of it reaches the terminal.
-        t.add_row(*(Text(_lines(_human(c.kind, v))) for c, v in zip(d.cols, row) if c.show != "machine"))
+        t.add_row(*(Text(_lines(_human(c.kind, v))) for c, v in zip(d.cols, row) if c.show != "machine"),
+                  end_section=k in d.section_ends)
     return t
 
 
@@ -151,3 +160,45 @@ def write(tables: list[Data], fmt: str) -> None:
         text = "\n".join(markdown(d) for d in tables)
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def make_console():
+    """A rich Console whose closed pipe surfaces as BrokenPipeError (rich exits 1 itself).
+
+    On a pipe (a file, `less`) without COLUMNS, lines are as wide as they need: nothing is
+    wrapped at 80 columns, and tables take their natural width (see print_table)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    return _Console(width=10 ** 4 if piped else None)
+
+
+def print_json(doc: dict[str, Any]) -> None:
+    """`doc` on stdout, indented (the --json output of analyze, check and compare), with the
+    characters a terminal would act on written as JSON escapes (see json_safe): the same values."""
+    sys.stdout.buffer.write(json_safe(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()).encode() + b"\n")
+    sys.stdout.flush()
+
+
+def rounded(x: float | None) -> float | None:
+    """A rate as the JSON documents hold it: six decimals."""
+    return None if x is None else round(float(x), 6)
+
+
+def pct(x: float | None) -> str:
+    """A rate as the rich tables show it."""
+    return "–" if x is None else f"{100 * x:.2f}%"
+
+
+def output_format(args) -> str:
+    """The format asked for by -o/--output and --json (one of OUTPUTS; default table)."""
+    fmt = getattr(args, "output", None)
+    if getattr(args, "json", False):
+        if fmt not in (None, "json"):
+            raise ValueError(f"--json and --output {fmt} ask for two formats; give one")
+        return "json"
+    return fmt or "table"

@@ -10,16 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from .core.engines import EnginePool, EngineResult, losses
-from .core.pipeline import Loaded
+from ..core.engines import EnginePool, EngineResult, losses
+from ..core.result import TraceResult
+from .output import pct as _pct, rounded as _r
 
 
-def _r(x: float | None) -> float | None:
-    return None if x is None else round(float(x), 6)
-
-
-def is_default(loaded: Loaded) -> bool:
-    return loaded.settings.engines == ("study",)
+def is_default(result: TraceResult) -> bool:
+    return result.settings.engines == ("study",)
 
 
 def pool_json(p: EnginePool, combined: float | None = None) -> dict[str, Any]:
@@ -38,33 +35,20 @@ def result_json(res: EngineResult) -> dict[str, Any]:
             "pools": [pool_json(p) for p in res.pools]}
 
 
-def settings_json(loaded: Loaded) -> dict[str, Any]:
-    s = loaded.settings
+def settings_json(result: TraceResult) -> dict[str, Any]:
+    s = result.settings
     return {"context_length": s.context_length, "block_size": s.block_size, "page_size": s.page_size,
             "recompute": s.recompute}
 
 
-def loss_splits(loaded: Loaded) -> dict[str, list[dict[str, np.ndarray]]]:
-    """Per prefix engine, per pool: the tokens each request lost, by cause (engines.losses)."""
-    out: dict[str, list[dict[str, np.ndarray]]] = {}
-    if loaded.trace.hashed:  # the split reads tokens; a hashed trace has block ids only
-        return out
-    plen = loaded.analysis.input_lens.astype(np.int64)
-    for r in loaded.results:
-        if r.engine in losses.ENGINES:
-            reach = losses.reachable(r, loaded.inputs, loaded.outputs, loaded.settings.engine_settings())
-            out[r.engine] = [losses.split(r, p, reach, plen) for p in r.pools]
-    return out
-
-
-def update_json(doc: dict[str, Any], loaded: Loaded, why: bool = False) -> dict | None:
+def update_json(doc: dict[str, Any], result: TraceResult, why: bool = False) -> dict | None:
     """The engines' result sets in an `analyze --json` document (with --why, each prefix
     engine's pools say how many tokens were lost to what). Returns the splits, if made."""
-    if is_default(loaded):
+    if is_default(result):
         return None
-    doc["engine_settings"] = settings_json(loaded)
-    sets = [result_json(r) for r in loaded.results]
-    splits = loss_splits(loaded) if why else {}
+    doc["engine_settings"] = settings_json(result)
+    sets = [result_json(r) for r in result.results]
+    splits = result.loss_splits if why else {}
     for d in sets:
         for p, sp in zip(d["pools"], splits.get(d["engine"], ())):
             p["tokens_lost"] = {k: int(sp[k].sum()) for k in losses.KINDS}
@@ -86,12 +70,12 @@ def _pool_row(res: EngineResult, p: EnginePool, i: int, split: dict | None) -> d
     return d
 
 
-def update_row(row: dict[str, Any], loaded: Loaded, i: int, pools: bool, splits: dict | None = None) -> None:
+def update_row(row: dict[str, Any], result: TraceResult, i: int, pools: bool, splits: dict | None = None) -> None:
     """One `requests_detail` row: the default engine's keys, or each engine's figures."""
-    if is_default(loaded):
+    if is_default(result):
         return
     sets = []
-    for res in loaded.results:
+    for res in result.results:
         u = res.unlimited
         d: dict[str, Any] = {"engine": res.engine, "prefix_hit": int(u.prefix_hits[i]),
                              "substring_hit": None if u.substring_hits is None else int(u.substring_hits[i]),
@@ -110,21 +94,17 @@ def update_row(row: dict[str, Any], loaded: Loaded, i: int, pools: bool, splits:
 
 # --------------------------------------------------------------------------- text
 
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.2f}%"
-
-
-def engines_table(loaded: Loaded):
+def engines_table(result: TraceResult):
     """Each pool size, the engines one under the other (so they read side by side at any
     terminal width): blocks the pool holds, hit rates, requests refused."""
     from rich.table import Table
 
-    results = loaded.results
+    results = result.results
     t = Table(title="Hit rate by pool size, by engine", title_justify="left")
     for col in ("pool (GB)", "tokens", "engine", "blocks", "prefix", "substring", "refused"):
         t.add_column(col, justify="left" if col == "engine" else "right",
                      style={"prefix": "green", "substring": "cyan"}.get(col))
-    for k, size in enumerate(loaded.settings.sizes()):
+    for k, size in enumerate(result.settings.sizes()):
         for j, r in enumerate(results):
             p = r.pools[k]
             first = j == 0
@@ -136,10 +116,10 @@ def engines_table(loaded: Loaded):
     return t
 
 
-def engine_notes(loaded: Loaded) -> list[str]:
+def engine_notes(result: TraceResult) -> list[str]:
     out = []
-    s = loaded.settings
-    for r in loaded.results:
+    s = result.settings
+    for r in result.results:
         if r.engine == "study":
             continue
         unit = {"vllm": f"blocks of {r.block_size}", "sglang": f"pages of {r.block_size}",
@@ -152,15 +132,15 @@ def engine_notes(loaded: Loaded) -> list[str]:
     return out
 
 
-def losses_table(loaded: Loaded, splits: dict[str, list[dict[str, np.ndarray]]]):
+def losses_table(result: TraceResult, splits: dict[str, list[dict[str, np.ndarray]]]):
     """--why with prefix engines: per pool and engine, the tokens lost by cause."""
     from rich.table import Table
 
     t = Table(title="Tokens lost, by engine and pool", title_justify="left")
     for col in ("pool (GB)", "tokens", "engine", "divergence", "eviction", "blocks & L-1", "refused"):
         t.add_column(col, justify="left" if col == "engine" else "right")
-    names = [r.engine for r in loaded.results if r.engine in splits]
-    for k, size in enumerate(loaded.settings.sizes()):
+    names = [r.engine for r in result.results if r.engine in splits]
+    for k, size in enumerate(result.settings.sizes()):
         for j, name in enumerate(names):
             sp = splits[name][k]
             t.add_row(("∞" if size.gb is None else f"{size.gb:.4g}") if j == 0 else "",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core.engines.study import Analysis
+from ..core.engines.study import Analysis
 
 
 # Half-block cells draw in every monospace font (braille glyphs are often wider in SVG

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core.diagnose import (Break, Breaker, ProviderUsage, SessionStats, provider_totals, rank_breakers,
-                            session_stats, usage_table)
-from .core.display import display_text
-from .core.pipeline import Loaded
-from .report import _r
-from .tables import TEXT, Col, Data, print_table, rich_table
+from ..core.diagnose import Break, Breaker, SessionStats
+from ..core.display import display_text
+from ..core.result import TraceResult
+from .output import RATE, TEXT, Col, Data, print_table, rich_table, rounded as _r
 
 SESSION_COLUMNS = ("session", "requests", "input tokens", "prefix", "substring", "combined",
                    "prefix within", "prefix across")
@@ -23,9 +21,9 @@ def session_label(session: object) -> str:
     return "–" if session is None else display_text(str(session))
 
 
-def session_row(s: SessionStats, width: int = 24) -> tuple[str, ...]:
-    """One row of the sessions table (SESSION_COLUMNS), for `analyze --why` and the explorer's
-    `S` alike; the session (first cell) is cut to `width` characters."""
+def session_row(s: SessionStats, width: int | None = None) -> tuple[str, ...]:
+    """One row of the sessions table (SESSION_COLUMNS); the session (first cell) is whole, or
+    cut to `width` characters (the table folds it: a session id is never cut in a pipe)."""
     def pct(hits: int) -> str:
         return f"{100 * s.rate(hits):.1f}%"
 
@@ -51,11 +49,12 @@ def sessions_json(stats: list[SessionStats]) -> list[dict[str, Any]]:
             for s in stats]
 
 
-def usage_json(loaded: Loaded, usage: list[ProviderUsage]) -> dict[str, Any] | None:
+def usage_json(result: TraceResult) -> dict[str, Any] | None:
+    usage = result.usage
     if not usage:
         return None
-    a = loaded.analysis
-    prompt, cached, written = provider_totals(loaded, usage)
+    a = result.analysis
+    prompt, cached, written = result.provider_totals
     sim = sum(int(a.unlimited.prefix_hits[u.request]) for u in usage)
     sim_in = sum(int(a.input_lens[u.request]) for u in usage)
     return {
@@ -80,19 +79,12 @@ def break_json(b: Break) -> dict[str, Any]:
             "substring_recovered": b.recovered}
 
 
-def why_json(loaded: Loaded, breaks: tuple[Break, ...]) -> dict[str, Any]:
+def why_json(result: TraceResult) -> dict[str, Any]:
     # Not "sessions": `analyze --json` already has that key (the number of sessions).
-    return {"breakers": breakers_json(rank_breakers(breaks)),
-            "causes": _cause_counts(breaks),
-            "session_stats": sessions_json(session_stats(loaded)),
-            "provider_usage": usage_json(loaded, usage_table(loaded))}
-
-
-def _cause_counts(breaks: tuple[Break, ...]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for b in breaks:
-        out[b.cause] = out.get(b.cause, 0) + 1
-    return out
+    return {"breakers": breakers_json(result.breakers),
+            "causes": dict(result.causes),
+            "session_stats": sessions_json(result.sessions),
+            "provider_usage": usage_json(result)}
 
 
 # --------------------------------------------------------------------------- rich
@@ -114,16 +106,31 @@ def breakers_data(ranked: list[Breaker], limit: int | None = None, title: str = 
     return d
 
 
+def sessions_data(stats) -> Data:
+    """The sessions table (largest first) for Markdown: the figures as fractions of each
+    session's input, as the rich table shows them."""
+    d = Data("Sessions (unlimited pool)", [Col("session", "session", TEXT), Col("requests", "requests"),
+                                           Col("input tokens", "input_tokens"), Col("prefix", "prefix", RATE),
+                                           Col("substring", "substring", RATE), Col("combined", "combined", RATE),
+                                           Col("prefix within", "prefix_within", RATE),
+                                           Col("prefix across", "prefix_across", RATE)])
+    for s in sorted(stats, key=lambda s: -s.input_tokens):
+        d.rows.append([session_label(s.session), s.requests, s.input_tokens, s.rate(s.prefix_hits),
+                       s.rate(s.substring_hits), s.rate(s.combined_hits), s.rate(s.within_prefix_hits),
+                       s.rate(s.prefix_hits - s.within_prefix_hits)])
+    return d
+
+
 def breakers_table(ranked: list[Breaker], limit: int | None = None, title: str = "Prefix breakers"):
     return rich_table(breakers_data(ranked, limit, title), expand=True)
 
 
-def render_why(console, loaded: Loaded, breaks: tuple[Break, ...]) -> None:
+def render_why(console, result: TraceResult) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    ranked = rank_breakers(breaks)
-    counts = _cause_counts(breaks)
+    ranked = result.breakers
+    counts = result.causes
     console.print()
     console.print("Causes: " + ", ".join(f"{c} {n}" for c, n in sorted(counts.items(), key=lambda x: -x[1])),
                   highlight=False)
@@ -131,7 +138,7 @@ def render_why(console, loaded: Loaded, breaks: tuple[Break, ...]) -> None:
         print_table(console, breakers_table(ranked))
     else:
         console.print("No prefix breaker: every request continues an earlier one.")
-    stats = session_stats(loaded)
+    stats = result.sessions
     st = Table(title="Sessions (unlimited pool)", title_justify="left")
     rows = [session_row(s) for s in sorted(stats, key=lambda s: -s.input_tokens)[:30]]
     for k, col in enumerate(SESSION_COLUMNS):
@@ -143,7 +150,7 @@ def render_why(console, loaded: Loaded, breaks: tuple[Break, ...]) -> None:
     print_table(console, st)
     if len(stats) > 30:
         console.print(f"… and {len(stats) - 30} more sessions (see --json)")
-    usage = usage_json(loaded, usage_table(loaded))
+    usage = usage_json(result)
     if usage:
         ut = Table(title="Provider-reported cache use vs simulated prefix hit", title_justify="left")
         rows = [(str(row["index"]), display_text(row["provider"]), f"{row['prompt_tokens']:,}",

@@ -12,15 +12,15 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .core.display import display_text
-from .core.engines import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, ENGINES
-from .core.engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
-from .core.kvmodels import PRESETS, UnknownKVModel, kv_model
-from .core.model import TraceError
-from .core.formats import DEFAULT_TEMPLATE, FORMATS, TEMPLATES
-from .core.reader import DEFAULT_MAX_LINE_MB
-from .core.tokenizer import DEFAULT_TOKENIZER, TokenizerError
-from .tables import OUTPUTS
+from ..core.display import display_text
+from ..core.engines import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, ENGINES
+from ..core.engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
+from ..core.kvmodels import PRESETS, UnknownKVModel, kv_model
+from ..core.model import TraceError
+from ..core.formats import DEFAULT_TEMPLATE, FORMATS, TEMPLATES
+from ..core.reader import DEFAULT_MAX_LINE_MB
+from ..core.tokenizer import AUTO, DEFAULT_TOKENIZER, TokenizerError
+from .output import OUTPUTS
 
 SUBCOMMANDS = ("analyze", "check", "compare", "serve")
 MAX_CHUNK = (1 << 31) - 1  # beyond any prompt; keeps chunk offsets far from int64 overflow
@@ -52,10 +52,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(p: argparse.ArgumentParser, traces: int = 1, pools: str | None = None,
-            engines: bool = True) -> None:
+            engines: bool = True, stdin: bool = True) -> None:
     if traces == 1:
+        # serve runs the explorer once per browser tab: a pipe can be read only once.
         p.add_argument("trace", nargs="+", help="trace file(s) or folder(s) of trace files, read as one trace "
-                                                "(.gz is read transparently; - reads stdin)")
+                                                "(.gz is read transparently" + ("; - reads stdin)" if stdin else ")"))
     else:
         p.add_argument("trace", help="first trace, a file or a folder (e.g. before a prompt change)")
         p.add_argument("other", help="second trace (e.g. after)")
@@ -67,8 +68,9 @@ def _common(p: argparse.ArgumentParser, traces: int = 1, pools: str | None = Non
     p.add_argument("--hash-block-size", type=int, default=None, metavar="B",
                    help="tokens per block of a hashed trace whose file does not say (default: the format's)")
     p.add_argument("--tokenizer", default=None, metavar="T",
-                   help=f"tiktoken encoding name (default {DEFAULT_TOKENIZER}, bundled), a local .tiktoken "
-                        "file, llama3:PATH to Llama 3's tokenizer.model, or a HF tokenizer.json")
+                   help=f"{AUTO} (from the trace's model), {DEFAULT_TOKENIZER} (the default), o200k_base (both "
+                        "bundled), llama3 or qwen (the vocab extra), another tiktoken encoding name, "
+                        "a local .tiktoken file, llama3:PATH to Llama 3's tokenizer.model, or a HF tokenizer.json")
     p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, metavar="N",
                    help=f"substring chunk size in tokens (default {DEFAULT_CHUNK})")
     # One spelling in every command; --pool-size is the same option.
@@ -134,9 +136,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                                                            "per block kind, and breakers found in only one.")
     _common(compare, traces=2)
     compare.add_argument("--json", action="store_true", help="print one JSON document")
+    compare.add_argument("-o", "--output", choices=OUTPUTS, default=None, metavar="FORMAT",
+                         help="table (default), csv or tsv (one table: the hit rates by pool size), "
+                              "markdown (every table), json (= --json)")
     serve = _Parser(prog="tracetui serve", description="The explorer as a web page, through textual-serve: "
                                                        "each browser tab runs its own explorer.")
-    _common(serve)
+    _common(serve, stdin=False)
     serve.add_argument("--port", type=int, default=8000, metavar="N", help="port to listen on (default 8000)")
     serve.add_argument("--host", default="127.0.0.1", metavar="ADDR",
                        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 for every network)")
@@ -144,13 +149,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 
 
 def settings_from(args: argparse.Namespace):
-    from .core.pipeline import Settings
+    from ..core.pipeline import Settings
 
     if not 1 <= args.chunk_size <= MAX_CHUNK:
         raise UsageError(f"--chunk-size must be from 1 to {MAX_CHUNK:,}")
@@ -228,23 +233,25 @@ def _run(argv: list[str], main_parser: argparse.ArgumentParser, sub: dict[str, a
     if argv[0] in SUBCOMMANDS:
         args = sub[argv[0]].parse_args(argv[1:])
         if argv[0] == "analyze":
-            from .report import run_analyze
+            from .analyze import run_analyze
 
             return run_analyze(args, *settings_from(args))
-        from . import gate
-
         settings, _ = settings_from(args)  # --kv-model only sets the tokens per GB here
         if argv[0] == "serve":
-            from .app.run import run_serve
+            from ..app.run import run_serve
 
             return run_serve(args, settings)
         if argv[0] == "check":
-            return gate.run_check(args, settings)
-        return gate.run_compare(args, settings)
+            from .check import run_check
+
+            return run_check(args, settings)
+        from .compare import run_compare
+
+        return run_compare(args, settings)
     args = main_parser.parse_args(argv)
     settings, _ = settings_from(args)
     try:
-        from .app.run import run_explorer
+        from ..app.run import run_explorer
     except ImportError as exc:  # a broken textual install: say so in one line
         raise UsageError(f"the explorer cannot start ({exc}); `tracetui analyze` works without it") from None
     return run_explorer(args.trace, settings, at_break=args.at_break)

@@ -1,0 +1,99 @@
+"""`analyze --per-request`: one row per request (the JSON rows, the table, the engines' table)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.display import display_text
+from ..core.result import TraceResult
+from .engines import update_row
+from .output import RATE, TEXT, Col, Data, pct
+from .summary import SUBSTRING_NOTE
+
+
+def requests_detail(result: TraceResult, why: bool = False, *, pools: bool = True,
+                    splits=None) -> list[dict[str, Any]]:
+    """Per-request figures of `analyze --per-request` (`pools`: with each pool's, for the JSON;
+    `why`: with each request's break)."""
+    from .why import break_json
+
+    a = result.analysis
+    breaks = result.breaks if why else None
+    rows = []
+    t0 = _first_timestamp(result)
+    for i, r in enumerate(result.trace.requests):
+        rows.append({
+            "index": i,
+            "line": r.line,
+            "session_id": r.session_id,
+            "model": r.model,
+            "timestamp": r.timestamp,
+            "relative_time": None if r.timestamp is None or t0 is None else round(r.timestamp - t0, 6),
+            "input_tokens": int(a.input_lens[i]),
+            "output_tokens": int(a.output_lens[i]),
+            "prefix_hit": int(a.unlimited.prefix_hits[i]),
+            "prefix_source": int(a.unlimited.prefix_source[i]),
+            "substring_hit": int(a.unlimited.substring_hits[i]),
+            "combined_hit": int(a.combined_hits[i]),
+        })
+        if pools:
+            rows[-1]["pools"] = [{"gb": p.size.gb, "prefix_hit": int(p.prefix_hits[i]),
+                                  "prefix_source": int(p.prefix_source[i]), "substring_hit": int(p.substring_hits[i])}
+                                 for p in a.pools]
+        update_row(rows[-1], result, i, pools, splits)
+        u = result.request_usage(i)
+        if u is not None:
+            rows[-1]["provider_usage"] = {"provider": u.provider, "prompt_tokens": u.prompt_tokens,
+                                          "cached_tokens": u.cached_tokens,
+                                          "cache_write_tokens": u.cache_write_tokens}
+        if breaks is not None:
+            rows[-1]["break"] = break_json(breaks[i])
+    return rows
+
+
+def _first_timestamp(result: TraceResult) -> float | None:
+    ts = [r.timestamp for r in result.trace.requests if r.timestamp is not None]
+    return min(ts) if ts else None
+
+
+def requests_data(result: TraceResult, why: bool = False) -> Data:
+    cols = [Col("#", "index"), Col("line", "line"), Col("session", "session_id", TEXT),
+            Col("input", "input_tokens"), Col("output", "output_tokens"), Col("prefix", "prefix_hit_rate", RATE),
+            Col("from", "prefix_source"), Col("substring", "substring_hit_rate", RATE),
+            Col("combined", "combined_hit_rate", RATE)]
+    if why:
+        cols += [Col("cause", "cause", TEXT), Col("break block", "break_block", TEXT), Col("lost", "tokens_lost"),
+                 Col("where", "where", TEXT, show="machine"), Col("description", "description", TEXT, show="machine")]
+    d = Data("Per request (unlimited pool)", cols, caption=SUBSTRING_NOTE)
+    for row in requests_detail(result, why, pools=False):
+        n = row["input_tokens"]
+        def rate(k: str) -> float | None:
+            return row[k] / n if n else None
+        cells = [row["index"], row["line"], row["session_id"] or "", n, row["output_tokens"], rate("prefix_hit"),
+                 None if row["prefix_source"] < 0 else row["prefix_source"], rate("substring_hit"),
+                 rate("combined_hit")]
+        if why:
+            b = row["break"]
+            cells += [b["cause"], b["break_block"], b["tokens_lost"], b["where"], b["description"]]
+        d.rows.append(cells)
+    return d
+
+
+def engine_rows_table(result: TraceResult):
+    """Per request, each engine's unlimited-pool prefix hit (and refusals)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    a = result.analysis
+    rt = Table(title="Per request (unlimited pool)", title_justify="left")
+    for col in ["#", "line", "session", "input", "output"] + [r.engine for r in result.results]:
+        rt.add_column(col, justify="left" if col == "session" else "right")
+    for i, r in enumerate(result.trace.requests):
+        n = max(int(a.input_lens[i]), 1)
+        cells = [str(i), str(r.line), Text(display_text(str(r.session_id or "")[:14])), f"{int(a.input_lens[i]):,}",
+                 f"{int(a.output_lens[i]):,}"]
+        for res in result.results:
+            u = res.unlimited
+            cells.append("refused" if u.rejected[i] else pct(int(u.reuse_hits[i]) / n))
+        rt.add_row(*cells)
+    return rt
