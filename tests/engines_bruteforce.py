@@ -144,47 +144,66 @@ class _Tree:
 
 
 def sglang(inputs, outputs, capacity, context, page=1):
+    """`inputs` / `outputs`: token lists; see sglang_seqs for the rules."""
+    seqs = [list(p) + list(o[:max(len(o), 1) - 1]) for p, o in zip(inputs, outputs)]
+    return sglang_seqs(seqs, [len(p) for p in inputs], [len(o) for o in outputs], capacity, context, page)
+
+
+def sglang_seqs(seqs, plens, olens, capacity, context, page=1, unit=1):
+    """One request at a time, step by step as the scheduler runs it: seqs[i] is request i's
+    prompt then output as elements of `unit` tokens (tokens, or page ids: unit = P, page 1),
+    pages of P = page x unit tokens; slots counted in tokens."""
+    ps = page * unit
     max_req = context - 1 if capacity is None else min(context - 1, capacity - 1)
     tree = _Tree(page)
     free = math.inf if capacity is None else capacity
     hits, rejected = [], []
 
+    def evict_for(demand):  # evict_from_tree_cache
+        nonlocal free
+        if free < demand:
+            free += tree.evict(math.ceil((demand - free) / unit)) * unit
+
     def take(n):
         nonlocal free
-        if free < n:
-            free += tree.evict(n - free)
+        assert free >= n
         free -= n
 
     def pages(n):
-        return math.ceil(n / page) * page
+        return math.ceil(n / ps) * ps
 
-    for prompt, output in zip(inputs, outputs):
-        prompt, output = list(prompt), list(output)
-        L = len(prompt)
+    for seq, L, M in zip(seqs, plens, olens):
+        seq = list(seq)
         if not L or L >= max_req - 5:
             hits.append(0)
             rejected.append(bool(L))
             continue
         rejected.append(False)
-        m = max(1, max(0, min(len(output), max_req - L - 1)))
-        hit, node = tree.walk(prompt[:L - 1], False)
+        m = max(0, min(M, max_req - L - 1))
+        if capacity is not None:
+            m = max(0, min(m, capacity - pages(L) - ps - 1))
+        m = max(m, 1)
+        hit, node = tree.walk(seq[:(L - 1) // unit], False)
+        hit *= unit
         hits.append(hit)
         tree.lock(node, 1)
+        evict_for(L - hit + (ps if ps > 1 else 0))  # prefill: the extend, plus a page
         take(pages(L) - hit)
-        have, _ = tree.walk(prompt, True)
-        free += max(0, have - hit)
-        _, node2 = tree.walk(prompt, False)
+        have, _ = tree.walk(seq[:L // unit], True)
+        free += max(0, have * unit - hit)
+        _, node2 = tree.walk(seq[:L // unit], False)
         tree.lock(node, -1)
         tree.lock(node2, 1)
         held = pages(L)
-        for k in range(L + 1, L + m):
-            if pages(k) > held:
-                take(pages(k) - held)
-                held = pages(k)
-        seq = prompt + output[:m - 1]
-        have, _ = tree.walk(seq, True)
-        free += max(0, have - (L - L % page))
-        free += held - (len(seq) - len(seq) % page)
+        for pos in range(L, L + m - 1):  # decode steps, one token each
+            evict_for(ps)
+            if pos % ps == 0:
+                take(ps)
+                held += ps
+        n = L + m - 1
+        have, _ = tree.walk(seq[:n // unit], True)
+        free += max(0, have * unit - (L - L % ps))
+        free += held - (n - n % ps)
         tree.lock(node2, -1)
     return hits, rejected
 

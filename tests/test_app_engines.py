@@ -180,11 +180,11 @@ async def test_a_hashed_trace_cycles_its_engines_and_pools():
         await ready(pilot)
         ms = main_screen(app)
         seen = []
-        for _ in range(3):
+        for _ in range(4):
             await press(pilot, "e")
             await settle(pilot)
             seen.append(ms.data.engines.active)
-        assert seen == ["vllm", "lmcache", "study"]
+        assert seen == ["vllm", "sglang", "lmcache", "study"]
         await press(pilot, "e")
         await settle(pilot)
         for _ in range(len(ms.data.engines.pools) - 1):

@@ -102,13 +102,13 @@ def test_cacheblend_equals_reference(tr, chunk, cap, context, data):
 
 
 @FAST
-@given(traces(), st.integers(1, 4), st.lists(caps, min_size=1, max_size=4))
-def test_sweeps_equal_single_replays(tr, block, sizes):
+@given(traces(), st.integers(1, 4), st.lists(caps, min_size=1, max_size=4), st.integers(1, 3))
+def test_sweeps_equal_single_replays(tr, block, sizes, page):
     """The shortcut that reuses the unlimited pool never changes a figure."""
     inputs, outputs = [[arr(x) for x in t] for t in tr]
-    s = EngineSettings(context_length=30, block_size=block)
+    s = EngineSettings(context_length=30, block_size=block, page_size=page)
     for name, one in (("vllm", lambda c: vllm.replay(block_trace(inputs, outputs, block), c, 30)),
-                      ("sglang", lambda c: sglang.replay(inputs, outputs, c, 30))):
+                      ("sglang", lambda c: sglang.replay(inputs, outputs, c if c is None else c - c % page, 30, page))):
         res = run_engine(name, inputs, outputs, [size(c) for c in sizes], s)
         for c, p in zip(sizes, res.pools):
             h, r = one(c)
@@ -176,6 +176,31 @@ def test_sglang_caps_at_l_minus_1_and_rejects():
     assert h.tolist() == [0, 2, 0] and r.tolist() == [False, False, False]
     h, r = sglang.replay(inputs, outputs, 25, 100)  # max_req_len 24: prompts of 19+ refused
     assert r.tolist() == [False, False, True]
+
+
+def test_sglang_paged_decode_evicts_a_page_ahead():
+    """Pages of 2, small pools: SGLang's paged decode asks for a free page at every step (so
+    it evicts a leaf one step before a new page is needed) and the prefill's demand is one
+    page more than it takes; the replay equals the step-by-step reference."""
+    inputs = [arr([1, 2, 3, 4, 5]), arr([1, 2, 3, 4, 9, 9]), arr([1, 2, 3, 4, 5, 6, 7])]
+    outputs = [arr([6, 7, 8]), arr([1, 1]), arr([])]
+    for cap in (12, 14, 16, 20):
+        want = ref.sglang([list(x) for x in inputs], [list(x) for x in outputs], cap, 1000, 2)
+        h, r = sglang.replay(inputs, outputs, cap, 1000, 2)
+        assert (h.tolist(), r.tolist()) == want, cap
+
+
+def test_sglang_memory_clip_binds_with_pages():
+    """max_new_tokens_for_memory: min(M, N - ceil_P(L) - P - 1); a pool of 32 with pages of 8
+    and a prompt of 9 tokens leaves at most 32 - 16 - 8 - 1 = 7 output tokens: the output's
+    full pages stored stop there (prompt 9 + 6 fed = 15 tokens: one whole page of output
+    would need 16)."""
+    inputs = [arr(range(9)), arr(list(range(9)) + list(range(100, 107)) + [5])]
+    outputs = [arr(range(100, 120)), arr([])]
+    h, _ = sglang.replay(inputs, outputs, 32, 1000, 8)
+    assert h.tolist() == [0, 8]
+    h, _ = sglang.replay(inputs, outputs, None, 1000, 8)
+    assert h.tolist() == [0, 16]
 
 
 def test_hashed_ids_feed_stage_b_directly():

@@ -138,19 +138,28 @@ def test_why_splits_the_tokens_lost(capsys):
 
 
 def test_hashed_trace_feeds_the_block_engines(capsys, tmp_path):
-    """Mooncake-style records (hash_ids, 16-token blocks here): vLLM reads the ids as its
-    chains; SGLang needs tokens and says so in one line."""
+    """Mooncake-style records (hash_ids, 16-token blocks here): the block engines read the ids
+    as their chains (SGLang's pages too); CacheBlend needs tokens and says so in one line, and
+    so does a block size the trace's blocks do not divide."""
     rows = [{"timestamp": 0, "input_length": 40, "output_length": 1, "hash_ids": [7, 8, 9]},
             {"timestamp": 1, "input_length": 50, "output_length": 3, "hash_ids": [7, 8, 9, 10]},
             {"timestamp": 2, "input_length": 33, "output_length": 0, "hash_ids": [7, 8, 11]}]
     path = tmp_path / "mooncake.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, out, err = run(capsys, "analyze", path, "--format", "mooncake", "--hash-block-size", "16",
-                         "--engine", "vllm", "lmcache", "--pool-tokens", "unlimited", "--json", "--per-request")
+                         "--engine", "vllm", "sglang", "lmcache", "--pool-tokens", "unlimited", "--json",
+                         "--per-request")
     assert code == 0, err
     doc = json.loads(out)
-    vllm = [r["engines"][0]["prefix_hit"] for r in doc["requests_detail"]]
-    assert vllm == [0, 32, 32]  # 40 tokens cached blocks 7, 8 only (its block 9 is partial)
+    assert [e["block_size"] for e in doc["engines"]] == [16, 16, 16]
+    hits = [[r["engines"][k]["prefix_hit"] for r in doc["requests_detail"]] for k in range(3)]
+    assert hits[0] == hits[1] == [0, 32, 32]  # 40 tokens cached blocks 7, 8 only (its block 9 is partial)
     code, out, err = run(capsys, "analyze", path, "--format", "mooncake", "--hash-block-size", "16",
-                         "--engine", "sglang")
-    assert code == 2 and "hashed trace" in err
+                         "--engine", "vllm", "--block-size", "32", "--pool-tokens", "unlimited", "--json",
+                         "--per-request")
+    assert code == 0 and [r["prefix_hit"] for r in json.loads(out)["requests_detail"]] == [0, 32, 32]
+    for args, words in ((("--engine", "cacheblend"), "message boundaries"),
+                        (("--engine", "vllm", "--block-size", "8"), "multiple of 16"),
+                        (("--engine", "sglang", "--page-size", "24"), "multiple of 16")):
+        code, out, err = run(capsys, "analyze", path, "--format", "mooncake", "--hash-block-size", "16", *args)
+        assert code == 2 and err.startswith("tracetui: error:") and words in err and err.count("\n") == 1, err

@@ -61,9 +61,13 @@ def test_engines_from_the_command_line_are_computed_and_the_first_is_active():
 def test_a_hashed_trace_offers_only_the_engines_that_read_block_ids():
     path = sample("bailian_hashed.jsonl")
     eng = _state(path)
-    assert eng.available == engines_for(eng.loaded.trace) == ("study", "vllm", "lmcache")
-    assert eng.next_engine() == "vllm" and eng.next_engine("vllm") == "lmcache"
+    assert eng.available == engines_for(eng.loaded.trace) == ("study", "vllm", "sglang", "lmcache")
+    assert eng.next_engine() == "vllm" and eng.next_engine("vllm") == "sglang"
     assert eng.next_engine("lmcache") == "study"
+    for name in eng.available:  # each one core offers computes (cacheblend would refuse)
+        eng.compute(name)
+    with pytest.raises(ValueError):
+        eng.compute("cacheblend")
 
 
 def test_activate_needs_a_computed_engine_and_switches_bump_the_version():

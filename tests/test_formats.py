@@ -72,7 +72,7 @@ def test_chatml_renders_tools_calls_and_results(tmp_path):
 
 def test_anthropic_renders_as_the_same_chat(tmp_path):
     # The same conversation sent to either API is the same prompt under one template.
-    for template in ("chatml", "qwen", "llama3"):
+    for template in ("chatml", "qwen", "qwen3", "llama3"):
         a, b = read(tmp_path, [OPENAI, ANTHROPIC], template=template).requests
         assert a.input == b.input, template
 
@@ -112,7 +112,7 @@ def test_json_template_is_the_body_as_sent(tmp_path):
     assert json.loads(r.input) == OPENAI and r.input_doc == OPENAI
 
 
-@pytest.mark.parametrize("template", ["chatml", "qwen", "llama3", "json"])
+@pytest.mark.parametrize("template", ["chatml", "qwen", "qwen3", "llama3", "json"])
 def test_splitter_keeps_message_boundaries(tmp_path, template):
     for r in read(tmp_path, [OPENAI, ANTHROPIC], template=template).requests:
         blocks = split_blocks(r.input, r.input_doc)
@@ -494,7 +494,7 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.just(10**400
                                         "tools", "model", "hash_ids", "input_length", "requests",
                                         "block_size", "chat_id", "timestamp", "params", "result"]),
                        _json, max_size=6),
-       st.sampled_from([None, *FORMATS]), st.sampled_from(["chatml", "qwen", "llama3", "json"]))
+       st.sampled_from([None, *FORMATS]), st.sampled_from(["chatml", "qwen", "qwen3", "llama3", "json"]))
 def test_converter_never_raises_on_odd_records(rec, fmt, template):
     reqs = Converter(FormatOptions(format=fmt, template=template))(rec, 0, 1)
     assert reqs is None or all(isinstance(r.input, str) and isinstance(r.output, str) for r in reqs)

@@ -13,7 +13,7 @@ from .test_why_cli import TEXT_ENV, _no_progress, assert_golden, run_cli, run_ma
 POOLS = ("--pool-sizes", "0.1", "unlimited")
 
 
-@pytest.mark.parametrize("template", ["chatml", "qwen", "llama3", "json"])
+@pytest.mark.parametrize("template", ["chatml", "qwen", "qwen3", "llama3", "json"])
 def test_request_bodies_golden(capsys, template):
     code, out, err = run_main(capsys, "analyze", sample("request_bodies.jsonl"), "--json", "--per-request",
                               "--template", template, *POOLS)

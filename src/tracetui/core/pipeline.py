@@ -218,8 +218,9 @@ def _name_model(trace: Trace) -> str:
     return trace.name.split(".")[0].replace("_", "-")
 
 
-HASHED_ENGINES = ("study", "vllm", "lmcache")
-"""The engines that read a hashed trace's block ids (the others need the prompts' tokens)."""
+HASHED_ENGINES = ("study", "vllm", "sglang", "lmcache")
+"""The engines that read a hashed trace's block ids (as _hashed_result does; CacheBlend needs
+the prompts' tokens and message boundaries)."""
 
 
 def engines_for(trace: Trace) -> tuple[str, ...]:
@@ -248,23 +249,31 @@ def engine_result(loaded: Loaded, name: str) -> EngineResult:
 def _hashed_result(name: str, trace: Trace, analysis: Analysis, sizes: tuple[PoolSize, ...],
                    settings: Settings) -> EngineResult:
     """An engine on a hashed trace: the block engines' stage (b) reads its block ids as they
-    are (blocks of the trace's size; ids chained, as the engines' own)."""
+    are (ids chained, as the engines' own), at the trace's block size B or a multiple of it
+    (a run of ids is one engine block); SGLang's page defaults to B."""
     if name == "study":
         return study.result_of(analysis, sizes)
-    if name not in HASHED_ENGINES:
-        raise ValueError(f"--engine {name} needs the prompts' tokens: a hashed trace has only block ids "
-                         "(study, vllm and lmcache read it)")
+    if name == "cacheblend":
+        raise ValueError("--engine cacheblend needs the prompts' tokens and message boundaries: a hashed trace "
+                         "has only block ids (its block engines are vllm, sglang and lmcache)")
+    if name not in ("vllm", "sglang", "lmcache"):
+        raise ValueError(f"--engine {name} does not read a hashed trace (study, vllm, sglang and lmcache do)")
     b = trace.block_size
-    if settings.block_size not in (None, b):
-        raise ValueError(f"this hashed trace has blocks of {b} tokens: --block-size must be {b} (or left out)")
-    from .engines import lmcache, vllm
-    from .engines.blockids import BlockTrace
+    option, size = ("--page-size", settings.page_size) if name == "sglang" else ("--block-size", settings.block_size)
+    if size is None or (name == "sglang" and size == 1):  # not given (SGLang's default page is 1)
+        size = b
+    if size % b:
+        raise ValueError(f"this hashed trace has blocks of {b} tokens: {option} must be a multiple of {b}, "
+                         f"not {size} (an engine block that splits the trace's blocks would need their tokens)")
+    from .engines import lmcache, sglang, vllm
+    from .engines.blockids import BlockTrace, coarsen
 
     reqs = [r.hashed for r in trace.requests]
     bt = BlockTrace(b, tuple(np.asarray(h.block_ids[:h.full_blocks], dtype=np.int64) for h in reqs),
                     np.array([h.input_length for h in reqs], dtype=np.int64),
                     np.array([h.output_length for h in reqs], dtype=np.int64))
-    return (vllm if name == "vllm" else lmcache).run_blocks(bt, sizes, settings.engine_settings())
+    engine = {"vllm": vllm, "sglang": sglang, "lmcache": lmcache}[name]
+    return engine.run_blocks(coarsen(bt, size // b), sizes, settings.engine_settings())
 
 
 def order_warning(trace: Trace) -> str | None:

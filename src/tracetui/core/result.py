@@ -175,13 +175,12 @@ class TraceResult:
         from .engines import losses
 
         out: dict[str, list[dict[str, np.ndarray]]] = {}
-        if self.trace.hashed:  # the split reads tokens; a hashed trace has block ids only
-            return out
         loaded = self.loaded
         plen = loaded.analysis.input_lens.astype(np.int64)
         for r in loaded.results:
             if r.engine in losses.ENGINES:
-                reach = losses.reachable(r, loaded.inputs, loaded.outputs, loaded.settings.engine_settings())
+                reach = (losses.reachable_blocks(r, loaded.trace) if self.trace.hashed else  # block ids only
+                         losses.reachable(r, loaded.inputs, loaded.outputs, loaded.settings.engine_settings()))
                 out[r.engine] = [losses.split(r, p, reach, plen) for p in r.pools]
         return out
 

@@ -88,7 +88,7 @@ def _common(p: argparse.ArgumentParser, traces: int = 1, pools: str | None = Non
                    help=f"model's maximum sequence (vLLM max_model_len, SGLang context; default {DEFAULT_CONTEXT_LENGTH})")
     p.add_argument("--block-size", type=int, default=None, metavar="N",
                    help="vLLM block size (default 16) / LMCache and CacheBlend chunk size (default 256)")
-    p.add_argument("--page-size", type=int, default=1, metavar="N", help="SGLang page size (default 1)")
+    p.add_argument("--page-size", type=int, default=1, metavar="N", help="SGLang page size (default 1; on a hashed trace, the trace's block size)")
     p.add_argument("--recompute", type=float, default=DEFAULT_RECOMPUTE, metavar="X",
                    help=f"CacheBlend: fraction of the reused tokens recomputed (default {DEFAULT_RECOMPUTE})")
     g = p.add_mutually_exclusive_group()

@@ -109,8 +109,9 @@ class BlockTrace:
     Built from tokens by `block_trace`, or directly from a hashed trace's block ids (e.g.
     Mooncake's hash_ids): `ids[i]` are the chain ids of the leading full blocks of request i's
     sequence (prompt, then output) that are known; full blocks past them (an output nobody
-    tokenized) get fresh ids, so they are stored but never hit. A partial last block may be
-    listed: only blocks that are full are ever used.
+    tokenized, a hashed trace's partial last block once the output fills it) get fresh ids,
+    so they are stored but never hit. Only full blocks may be listed: a hashed trace lists
+    its floor(input_length / B) full ones (`coarsen` keeps to them too).
     """
 
     block_size: int
@@ -134,3 +135,39 @@ def block_trace(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], blo
         x.flags.writeable = False
     return BlockTrace(int(block_size), tuple(ids), np.array([len(a) for a in inputs], dtype=np.int64),
                       np.array([len(o) for o in outputs], dtype=np.int64))
+
+
+def dense_ids(bt: BlockTrace) -> tuple[list[np.ndarray], int]:
+    """The ids renumbered 0..K-1 when they are not already (ids supplied by a hashed trace),
+    and K."""
+    ids = list(bt.ids)
+    if not ids:
+        return ids, 0
+    allv = np.concatenate(ids) if len(ids) > 1 else ids[0]
+    if not allv.size:
+        return ids, 0
+    lo, hi = int(allv.min()), int(allv.max())
+    if lo >= 0 and hi < 4 * allv.size + 1024:
+        return ids, hi + 1
+    uniq, inv = np.unique(allv, return_inverse=True)
+    cuts = np.cumsum([len(x) for x in ids])[:-1]
+    return np.split(inv.astype(np.int64).reshape(-1), cuts), len(uniq)
+
+
+def coarsen(bt: BlockTrace, factor: int) -> BlockTrace:
+    """The same requests in blocks of factor x B tokens (an engine block or page that is a
+    multiple of a hashed trace's block): a run of `factor` ids of full blocks becomes its last
+    id, which (ids being chained) stands for the run and everything before it. Ids that make
+    no whole run, or name a block past the prompt's full ones, are dropped."""
+    if factor < 1:
+        raise ValueError("factor must be >= 1")
+    if factor == 1:
+        return bt
+    b = bt.block_size
+    ids = []
+    for x, p in zip(bt.ids, bt.prompt_lens.tolist()):
+        full = min(len(x), p // b) // factor
+        y = np.ascontiguousarray(x[factor - 1:full * factor:factor])
+        y.flags.writeable = False
+        ids.append(y)
+    return BlockTrace(b * factor, tuple(ids), bt.prompt_lens, bt.output_lens)

@@ -1,6 +1,7 @@
 """Why a prefix engine missed: the tokens each request lost, split by cause.
 
-For request i (prompt L) at a pool, lost = L - hit splits exactly into
+For request i (prompt L) at a pool, lost = L - hit splits exactly into (a hashed trace: the
+same at the trace's block granularity, `reachable_blocks`)
 - rejection: the engine refused the request (all L tokens);
 - divergence: L - D, where D is the longest prefix of the prompt that an earlier request's
   stored KV held (prompt + output but its last token for vLLM and SGLang, the prompt for
@@ -46,6 +47,28 @@ def reachable(res: EngineResult, inputs: Sequence[np.ndarray], outputs: Sequence
         else:  # sglang's clip of the output
             kv = n + max(1, max(0, min(len(o), ctx - 1 - n - 1))) - 1
         tree.insert(pb + as_bytes(o[:kv - n]) if kv > n else pb, kv)
+    return out
+
+
+def reachable_blocks(res: EngineResult, trace) -> np.ndarray:
+    """D per request of a hashed trace, in tokens: the leading full blocks (of the trace's
+    size B) that an earlier request the engine's unlimited pool served had stored. Only full
+    prompt blocks carry ids, so nothing else can ever be found again (an output, a partial
+    block); a block id stands for its prefix, so a set of ids is the store."""
+    b = trace.block_size
+    refused = res.unlimited.rejected
+    seen: set[int] = set()
+    out = np.zeros(len(trace.requests), dtype=np.int64)
+    for i, r in enumerate(trace.requests):
+        h = r.hashed
+        if not h.input_length or refused[i]:
+            continue
+        full = h.block_ids[:h.full_blocks]
+        k = 0
+        while k < len(full) and full[k] in seen:
+            k += 1
+        out[i] = k * b
+        seen.update(full)
     return out
 
 

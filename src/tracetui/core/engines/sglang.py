@@ -1,31 +1,41 @@
-"""SGLang RadixCache (v0.5.23: python/sglang/srt/mem_cache/radix_cache.py, allocator.py,
-managers/schedule_batch.py, the scheduler's input validation), one request at a time.
+"""SGLang RadixCache (v0.5.23: python/sglang/srt/mem_cache/radix_cache.py, allocator/paged.py,
+allocation.py, managers/schedule_batch.py, the scheduler's input validation), one request at a time.
 
-Per request (prompt L tokens, output M):
+Per request (prompt L tokens, output M), pages of P tokens (--page-size; P = 1 is the token
+allocator), a pool of N slots (a multiple of P):
 - validate: max_req_len = min(context - 1, N - 1); a prompt of max_req_len - 5 tokens or more
-  is refused; max_new_tokens = max(0, min(M, max_req_len - L - 1)) (one token is sampled
-  even when it is 0).
-- match_prefix(prompt[:L-1]) (page aligned), inc_lock_ref on the matched node.
-- alloc the L - hit prefill slots (evicting first when they are not free).
-- cache_unfinished_req: insert the prompt, free the slots of what was already there,
-  match_prefix(prompt) again and move the lock to its node.
-- one slot per decode step, M - 1 steps (evicting first when none is free).
-- cache_finished_req: insert prompt + output but its last token, free the duplicates, unlock.
-- evict(n): a heap of the leaves by last_access_time; unlocked ones are deleted until n
-  tokens are freed; a parent that becomes an unlocked leaf joins the heap.
+  is refused; max_new_tokens = max(0, min(M, max_req_len - L - 1)), then the allocator's
+  max_new_tokens_for_memory: min(that, N - ceil_P(L) - P - 1) (only P > 1 feels it); one
+  token is sampled even when it is 0.
+- match_prefix(prompt[:L-1]), page aligned: hit <= floor((L-1)/P) x P; inc_lock_ref on the node.
+- prefill: evict_from_tree_cache for the demand (L - hit, plus P when P > 1: the paged
+  allocator's over-estimate of one new page a request), then ceil_P(L) - hit slots.
+- checkpoint after prefill: insert the prompt's whole pages, free the slots of what was
+  already there, match_prefix again and move the lock to its node (a partial last page
+  stays the request's).
+- decode, M - 1 steps: each step evicts for a demand of P when fewer than P slots are free
+  (even a step that needs no new page), and takes a page when its position starts one.
+- release_kv_cache: insert prompt + output but its last token (whole pages), free the
+  duplicates and the partial last page, unlock.
+- evict(n): a heap of the leaves by last_access_time; unlocked ones are deleted whole until
+  n tokens are freed; a parent that becomes an unlocked leaf joins the heap.
 Every node visited by a match or an insert takes a fresh time (time.monotonic() in SGLang:
 strictly increasing here), a node made by a split too, after the node it split.
+
+The tree's keys are elements of 4 bytes: tokens (a text trace), or page ids (a hashed trace:
+one id a page, standing for the page and its prefix); `unit` is the tokens an element holds.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .study import PoolSize
 from .base import EnginePool, EngineResult, EngineSettings, frozen
+from .blockids import BlockTrace, dense_ids
 
 NAME = "sglang"
 
@@ -54,9 +64,10 @@ class RadixReplay:
     """One pool: the tree, the free slots and the clock. Keys are compared as bytes (a whole
     node's key at once); only the one node where a walk diverges is compared token by token."""
 
-    def __init__(self, capacity: int | None, page: int) -> None:
-        self.free = capacity  # None: unlimited
-        self.page = page
+    def __init__(self, capacity: int | None, page: int, unit: int = 1) -> None:
+        self.free = capacity  # slots (tokens); None: unlimited
+        self.page = page  # elements a page
+        self.unit = unit  # tokens an element
         self.clock = 0
         self.root = _Node(None, b"", 0)
         self.root.lock = 1  # never evicted
@@ -146,12 +157,16 @@ class RadixReplay:
             node.lock += d
             node = node.parent
 
-    def alloc(self, n: int) -> None:
-        if self.free is None or n <= 0:
-            return
-        if self.free < n:
+    def reserve(self, n: int) -> None:
+        """evict_from_tree_cache: evict for the shortfall when fewer than n slots are free."""
+        if self.free is not None and self.free < n:
             self.evict(n - self.free)
-        self.free -= n
+
+    def take(self, n: int) -> None:
+        if self.free is not None and n > 0:
+            self.free -= n
+            if self.free < 0:
+                raise AssertionError("SGLang replay: the pool ran out of slots")
 
     def release(self, n: int) -> None:
         if self.free is not None and n > 0:
@@ -170,7 +185,7 @@ class RadixReplay:
             if x.lock > 0:
                 held.append((t, x))
                 continue
-            size = len(x.key) >> 2
+            size = (len(x.key) >> 2) * self.unit
             done += size
             self.free += size
             p = x.parent
@@ -182,68 +197,134 @@ class RadixReplay:
             heapq.heappush(heap, e)
 
 
-def replay(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], capacity: int | None,
-           context_length: int, page: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """(hit tokens, rejected) per request."""
-    max_req_len = context_length - 1 if capacity is None else min(context_length - 1, capacity - 1)
-    t = RadixReplay(capacity, page)
-    n = len(inputs)
-    hits = np.zeros(n, dtype=np.int64)
-    rejected = np.zeros(n, dtype=bool)
-    for i, (prompt, out) in enumerate(zip(inputs, outputs)):
-        plen = len(prompt)
-        if plen == 0:
-            continue
-        if plen >= max_req_len - 5:
-            rejected[i] = True
-            continue
-        m = max(1, max(0, min(len(out), max_req_len - plen - 1)))  # one token is always sampled
-        pb = as_bytes(prompt)
-        hit, node = t.match(pb, plen - 1)
-        hits[i] = hit
-        t.lock(node, 1)
-        t.alloc(_pages(plen, page) - hit)
-        have = t.insert(pb, plen)
-        t.release(have - hit)
-        _, node2 = t.match(pb, plen)
-        t.lock(node, -1)
-        t.lock(node2, 1)
-        # The decode steps' slots at once: nothing touches the tree between them, so evicting
-        # for each step as it comes evicts the same leaves, in the same order.
-        done = _pages(plen + m - 1, page)
-        t.alloc(done - _pages(plen, page))
-        seq = pb + as_bytes(out[:m - 1]) if m > 1 else pb
-        n_seq = plen + m - 1
-        aligned = plen - plen % page
-        have = t.insert(seq, n_seq)
-        t.release(max(0, have - aligned))
-        t.release(done - (n_seq - n_seq % page))  # the unaligned tail page goes back
-        t.lock(node2, -1)
-    return frozen(hits), frozen(rejected)
-
-
 def _pages(tokens: int, page: int) -> int:
     """Slots held by `tokens` tokens: whole pages."""
     return -(-tokens // page) * page
 
 
-def run(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], sizes: Sequence[PoolSize],
-        settings: EngineSettings) -> EngineResult:
-    ctx, page = settings.context_length, max(1, settings.page_size)
-    total = int(sum(len(a) for a in inputs))
-    u_hits, u_rej = replay(inputs, outputs, None, ctx, page)
+def replay_keys(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Sequence[int], capacity: int | None,
+                context_length: int, page: int = 1, unit: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(hit tokens, rejected) per request. key_of(i): bytes of request i's elements (uint32)
+    covering at least its prompt and output but the last token; `page` elements a page,
+    `unit` tokens an element (pages of P = page x unit tokens)."""
+    ps = page * unit
+    max_req_len = context_length - 1 if capacity is None else min(context_length - 1, capacity - 1)
+    t = RadixReplay(capacity, page, unit)
+    n = len(plens)
+    hits = np.zeros(n, dtype=np.int64)
+    rejected = np.zeros(n, dtype=bool)
+    over = ps if ps > 1 else 0  # the paged allocator's "one new page a request"
+    plens, outs = [int(x) for x in plens], [int(x) for x in outs]
+    for i in range(n):
+        plen = plens[i]
+        if plen == 0:
+            continue
+        if plen >= max_req_len - 5:
+            rejected[i] = True
+            continue
+        m = max(0, min(outs[i], max_req_len - plen - 1))
+        if capacity is not None:
+            m = min(m, capacity - _pages(plen, ps) - ps - 1)
+        m = max(1, m)  # one token is always sampled
+        kb = key_of(i)
+        hit, node = t.match(kb, (plen - 1) // unit)
+        hit *= unit
+        hits[i] = hit
+        t.lock(node, 1)
+        t.reserve(plen - hit + over)
+        t.take(_pages(plen, ps) - hit)
+        have = t.insert(kb, plen // unit) * unit
+        t.release(have - hit)
+        _, node2 = t.match(kb, plen // unit)
+        t.lock(node, -1)
+        t.lock(node2, 1)
+        # Decode steps at positions plen .. end - 1; nothing touches the tree between them,
+        # so one eviction for what the steps need in all evicts the same leaves in the same
+        # order: free must hold a page at every step (the demand), and the pages taken before
+        # the last step are gone by then.
+        end = plen + m - 1
+        new = _pages(end, ps) - _pages(plen, ps)
+        if m > 1:
+            last_takes = (end - 1) % ps == 0  # the last step starts a page (always when P = 1)
+            t.reserve(new if last_takes else new + ps)
+            t.take(new)
+        have = t.insert(kb, end // unit) * unit
+        t.release(max(0, have - (plen - plen % ps)))
+        t.release(_pages(end, ps) - (end - end % ps))  # the partial last page goes back
+        t.lock(node2, -1)
+    return frozen(hits), frozen(rejected)
+
+
+def replay(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], capacity: int | None,
+           context_length: int, page: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A text trace: the tree over tokens, pages of `page` tokens."""
+    def key_of(i: int) -> bytes:
+        a, o = inputs[i], outputs[i]
+        return as_bytes(np.concatenate((a, o[:len(o) - 1])) if len(o) > 1 else a)
+
+    return replay_keys(key_of, [len(a) for a in inputs], [len(o) for o in outputs], capacity, context_length, page)
+
+
+def _never_evicts(cap: int, ctx: int, ps: int, plens: np.ndarray, outs: np.ndarray) -> bool:
+    """A pool that refuses and clips as the unlimited one and always has a page more free
+    than every slot ever taken (so no demand falls short) is the unlimited pool."""
+    live = plens > 0
+    need = int(np.where(live, -(-(plens + np.maximum(outs, 1)) // ps) * ps, 0).sum())
+    return (cap >= ctx and cap >= need + ps
+            and bool(np.all(~live | (outs <= cap - (-(-plens // ps) * ps) - ps - 1))))
+
+
+def _pools(replay_at, plens: np.ndarray, outs: np.ndarray, sizes: Sequence[PoolSize], ctx: int,
+           ps: int) -> EngineResult:
+    total = int(plens.sum())
+    u_hits, u_rej = replay_at(None)
     unlimited = EnginePool(PoolSize(None, None, "∞"), None, u_hits, None, u_rej, total)
-    need = sum(_pages(len(a) + max(len(o), 1), page) for a, o in zip(inputs, outputs) if len(a))
     pools = []
     for s in sizes:
         if s.capacity is None:
             pools.append(EnginePool(s, None, u_hits, None, u_rej, total))
             continue
-        cap = s.capacity - s.capacity % page
-        # A pool that holds every slot ever taken and the longest request never evicts.
-        if cap >= need and cap - 1 >= ctx - 1:
-            h, r = u_hits, u_rej
-        else:
-            h, r = replay(inputs, outputs, cap, ctx, page)
-        pools.append(EnginePool(s, cap // page, h, None, r, total))
-    return EngineResult(NAME, page, tuple(pools), unlimited)
+        cap = s.capacity - s.capacity % ps  # max_total_num_tokens, whole pages
+        h, r = (u_hits, u_rej) if _never_evicts(cap, ctx, ps, plens, outs) else replay_at(cap)
+        pools.append(EnginePool(s, cap // ps, h, None, r, total))
+    return EngineResult(NAME, ps, tuple(pools), unlimited)
+
+
+def run(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], sizes: Sequence[PoolSize],
+        settings: EngineSettings) -> EngineResult:
+    ctx, page = settings.context_length, max(1, settings.page_size)
+    plens = np.array([len(a) for a in inputs], dtype=np.int64)
+    outs = np.array([len(o) for o in outputs], dtype=np.int64)
+    return _pools(lambda cap: replay(inputs, outputs, cap, ctx, page), plens, outs, sizes, ctx, page)
+
+
+def page_keys(bt: BlockTrace) -> tuple[Callable[[int], bytes], np.ndarray, np.ndarray]:
+    """A block trace (blocks of P tokens: pages) as the tree's keys: per request the ids of
+    its known full pages, then ids no other request has for the pages past them (the output,
+    a partial block: content nobody shares, stored and never hit)."""
+    ids, n_ids = dense_ids(bt)
+    ps = bt.block_size
+    plens, outs = bt.prompt_lens, bt.output_lens
+    if n_ids + int((bt.kv_lens // ps).sum()) + 1 >= 1 << 32:
+        raise ValueError("hashed trace too large for the SGLang replay: more than 2**32 distinct pages")
+    # Fresh ids: request i's start at fresh[i], one a page (at most kv_len // P of them).
+    pages = (bt.kv_lens // ps).tolist()
+    fresh = (n_ids + np.concatenate(([0], np.cumsum(pages, dtype=np.int64)))).tolist()
+    full = (plens // ps).tolist()
+
+    def key_of(i: int) -> bytes:
+        n = pages[i]
+        known = ids[i][:min(len(ids[i]), full[i], n)]
+        k = len(known)
+        if k == n:
+            return as_bytes(known)
+        return as_bytes(np.concatenate((known, np.arange(fresh[i] + k, fresh[i] + n, dtype=np.int64))))
+
+    return key_of, plens, outs
+
+
+def run_blocks(bt: BlockTrace, sizes: Sequence[PoolSize], settings: EngineSettings) -> EngineResult:
+    """A hashed trace: pages of bt.block_size tokens, the tree over page ids."""
+    ctx, ps = settings.context_length, bt.block_size
+    key_of, plens, outs = page_keys(bt)
+    return _pools(lambda cap: replay_keys(key_of, plens, outs, cap, ctx, 1, ps), plens, outs, sizes, ctx, ps)

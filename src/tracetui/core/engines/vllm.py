@@ -23,26 +23,10 @@ import numpy as np
 
 from .study import PoolSize
 from .base import EnginePool, EngineResult, EngineSettings, frozen
-from .blockids import BlockTrace, block_trace
+from .blockids import BlockTrace, block_trace, dense_ids
 
 NAME = "vllm"
 DEFAULT_BLOCK = 16
-
-
-def _dense(bt: BlockTrace) -> tuple[list[np.ndarray], int]:
-    """The ids renumbered 0..K-1 when they are not already (ids supplied by a hashed trace)."""
-    ids = list(bt.ids)
-    if not ids:
-        return ids, 0
-    allv = np.concatenate(ids) if len(ids) > 1 else ids[0]
-    if not allv.size:
-        return ids, 0
-    lo, hi = int(allv.min()), int(allv.max())
-    if lo >= 0 and hi < 4 * allv.size + 1024:
-        return ids, hi + 1
-    uniq, inv = np.unique(allv, return_inverse=True)
-    cuts = np.cumsum([len(x) for x in ids])[:-1]
-    return np.split(inv.astype(np.int64).reshape(-1), cuts), len(uniq)
 
 
 def replay(bt: BlockTrace, capacity: int | None, context_length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +52,7 @@ def replay(bt: BlockTrace, capacity: int | None, context_length: int) -> tuple[n
     # unlimited pool is that many, and never evicts).
     most = sum(-(-k // b) for k, s in zip(kvs, served) if s)
     n_blocks = most if n_blocks is None else min(n_blocks, most)
-    ids_all, n_chains = _dense(bt)
+    ids_all, n_chains = dense_ids(bt)
     chain_at = np.full(n_blocks, -1, dtype=np.int64)  # -1 empty, -2 cached under a chain no lookup finds
     stamp = np.full(n_blocks, -1, dtype=np.int64)  # release stamp of a cached free block, -1 in use
     n_chains = max(n_chains, 1)  # (one spare slot: np.maximum(cs, 0) reads it)

@@ -2,19 +2,25 @@
 the prompt text an engine would tokenize.
 
 The OpenAI and Anthropic readers both build a `Chat`; a template renders it. Rendering
-follows each model family's published chat template (as served by vLLM / SGLang, with the
-generation prompt appended), so the prompt text, tool definitions and tool calls cost the
-tokens they would cost there:
+follows each model family's published chat template (the `chat_template` of the model's
+tokenizer_config.json, which vLLM and SGLang apply through transformers, with the generation
+prompt appended; tool-call arguments parsed to objects first, as vLLM does), so the prompt
+text, tool definitions and tool calls cost the tokens they would cost there:
 
 - ``chatml``: ``<|im_start|>role\\n...<|im_end|>``; tools and tool calls in the Hermes / Qwen
   style (a ``# Tools`` section with ``<tools>`` in the system message, ``<tool_call>`` JSON in
-  assistant turns); tool results as ``tool`` messages.
-- ``qwen``: Qwen2.5's template exactly: its default system prompt, tool results grouped in a
+  assistant turns); tool results as ``tool`` messages. No default system message.
+- ``qwen``: Qwen2.5-Instruct's template: its default system prompt, tool results grouped in a
   ``user`` turn of ``<tool_response>`` elements.
-- ``llama3``: Llama 3.1's template: the knowledge-date system header, tools in the first user
-  message, one JSON call per assistant turn, tool results as ``ipython`` turns.
+- ``qwen3``: Qwen3's (hybrid thinking) template: no default system prompt; an assistant
+  turn's reasoning (``reasoning_content``, Anthropic thinking, or ``<think>`` in the content)
+  is kept as ``<think>`` only after the last user query and dropped from earlier turns.
+- ``llama3``: Llama 3.1 / 3.3 Instruct's template: the knowledge-date system header, tools in
+  the first user message, one JSON call per assistant turn, tool results as ``ipython`` turns.
 - ``json``: the request body as sent (compact JSON), split by the JSON splitter.
 
+Where a template would refuse a chat (Llama 3.1 with several tool calls in one assistant
+message) the rendering goes on as the conversation did (one call a turn) rather than drop it.
 The block splitter (core.blocks) finds every message's boundary in the rendered text, so
 message blocks survive the rendering.
 """
@@ -28,7 +34,7 @@ from typing import Any
 
 __all__ = ["TEMPLATES", "DEFAULT_TEMPLATE", "Chat", "Message", "ToolCall", "render_prompt", "render_output"]
 
-TEMPLATES = ("chatml", "llama3", "qwen", "json")
+TEMPLATES = ("chatml", "llama3", "qwen", "qwen3", "json")
 DEFAULT_TEMPLATE = "chatml"
 
 
@@ -90,6 +96,8 @@ def render_prompt(chat: Chat, template: str) -> str:
     """The prompt text of `chat` under `template` (not "json"), generation prompt included."""
     if template == "llama3":
         return _llama3(chat)
+    if template == "qwen3":
+        return _qwen3(chat)
     return _chatml(chat, qwen=template == "qwen")
 
 
@@ -98,6 +106,8 @@ def render_output(message: Message, template: str) -> str:
     including the end-of-turn token (so the next request's copy of it can be matched)."""
     if template == "llama3":
         return _llama3_assistant(message)
+    if template == "qwen3":
+        return _qwen3_assistant(message, bool(_split_think(message)[0])).removeprefix("\n") + "<|im_end|>"
     body = _chatml_assistant_body(message)
     return body.removeprefix("\n") + "<|im_end|>"
 
@@ -120,10 +130,11 @@ def _content(m: Message) -> str:
     return m.content
 
 
-def _chatml_assistant_body(m: Message) -> str:
-    """An assistant turn after `<|im_start|>assistant` (Qwen2.5's layout)."""
+def _chatml_assistant_body(m: Message, reasoning: bool = True) -> str:
+    """An assistant turn after `<|im_start|>assistant` (Qwen2.5's layout); reasoning: its
+    reasoning as a <think> block (Qwen2.5's template has none: it drops the field)."""
     out = []
-    text = _content(m)
+    text = _content(m) if reasoning else m.content
     if text or not m.tool_calls:
         out.append("\n" + text)
     for call in m.tool_calls:
@@ -147,14 +158,75 @@ def _chatml(chat: Chat, *, qwen: bool) -> str:
         out.append(f"<|im_start|>system\n{system}<|im_end|>\n")
     for k, m in enumerate(msgs):
         if m.role == "assistant":
-            out.append(f"<|im_start|>assistant{_chatml_assistant_body(m)}<|im_end|>\n")
+            out.append(f"<|im_start|>assistant{_chatml_assistant_body(m, not qwen)}<|im_end|>\n")
         elif m.role == "tool" and qwen:
             first = k == 0 or msgs[k - 1].role != "tool"
             last = k == len(msgs) - 1 or msgs[k + 1].role != "tool"
             out.append(("<|im_start|>user" if first else "") + f"\n<tool_response>\n{m.content}\n</tool_response>"
                        + ("<|im_end|>\n" if last else ""))
         else:
-            out.append(f"<|im_start|>{m.role}\n{_content(m)}<|im_end|>\n")
+            out.append(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n")
+    out.append("<|im_start|>assistant\n")
+    return "".join(out)
+
+
+def _split_think(m: Message) -> tuple[str, str]:
+    """(reasoning, content) as Qwen3's template reads an assistant turn: its reasoning, else
+    the part of the content before ``</think>``."""
+    content = m.content
+    if m.reasoning:
+        return m.reasoning, content
+    if "</think>" in content:
+        head, _, _ = content.partition("</think>")
+        return head.rstrip("\n").split("<think>")[-1].lstrip("\n"), content.split("</think>")[-1].lstrip("\n")
+    return "", content
+
+
+def _qwen3_assistant(m: Message, think: bool) -> str:
+    """An assistant turn after `<|im_start|>assistant`; think: its reasoning is kept (a turn
+    after the last user query that has reasoning, or the last message), as a <think> block."""
+    reasoning, content = _split_think(m)
+    if think:
+        text = f"\n<think>\n{reasoning.strip(chr(10))}\n</think>\n\n{content.lstrip(chr(10))}"
+    else:
+        text = "\n" + content
+    calls = "\n".join(f'<tool_call>\n{{"name": "{c.name}", "arguments": {tojson(c.arguments)}}}\n</tool_call>'
+                      for c in m.tool_calls)
+    return text + ("\n" if calls and content else "") + calls
+
+
+def _qwen3(chat: Chat) -> str:
+    msgs = list(chat.messages)
+    out: list[str] = []
+    system = msgs[0].content if msgs and msgs[0].role == "system" else None
+    if chat.tools:
+        tools = "".join("\n" + tojson(t) for t in chat.tools)
+        head = f"{system}\n\n" if system is not None else ""
+        out.append(f"<|im_start|>system\n{head}{_TOOLS_INTRO}{tools}{_TOOLS_OUTRO}<|im_end|>\n")
+    elif system is not None:
+        out.append(f"<|im_start|>system\n{system}<|im_end|>\n")
+    # The last user query: the last user message that is not a wrapped tool response.
+    last_query = len(msgs) - 1
+    for k in range(len(msgs) - 1, -1, -1):
+        c = msgs[k].content
+        if msgs[k].role == "user" and not (c.startswith("<tool_response>") and c.endswith("</tool_response>")):
+            last_query = k
+            break
+    for k, m in enumerate(msgs):
+        if k == 0 and system is not None:
+            continue
+        if m.role == "assistant":
+            think = k > last_query
+            reasoning, _ = _split_think(m)
+            body = _qwen3_assistant(m, think and (k == len(msgs) - 1 or bool(reasoning)))
+            out.append(f"<|im_start|>assistant{body}<|im_end|>\n")
+        elif m.role == "tool":
+            first = k == 0 or msgs[k - 1].role != "tool"
+            last = k == len(msgs) - 1 or msgs[k + 1].role != "tool"
+            out.append(("<|im_start|>user" if first else "") + f"\n<tool_response>\n{m.content}\n</tool_response>"
+                       + ("<|im_end|>\n" if last else ""))
+        elif m.role in ("user", "system"):
+            out.append(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n")
     out.append("<|im_start|>assistant\n")
     return "".join(out)
 
@@ -171,11 +243,12 @@ def _header(role: str) -> str:
     return f"<|start_header_id|>{role}<|end_header_id|>\n\n"
 
 
-def _llama3_assistant(m: Message) -> str:
-    """An assistant turn after its header. Llama 3.1 takes one call a turn: further calls
+def _llama3_assistant(m: Message, reasoning: bool = True) -> str:
+    """An assistant turn after its header (reasoning: as a <think> block, for an output; the
+    template drops it from the history). Llama 3.1 takes one call a turn: further calls
     follow as turns of their own (the template itself would refuse them)."""
     if not m.tool_calls:
-        return _content(m).strip() + "<|eot_id|>"
+        return (_content(m) if reasoning else m.content).strip() + "<|eot_id|>"
     calls = [f'{{"name": "{c.name}", "parameters": {tojson(c.arguments)}}}<|eot_id|>' for c in m.tool_calls]
     return _header("assistant").join(calls)
 
@@ -189,18 +262,18 @@ def _llama3(chat: Chat) -> str:
     out.append("Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n")
     out.append(system + "<|eot_id|>")
     if chat.tools:
-        first = ""
-        if msgs and msgs[0].role == "user":
-            first = msgs.pop(0).content.strip()
+        # The template takes the first message after the system one, whatever its role (it
+        # refuses a chat with none: here the tools stand alone).
+        first = msgs.pop(0).content.strip() if msgs else ""
         tools = "".join(tojson(t, indent=4) + "\n\n" for t in chat.tools)
         out.append(_header("user") + _LLAMA_TOOLS_INTRO + tools + first + "<|eot_id|>")
     for m in msgs:
         if m.role == "assistant":
-            out.append(_header("assistant") + _llama3_assistant(m))
+            out.append(_header("assistant") + _llama3_assistant(m, False))
         elif m.role == "tool":
             # The template writes `content | tojson` (a string is iterable in Jinja): a JSON string.
             out.append(_header("ipython") + tojson(m.content) + "<|eot_id|>")
         else:
-            out.append(_header(m.role) + _content(m).strip() + "<|eot_id|>")
+            out.append(_header(m.role) + m.content.strip() + "<|eot_id|>")
     out.append(_header("assistant"))
     return "".join(out)

@@ -65,7 +65,11 @@ def message_of(msg: Any) -> Message | None:
         return None
     role = str(msg.get("role") or "user").lower()
     role = _ROLES.get(role, role)
-    return Message(role, _text(msg.get("content")), _calls(msg) if role == "assistant" else ())
+    if role != "assistant":
+        return Message(role, _text(msg.get("content")))
+    # reasoning_content: what vLLM's reasoning parsers return and Qwen3's template reads.
+    reasoning = msg.get("reasoning_content")
+    return Message(role, _text(msg.get("content")), _calls(msg), reasoning if isinstance(reasoning, str) else "")
 
 
 def _tools(body: dict) -> tuple[dict, ...]:
@@ -93,4 +97,5 @@ def response_message(resp: Any) -> Message | None:
     msg = choices[0].get("message")
     if not isinstance(msg, dict):
         return None
-    return Message("assistant", _text(msg.get("content")), _calls(msg))
+    reasoning = msg.get("reasoning_content")
+    return Message("assistant", _text(msg.get("content")), _calls(msg), reasoning if isinstance(reasoning, str) else "")
