@@ -227,6 +227,34 @@ def _name_model(trace: Trace) -> str:
     return trace.name.split(".")[0].replace("_", "-")
 
 
+HASHED_ENGINES = ("study", "vllm", "sglang", "lmcache")
+"""The engines that read a hashed trace's block ids (as _hashed_result does; CacheBlend needs
+the prompts' tokens and message boundaries)."""
+
+
+def engines_for(trace: Trace) -> tuple[str, ...]:
+    """The engines that can replay `trace`, in ENGINES order (the explorer's `e` cycles them)."""
+    from .engines import ENGINES
+
+    return tuple(n for n in ENGINES if not trace.hashed or n in HASHED_ENGINES)
+
+
+def engine_result(loaded: Loaded, name: str) -> EngineResult:
+    """Engine `name` over a loaded trace, with its settings (pools, block / page size, context
+    length): what `analyze --engine NAME` computes. Raises ValueError when it cannot read it."""
+    for r in loaded.results:
+        if r.engine == name:
+            return r
+    trace, settings = loaded.trace, loaded.settings
+    sizes = settings.sizes()
+    if trace.hashed:
+        return _hashed_result(name, trace, loaded.analysis, sizes, settings)
+    if name == "study":
+        return study.result_of(loaded.analysis, sizes)
+    segments = cacheblend.segment_starts(trace, loaded.inputs, loaded.tokenizer) if name == "cacheblend" else None
+    return run_engine(name, loaded.inputs, loaded.outputs, sizes, settings.engine_settings(), segments=segments)
+
+
 def _hashed_result(name: str, trace: Trace, analysis: Analysis, sizes: tuple[PoolSize, ...],
                    settings: Settings) -> EngineResult:
     """An engine on a hashed trace: the block engines' stage (b) reads its block ids as they

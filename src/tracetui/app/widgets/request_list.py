@@ -175,6 +175,11 @@ class RequestList(ScrollView, can_focus=True):
         super().notify_style_update()
         self._cache.clear()
 
+    def refresh_rows(self) -> None:
+        """Draw every row again (the engine or the pool shown changed)."""
+        self._cache.clear()
+        self.refresh()
+
     def on_resize(self) -> None:
         self._cache.clear()
         self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
@@ -190,8 +195,10 @@ class RequestList(ScrollView, can_focus=True):
             if strip is None:
                 style = self.get_component_rich_style("request-list--header")
                 cols, bar = self.columns
+                eng = self.data.engines  # the engine shown, once there is more than one
+                title = "cache reuse" if eng.is_default else f"{eng.active} {eng.pool_size.label}"
                 text = " ".join(name.ljust(w) if name in LEFT else name.rjust(w)
-                                for name, w in cols) + " " + "cache reuse"[:bar].ljust(bar)
+                                for name, w in cols) + " " + title[:bar].ljust(bar)
                 strip = Strip([Segment(text, style)]).crop(sx, sx + width).extend_cell_length(width, style)
                 self._cache[key] = strip
             return strip
@@ -213,15 +220,17 @@ class RequestList(ScrollView, can_focus=True):
     def _draw_row(self, r: RequestRow, cursor: bool) -> Strip:
         base = self._base(cursor)
         dim = base + self.get_component_rich_style("request-list--dim", partial=True)
+        f = self.data.engines.figures(r.index)  # the engine and pool shown (core.explorer_engines)
+        n = r.input_tokens or 1
         values = {
             "#": (str(r.index), base),
             "time": (format_time(r.relative_time), dim),
             "session": (r.session, dim),
             "model": (r.model, dim),
             "input": (f"{r.input_tokens:,}", base),
-            "prefix": (f"{r.prefix_pct:5.1f}%", base),
-            "substr": (f"{r.substring_pct:5.1f}%", base),
-            "cause": (self.data.breaks[r.index].cause, dim),
+            "prefix": (f"{100 * f.prefix / n:5.1f}%", base),
+            "substr": ("–" if f.substring is None else f"{100 * f.substring / n:5.1f}%", base),
+            "cause": (self.data.engines.cause(r.index, self.data.breaks[r.index].cause), dim),
         }
         cols, bar = self.columns
         segments: list[Segment] = []
@@ -230,15 +239,15 @@ class RequestList(ScrollView, can_focus=True):
             text = short(text, w)
             segments.append(Segment(text.ljust(w) if name in LEFT else text.rjust(w), style))
             segments.append(Segment(" ", base))
-        segments.extend(self._bar(r, bar))
+        segments.extend(self._bar(r, f, bar))
         return Strip(segments)
 
-    def _bar(self, r: RequestRow, bar: int) -> list[Segment]:
+    def _bar(self, r: RequestRow, f, bar: int) -> list[Segment]:
         """A small stacked bar: prefix hit, then what a substring cache adds, then misses."""
         if r.input_tokens == 0:
             return [Segment(" " * bar, self.rich_style)]
-        p = round(bar * r.prefix_hit / r.input_tokens)
-        c = max(p, round(bar * r.combined_hit / r.input_tokens))
+        p = round(bar * f.prefix / r.input_tokens)
+        c = max(p, round(bar * f.reuse / r.input_tokens))
         out = []
         for n, name, ch in ((p, "prefix", "█"), (c - p, "substring", "▓"), (bar - c, "rest", "░")):
             if n > 0:
