@@ -952,3 +952,27 @@ def test_timestamps_out_of_file_order_warn(tmp_path):
     one = load_records(tmp_path, [{"input": "a", "timestamp": 5}, {"input": "b", "timestamp": 4}], name="one.jsonl")
     assert one.trace.warnings == ("1 request has a timestamp earlier than a line above (first: line 2); "
                                   "requests are replayed in file order",)
+
+
+def test_timestamps_are_compared_within_each_file_of_a_folder(tmp_path):
+    """Each file of a folder has its own clock (sessions each timed from 0): a folder whose
+    files are in order warns of nothing; a file out of order is named, with its line."""
+    import json
+
+    from tracetui.core.pipeline import Settings, load
+
+    def write(folder, name, times):
+        folder.mkdir(exist_ok=True)
+        (folder / name).write_text("".join(json.dumps({"input": f"{name} {k}", "timestamp": t}) + "\n"
+                                           for k, t in enumerate(times)))
+
+    ordered = tmp_path / "ordered"
+    write(ordered, "a.jsonl", [0, 1, 2])
+    write(ordered, "b.jsonl", [0, 1])
+    assert not any("timestamp" in w for w in load(str(ordered), Settings(cache=False)).trace.warnings)
+    mixed = tmp_path / "mixed"
+    write(mixed, "a.jsonl", [0, 1, 2])
+    write(mixed, "b.jsonl", [0, 5, 3, 4])
+    (w,) = [w for w in load(str(mixed), Settings(cache=False)).trace.warnings if "timestamp" in w]
+    assert w == ("2 requests have timestamps earlier than a line above in their file (first: b.jsonl line 3); "
+                 "requests are replayed in file order")

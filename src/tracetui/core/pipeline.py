@@ -15,6 +15,7 @@ from .engines import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, EngineResult, En
 from .engines import cacheblend, study_result as study
 from .engines.study import PoolSize, parse_pool_size
 from . import tokencache
+from .display import display_text
 from .model import Trace
 from .formats import DEFAULT_TEMPLATE, FormatOptions
 from .formats.loader import read_traces
@@ -287,16 +288,28 @@ def _hashed_result(name: str, trace: Trace, analysis: Analysis, sizes: tuple[Poo
 
 def order_warning(trace: Trace) -> str | None:
     """One line when timestamps go back in file order (the replay follows the file, so the
-    figures may not be those of the requests as they were sent), else None."""
+    figures may not be those of the requests as they were sent), else None. A trace of several
+    files is looked at file by file (each file its own clock: a folder of sessions each timed
+    from 0 is in order), and the line names the file."""
     ts = trace.requests.timestamps()
-    known = np.flatnonzero(~np.isnan(ts))
-    t = ts[known]
-    late_at = known[1:][t[1:] < np.maximum.accumulate(t)[:-1]] if len(t) > 1 else known[:0]
-    late = trace.requests.lines()[late_at].tolist()
+    lines = trace.requests.lines()
+    spans = [(name, a, b) for (name, a), (_, b) in zip(trace.files, [*trace.files[1:], ("", len(ts))])] \
+        if trace.files else [("", 0, len(ts))]
+    late, first = 0, ""
+    for name, a, b in spans:
+        known = a + np.flatnonzero(~np.isnan(ts[a:b]))
+        t = ts[known]
+        if len(t) < 2:
+            continue
+        late_at = known[1:][t[1:] < np.maximum.accumulate(t)[:-1]]
+        if len(late_at) and not first:
+            first = f"{display_text(name)} line {int(lines[late_at[0]])}" if name else f"line {int(lines[late_at[0]])}"
+        late += len(late_at)
     if not late:
         return None
-    n = "1 request has a timestamp" if len(late) == 1 else f"{len(late)} requests have timestamps"
-    return f"{n} earlier than a line above (first: line {late[0]}); requests are replayed in file order"
+    n = "1 request has a timestamp" if late == 1 else f"{late} requests have timestamps"
+    where = " in its file" if trace.files and late == 1 else " in their file" if trace.files else ""
+    return f"{n} earlier than a line above{where} (first: {first}); requests are replayed in file order"
 
 
 def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
