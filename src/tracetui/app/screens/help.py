@@ -126,6 +126,11 @@ def colours_page(styles: dict[str, object]) -> Group:
                        "pool shown (P); prefix-only engines have no substring hits. Without colour (NO_COLOR) prefix "
                        "hits are underlined, substring hits bold, misses plain, evicted struck through, output "
                        "italic.")
+    # One meaning of "substring" for every figure: the colour marks what a substring cache adds,
+    # but every substring figure counts all it reuses, its prefix too (issue 11).
+    tokens.add_row("", "Figures (header P S C, list prefix / substr, block headers): hit tokens over input tokens. "
+                       "A substring figure counts every token a substring cache reuses, the prefix included (so "
+                       "S ≥ P); the substring colour marks only what it adds beyond the prefix.")
 
     marks = Table(title="Markers", expand=True, show_edge=False, title_justify="left", show_header=False)
     marks.add_column(no_wrap=True)
