@@ -188,7 +188,8 @@ async def test_help_second_page_explains_colours_markers_and_causes():
         await press(pilot, "tab")
         assert colours.display and not keys.display
         text = plain(colours.query_one(Static).content)
-        for word in ("prefix hit", "substring hit", "miss", "▲ prefix hit ends here", "heatmap", "NO_COLOR"):
+        for word in ("prefix hit", "substring hit", "miss", "▲ prefix hit ends here", "heatmap", "NO_COLOR",
+                     "the prefix included"):  # one meaning of "substring" for the figures
             assert word in text, word
         # Every cause a request can be given (core.diagnose.CAUSES) is explained.
         from tracetui.core.diagnose import CAUSES

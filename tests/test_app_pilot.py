@@ -468,9 +468,13 @@ async def test_help_lists_the_bindings():
         help_screen = app.screen
         assert isinstance(help_screen, HelpScreen)
         actions = {desc for _, _, desc in collect_bindings(ms)}
-        for name in ("Next turn", "Prev turn", "Search", "Source", "Curves", "Heatmap", "Tokens", "Quit",
+        for name in ("Next turn", "Prev turn", "Search", "Source", "Curves", "Heatmap", "Quit",
                      "Next block", "Next request", "Line down"):
             assert name in actions
+        # t, e and P say what they do in full (their tooltips): token boundaries / the engine's blocks.
+        assert any(d.startswith("Token boundaries") and "blocks" in d for d in actions)
+        assert any(d.startswith("Switch the engine") for d in actions)
+        assert any(d.startswith("Cycle the pool size") for d in actions)
         # What the modal shows: its rich Table, printed as plain text.
         console = Console(width=120, file=io.StringIO(), record=True, color_system=None)
         console.print(help_screen.query("Static").first().content)

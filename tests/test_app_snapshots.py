@@ -239,7 +239,7 @@ def test_help_colours_page(snap_compare):
     "Token colours (prompt view)": swatches prefix hit (green), substring hit (blue), miss
     (red), output, each with what it means, and the NO_COLOR styles; "Markers": the break
     marker, the cursor ▶, the gutter colours per block kind, ↵ →, search matches, ...; the
-    causes follow below (scrolled).
+    causes follow below (scrolled); after the NO_COLOR note, "Figures (header P S C, ...)": a substring figure counts the prefix too.
     """
     assert snap_compare(create_app(str(OPENCODE)), terminal_size=SIZE, run_before=after_load("question_mark", "tab"))
 

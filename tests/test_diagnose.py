@@ -954,6 +954,30 @@ def test_timestamps_out_of_file_order_warn(tmp_path):
                                   "requests are replayed in file order",)
 
 
+def test_timestamps_are_compared_within_each_file_of_a_folder(tmp_path):
+    """Each file of a folder has its own clock (sessions each timed from 0): a folder whose
+    files are in order warns of nothing; a file out of order is named, with its line."""
+    import json
+
+    from tracetui.core.pipeline import Settings, load
+
+    def write(folder, name, times):
+        folder.mkdir(exist_ok=True)
+        (folder / name).write_text("".join(json.dumps({"input": f"{name} {k}", "timestamp": t}) + "\n"
+                                           for k, t in enumerate(times)))
+
+    ordered = tmp_path / "ordered"
+    write(ordered, "a.jsonl", [0, 1, 2])
+    write(ordered, "b.jsonl", [0, 1])
+    assert not any("timestamp" in w for w in load(str(ordered), Settings(cache=False)).trace.warnings)
+    mixed = tmp_path / "mixed"
+    write(mixed, "a.jsonl", [0, 1, 2])
+    write(mixed, "b.jsonl", [0, 5, 3, 4])
+    (w,) = [w for w in load(str(mixed), Settings(cache=False)).trace.warnings if "timestamp" in w]
+    assert w == ("2 requests have timestamps earlier than a line above in their file (first: b.jsonl line 3); "
+                 "requests are replayed in file order")
+
+
 # --------------------------------------------------------------------------- scale: on demand, one pass
 
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402

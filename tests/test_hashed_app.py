@@ -53,9 +53,11 @@ async def test_hashed_trace_opens_navigates_and_draws_block_cells(path):
         assert doc.index == 2
         rows = _rows(view)
         assert any("PROMPT" in r and f"blocks of {data.trace.block_size} tok" in r for r in rows)
-        # The first row of cells starts at block 0 and holds the first block ids.
+        # The first row of cells starts at block 0 and holds the first block ids, each with its
+        # tokens (B for a full block).
         cells = next(r for r in rows if "│" in r)
-        assert cells.split("│")[1].split()[:2] == [str(i) for i in doc.ids[:2]]
+        b = data.trace.block_size
+        assert cells.split("│")[1].split()[:2] == [f"{i}·{b}" for i in doc.ids[:2]]
         # The break marker sits under the row of the first missed block.
         await press(pilot, "tab", "m")
         if doc.break_char is not None:
@@ -100,14 +102,16 @@ async def test_diff_shows_block_ids_around_the_break():
 
 
 def test_block_classes_and_partial_block():
-    """Prefix blocks, blocks the bounded pool lost (evicted), misses; the partial last block never hit."""
+    """Prefix blocks, blocks the bounded pool lost (evicted), misses; the partial last block never
+    hit; each cell shows its id and its tokens (B, the partial block its count)."""
     h = HashedInput((1, 2, 3, 4, 9), input_length=4 * 16 + 5, output_length=7, full_blocks=4)
     import numpy as np
 
-    doc = HashedDocument(0, h, 16, prefix_hit=3 * 16, matched=np.array([1, 1, 1, 0, 0], bool),
-                         bounded_prefix=16, pool_label="1")
-    assert doc.block_class.tolist() == [PREFIX, EVICTED, EVICTED, MISS, MISS]
-    assert doc.tail_tokens == 5 and doc.break_char == 3
-    lay = doc.layout(8 + 4 * 3)  # 4 cells of 3 a row (the partial id "◔9" and a space)
+    classes = np.array([PREFIX, EVICTED, EVICTED, MISS, MISS], np.uint8)
+    doc = HashedDocument(0, h, 16, classes, prefix_hit=16, pool_label="1")
+    assert doc.block_class.tolist() == classes.tolist()
+    assert [doc.cell_text(k) for k in range(5)] == ["1·16", "2·16", "3·16", "4·16", "◔9·5"]
+    assert doc.tail_tokens == 5 and doc.break_char == 1
+    lay = doc.layout(8 + 4 * 5)  # 4 cells of 5 a row (the partial "◔9·5" and a space)
     assert lay.per_row == 4 and lay.marker_row == 2 and len(lay) == 6  # header, cells, marker, cells, header, note
     assert lay.row_of_char(4) == 3 and lay.row_of_char(5) == 5

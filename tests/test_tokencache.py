@@ -1,4 +1,4 @@
-"""The on-disk token cache: a reopen skips tokenization, and a bad cache never hurts."""
+"""The on-disk cache: a reopen skips tokenization and the analysis, and a bad cache never hurts."""
 
 from __future__ import annotations
 
@@ -75,3 +75,91 @@ def test_cli_no_cache(trace, capsys):
     assert list((tokencache.cache_dir() / "tokens").glob("*.npz"))
     assert main(["analyze", "--json", str(trace)]) == 0  # from the cache
     assert capsys.readouterr().out == out * 2
+
+
+# ---- the analysis cache: a reopen with the same settings skips the replays too
+
+def _no_analyze(monkeypatch):
+    def fail(*a, **k):
+        raise AssertionError("analysed although cached")
+    monkeypatch.setattr(pipeline.study, "run", fail)
+    monkeypatch.setattr(pipeline, "run_engine", fail)
+
+
+ALL = ("study", "vllm", "sglang", "lmcache", "cacheblend")
+
+
+def _same_results(a, b):
+    _same(a, b)
+    x, y = a.analysis, b.analysis
+    for p, q in zip((x.unlimited, *x.pools), (y.unlimited, *y.pools)):
+        assert p.size == q.size
+        for f in ("prefix_hits", "prefix_source", "substring_hits"):
+            assert getattr(p, f).tolist() == getattr(q, f).tolist()
+    assert x.combined_hits.tolist() == y.combined_hits.tolist()
+    for i in range(x.requests):  # what the views read from the index
+        assert x.chunk_sources(i)[0].tolist() == y.chunk_sources(i)[0].tolist()
+        assert x.chunk_frequency(i).tolist() == y.chunk_frequency(i).tolist()
+        assert list(x.iter_matches(i)) == list(y.iter_matches(i))
+    assert x.match_count() == y.match_count()
+    assert [r.engine for r in a.results] == [r.engine for r in b.results]
+    for r, s in zip(a.results, b.results):
+        assert (r.engine, r.block_size) == (s.engine, s.block_size)
+        for p, q in zip((r.unlimited, *r.pools), (s.unlimited, *s.pools)):
+            assert (p.size, p.blocks, p.input_tokens, p.spans) == (q.size, q.blocks, q.input_tokens, q.spans)
+            for f in ("prefix_hits", "substring_hits", "rejected", "recompute_tokens"):
+                u, v = getattr(p, f), getattr(q, f)
+                assert (u is None and v is None) or u.tolist() == v.tolist()
+
+
+def test_reopen_reads_the_analysis_cache(trace, monkeypatch):
+    settings = Settings(engines=ALL)
+    first = load(str(trace), settings)
+    assert list((tokencache.cache_dir() / "analysis").glob("*.npz"))
+    _no_tokenize(monkeypatch)
+    _no_analyze(monkeypatch)
+    _same_results(first, load(str(trace), settings))
+
+
+def test_other_settings_are_analysed_again(trace, monkeypatch):
+    load(str(trace))
+    calls = []
+    real = pipeline.study.run
+    monkeypatch.setattr(pipeline.study, "run", lambda *a, **k: calls.append(1) or real(*a, **k))
+    load(str(trace), Settings(chunk_size=8))
+    load(str(trace), Settings(pool_sizes=("0.1",)))
+    load(str(trace), Settings(engines=("study", "vllm")))
+    assert len(calls) == 3
+    load(str(trace), Settings(chunk_size=8))  # cached now
+    assert len(calls) == 3
+
+
+def test_a_damaged_analysis_file_is_ignored_and_rewritten(trace):
+    first = load(str(trace), Settings(engines=ALL))
+    (cached,) = (tokencache.cache_dir() / "analysis").glob("*.npz")
+    data = cached.read_bytes()
+    cached.write_bytes(data[: len(data) // 2])
+    _same_results(first, load(str(trace), Settings(engines=ALL)))
+    with np.load(cached, allow_pickle=False) as z:
+        assert "meta" in z.files
+
+
+def test_cli_warm_output_is_the_cold_one(trace, capsys):
+    args = ["analyze", "--json", "--per-request", str(trace), "--engine", *ALL]
+    assert main(args[:2] + ["--no-cache"] + args[2:]) == 0
+    cold = capsys.readouterr().out
+    assert main(args) == 0
+    assert main(args) == 0  # from the cache
+    assert capsys.readouterr().out == cold * 2
+
+
+def test_a_warm_reopen_never_loads_the_vocabulary(trace, monkeypatch):
+    from tracetui.core import tokenizer as tk
+
+    load(str(trace))
+    fresh = tk._load("cl100k_base")  # deferred: nothing loaded yet
+    monkeypatch.setattr(tk, "_cache", {"cl100k_base": fresh})
+    loaded = load(str(trace))
+    assert loaded.tokenizer is fresh and "_encode_one" not in fresh.__dict__
+    # First use loads it, from any method (byte_lengths holds the tokenizer's lock meanwhile).
+    assert fresh.byte_lengths()[fresh.encode("hello")[0]] == len(b"hello")

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .display import display_text
-from .document import MISS, PREFIX, ROW_HEADER, ROW_MARKER, ROW_TEXT, SUBSTRING, Layout
+from .document import EVICTED, ROW_HEADER, ROW_MARKER, ROW_TEXT, Layout
 from .model import Block, HashedInput
 
-EVICTED = 4
-"""Block class: reused by the unlimited pool, not by the bounded pool the view compares with."""
+__all__ = ["EVICTED", "PARTIAL", "HashedDocument", "BlockLayout", "block_diff", "cell_id", "diff_lines"]
 LABEL = 8
 """Cells of the row label (the index of the row's first block)."""
 MAX_ID = 12
 """Cells an id may take in its cell (longer ids are cut, with an ellipsis)."""
+PARTIAL = "◔"
+"""Marks the partial last block (fewer than B tokens: never hit)."""
 
 
 def cell_id(block_id: int) -> str:
@@ -33,10 +34,11 @@ def cell_id(block_id: int) -> str:
 class HashedDocument:
     """One request of a hashed trace, ready to draw: its block ids and a class for each."""
 
-    def __init__(self, index: int, hashed: HashedInput, block_size: int, prefix_hit: int,
-                 matched: np.ndarray, bounded_prefix: int | None, pool_label: str = "") -> None:
-        """`prefix_hit` (tokens, unlimited pool), `matched[k]`: block k was seen in an earlier
-        entry; `bounded_prefix`: the prefix hit (tokens) of the bounded pool compared with."""
+    def __init__(self, index: int, hashed: HashedInput, block_size: int, classes: np.ndarray,
+                 prefix_hit: int, pool_label: str = "∞") -> None:
+        """`classes[k]`: block k's class under the engine and pool shown (PREFIX, SUBSTRING: seen
+        elsewhere, MISS, EVICTED; core.explorer_engines.block_classes); `prefix_hit`: that
+        pool's prefix hit in tokens (where the break marker goes); `pool_label`: its GB figure."""
         self.index = index
         self.hashed = hashed
         self.block_size = block_size
@@ -47,14 +49,8 @@ class HashedDocument:
         self.prefix_hit = int(prefix_hit)
         self.prefix_blocks = min(self.prefix_hit // block_size, n)
         self.pool_label = pool_label
-        cls = np.full(n, MISS, dtype=np.uint8)
-        m = np.asarray(matched[: self.full_blocks], dtype=bool)
-        cls[: len(m)][m] = SUBSTRING
-        cls[: self.prefix_blocks] = PREFIX
-        if bounded_prefix is not None:
-            kept = min(int(bounded_prefix) // block_size, self.prefix_blocks)
-            cls[kept: self.prefix_blocks] = EVICTED
-        self.block_class = cls
+        self.block_class = np.asarray(classes, dtype=np.uint8)
+        self.version = 0
         self.n_input_tokens = hashed.input_length
         self.output_length = hashed.output_length
         self.tail_tokens = hashed.input_length - self.full_blocks * block_size if n > self.full_blocks else 0
@@ -62,9 +58,14 @@ class HashedDocument:
         self.blocks = (Block("prompt", "", 0, n, f"{n:,} blocks of {block_size}"),
                        Block("output", "", n, n + 1, "no ids", "output"))
         self.display = ""
-        # Cells of an id in its cell: the partial last block's id carries a mark before it.
-        self.width_of_id = max((len(cell_id(v)) + (k >= self.full_blocks) for k, v in enumerate(self.ids)),
-                               default=1)
+        # Cells of a cell's text: the widest "id·tokens" (the partial last block's is marked).
+        self.width_of_id = max((len(self.cell_text(k)) for k in range(n)), default=1)
+
+    def cell_text(self, k: int) -> str:
+        """Block k's cell: its id and its tokens ("40·16"; the partial last block "◔61·15")."""
+        if k < self.full_blocks:
+            return f"{cell_id(self.ids[k])}·{self.block_size}"
+        return f"{PARTIAL}{cell_id(self.ids[k])}·{self.tail_tokens}"
 
     @property
     def break_char(self) -> int | None:

@@ -18,8 +18,9 @@ from .blocks import block_at, split_blocks, split_output
 from .display import display_text
 from .model import Block
 
-MISS, PREFIX, SUBSTRING, OUTPUT = 0, 1, 2, 3
-"""Token classes."""
+MISS, PREFIX, SUBSTRING, OUTPUT, EVICTED = 0, 1, 2, 3, 4
+"""Token classes. EVICTED: reused by the engine's unlimited pool, not by the pool shown (it was
+cached, and evicted before this request)."""
 
 ROW_TEXT, ROW_HEADER, ROW_MARKER = 0, 1, 2
 """Row kinds of a layout."""
@@ -125,6 +126,12 @@ class PromptDocument:
             blocks.append(Block(b.kind, b.role, b.start + len(input_text), b.end + len(input_text),
                                 b.label, "output"))
         self.blocks: tuple[Block, ...] = tuple(blocks)
+        # Set by the explorer for the engine shown (core.explorer_engines).
+        self.has_substring = True
+        """The engine reuses beyond the prefix (block headers show a substring %)."""
+        self.block_grid: tuple[int, np.ndarray] | None = None
+        """The engine's blocks (size, block ordinal per token) that `t` draws, or None."""
+        self.version = 0
 
     @cached_property
     def display(self) -> str:

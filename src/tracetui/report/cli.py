@@ -97,7 +97,7 @@ def _common(p: argparse.ArgumentParser, traces: int = 1, pools: str | None = Non
     g.add_argument("--kv-model", default=None, metavar="M",
                    help="derive tokens per GB from a model preset: " + ", ".join(PRESETS) + " (:fp8 for fp8)")
     p.add_argument("--no-cache", action="store_true",
-                   help="tokenize afresh, neither reading nor writing the token cache (see README)")
+                   help="tokenize and analyse afresh, neither reading nor writing the cache (see README)")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:

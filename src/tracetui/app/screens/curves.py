@@ -15,6 +15,64 @@ from ..widgets.footer import KeyFooter
 
 CHART_HEIGHT = 16
 
+ENGINE_SERIES = {"study": ("hd", "green"), "vllm": ("dot", "cyan"), "sglang": ("x", "magenta"),
+                 "lmcache": ("+", "orange"), "cacheblend": ("*", "blue+")}
+"""Each engine's marker and colour: the markers differ too, so the series stay apart without
+colour (NO_COLOR, a 16-colour terminal that merges two of the colours)."""
+
+
+def _spaced(xs: list[float], labels: list[str], cells: int) -> tuple[list[float], list[str]]:
+    """The ticks whose labels do not touch on a log axis `cells` wide (∞ always kept): plotext
+    drops one of two colliding labels itself, but which one varied from run to run."""
+    import math
+
+    lo, hi = math.log10(xs[0]), math.log10(xs[-1])
+    col = [0.0 if hi == lo else (math.log10(x) - lo) / (hi - lo) * (cells - 1) for x in xs]
+    keep: list[int] = []
+    for k in range(len(xs)):
+        if keep and col[k] - col[keep[-1]] < (len(labels[keep[-1]]) + len(labels[k])) / 2 + 1:
+            if k != len(xs) - 1:
+                continue
+            keep.pop()  # the last one (∞) wins over its neighbour
+        keep.append(k)
+    return [xs[k] for k in keep], [labels[k] for k in keep]
+
+
+def engines_chart(curves, *, width: int, height: int, color: bool = True) -> str:
+    """Every computed engine's hit rate vs pool size, one series each (core.explorer_engines
+    EngineState.curves: (label, [(pool size, rate)])). x: GB on a log scale, ∞ a decade past
+    the largest pool, as the study's own chart."""
+    import plotext as plt
+
+    if not curves:
+        return ""
+    sizes = [s for s, _ in curves[0][1]]
+    finite = [k for k, s in enumerate(sizes) if s.capacity is not None and s.gb]
+    keep = finite + [k for k, s in enumerate(sizes) if s.capacity is None][:1]
+    xs = [sizes[k].gb for k in finite]
+    labels = [sizes[k].label for k in finite]
+    if len(keep) > len(finite):
+        xs.append(xs[-1] * 10 if xs else 1.0)
+        labels.append("∞")
+    if not xs:
+        return ""
+    plt.clear_figure()
+    plt.limit_size(False, False)
+    plt.plotsize(max(20, width), max(8, height))
+    plt.theme("clear")
+    plt.xscale("log")
+    for label, points in curves:
+        marker, colour = ENGINE_SERIES.get(label.split()[0], ("•", "white"))
+        plt.plot(xs, [100 * points[k][1] for k in keep], label=label, marker=marker, color=colour)
+    plt.xticks(*_spaced(xs, labels, max(20, width) - 8))
+    plt.ylim(0, 100)
+    room = max(20, width) - 4
+    titles = ("hit rate (%) vs pool size (GB, log scale), every engine computed (e)",
+              "hit rate (%) vs pool (GB, log), per engine", "hit % vs pool GB, per engine")
+    plt.title(next((t for t in titles if len(t) <= room), titles[-1][:room]))
+    out = plt.build()
+    return out if color else plt.uncolorize(out)
+
 
 def _chart(ansi: str) -> Text:
     return Text.from_ansi(ansi, no_wrap=True, overflow="crop")
@@ -37,6 +95,9 @@ class CurvesScreen(Screen[int | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="curves"):
+            # Several engines computed (e): their curves first, the ladder from the study's
+            # substring bound down to what each engine keeps.
+            yield Static(id="curve-engines", classes="curve")
             yield Static(id="curve-per-request", classes="curve")
             yield Static(id="curve-pools", classes="curve")
             yield Static(id="curve-cumulative", classes="curve")
@@ -57,6 +118,11 @@ class CurvesScreen(Screen[int | None]):
     def redraw(self) -> None:
         a = self.data.analysis
         w = self._width()
+        engines = self.query_one("#curve-engines", Static)
+        curves = self.data.engines.curves()
+        engines.display = len(curves) > 1
+        if engines.display:
+            engines.update(_chart(engines_chart(curves, width=w, height=CHART_HEIGHT)))
         self.query_one("#curve-pools", Static).update(
             _chart(hit_rate_chart(a, width=w, height=CHART_HEIGHT)))
         self.query_one("#curve-cumulative", Static).update(

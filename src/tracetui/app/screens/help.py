@@ -30,7 +30,9 @@ CAUSES = (
     ("reorder", "the block has the same lines or items in another order"),
     ("insert", "new text before text of the source that follows unchanged (a repo map, a summary)"),
     ("edit", "text changed inside a block (the block is named)"),
-    ("evicted", "in a bounded pool: the entry sharing a longer prefix was evicted (or cut to the pool's size)"),
+    ("evicted", "in a bounded pool (P picks the one shown): the entry sharing a longer prefix was evicted (or cut "
+                "to the pool's size)"),
+    ("rejected", "at the pool shown, the engine refused the request (prompt too long for its max length): hit 0"),
 )
 
 
@@ -117,9 +119,18 @@ def colours_page(styles: dict[str, object]) -> Group:
     tokens.add_row(swatch("substring hit", "substring"), "beyond the prefix, but a chunk seen in an earlier prompt: "
                                                            "what a substring cache (LMCache-style) adds")
     tokens.add_row(swatch("miss", "miss"), "neither: computed again")
+    tokens.add_row(swatch("evicted", "evicted"), "at a bounded pool (P): reused by the engine's unlimited pool, not "
+                                                 "by this one: it was cached, and evicted before this request")
     tokens.add_row(swatch("output", "output"), "the model's answer, after the input")
-    tokens.add_row("", "Without colour (NO_COLOR) prefix hits are underlined, substring hits bold, misses plain, "
-                       "output italic.")
+    tokens.add_row("", "The colours follow the engine shown (e: study, vllm, sglang, lmcache, cacheblend) at the "
+                       "pool shown (P); prefix-only engines have no substring hits. Without colour (NO_COLOR) prefix "
+                       "hits are underlined, substring hits bold, misses plain, evicted struck through, output "
+                       "italic.")
+    # One meaning of "substring" for every figure: the colour marks what a substring cache adds,
+    # but every substring figure counts all it reuses, its prefix too (issue 11).
+    tokens.add_row("", "Figures (header P S C, list prefix / substr, block headers): hit tokens over input tokens. "
+                       "A substring figure counts every token a substring cache reuses, the prefix included (so "
+                       "S ≥ P); the substring colour marks only what it adds beyond the prefix.")
 
     marks = Table(title="Markers", expand=True, show_edge=False, title_justify="left", show_header=False)
     marks.add_column(no_wrap=True)

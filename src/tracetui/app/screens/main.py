@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from dataclasses import dataclass
 
 from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -15,8 +17,8 @@ from textual.widgets import Input
 
 from ...core.explorer import SEARCH_LIMIT, ExplorerData, Match
 from ..widgets.footer import KeyFooter
-from ..widgets.legend import HASHED_CLASSES, Legend
-from ..widgets.prompt_view import HEAT_LABELS, PromptView
+from ..widgets.legend import Legend, legend_classes
+from ..widgets.prompt_view import BLOCKS, HEAT_LABELS, OFF, TOKENS, PromptView
 from ..widgets.request_info import RequestInfo
 from ..widgets.request_list import RequestList
 from ..widgets.trace_header import TraceHeader
@@ -54,7 +56,16 @@ class MainScreen(Screen):
         Binding("backspace", "back", "Back from jump", show=False, id="main.back"),
         Binding("c", "curves", "Curves", id="main.curves"),
         Binding("f", "heatmap", "Heatmap", id="main.heatmap"),
-        Binding("t", "boundaries", "Tokens", id="main.boundaries"),
+        Binding("t", "boundaries", "Tokens", id="main.boundaries",
+                tooltip="Token boundaries (every other token in orange); again, for a block engine: its "
+                        "blocks (vLLM blocks, SGLang pages > 1, LMCache / CacheBlend chunks, every other one in "
+                        "orange); again: off"),
+        Binding("e", "engine", "Engine", show=False, id="main.engine",
+                tooltip="Switch the engine: study -> vllm -> sglang -> lmcache -> cacheblend (those that can "
+                        "read this trace); each is computed once, in the background (Esc cancels)"),
+        Binding("P", "pool", "Pool size", show=False, id="main.pool",
+                tooltip="Cycle the pool size the view shows: ∞, then each pool of the sweep, largest first "
+                        "(tokens the ∞ pool reuses and this one does not are drawn as evicted)"),
         Binding("d", "diff", "Diff", id="main.diff"),
         Binding("S", "sessions", "Sessions", id="main.sessions"),
     ]
@@ -72,6 +83,9 @@ class MainScreen(Screen):
         self.back_stack: list[tuple[int, int]] = []
         self._search_cancel = threading.Event()
         self._status = ""
+        self._engine_wanted: str | None = None
+        """The engine being computed for `e` (None: none)."""
+        self._engine_timer = None
 
     def compose(self) -> ComposeResult:
         yield TraceHeader(self.data, id="trace-header")
@@ -121,9 +135,7 @@ class MainScreen(Screen):
         names = ["prefix", "substring", "miss", "evicted", "output", "marker"]
         names += [f"heat-{level}" for level in range(len(HEAT_LABELS))]
         styles = {name: pv.get_component_rich_style(f"prompt-view--{name}") for name in names}
-        pool = self.data.bounded_pool if self.data.hashed else None
-        classes = None if not self.data.hashed else HASHED_CLASSES + (
-            (("evicted", f"evicted in {pool.size.label} GB"),) if pool is not None else ())
+        classes = legend_classes(self.data.engines, self.data.hashed)
         self.query_one(Legend).show(heatmap=pv.heatmap, status=self._status, styles=styles, classes=classes,
                                     output_note="output never hit" if self.data.hashed else "")
 
@@ -137,7 +149,7 @@ class MainScreen(Screen):
                       highlight: tuple[int, int] | None = None) -> None:
         doc = self.data.document(index)
         self.query_one(RequestInfo).show(index)
-        self.prompt.cause = self.data.breaks[index].cause
+        self.prompt.cause = self.data.engines.cause(index, self.data.breaks[index].cause)
         self.prompt.set_document(doc, char=char, block_kind=block_kind, highlight=highlight)
         self._break_back = None
         if self.at_break and char is None and highlight is None:
@@ -303,7 +315,96 @@ class MainScreen(Screen):
     def action_boundaries(self) -> None:
         if self._no_text("token boundaries (a block is the unit)"):
             return
-        self.prompt.boundaries = not self.prompt.boundaries
+        pv = self.prompt
+        grid = pv.doc.block_grid if pv.doc is not None else None
+        modes = [OFF, TOKENS] + ([BLOCKS] if grid is not None else [])
+        pv.boundaries = modes[(modes.index(pv.boundaries) + 1) % len(modes) if pv.boundaries in modes else 0]
+        if pv.boundaries == BLOCKS:
+            self.set_status(f"t: {self.data.engines.active} blocks of {grid[0]} tokens, every other one in orange")
+        elif self._status.startswith("t: "):
+            self.set_status("")
+
+    # ---- engines and pools (core.explorer_engines)
+
+    def action_engine(self) -> None:
+        eng = self.data.engines
+        name = eng.next_engine(after=self._engine_wanted)
+        if eng.is_computed(name):
+            self._cancel_engine()
+            eng.activate(name)
+            self._engine_changed()
+            return
+        self._engine_wanted = name
+        self._engine_started = time.monotonic()
+        if self._engine_timer is None:
+            self._engine_timer = self.set_interval(0.25, self._engine_progress)
+        self._engine_progress()
+        self.compute_engine(name)
+
+    @work(thread=True, exclusive=True, group="engine")
+    def compute_engine(self, name: str) -> None:
+        worker = get_current_worker()
+        try:
+            self.data.engines.compute(name)
+        except ValueError as exc:  # the engine cannot read this trace: say why
+            self.app.call_from_thread(self._engine_failed, name, str(exc))
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._engine_done, name)
+
+    def _engine_progress(self) -> None:
+        name = self._engine_wanted
+        if name is None:
+            return
+        seconds = time.monotonic() - self._engine_started
+        spin = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"[int(seconds * 4) % 10]
+        pools = len(self.data.engines.pools)
+        self.set_status(f"{spin} computing {name} over {pools} pool sizes… {seconds:.0f}s · e: next engine · "
+                        "Esc: cancel")
+
+    def _engine_done(self, name: str) -> None:
+        if name != self._engine_wanted:  # cancelled, or another engine asked for since
+            return
+        self._stop_engine_timer()
+        self.data.engines.activate(name)
+        self._engine_changed()
+
+    def _engine_failed(self, name: str, message: str) -> None:
+        if name == self._engine_wanted:
+            self._stop_engine_timer()
+            self.set_status(f"{name}: {message}")
+
+    def _stop_engine_timer(self) -> None:
+        self._engine_wanted = None
+        if self._engine_timer is not None:
+            self._engine_timer.stop()
+            self._engine_timer = None
+
+    def _cancel_engine(self) -> bool:
+        """Stop waiting for the engine being computed (True if there was one)."""
+        if self._engine_wanted is None:
+            return False
+        self.workers.cancel_group(self, "engine")
+        self._stop_engine_timer()
+        return True
+
+    def action_pool(self) -> None:
+        self.data.engines.cycle_pool()
+        self._engine_changed()
+
+    def _engine_changed(self) -> None:
+        """Draw the active engine and pool everywhere: header, list, prompt, legend."""
+        self.query_one(TraceHeader).refresh_figures()
+        self.request_list.refresh_rows()
+        pv = self.prompt
+        if pv.doc is not None:
+            index = pv.doc.index
+            char = pv.current_char() if pv.cursor_row else None  # at the top: stay there
+            self._show_request(index, char=char)
+            if pv.boundaries == BLOCKS and pv.doc.block_grid is None:
+                pv.boundaries = OFF
+        # The header names the engine and pool and gives their figures: the status only clears.
+        self.set_status("")
 
     # ---- source jump
 
@@ -340,6 +441,9 @@ class MainScreen(Screen):
         self.set_status("")
 
     def action_escape(self) -> None:
+        if self._cancel_engine():
+            self.set_status("engine computation cancelled")
+            return
         for box in self.query("#search, #goto").results(Input):
             if box.display:
                 box.display = False

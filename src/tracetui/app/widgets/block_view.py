@@ -11,13 +11,12 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from ...core.blockdoc import EVICTED, LABEL, HashedDocument, cell_id
+from ...core.blockdoc import EVICTED, LABEL, PARTIAL, HashedDocument
 from ...core.display import display_text
 from ...core.document import ROW_HEADER, ROW_MARKER, SUBSTRING
 from .prompt_view import PromptView
 
-PARTIAL = "◔"
-"""Marks the partial last block (fewer than B tokens: never hit)."""
+__all__ = ["BlockView", "PARTIAL"]
 
 
 class BlockView(PromptView):
@@ -93,9 +92,7 @@ class BlockView(PromptView):
         out = [Segment(f"{start:>{LABEL - 2},} │", base)]
         for k in range(start, end):
             cls = int(doc.block_class[k])
-            text = cell_id(doc.ids[k])
-            if k >= doc.full_blocks:
-                text = PARTIAL + text
+            text = doc.cell_text(k)
             out.append(Segment(display_text(text.rjust(w)), self._class_style(cls)))
             out.append(Segment(" ", base))
         return list(Segment.simplify(out))

@@ -9,10 +9,25 @@ from ...core.display import display_text
 from .prompt_view import HEAT_LABELS
 
 CLASSES = (("prefix", "prefix hit"), ("substring", "substring hit"), ("miss", "miss"), ("output", "output"))
-"""Token classes shown in the legend, by component-class name. ("evicted" joins them when the
-prompt view draws evicted tokens.)"""
+"""Token classes shown in the legend, by component-class name (legend_classes adapts them to the
+engine and pool shown)."""
 HASHED_CLASSES = (("prefix", "prefix hit"), ("substring", "seen elsewhere"), ("miss", "miss"))
 """A hashed trace's block classes (the bounded pool's "evicted" is added by the caller)."""
+
+
+def legend_classes(engines, hashed: bool) -> tuple[tuple[str, str], ...] | None:
+    """The classes the prompt view draws for the engine and pool shown (None: CLASSES, today's
+    view). A prefix-only engine has no substring hits; "evicted" shows at a bounded pool."""
+    if engines.is_default and not hashed:
+        return None
+    substring = engines.reuses_beyond_prefix
+    if hashed:
+        out = [c for c in HASHED_CLASSES if c[0] != "substring" or substring]
+    else:
+        out = [c for c in CLASSES if c[0] != "output" and (c[0] != "substring" or substring)]
+    if engines.bounded:
+        out.append(("evicted", f"evicted ({engines.pool_size.label} GB)"))
+    return tuple(out) + ((CLASSES[-1],) if not hashed else ())
 
 
 class Legend(Static):

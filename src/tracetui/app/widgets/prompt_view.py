@@ -20,7 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...core.display import display_text
-from ...core.document import OUTPUT, PREFIX, ROW_HEADER, ROW_MARKER, SUBSTRING, Layout, PromptDocument
+from ...core.document import EVICTED, OUTPUT, PREFIX, ROW_HEADER, ROW_MARKER, SUBSTRING, Layout, PromptDocument
 
 GUTTER = 2
 MAX_TOKENS_PER_ROW = 4096  # a row is at most `width` characters; this only guards odd input
@@ -29,6 +29,10 @@ MAX_TOKENS_PER_ROW = 4096  # a row is at most `width` characters; this only guar
 # prompt-view--heat-0 ... heat-5 in tracetui.tcss: the colours follow the terminal's colour system).
 HEAT_LIMITS = (1, 2, 4, 8, 16)
 HEAT_LABELS = ("1", "2", "3-4", "5-8", "9-16", "17+")
+
+OFF, TOKENS, BLOCKS = 0, 1, 2
+"""What `t` draws (PromptView.boundaries): nothing, every other token, every other block of
+the engine shown (vLLM blocks, SGLang pages, LMCache / CacheBlend chunks)."""
 
 
 def heat_level(freq: int) -> int:
@@ -62,7 +66,7 @@ class PromptView(ScrollView, can_focus=True):
     PromptView { height: 1fr; }
     """
 
-    boundaries = reactive(False)
+    boundaries = reactive(OFF)
     heatmap = reactive(False)
     cursor_row = reactive(0)
 
@@ -319,8 +323,13 @@ class PromptView(ScrollView, can_focus=True):
         lookup through the stylesheet, which would dominate drawing a row)."""
         style = self._styles.get(name)
         if style is None:
-            style = self._styles[name] = (self.rich_style if name == "base"
-                                          else self.get_component_rich_style(f"prompt-view--{name}"))
+            if name == "base":
+                style = self.rich_style
+            elif name == "alt":  # drawn over a token's class: its own settings only, not the view's background
+                style = self.get_component_rich_style("prompt-view--alt", partial=True)
+            else:
+                style = self.get_component_rich_style(f"prompt-view--{name}")
+            self._styles[name] = style
         return style
 
     def _gutter(self, row: int) -> list[Segment]:
@@ -371,7 +380,8 @@ class PromptView(ScrollView, can_focus=True):
         parts.append(f"{st.tokens:,} tok")
         if b.kind != "output":
             parts.append(f"prefix {st.prefix_pct:.0f}%")
-            parts.append(f"substring {st.substring_pct:.0f}%")
+            if doc.has_substring:
+                parts.append(f"substring {st.substring_pct:.0f}%")
         style = self._style("header") + self._style(f"kind-{b.kind}")
         # Roles and labels come from the trace (a JSON role, a tool name): display text only.
         return [Segment(display_text(" " + " · ".join(parts) + " "), style)]
@@ -383,6 +393,8 @@ class PromptView(ScrollView, can_focus=True):
             return self._style("substring")
         if cls == OUTPUT:
             return self._style("output")
+        if cls == EVICTED:
+            return self._style("evicted")
         return self._style("miss")
 
     def _text(self, start: int, end: int) -> list[Segment]:
@@ -406,6 +418,8 @@ class PromptView(ScrollView, can_focus=True):
             return self._overlay(pieces, start)
         freq = doc.freq if self.heatmap else None
         alt = self._style("alt")
+        # Every other token, or every other block of the engine's grid, in the alternate style.
+        grid = doc.block_grid[1] if self.boundaries == BLOCKS and doc.block_grid is not None else None
         pieces = []
         for t in range(first, last):
             a = max(int(starts[t]), start)
@@ -417,7 +431,10 @@ class PromptView(ScrollView, can_focus=True):
                 style = self._style(f"heat-{heat_level(int(freq[t]))}")
             else:
                 style = self._class_style(cls)
-            if self.boundaries and t % 2:
+            if grid is not None:
+                if t < len(grid) and grid[t] >= 0 and grid[t] % 2 == 1:
+                    style = style + alt
+            elif self.boundaries and t % 2:
                 style = style + alt
             pieces.append((text[a:b], style))
         return self._overlay(pieces, start)

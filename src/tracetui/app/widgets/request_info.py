@@ -24,11 +24,22 @@ class RequestInfo(Static):
         brk = d.breaks[index]
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f" #{index} ", style="bold reverse")
-        t.append(f" {brk.cause}", style="bold yellow")
+        eng = d.engines
+        t.append(f" {eng.cause(index, brk.cause)}", style="bold yellow")
         src = int(d.analysis.unlimited.prefix_source[index])
-        t.append(f" · prefix {row.prefix_pct:.1f}%" + (f" from #{src}" if src >= 0 else ""), style="green")
-        t.append(f" · substring {row.substring_pct:.1f}%", style="cyan")
-        t.append(f" · lost {brk.tokens_lost:,}")
+        if eng.is_default:
+            t.append(f" · prefix {row.prefix_pct:.1f}%" + (f" from #{src}" if src >= 0 else ""), style="green")
+            t.append(f" · substring {row.substring_pct:.1f}%", style="cyan")
+            t.append(f" · lost {brk.tokens_lost:,}")
+        else:  # the engine and pool shown (core.explorer_engines)
+            f, n = eng.figures(index), row.input_tokens or 1
+            t.append(f" · {eng.active}: " + ("rejected" if f.rejected else f"prefix {100 * f.prefix / n:.1f}%"),
+                     style="green")
+            if f.substring is not None and not f.rejected:
+                t.append(f" · substring {100 * f.substring / n:.1f}%", style="cyan")
+            evicted = 0 if f.rejected else eng.result().evicted(eng.pool(), index)
+            if evicted:
+                t.append(f" · evicted {evicted:,}")
         usage = d.usage(index)
         if usage is not None:
             t.append(f" · provider cached {usage.cached_tokens:,} of {usage.prompt_tokens:,}", style="magenta")

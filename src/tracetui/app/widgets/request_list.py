@@ -213,6 +213,11 @@ class RequestList(ScrollView, can_focus=True):
         super().notify_style_update()
         self._cache.clear()
 
+    def refresh_rows(self) -> None:
+        """Draw every row again (the engine or the pool shown changed)."""
+        self._cache.clear()
+        self.refresh()
+
     def on_resize(self) -> None:
         self._cache.clear()
         self.virtual_size = Size(self._row_width(), len(self.shown) + 1)
@@ -230,9 +235,11 @@ class RequestList(ScrollView, can_focus=True):
                 style = self.get_component_rich_style("request-list--header")
                 cols, bar = self.columns
                 pending = isinstance(self.data, PendingData)  # characters until tokens are counted
+                eng = getattr(self.data, "engines", None)  # the engine shown, once there is more than one
+                title = "cache reuse" if eng is None or eng.is_default else f"{eng.active} {eng.pool_size.label}"
                 labels = [("chars" if pending and name == "input" else name, name, w) for name, w in cols]
                 text = " ".join(label.ljust(w) if name in LEFT else label.rjust(w)
-                                for label, name, w in labels) + " " + "cache reuse"[:bar].ljust(bar)
+                                for label, name, w in labels) + " " + title[:bar].ljust(bar)
                 strip = Strip([Segment(text, style)]).crop(sx, sx + width).extend_cell_length(width, style)
                 self._cache[key] = strip
             return strip
@@ -263,17 +270,19 @@ class RequestList(ScrollView, can_focus=True):
                       "session": (r.session, dim), "model": (r.model, dim), "input": (f"{r.input_chars:,}", dim),
                       "prefix": ("…", dim), "substr": ("…", dim), "cause": ("", dim)}
             return self._cells(values, base, [Segment(" " * self.columns[1], self.rich_style)])
+        f = self.data.engines.figures(r.index)  # the engine and pool shown (core.explorer_engines)
+        n = r.input_tokens or 1
         values = {
             "#": (str(r.index), base),
             "time": (format_time(r.relative_time), dim),
             "session": (r.session, dim),
             "model": (r.model, dim),
             "input": (f"{r.input_tokens:,}", base),
-            "prefix": (f"{r.prefix_pct:5.1f}%", base),
-            "substr": (f"{r.substring_pct:5.1f}%", base),
-            "cause": ("…" if cause is None else cause, dim),
+            "prefix": (f"{100 * f.prefix / n:5.1f}%", base),
+            "substr": ("–" if f.substring is None else f"{100 * f.substring / n:5.1f}%", base),
+            "cause": ("…" if cause is None else self.data.engines.cause(r.index, cause), dim),
         }
-        return self._cells(values, base, self._bar(r, self.columns[1]))
+        return self._cells(values, base, self._bar(r, f, self.columns[1]))
 
     def _cells(self, values: dict[str, tuple[str, Style]], base: Style, bar_segments: list[Segment]) -> Strip:
         cols, bar = self.columns
@@ -286,12 +295,12 @@ class RequestList(ScrollView, can_focus=True):
         segments.extend(bar_segments)
         return Strip(segments)
 
-    def _bar(self, r: RequestRow, bar: int) -> list[Segment]:
+    def _bar(self, r: RequestRow, f, bar: int) -> list[Segment]:
         """A small stacked bar: prefix hit, then what a substring cache adds, then misses."""
         if r.input_tokens == 0:
             return [Segment(" " * bar, self.rich_style)]
-        p = round(bar * r.prefix_hit / r.input_tokens)
-        c = max(p, round(bar * r.combined_hit / r.input_tokens))
+        p = round(bar * f.prefix / r.input_tokens)
+        c = max(p, round(bar * f.reuse / r.input_tokens))
         out = []
         for n, name, ch in ((p, "prefix", "█"), (c - p, "substring", "▓"), (bar - c, "rest", "░")):
             if n > 0:

@@ -47,6 +47,10 @@ class TraceHeader(Static):
     def on_mount(self) -> None:
         self.update(self.build())
 
+    def refresh_figures(self) -> None:
+        """Draw again (the engine or the pool shown changed)."""
+        self.update(self.build())
+
     def on_resize(self) -> None:
         self.update(self.build())
 
@@ -57,8 +61,20 @@ class TraceHeader(Static):
         a = d.analysis
         u = a.unlimited
         width = self.size.width or 200
-        rates = [("prefix", "P", u.prefix_rate, "bold green"), ("substring", "S", u.substring_rate, "bold cyan"),
-                 ("combined", "C", a.combined_rate, "bold")]
+        eng = d.engines
+        engine: list[tuple[str, str]] = []
+        if eng.is_default:  # the study's model, unlimited pool: the figures as they always were
+            rates = [("prefix", "P", u.prefix_rate, "bold green"), ("substring", "S", u.substring_rate, "bold cyan"),
+                     ("combined", "C", a.combined_rate, "bold")]
+        else:  # the engine and pool shown, and its figures (a substring rate where it has one)
+            name, prefix, substring, rejected = eng.summary()
+            size = eng.pool_size
+            engine = [(f"{name} {'∞' if size.capacity is None else size.label + ' GB'}", "bold yellow")]
+            rates = [("prefix", "P", prefix, "bold green")]
+            if substring is not None:
+                rates.append(("substring", "S", substring, "bold cyan"))
+            if rejected:
+                engine.append((f"{rejected:,} rejected", "bold"))
         if d.provider_rate is not None:
             rates.append(("provider", "prov", d.provider_rate, "bold magenta"))
         counts = f"{len(d):,} req · {len(d.trace.sessions):,} sess"
@@ -67,6 +83,9 @@ class TraceHeader(Static):
 
         def figures(wide: bool) -> list[tuple[str, str]]:
             parts = [(f" {counts} · ", "")]
+            for text, style in engine:
+                parts.append((text, style))
+                parts.append((" · ", ""))
             for label, short, value, style in rates:
                 parts.append((f"{label if wide else short} {100 * value:.1f}%", style))
                 parts.append((" · ", ""))

@@ -106,6 +106,7 @@ def _read_traces(paths: Sequence[str], convert: Converter, options: FormatOption
     bad_utf8 = 0
     done = 0
     own_sessions: list[tuple[int, int, str]] = []  # files whose records name no session: (rows, name)
+    starts: list[tuple[str, int]] = []  # (file name, its first row)
     for k, f in enumerate(files):
         convert.file = "<stdin>" if f == "-" else os.path.basename(f)
         convert.file_index = k
@@ -113,6 +114,7 @@ def _read_traces(paths: Sequence[str], convert: Converter, options: FormatOption
         if progress is not None:
             cb = (lambda d, t, base=done: progress(base + d, total or t))
         t = read_into(rows, f, progress=cb, cancel=cancel, convert=convert, max_line_mb=max_line_mb, digest=digest)
+        starts.append((convert.file, t.start))
         done += sizes[k]
         if many and all(c < 0 for c in rows.session[t.start:t.end]):
             own_sessions.append((t.start, t.end, convert.file))
@@ -156,9 +158,12 @@ def _read_traces(paths: Sequence[str], convert: Converter, options: FormatOption
     # Text requests are re-read through a converter of their own: the reading one holds the
     # hash-id table, which nothing needs once the block ids are in the columns.
     requests = LazyRequests(cols, reparser(Converter(options)), trace_name(paths), kept, partner)
+    # Each file's first request among those kept (a file may have lost rows, or all of them).
+    file_starts = () if len(files) < 2 else tuple(
+        (name, int(start if kept is None else np.searchsorted(kept, start))) for name, start in starts)
     return Trace(name=trace_name(paths), requests=requests, warnings=tuple(warnings),
                  recovered_lines=tuple(recovered), skipped_lines=tuple(skipped), invalid_utf8=bad_utf8,
-                 formats=formats, block_size=block_size)
+                 formats=formats, block_size=block_size, files=file_starts)
 
 
 def _one_kind(cols: Columns, formats: tuple[str, ...],

@@ -42,6 +42,28 @@ class Index:
         self._build_ranks()
         self._build_window_ids()
 
+    SAVED = ("ids", "win_off", "first_entry", "first_pos")
+    """What a released index holds beyond the tokens and lengths (tokencache stores it)."""
+
+    @classmethod
+    def restored(cls, tok: np.ndarray, in_len: np.ndarray, out_len: np.ndarray, chunk: int, n_ids: int,
+                 arrays: dict[str, np.ndarray]) -> Index:
+        """A released index from what SAVED names (read back from the analysis cache)."""
+        ix = cls.__new__(cls)
+        ix.n = len(in_len)
+        ix.chunk = chunk
+        ix.in_len = np.asarray(in_len, dtype=np.int64)
+        ix.ent_len = ix.in_len + np.asarray(out_len, dtype=np.int64)
+        ix.tok = tok
+        ix.off = np.zeros(ix.n + 1, dtype=np.int64)
+        np.cumsum(ix.ent_len, out=ix.off[1:])
+        for name in cls.SAVED:
+            setattr(ix, name, arrays[name])
+        ix.n_ids = n_ids
+        ix._positions = ix._chunks = ix._freq = None
+        ix.release()
+        return ix
+
     def release(self) -> None:
         """Drop what only the replays need (the sorted order, the sparse table, Python lists,
         the occurrence rows): the views keep the window ids, and the occurrences are rebuilt
@@ -253,21 +275,25 @@ class Index:
             _, _, cids = self.all_chunks()
             is_chunk = np.zeros(self.n_ids + 1, dtype=bool)  # + the "no chunk content" id
             is_chunk[cids] = True
+            # Peak memory is per window here: the window ids stay int32 and everything per
+            # window is sorted once, then reduced to rows (~30 bytes a window at the peak).
             w = np.flatnonzero(is_chunk[self.ids])
-            entry = np.searchsorted(self.win_off, w, side="right") - 1
-            wid = self.ids[w].astype(np.int64)
-            pos = w - self.win_off[entry]
-            key = wid * self.n + entry
-            del w, entry
+            del is_chunk
+            wid = self.ids[w]
             # Windows come in (entry, position) order, so a stable sort by id alone leaves
             # each id's rows sorted by entry and position.
             order = radix_argsort(wid, max(16, int(self.n_ids).bit_length()))
-            del wid
-            key, pos = key[order], pos[order]
+            w, wid = w[order], wid[order]
             del order
+            entry = np.searchsorted(self.win_off, w, side="right") - 1
+            key = wid.astype(np.int64) * self.n + entry
+            del wid
             head = np.flatnonzero(run_heads(key))
             counts = np.diff(head, append=len(key))
-            ukey, first = key[head], pos[head]
+            ukey = key[head]
+            del key
+            first = w[head] - self.win_off[entry[head]]
+            del w, entry
             self._occ = (ukey, ukey // self.n, ukey % self.n, counts, first)
         return self._occ
 

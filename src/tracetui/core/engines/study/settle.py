@@ -14,8 +14,10 @@ from .index import Index
 
 _SETTLE_STEPS = 6
 """Walk back this many occurrence rows per open chunk before the running-maximum pass."""
-_SETTLE_BATCH = 1 << 22
-"""Settle pools together while their open chunks number at most this many in all (memory)."""
+_SETTLE_TOKENS = 16
+"""Settle pools together while their open chunks number at most one per this many tokens of
+the trace: each open chunk costs ~100 bytes of temporaries while it walks (the study's
+memory target is 16 bytes per token in all)."""
 
 
 def settle_unlimited(ix: Index) -> np.ndarray:
@@ -27,9 +29,9 @@ def settle_unlimited(ix: Index) -> np.ndarray:
 
 def settle_substring(ix: Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
     """Substring hits of every request for each bounded pool (see _settle_group), settled
-    a few pools at a time so that the open chunks of a group stay within _SETTLE_BATCH."""
+    a few pools at a time so that the open chunks of a group stay within _SETTLE_TOKENS."""
     per_pool = max(1, len(ix.prev_held_chunks()[2]))
-    group = max(1, _SETTLE_BATCH // per_pool)
+    group = max(1, int(ix.off[-1]) // _SETTLE_TOKENS // per_pool)
     out: list[np.ndarray] = []
     for k in range(0, len(pools), group):
         out.extend(_settle_group(ix, pools[k: k + group]))
@@ -96,10 +98,19 @@ def _settle_group(ix: Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) -> 
         ev, st = pools[k]
         open_ = q[p == k]
         # Latest departure among the entries that hold u before i, as a running max within
-        # each id's rows; `base` lifts each id's segment above the previous one.
-        depart = np.where(opos + c <= st[oentry], ev[oentry], -1)
-        running = np.maximum.accumulate(base + depart)
-        hits[k] += np.bincount(req[open_[running[row[open_]] >= threshold[open_]]], minlength=n)
+        # each id's rows; `base` lifts each id's segment above the previous one. Only the
+        # rows of the ids still open are gathered: a pass over every occurrence row per pool
+        # cost more than all the rest of settling on agent traces.
+        u = np.unique(cid[open_])
+        lo = np.searchsorted(oid, u, side="left")
+        length = np.searchsorted(oid, u, side="right") - lo
+        at = np.cumsum(length) - length
+        rows = np.repeat(lo - at, length) + np.arange(int(length.sum()), dtype=np.int64)
+        ent = oentry[rows]
+        running = np.maximum.accumulate(base[rows] + np.where(opos[rows] + c <= st[ent], ev[ent], -1))
+        ku = np.searchsorted(u, cid[open_])
+        hit = running[at[ku] + row[open_] - lo[ku]] >= threshold[open_]
+        hits[k] += np.bincount(req[open_[hit]], minlength=n)
     return [(hits[k] + sure_per_req - lost[k]).astype(np.int64) * c for k in range(len(pools))]
 
 

@@ -68,10 +68,12 @@ def radix_argsort(key: np.ndarray, bits: int) -> np.ndarray:
     numpy sorts 16-bit integers with a linear-time radix sort when asked for a stable
     sort: a few passes beat one comparison sort of 64-bit keys by a wide margin.
     """
-    key = key.astype(np.uint64, copy=False)
+    if key.dtype.kind not in "iu":
+        raise TypeError("radix_argsort sorts integer keys")
     order: np.ndarray | None = None
     for shift in range(0, bits, 16):
-        digit = ((key >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.uint16)
+        # In the key's own dtype: no 64-bit copy of a narrower key.
+        digit = ((key >> key.dtype.type(shift)) & key.dtype.type(0xFFFF)).astype(np.uint16)
         if order is None:
             order = np.argsort(digit, kind="stable")
         else:
