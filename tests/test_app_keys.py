@@ -78,6 +78,17 @@ async def test_m_on_a_request_without_break_says_so(tmp_path):
         assert ms.prompt.cursor_row == 0
 
 
+async def test_m_on_an_empty_request_does_not_call_it_an_append(tmp_path):
+    trace = tmp_path / "empty.jsonl"
+    trace.write_text(json.dumps({"input": "system: be brief.", "output": "x"}) + "\n"
+                     + json.dumps({"input": "", "output": "y"}) + "\n")
+    app = create_app(str(trace))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await press(pilot, "j", "m")
+        assert "request 1: no input tokens" in status(app) and "nothing broke" not in status(app)
+
+
 async def test_at_break_opens_every_request_at_its_break_and_M_toggles():
     app = create_app(OPENCODE, at_break=True)
     async with app.run_test(size=SIZE) as pilot:

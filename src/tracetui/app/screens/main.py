@@ -255,7 +255,10 @@ class MainScreen(Screen):
             return
         here = pv.position()
         if not pv.goto_break():
-            self.set_status(f"request {doc.index}: the whole input is a prefix hit, nothing broke")
+            # No break to jump to: an empty input has none (it is not an append of anything).
+            what = ("no input tokens: nothing to reuse, nothing lost" if not self.data.analysis.input_lens[doc.index]
+                    else "the whole input is a prefix hit, nothing broke")
+            self.set_status(f"request {doc.index}: {what}")
             return
         self._break_back = (doc.index, here)
         self.set_status("at the prefix break · m: back")
