@@ -128,6 +128,22 @@ async def test_colon_then_a_number_goes_to_that_request():
         assert not box.display and ms.request_list.selected == 9
 
 
+async def test_keys_in_one_burst_with_the_colon_are_not_lost():
+    """`tmux send-keys ':11' Enter` or a paste: every key arrives before the go-to box has
+    focus; the digits and Enter are still the box's."""
+    from textual import events
+
+    app = create_app(OPENCODE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        ms = main_screen(app)
+        for key, ch in (("colon", ":"), ("1", "1"), ("1", "1"), ("enter", "\r")):
+            app.post_message(events.Key(key, ch))
+        await pilot.pause()
+        await pilot.pause()
+        assert ms.request_list.selected == 11 and not ms.query_one("#goto", Input).display
+
+
 async def test_digits_typed_in_the_request_list_go_to_a_request():
     app = create_app(OPENCODE)
     async with app.run_test(size=SIZE) as pilot:

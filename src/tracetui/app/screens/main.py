@@ -277,7 +277,22 @@ class MainScreen(Screen):
         box.focus()
         box.cursor_position = len(digits)
 
-    def on_key(self, event) -> None:
+    async def on_key(self, event) -> None:
+        box = self.query_one("#goto", Input)
+        if box.display and self.focused is not box:
+            # Keys typed in one burst with `:` (a paste, `tmux send-keys ':12' Enter`) arrive
+            # before the box has focus: they are the box's, not the list's.
+            if event.character and event.character.isdigit():
+                event.stop()
+                event.prevent_default()
+                box.value += event.character
+                box.cursor_position = len(box.value)
+                return
+            if event.key == "enter":
+                event.stop()
+                event.prevent_default()
+                await box.action_submit()
+                return
         # Digits typed in the request list open the go-to box with them (as `:` then digits).
         if event.character and event.character.isdigit() and self.focused is self.request_list:
             event.stop()
