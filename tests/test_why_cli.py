@@ -24,7 +24,7 @@ from .paths import REPO, sample
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("TRACETUI_UPDATE_GOLDEN") == "1"
 
-BREAKER_KEYS = {"cause", "block", "where", "description", "requests", "tokens_lost", "substring_recovered"}
+BREAKER_KEYS = {"cause", "block", "where", "description", "example", "requests", "tokens_lost", "substring_recovered"}
 CAUSES = {"new", "empty", "append", "retokenize", "template", "rerender", "reorder", "insert", "edit"}
 TEXT_ENV = {"COLUMNS": "100", "LINES": "50", "TERM": "dumb", "NO_COLOR": "1"}
 

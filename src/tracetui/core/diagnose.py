@@ -88,6 +88,9 @@ class Break:
     where: str = ""
     """The block holding the break, named by its role and first line ("" when there is none
     to name; "previous output" for a break inside the source's output)."""
+    example: str = ""
+    """The change as this request's text has it, when the description (normalised for
+    grouping: `chars_current=⟨<N>⟩ → ⟨<N>⟩`) hides it (`chars_current=⟨190⟩ → ⟨470⟩`); else ""."""
 
     @property
     def tokens_lost(self) -> int:
@@ -111,6 +114,8 @@ class Breaker:
     recovered: int | None
     where: str = ""
     """The `where` of its breaks when they all agree, else ""."""
+    example: str = ""
+    """Its first break's change as the text has it (Break.example), "" when the description shows it."""
 
 
 # --------------------------------------------------------------------------- normalising
@@ -161,11 +166,11 @@ def _first_line(text: str) -> str:
     return ""
 
 
-def _visible(text: str, limit: int = 32) -> str:
-    """A short change normalised for grouping, its whitespace made visible, shortened."""
+def _visible(text: str, limit: int = 32, grouped: bool = True) -> str:
+    """A short change normalised for grouping (or as it is), its whitespace made visible, shortened."""
     if not text:
         return "∅"
-    shown = _placeholders(text).replace(" ", "␣").replace("\n", "↵").replace("\t", "→")
+    shown = (_placeholders(text) if grouped else text).replace(" ", "␣").replace("\n", "↵").replace("\t", "→")
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
@@ -173,7 +178,7 @@ def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-def _change(old: str, new: str, c: int, removed_n: int, added_n: int) -> str:
+def _change(old: str, new: str, c: int, removed_n: int, added_n: int, grouped: bool = True) -> str:
     """What differs at the break, as the diff screen marks it: `context⟨removed⟩ → ⟨added⟩`,
     normalised so that `chars_current=190` -> `470` and `534` -> `810` read alike.
 
@@ -196,8 +201,14 @@ def _change(old: str, new: str, c: int, removed_n: int, added_n: int) -> str:
             break
         e_old, e_new = e_old + 1, e_new + 1
     ctx = _context(new, start)
-    return f"{normalise(ctx, 32)}{' ' if ctx[-1:].isspace() else ''}⟨{_visible(old[start:e_old])}⟩ → " \
-           f"⟨{_visible(new[start:e_new])}⟩"
+    tail = " " if ctx[-1:].isspace() else ""
+    if grouped:
+        lead = normalise(ctx, 32)
+    else:  # as the text has it (Break.example)
+        lead = _SPACE.sub(" ", ctx).strip()
+        lead = lead if len(lead) <= 32 else lead[:31] + "…"
+    return f"{lead}{tail}⟨{_visible(old[start:e_old], grouped=grouped)}⟩ → " \
+           f"⟨{_visible(new[start:e_new], grouped=grouped)}⟩"
 
 
 # --------------------------------------------------------------------------- per request
@@ -549,8 +560,9 @@ def _diagnose_one(loaded: Loaded, i: int, byte_lengths: np.ndarray, blocks_of: _
     recovered = int(a.combined_hits[i]) - p
 
     def make(cause: str, char: int, block: Block | None, removed: str = "", added: str = "",
-             description: str = "", in_output: bool = False, where: str = "") -> Break:
-        return Break(i, j, cause, p, n_in, char, in_output, block, removed, added, description, recovered, where)
+             description: str = "", in_output: bool = False, where: str = "", example: str = "") -> Break:
+        return Break(i, j, cause, p, n_in, char, in_output, block, removed, added, description, recovered, where,
+                     example if example != description else "")
 
     if n_in == 0:
         # Nothing to reuse, nothing lost: not a break (and not an append of anything).
@@ -636,8 +648,9 @@ def _diagnose_one(loaded: Loaded, i: int, byte_lengths: np.ndarray, blocks_of: _
     # Name the change by its normalised text, with a little context, so that
     # `"timeout\": 120000` and `"timeout\": 60000` group together.
     change = _change(old_text, new_text, c, removed_n, added_n)
+    example = _change(old_text, new_text, c, removed_n, added_n, grouped=False)
     if in_output:
-        return make("rerender", c, block, removed, added, change, in_output, where)
+        return make("rerender", c, block, removed, added, change, in_output, where, example)
     if block is not None:
         src_blocks = blocks_of(j)
         twin = _matching_block(src_blocks, block)
@@ -646,8 +659,8 @@ def _diagnose_one(loaded: Loaded, i: int, byte_lengths: np.ndarray, blocks_of: _
             if mine != theirs and sorted(mine) == sorted(theirs):
                 return make("reorder", c, block, removed, added, "same items, another order", where=where)
     if sync is not None and removed_n == 0 and added_n > 0:
-        return make("insert", c, block, removed, added, change, where=where)
-    return make("edit", c, block, removed, added, change, where=where)
+        return make("insert", c, block, removed, added, change, where=where, example=example)
+    return make("edit", c, block, removed, added, change, where=where, example=example)
 
 
 def _chunk_source(a, i: int) -> int:
@@ -679,7 +692,8 @@ def rank_breakers(breaks: tuple[Break, ...]) -> list[Breaker]:
             groups[(b.cause, b.block.kind if b.block else "", b.description)].append(b)
     ranked = [Breaker(cause, kind, desc, tuple(x.request for x in items), sum(x.tokens_lost for x in items),
                       None if any(x.recovered is None for x in items) else sum(x.recovered for x in items),
-                      items[0].where if all(x.where == items[0].where for x in items) else "")
+                      items[0].where if all(x.where == items[0].where for x in items) else "",
+                      items[0].example)
               for (cause, kind, desc), items in groups.items()]
     ranked.sort(key=lambda g: (-g.tokens_lost, -len(g.requests), g.cause, g.description))
     return ranked

@@ -34,6 +34,7 @@ def session_row(s: SessionStats, width: int | None = None) -> tuple[str, ...]:
 
 def breakers_json(ranked: list[Breaker]) -> list[dict[str, Any]]:
     return [{"cause": g.cause, "block": g.block, "where": g.where, "description": g.description,
+             "example": g.example or None,
              "requests": list(g.requests),
              "tokens_lost": g.tokens_lost, "substring_recovered": g.recovered} for g in ranked]
 
@@ -75,7 +76,8 @@ def usage_json(result: TraceResult) -> dict[str, Any] | None:
 def break_json(b: Break) -> dict[str, Any]:
     return {"cause": b.cause, "source": b.source, "break_token": b.prefix, "break_char": b.char,
             "break_block": b.block.kind if b.block else None, "in_source_output": b.in_source_output,
-            "where": b.where, "description": b.description, "tokens_lost": b.tokens_lost,
+            "where": b.where, "description": b.description, "example": b.example or None,
+            "tokens_lost": b.tokens_lost,
             "substring_recovered": b.recovered}
 
 
@@ -95,13 +97,16 @@ def breakers_data(ranked: list[Breaker], limit: int | None = None, title: str = 
     d = Data(title, [Col("#", "rank"), Col("cause", "cause", TEXT), Col("block", "block", TEXT),
                      Col("what changed", "description", TEXT, show="human", grow=True),
                      Col("where", "where", TEXT, show="machine"), Col("description", "description", TEXT, show="machine"),
+                     Col("example", "example", TEXT, show="machine"),
                      Col("requests", "requests", TEXT, show="human"), Col("requests", "requests", TEXT, show="machine"),
                      Col("lost", "tokens_lost", style="red"),
                      Col("recovered", "substring_recovered", style="cyan")])
     for k, g in enumerate(ranked[:limit] if limit else ranked, 1):
-        what = g.description + (f"\nin {g.where}" if g.where else "")
+        # The description groups (numbers as <N>); the example shows the real change.
+        what = g.description + (f"\ne.g. {g.example}" if g.example else "") + (f"\nin {g.where}" if g.where else "")
         reqs = ",".join(map(str, g.requests[:4])) + ("…" if len(g.requests) > 4 else "")
-        d.rows.append([k, g.cause, g.block or None, what, g.where, g.description, f"{len(g.requests)}: {reqs}",
+        d.rows.append([k, g.cause, g.block or None, what, g.where, g.description, g.example or None,
+                       f"{len(g.requests)}: {reqs}",
                        " ".join(map(str, g.requests)), g.tokens_lost, g.recovered])
     return d
 

@@ -60,7 +60,8 @@ class DiffScreen(Screen[int | None]):
         title.append(f" · break at token {b.prefix:,} of {b.input_tokens:,} · lost {b.tokens_lost:,}, "
                      f"substring recovers {b.recovered:,}")
         if b.description:
-            title.append("\n " + display_text(b.description), style="italic")
+            # This request's change as its text has it (the description is normalised for grouping).
+            title.append("\n " + display_text(b.example or b.description), style="italic")
         self.query_one("#diff-title", Static).update(title)
         if b.cause in ("append",) or b.source < 0:
             msg = ("Nothing broke: this request continues its source entry."
