@@ -74,8 +74,18 @@ async def test_16_colours_use_the_8_base_colours_only(monkeypatch):
         assert all(styles[n].bgcolor.type == ColorType.STANDARD for n in names)
         assert all(0 < k < 8 for k in numbers), numbers  # not black (the screen), not bright
         assert len(set(numbers)) == len(names), numbers
-    # Viridis' hue order (purple, blue, teal, green, yellow), then white for the most shared.
-    assert [styles[n].bgcolor.number for n in HEAT] == [5, 4, 6, 2, 3, 7]
+    # In order of luminance: blue, magenta, brown, green, cyan, white (each step brighter).
+    numbers = [styles[n].bgcolor.number for n in HEAT]
+    assert numbers == [4, 5, 3, 2, 6, 7]
+    vga = {2: (0, 0xAA, 0), 3: (0xAA, 0x55, 0), 4: (0, 0, 0xAA), 5: (0xAA, 0, 0xAA), 6: (0, 0xAA, 0xAA),
+           7: (0xAA, 0xAA, 0xAA)}  # the base colours as terminals draw them
+
+    def relative(rgb):  # WCAG relative luminance
+        lin = [(c / 255 / 12.92) if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    lum = [relative(vga[k]) for k in numbers]
+    assert lum == sorted(lum), lum
 
 
 async def test_no_color_classes_differ_by_text_style_and_heat_greys_ascend(monkeypatch):
@@ -123,8 +133,8 @@ def test_token_classes(snap_compare, monkeypatch, name):
 def test_heatmap_steps(snap_compare, monkeypatch, name):
     """As test_token_classes, then `f`: the heatmap, the legend's scale "chunk in N requests: 1 2
     3-4 5-8 9-16 17+". truecolor / 256: purple, blue, teal, green, yellow-green, yellow (each
-    brighter than the last, black text on the bright three). 16: magenta, blue, cyan, green,
-    yellow, white. no_color: six greys from dark to light.
+    brighter than the last, black text on the bright three). 16: blue, magenta, brown, green,
+    cyan, white (in order of luminance). no_color: six greys from dark to light.
     """
     system, no_color = SNAPSHOT_SYSTEMS[name]
     color_system(monkeypatch, system)
