@@ -81,6 +81,23 @@ def _finish(plt, color: bool) -> str:
     return out if color else plt.uncolorize(out)
 
 
+def spaced_ticks(xs: list[float], labels: list[str], cells: int) -> tuple[list[float], list[str]]:
+    """The ticks whose labels do not touch on a log axis `cells` wide (∞ always kept): plotext
+    drops one of two colliding labels itself, but which one varied from run to run."""
+    import math
+
+    lo, hi = math.log10(xs[0]), math.log10(xs[-1])
+    col = [0.0 if hi == lo else (math.log10(x) - lo) / (hi - lo) * (cells - 1) for x in xs]
+    keep: list[int] = []
+    for k in range(len(xs)):
+        if keep and col[k] - col[keep[-1]] < (len(labels[keep[-1]]) + len(labels[k])) / 2 + 1:
+            if k != len(xs) - 1:
+                continue
+            keep.pop()  # the last one (∞) wins over its neighbour
+        keep.append(k)
+    return [xs[k] for k in keep], [labels[k] for k in keep]
+
+
 def hit_rate_chart(a: Analysis, *, width: int, height: int, color: bool = True) -> str:
     xs, labels, prefix, substring = chart_points(a)
     if not xs:
@@ -89,7 +106,7 @@ def hit_rate_chart(a: Analysis, *, width: int, height: int, color: bool = True) 
     plt.xscale("log")
     plt.plot(xs, [100 * v for v in prefix], label="prefix", marker=MARKER, color="green")
     plt.plot(xs, [100 * v for v in substring], label="substring", marker=SUBSTRING_MARKER, color="cyan")
-    plt.xticks(xs, labels)
+    plt.xticks(*spaced_ticks(xs, labels, max(20, width) - 8))
     plt.ylim(0, 100)
     _title(plt, width, "hit rate (%) vs pool size (GB, log scale)", "hit rate (%) vs pool (GB, log)",
            "hit % vs pool GB")

@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from ...report.charts import cumulative_chart, hit_rate_chart, per_request_chart
+from ...report.charts import cumulative_chart, hit_rate_chart, per_request_chart, spaced_ticks
 from ...core.explorer import ExplorerData
 from ..widgets.footer import KeyFooter
 
@@ -19,23 +19,6 @@ ENGINE_SERIES = {"study": ("hd", "green"), "vllm": ("dot", "cyan"), "sglang": ("
                  "lmcache": ("+", "orange"), "cacheblend": ("*", "blue+")}
 """Each engine's marker and colour: the markers differ too, so the series stay apart without
 colour (NO_COLOR, a 16-colour terminal that merges two of the colours)."""
-
-
-def _spaced(xs: list[float], labels: list[str], cells: int) -> tuple[list[float], list[str]]:
-    """The ticks whose labels do not touch on a log axis `cells` wide (∞ always kept): plotext
-    drops one of two colliding labels itself, but which one varied from run to run."""
-    import math
-
-    lo, hi = math.log10(xs[0]), math.log10(xs[-1])
-    col = [0.0 if hi == lo else (math.log10(x) - lo) / (hi - lo) * (cells - 1) for x in xs]
-    keep: list[int] = []
-    for k in range(len(xs)):
-        if keep and col[k] - col[keep[-1]] < (len(labels[keep[-1]]) + len(labels[k])) / 2 + 1:
-            if k != len(xs) - 1:
-                continue
-            keep.pop()  # the last one (∞) wins over its neighbour
-        keep.append(k)
-    return [xs[k] for k in keep], [labels[k] for k in keep]
 
 
 def engines_chart(curves, *, width: int, height: int, color: bool = True) -> str:
@@ -64,7 +47,7 @@ def engines_chart(curves, *, width: int, height: int, color: bool = True) -> str
     for label, points in curves:
         marker, colour = ENGINE_SERIES.get(label.split()[0], ("•", "white"))
         plt.plot(xs, [100 * points[k][1] for k in keep], label=label, marker=marker, color=colour)
-    plt.xticks(*_spaced(xs, labels, max(20, width) - 8))
+    plt.xticks(*spaced_ticks(xs, labels, max(20, width) - 8))
     plt.ylim(0, 100)
     room = max(20, width) - 4
     titles = ("hit rate (%) vs pool size (GB, log scale), every engine computed (e)",
