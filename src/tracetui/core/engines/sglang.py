@@ -126,24 +126,11 @@ class RadixReplay:
         return pos, node
 
     def insert(self, kb: bytes, end: int) -> int:
-        """Insert kb's first `end` tokens (page aligned); returns how many were already there."""
+        """Insert kb's first `end` tokens (page aligned); returns how many were already there.
+        The descent is match_prefix's (the same touches, the same split); then a new leaf."""
         end -= end % self.page
         w = 4 * self.page
-        node = self.root
-        node.time = self._tick()
-        pos = 0
-        while pos < end:
-            child = node.children.get(kb[4 * pos:4 * pos + w])
-            if child is None:
-                break
-            node = child
-            node.time = self._tick()
-            if self.heap is not None and not node.children:
-                heapq.heappush(self.heap, (node.time, node))
-            n = self._common(node.key, kb, pos, end)
-            pos += n
-            if 4 * n < len(node.key):
-                node = self._split(node, n)
+        pos, node = self.match(kb, end)
         if pos < end:
             leaf = _Node(node, kb[4 * pos:4 * end], self._tick())
             node.children[kb[4 * pos:4 * pos + w]] = leaf
