@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
+import subprocess
 import time
 
 import pytest
@@ -160,3 +162,33 @@ async def press(pilot, *keys: str) -> None:
 @pytest.fixture(autouse=True)
 def _token_cache_in_tmp(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TRACETUI_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+# ---- a server on this machine (tracetui serve)
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            pytest.fail(f"tracetui serve exited: {proc.stdout.read().decode(errors='replace')}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"nothing listens on port {port}")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """End a process this test started: politely, then for sure."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

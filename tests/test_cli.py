@@ -735,25 +735,15 @@ def test_serve_names_a_hostile_trace_safely(tmp_path):
     trace's name through display_text: a file named with markup and an escape sequence shows
     both as text, and neither reaches the terminal raw."""
     pytest.importorskip("textual_serve")
-    import socket
-    import time
+    from .conftest import free_port, wait_port
 
     trace = tmp_path / "x[red]\x1b]0;pwned\x07.jsonl"
     trace.write_bytes(sample("opencode_like.jsonl").read_bytes())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tracetui", "serve", str(trace), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        end = time.monotonic() + 60
-        while time.monotonic() < end and proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        time.sleep(0.5)
+        wait_port(port, proc)
     finally:
         proc.terminate()
         out = proc.communicate(timeout=10)[0].decode(errors="replace")

@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+from .conftest import free_port, stop_process, wait_port
 from .paths import REPO, sample
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -31,46 +32,18 @@ pytest.importorskip("textual_serve")
 _ANSI = re.compile(r"\x1b(?:\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()][0-9A-Za-z]|[=>NOPMc78])")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            pytest.fail(f"tracetui serve exited: {proc.stdout.read().decode(errors='replace')}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"nothing listens on port {port}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """End a process this test started: politely, then for sure."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 @pytest.fixture
 def served():
     trace = sample("opencode_like.jsonl")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tracetui", "serve", str(trace), "--port", str(port)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             env={**os.environ, "TRACETUI_NO_PROGRESS": "1"})
     try:
-        _wait_port(port, proc)
+        wait_port(port, proc)
         yield trace, port
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @pytest.fixture
@@ -93,7 +66,7 @@ def chromium(tmp_path):
             pytest.skip("chromium gave no DevTools address")
         yield url
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 class _Page:
