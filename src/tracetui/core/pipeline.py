@@ -22,7 +22,7 @@ from .formats.loader import read_traces
 from .reader import DEFAULT_MAX_LINE_MB
 from .tokenizer import (AUTO, DEFAULT_TOKENIZER, Tokenizer, load_tokenizer, tokenize_threads, tokenizer_for_model,
                         tokenizer_for_models, tokenizer_note)
-from .tokens import TokenStore, dtype_for, entry_stores
+from .tokens import TokenStore, dtype_for, entry_stores, release_freed_memory
 
 Progress = Callable[..., None]
 """progress(stage, done, total[, note]): stage "read" (bytes), "tokenize" (requests; the note
@@ -139,7 +139,9 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
     dtype = dtype_for(tokenizer.vocab_size)
     slices, chars = _slices(trace)
     threads = tokenize_threads(chars)  # serial or threads, chosen once for the whole trace
-    parts: list[np.ndarray] = []
+    # The flat array grows slice by slice in place (realloc: for an array this size the pages
+    # are remapped, not copied): a list of parts concatenated at the end held every token twice.
+    flat = np.zeros(0, dtype)
     lengths = np.zeros(2 * n, dtype=np.int64)
     tokens = 0
     for lo, hi in slices:
@@ -153,16 +155,16 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
                 progress("tokenize", lo + texts_done // 2, n, f"{tokens + slice_tokens:,} tokens")
 
         toks = tokenizer.encode_batch(texts, progress=cb, cancel=cancel, threads=threads)
-        lengths[2 * lo: 2 * hi] = [len(a) for a in toks]
-        part = np.concatenate(toks).astype(dtype, copy=False) if toks else np.zeros(0, dtype)
-        tokens += len(part)
-        parts.append(part)
-        del toks, texts
-    if len(parts) == 1:
-        flat = parts.pop()
-    else:
-        flat = np.concatenate(parts) if parts else np.zeros(0, dtype)
-    del parts
+        del texts
+        got = [len(a) for a in toks]
+        lengths[2 * lo: 2 * hi] = got
+        k = sum(got)
+        if k:
+            flat.resize(tokens + k, refcheck=False)
+            np.concatenate(toks, out=flat[tokens:], casting="same_kind")
+        tokens += k
+        del toks
+    release_freed_memory()  # what the tokenizer threads' arenas freed
     return entry_stores(flat, lengths[0::2], lengths[1::2])
 
 

@@ -8,6 +8,8 @@ outputs are two TokenStores over the same array and the engine reads it as it is
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -16,6 +18,26 @@ import numpy as np
 def dtype_for(vocab_size: int) -> np.dtype:
     """The narrowest unsigned dtype holding every token id of a vocabulary."""
     return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
+
+
+def _malloc_trim():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+        return libc.malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, Windows, musl)
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Hand the pages the C allocator holds free back to the OS (glibc's malloc_trim; a no-op
+    elsewhere). glibc keeps what a thread's arena freed (the tokenizer threads' arrays, ~45 MB
+    after 100 MB of agent traces) and the holes between live small blocks: the next stage's
+    arrays would add to them in the peak RSS."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 class TokenStore(Sequence):
