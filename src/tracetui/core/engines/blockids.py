@@ -19,9 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..tokens import entries_view
+
 _P = np.uint64(0x9E3779B97F4A7C15)
 _Q = np.uint64(0xC2B2AE3D27D4EB4F)
-_ROWS = 1 << 16
+_ROUND_TOKENS = 1 << 20
+"""Tokens of blocks hashed or compared per numpy pass (bounds the temporaries)."""
 
 
 def _inverse(q: int) -> int:
@@ -34,51 +37,73 @@ def chain_ids(seqs: Sequence[np.ndarray], block_size: int) -> list[np.ndarray]:
     b = int(block_size)
     if b < 1:
         raise ValueError("block size must be >= 1")
-    seg_seq = list(range(len(seqs)))
-    seg_start = [0] * len(seqs)
-    seg_n = [len(a) // b for a in seqs]
-    n_seg = len(seg_n)
-    counts = np.asarray(seg_n, dtype=np.int64)
-    total = int(counts.sum()) if n_seg else 0
+    lengths = np.fromiter((len(a) for a in seqs), dtype=np.int64, count=len(seqs))
+    parts = [np.asarray(a) for a in seqs if len(a)]
+    flat = np.concatenate(parts) if parts else np.zeros(0, np.uint32)
+    del parts
+    starts = np.zeros(len(seqs), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return span_chain_ids(flat, starts, lengths, b)
+
+
+def span_chain_ids(flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray, block_size: int) -> list[np.ndarray]:
+    """chain_ids of the sequences flat[starts_k: starts_k + lengths_k], read in place: no
+    copy of the tokens (the pipeline's flat array holds each request's prompt and output
+    back to back), only a few integers per block."""
+    b = int(block_size)
+    if b < 1:
+        raise ValueError("block size must be >= 1")
+    counts = np.asarray(lengths, dtype=np.int64) // b
+    n = len(counts)
+    total = int(counts.sum()) if n else 0
     if total == 0:
-        return _split(np.zeros(0, np.int64), seg_seq, counts, len(seqs))
-    # Every full block's tokens, one row each (4 bytes a token; the wide arithmetic below
-    # runs over _ROWS rows at a time).
-    rows = np.empty((total, b), dtype=np.uint32)
-    k = 0
-    for s, c, n in zip(seg_seq, seg_start, seg_n):
-        if n:
-            rows[k:k + n] = seqs[s][c:c + n * b].reshape(n, b)
-            k += n
-    pos = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        return _split(np.zeros(0, np.int64), counts, n)
+    first_block = np.cumsum(counts) - counts
+    pos = np.arange(total, dtype=np.int64) - np.repeat(first_block, counts)
+    bstart = np.repeat(np.asarray(starts, dtype=np.int64), counts) + pos * b
+    win = np.lib.stride_tricks.sliding_window_view(flat, b)  # win[s] is the block at s, a view
+    step = max(1, _ROUND_TOKENS // b)
     with np.errstate(over="ignore"):
         pw = np.concatenate((np.cumprod(np.full(b - 1, _P, dtype=np.uint64))[::-1], [np.uint64(1)])) \
             if b > 1 else np.ones(1, np.uint64)
         h = np.empty(total, dtype=np.uint64)
-        for lo in range(0, total, _ROWS):  # sum of (token + 1) x P^(B-1-col), wrapping mod 2^64
-            h[lo:lo + _ROWS] = (rows[lo:lo + _ROWS].astype(np.uint64) + np.uint64(1)) @ pw
+        for lo in range(0, total, step):  # sum of (token + 1) x P^(B-1-col), wrapping mod 2^64
+            h[lo:lo + step] = (win[bstart[lo:lo + step]].astype(np.uint64) + np.uint64(1)) @ pw
         qmax = int(pos.max()) + 1
         qpow = np.concatenate(([np.uint64(1)], np.cumprod(np.full(qmax - 1, _Q, dtype=np.uint64)))) \
             if qmax > 1 else np.ones(1, np.uint64)
         qinv = np.uint64(_inverse(int(_Q)))
         ipow = np.concatenate(([np.uint64(1)], np.cumprod(np.full(qmax - 1, qinv, dtype=np.uint64)))) \
             if qmax > 1 else np.ones(1, np.uint64)
-        terms = h * ipow[pos]
-        run = np.cumsum(terms)
-        seg_first = np.cumsum(counts) - counts
-        before = np.where(seg_first > 0, run[np.maximum(seg_first - 1, 0)], np.uint64(0))
-        chain = (run - np.repeat(before[counts > 0], counts[counts > 0])) * qpow[pos]
-        key = chain ^ (pos.astype(np.uint64) * _P)
+        # In place, one array per block at a time: terms, their running sum, the chain, the key.
+        key = h
+        key *= ipow[pos]
+        np.cumsum(key, out=key)
+        before = np.where(first_block > 0, key[np.maximum(first_block - 1, 0)], np.uint64(0))
+        key -= np.repeat(before, counts)
+        del before
+        key *= qpow[pos]
+        key ^= pos.astype(np.uint64) * _P
+        del ipow, qpow
     _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    ids = inv.astype(np.int64).reshape(-1)
+    del key
+    ids = inv.reshape(-1).astype(np.int64, copy=False)
+    del inv
     # Confirm: same position, same tokens, same parent id as the group's first block.
     rep = first[ids]
-    parent = np.where(pos > 0, np.roll(ids, 1), -1)
-    ok = bool(np.array_equal(pos[rep], pos) and np.array_equal(parent[rep], parent)
-              and all(np.array_equal(rows[rep[lo:lo + _ROWS]], rows[lo:lo + _ROWS]) for lo in range(0, total, _ROWS)))
+    del first
+    ok = bool(np.array_equal(pos[rep], pos))
+    if ok:
+        parent = np.roll(ids, 1)
+        parent[pos == 0] = -1
+        ok = bool(np.array_equal(parent[rep], parent))
+        del parent
+    ok = ok and all(np.array_equal(win[bstart[rep[lo:lo + step]]], win[bstart[lo:lo + step]])
+                    for lo in range(0, total, step))
+    del rep
     if not ok:
-        ids = _exact(rows, pos)
-    return _split(ids, seg_seq, counts, len(seqs))
+        ids = _exact(win[bstart], pos)
+    return _split(ids, counts, n)
 
 
 def _exact(rows: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -93,13 +118,10 @@ def _exact(rows: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return out
 
 
-def _split(ids: np.ndarray, seg_seq: list[int], counts: np.ndarray, n: int) -> list[np.ndarray]:
-    per: list[list[np.ndarray]] = [[] for _ in range(n)]
-    k = 0
-    for s, c in zip(seg_seq, counts.tolist()):
-        per[s].append(ids[k:k + c])
-        k += c
-    return [np.concatenate(p) if len(p) > 1 else (p[0] if p else np.zeros(0, np.int64)) for p in per]
+def _split(ids: np.ndarray, counts: np.ndarray, n: int) -> list[np.ndarray]:
+    """ids cut into each sequence's (views of the one array)."""
+    ends = np.cumsum(counts).tolist()
+    return [ids[e - c: e] for e, c in zip(ends, counts.tolist())] if n else []
 
 
 @dataclass(frozen=True)
@@ -127,14 +149,23 @@ class BlockTrace:
 
 
 def block_trace(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], block_size: int) -> BlockTrace:
-    seqs = []
-    for a, o in zip(inputs, outputs):
-        seqs.append(np.concatenate((a, o[:max(len(o) - 1, 0)])) if len(a) and len(o) > 1 else a)
-    ids = chain_ids(seqs, block_size)
+    """Each request's sequence is its prompt, then its output but the last token (when both
+    are non-empty and the output has more than one)."""
+    in_len = np.fromiter((len(a) for a in inputs), dtype=np.int64, count=len(inputs))
+    out_len = np.fromiter((len(o) for o in outputs), dtype=np.int64, count=len(outputs))
+    seq_len = np.where((in_len > 0) & (out_len > 1), in_len + out_len - 1, in_len)
+    flat = entries_view(inputs, outputs)
+    if flat is not None:  # the pipeline's one flat array: each sequence is read where it lies
+        ids = span_chain_ids(flat, inputs.starts, seq_len, block_size)
+    else:
+        seqs = []
+        for a, o in zip(inputs, outputs):
+            seqs.append(np.concatenate((a, o[:max(len(o) - 1, 0)])) if len(a) and len(o) > 1 else a)
+        ids = chain_ids(seqs, block_size)
+        del seqs
     for x in ids:
         x.flags.writeable = False
-    return BlockTrace(int(block_size), tuple(ids), np.array([len(a) for a in inputs], dtype=np.int64),
-                      np.array([len(o) for o in outputs], dtype=np.int64))
+    return BlockTrace(int(block_size), tuple(ids), in_len, out_len)
 
 
 def dense_ids(bt: BlockTrace) -> tuple[list[np.ndarray], int]:
