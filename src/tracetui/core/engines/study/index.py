@@ -19,6 +19,11 @@ from .ranks import Ranks
 from .windows import chunk_contents, group_windows, pair_lcps, radix_argsort, run_heads, window_hashes
 
 
+def _narrow(bound: int) -> np.dtype:
+    """int32 when every value is below `bound` and fits, else int64."""
+    return np.dtype(np.int32) if bound < 1 << 31 else np.dtype(np.int64)
+
+
 class Index:
     """Pool-independent structures over all entries E_j = I_j + O_j."""
 
@@ -276,25 +281,27 @@ class Index:
             is_chunk = np.zeros(self.n_ids + 1, dtype=bool)  # + the "no chunk content" id
             is_chunk[cids] = True
             # Peak memory is per window here: the window ids stay int32 and everything per
-            # window is sorted once, then reduced to rows (~30 bytes a window at the peak).
+            # window is sorted once, then reduced to rows, each array dropped once read.
             w = np.flatnonzero(is_chunk[self.ids])
             del is_chunk
-            wid = self.ids[w]
             # Windows come in (entry, position) order, so a stable sort by id alone leaves
             # each id's rows sorted by entry and position.
-            order = radix_argsort(wid, max(16, int(self.n_ids).bit_length()))
-            w, wid = w[order], wid[order]
-            del order
-            entry = np.searchsorted(self.win_off, w, side="right") - 1
+            w = w[radix_argsort(self.ids[w], max(16, int(self.n_ids).bit_length()))]
+            wid = self.ids[w]
+            small = _narrow(max(int(self.n_ids) + 1, self.n, int(self.ent_len.max(initial=0)) + self.chunk))
+            entry = (np.searchsorted(self.win_off, w, side="right") - 1).astype(small)
             key = wid.astype(np.int64) * self.n + entry
-            del wid
             head = np.flatnonzero(run_heads(key))
-            counts = np.diff(head, append=len(key))
             ukey = key[head]
             del key
-            first = w[head] - self.win_off[entry[head]]
-            del w, entry
-            self._occ = (ukey, ukey // self.n, ukey % self.n, counts, first)
+            counts = np.diff(head, append=len(w)).astype(small)
+            oid, oentry = wid[head].astype(small, copy=False), entry[head]
+            del wid
+            first = (w[head] - self.win_off[oentry]).astype(small)
+            del w, entry, head
+            # Ids, entries, counts and positions as int32 when they fit (~16 bytes a row
+            # saved): arithmetic that could pass 2**31 (chunk_rows' segment bases) widens first.
+            self._occ = (ukey, oid, oentry, counts, first)
         return self._occ
 
     def chunk_rows(self) -> tuple[np.ndarray, ...]:
@@ -310,7 +317,7 @@ class Index:
             row = np.searchsorted(okey, cid.astype(np.int64) * self.n + req, side="left") - 1
             safe = np.maximum(row, 0)
             has = (row >= 0) & (oid[safe] == cid) if len(oid) else row >= 0
-            base = oid * (self.n + 2) + 1
+            base = oid.astype(np.int64) * (self.n + 2) + 1
             threshold = (base[safe] if len(oid) else safe) + req
             self._rows = (safe, has, base, threshold)
         return self._rows

@@ -69,19 +69,24 @@ def scoring(ix: Index) -> Scoring:
                    np.zeros(ix.n_ids + 1, dtype=np.int64))
 
 
-def _classes(ix: Index, heavy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Entries grouped by their heavy contents and counts. Returns (class per entry, -1 when it
-    holds no heavy content; the first entry of each class; the heavy rows of each class's first
-    entry as (id, class, count), sorted by id then class). Classes are numbered by first entry."""
-    n = ix.n
+def _heavy_rows(ix: Index, heavy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each entry's occurrence rows of heavy contents: (row offsets per entry, ids, counts)."""
     starts, eids, ecounts = ix.entry_occurrences()
     keep = heavy[eids]
-    row_entry = np.repeat(np.arange(n, dtype=np.int64), np.diff(starts))
-    per_entry = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row_entry[keep], minlength=n), out=per_entry[1:])
-    del row_entry
-    hid, hcount = eids[keep], ecounts[keep]
+    kept_before = np.zeros(len(keep) + 1, dtype=np.int64)  # heavy rows before each row
+    np.cumsum(keep, out=kept_before[1:])
+    per_entry = kept_before[starts]
+    del kept_before
+    return per_entry, eids[keep], ecounts[keep]
+
+
+def _classes(ix: Index, heavy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entries grouped by their heavy contents and counts. Returns (class per entry, -1 when it
+    holds no heavy content; the first entry of each class). Classes are numbered by first entry."""
+    n = ix.n
+    per_entry, hid, hcount = _heavy_rows(ix, heavy)
     raw_id, raw_count = hid.astype(np.int64).tobytes(), hcount.astype(np.int64).tobytes()
+    del hid, hcount
     bounds = per_entry.tolist()
     seen: dict[bytes, int] = {}
     entry_class = np.full(n, -1, dtype=np.int64)
@@ -96,16 +101,21 @@ def _classes(ix: Index, heavy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
             c = seen[key] = len(first_of)
             first_of.append(j)
         entry_class[j] = c
-    first = np.asarray(first_of, dtype=np.int64)
-    # The heavy rows of each class's first entry, sorted by (id, class).
+    return entry_class, np.asarray(first_of, dtype=np.int64)
+
+
+def _class_rows(ix: Index, heavy: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The heavy rows of each class's first entry as (id, class, count), sorted by id then class."""
+    per_entry, hid, hcount = _heavy_rows(ix, heavy)
     lo, hi = per_entry[first], per_entry[first + 1]
     length = hi - lo
     total = int(length.sum())
     rows = np.repeat(lo - (np.cumsum(length) - length), length) + np.arange(total, dtype=np.int64)
     cid = np.repeat(np.arange(len(first), dtype=np.int64), length)
     u, cnt = hid[rows].astype(np.int64), hcount[rows].astype(np.int64)
+    del rows, hid, hcount
     order = np.lexsort((cid, u))
-    return entry_class, first, np.stack([u[order], cid[order], cnt[order]])
+    return u[order], cid[order], cnt[order]
 
 
 def _candidates(ix: Index, budget: int) -> tuple[list[list[tuple[int, int]]], list[int], int] | None:
@@ -124,11 +134,8 @@ def _candidates(ix: Index, budget: int) -> tuple[list[list[tuple[int, int]]], li
     total_light = int(length.sum())
     if total_light > budget:
         return None
-    entry_class, class_first, class_rows = _classes(ix, heavy)
+    entry_class, class_first = _classes(ix, heavy)
     n_classes = len(class_first)
-    # Heavy: the classes holding each heavy chunk whose first entry comes before the request;
-    # classes are numbered by first entry, so they are a prefix of that id's class rows.
-    cu, cc, ccount = class_rows
     heavy_chunk = np.flatnonzero(has & heavy[cid])
     # Their number first, without a binary search: a class holds u before request i exactly
     # when its first entry does, i.e. is one of u's rows first..row (entries before i).
@@ -139,6 +146,10 @@ def _candidates(ix: Index, budget: int) -> tuple[list[list[tuple[int, int]]], li
     hc = heavy_chunk
     if total_light + int((heads[row[hc] + 1] - heads[first[hc]]).sum()) > budget:
         return None
+    # Heavy: the classes holding each heavy chunk whose first entry comes before the request;
+    # classes are numbered by first entry, so they are a prefix of that id's class rows
+    # (built only now: agent traces, over the budget above, never hold them).
+    cu, cc, ccount = _class_rows(ix, heavy, class_first)
     hu, hreq = cid[heavy_chunk].astype(np.int64), req[heavy_chunk]
     lo = np.searchsorted(cu, hu, side="left")
     # Rows of id u with class c have class_first[c] < i: a binary search on the composite
