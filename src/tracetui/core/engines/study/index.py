@@ -190,11 +190,11 @@ class Index:
         inherit = np.where(src >= 0, np.clip(m - c + 1, 0, nwin), 0)
         nnovel = nwin - inherit
         total_novel = int(nnovel.sum())
-        novel_base = np.repeat(self.off[:-1] + inherit, nnovel)
         novel_first = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(nnovel, out=novel_first[1:])
-        starts = novel_base + (np.arange(total_novel, dtype=np.int64) - np.repeat(novel_first[:-1], nnovel))
-        del novel_base
+        # Where each novel window starts in `tok`, built in place (two int64 arrays at most).
+        starts = np.arange(total_novel, dtype=np.int64)
+        starts += np.repeat(self.off[:-1] + inherit - novel_first[:-1], nnovel)
         h_novel = window_hashes(self.tok, starts, c)
         # Only a window whose content is some input's chunk can ever be matched: windows get
         # an id only when their hash is a chunk's (and the tokens agree).
@@ -206,19 +206,21 @@ class Index:
             cand_ids, cand_first = group_windows(self.tok, starts, c, h_novel)
         else:
             cand_ids, cand_first = matched
-        del h_novel
+        del h_novel, matched
         n_ids = len(cand_first)
-        novel_ids = np.where(cand_ids < 0, n_ids, cand_ids).astype(np.int32)  # n_ids: "no chunk content"
+        novel_ids = cand_ids  # int32, in place: n_ids stands for "no chunk content"
+        novel_ids[novel_ids < 0] = n_ids
         del cand_ids
         ids = np.empty(int(self.win_off[-1]), dtype=np.int32)
         self._fill(ids, novel_ids, src, inherit, novel_first)
+        del novel_ids
         self.ids = ids
         self.n_ids = n_ids
         # The first novel occurrence of an id is its first occurrence: copies come later.
-        novel_entry = np.repeat(np.arange(n, dtype=np.int64), nnovel)
-        fe = novel_entry[cand_first] if n_ids else np.zeros(0, np.int64)
+        fe = np.searchsorted(novel_first, cand_first, side="right") - 1 if n_ids else np.zeros(0, np.int64)
         self.first_entry = fe.astype(np.int64)
         self.first_pos = (starts[cand_first] - self.off[fe]) if n_ids else np.zeros(0, np.int64)
+        del starts
         self._occ: tuple[np.ndarray, ...] | None = None
         self._entry_occ: tuple[np.ndarray, ...] | None = None
         self._chunks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None

@@ -85,7 +85,10 @@ def _classes(ix: Index, heavy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     holds no heavy content; the first entry of each class). Classes are numbered by first entry."""
     n = ix.n
     per_entry, hid, hcount = _heavy_rows(ix, heavy)
-    raw_id, raw_count = hid.astype(np.int64).tobytes(), hcount.astype(np.int64).tobytes()
+    # The rows as bytes in their own dtypes (int32 when they fit): the keys held below are
+    # as many bytes as the heavy rows.
+    wi, wc = hid.itemsize, hcount.itemsize
+    raw_id, raw_count = hid.tobytes(), hcount.tobytes()
     del hid, hcount
     bounds = per_entry.tolist()
     seen: dict[bytes, int] = {}
@@ -95,7 +98,7 @@ def _classes(ix: Index, heavy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a, b = bounds[j], bounds[j + 1]
         if a == b:
             continue
-        key = raw_id[8 * a: 8 * b] + raw_count[8 * a: 8 * b]
+        key = raw_id[wi * a: wi * b] + raw_count[wc * a: wc * b]
         c = seen.get(key)
         if c is None:
             c = seen[key] = len(first_of)

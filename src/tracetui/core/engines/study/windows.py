@@ -89,7 +89,7 @@ def window_hashes(tok: np.ndarray, starts: np.ndarray, c: int) -> np.ndarray:
         return h
     for k in range(c):
         h *= _HASH_MUL
-        h += tok[starts + k]
+        h += tok[k:][starts]  # tok[s + k] without an int64 array of s + k
     # Mix the high bits (the table's key) with the low ones.
     h ^= h >> np.uint64(29)
     h *= np.uint64(0xBF58476D1CE4E5B9)
@@ -114,11 +114,14 @@ def chunk_contents(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray,
     bits = int(min(_TABLE_BITS, max(12, (8 * len(uniq)).bit_length())))
     shift = np.uint64(64 - bits)
     slot_of = (uniq >> shift).astype(np.int64)
-    table = np.full(1 << bits, -1, dtype=np.int64)
+    # int32 slots (fewer chunk contents than 2**31): tent is the one array per window here.
+    table = np.full(1 << bits, -1, dtype=np.int32 if len(uniq) < 1 << 31 else np.int64)
     table[slot_of] = np.arange(len(uniq))
     shared = np.bincount(slot_of, minlength=1 << bits) > 1
     table[shared] = -2
-    tent = table[(h >> shift).astype(np.int64)]
+    slot = h >> shift  # below 2**bits: the same bits read as int64, no copy
+    tent = table[slot.view(np.int64)]
+    del slot
     crowded = np.flatnonzero(tent == -2)
     if len(crowded):
         tent[crowded] = np.minimum(np.searchsorted(uniq, h[crowded]), len(uniq) - 1)
