@@ -310,8 +310,8 @@ class Index:
         """Pool-independent lookups for settling substring hits.
 
         For every chunk of all_chunks(): the last occurrence row of its id with entry < its
-        request (clipped to 0) and whether there is one; per row, the segment offset
-        `base` = id * (n + 2) + 1; per chunk, the running value its request needs.
+        request (clipped to 0) and whether there is one; per chunk, the running value its
+        request needs (see segment_base).
         """
         if self._rows is None:
             req, _, cid = self.all_chunks()
@@ -319,10 +319,14 @@ class Index:
             row = np.searchsorted(okey, cid.astype(np.int64) * self.n + req, side="left") - 1
             safe = np.maximum(row, 0)
             has = (row >= 0) & (oid[safe] == cid) if len(oid) else row >= 0
-            base = oid.astype(np.int64) * (self.n + 2) + 1
-            threshold = (base[safe] if len(oid) else safe) + req
-            self._rows = (safe, has, base, threshold)
+            threshold = (self.segment_base(oid[safe]) if len(oid) else safe) + req
+            self._rows = (safe, has, threshold)
         return self._rows
+
+    def segment_base(self, oid: np.ndarray) -> np.ndarray:
+        """The offset id * (n + 2) + 1 that lifts each id's occurrence rows above the previous
+        id's in settling's running maximum (computed for the rows gathered, not held per row)."""
+        return oid.astype(np.int64) * (self.n + 2) + 1
 
     def prev_held_chunks(self) -> tuple[np.ndarray, ...]:
         """Chunks whose newest earlier holder is entry i - 1, present at query i in every pool

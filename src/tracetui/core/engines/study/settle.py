@@ -54,7 +54,7 @@ def _settle_group(ix: Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) -> 
     req, _, cid = ix.all_chunks()
     n, c = ix.n, ix.chunk
     _, oid, oentry, _, opos = ix.occurrences()
-    row, has_row, base, threshold = ix.chunk_rows()
+    row, has_row, threshold = ix.chunk_rows()
     sure, sure_per_req, other = ix.prev_held_chunks()
     evicted = np.concatenate([e for e, _ in pools])  # pool p's entry j at p * n + j
     stored = np.concatenate([s for _, s in pools])
@@ -107,7 +107,7 @@ def _settle_group(ix: Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) -> 
         at = np.cumsum(length) - length
         rows = np.repeat(lo - at, length) + np.arange(int(length.sum()), dtype=np.int64)
         ent = oentry[rows]
-        running = np.maximum.accumulate(base[rows] + np.where(opos[rows] + c <= st[ent], ev[ent], -1))
+        running = np.maximum.accumulate(ix.segment_base(oid[rows]) + np.where(opos[rows] + c <= st[ent], ev[ent], -1))
         ku = np.searchsorted(u, cid[open_])
         hit = running[at[ku] + row[open_] - lo[ku]] >= threshold[open_]
         hits[k] += np.bincount(req[open_[hit]], minlength=n)
