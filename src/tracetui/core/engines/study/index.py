@@ -275,8 +275,8 @@ class Index:
     def occurrences(self) -> tuple[np.ndarray, ...]:
         """Where chunk contents occur: rows sorted by (id, entry), one per (id, entry).
 
-        Returns (key = id * n + entry, id, entry, count, first position). Only ids that are
-        some input's chunk are kept: other windows can never be matched.
+        Returns (id, entry, count, first position). Only ids that are some input's chunk are
+        kept: other windows can never be matched.
         """
         if self._occ is None:
             _, _, cids = self.all_chunks()
@@ -292,10 +292,11 @@ class Index:
             wid = self.ids[w]
             small = _narrow(max(int(self.n_ids) + 1, self.n, int(self.ent_len.max(initial=0)) + self.chunk))
             entry = (np.searchsorted(self.win_off, w, side="right") - 1).astype(small)
-            key = wid.astype(np.int64) * self.n + entry
-            head = np.flatnonzero(run_heads(key))
-            ukey = key[head]
-            del key
+            # A row per run of equal (id, entry), the windows being sorted by both.
+            step = run_heads(wid)
+            step |= run_heads(entry)
+            head = np.flatnonzero(step)
+            del step
             counts = np.diff(head, append=len(w)).astype(small)
             oid, oentry = wid[head].astype(small, copy=False), entry[head]
             del wid
@@ -303,7 +304,7 @@ class Index:
             del w, entry, head
             # Ids, entries, counts and positions as int32 when they fit (~16 bytes a row
             # saved): arithmetic that could pass 2**31 (chunk_rows' segment bases) widens first.
-            self._occ = (ukey, oid, oentry, counts, first)
+            self._occ = (oid, oentry, counts, first)
         return self._occ
 
     def chunk_rows(self) -> tuple[np.ndarray, ...]:
@@ -315,8 +316,10 @@ class Index:
         """
         if self._rows is None:
             req, _, cid = self.all_chunks()
-            okey, oid, _, _, _ = self.occurrences()
+            oid, oentry, _, _ = self.occurrences()
+            okey = oid.astype(np.int64) * self.n + oentry  # sorted: rows go by (id, entry)
             row = np.searchsorted(okey, cid.astype(np.int64) * self.n + req, side="left") - 1
+            del okey
             safe = np.maximum(row, 0)
             has = (row >= 0) & (oid[safe] == cid) if len(oid) else row >= 0
             threshold = (self.segment_base(oid[safe]) if len(oid) else safe) + req
@@ -334,7 +337,7 @@ class Index:
         the indices of the other chunks held by some earlier entry)."""
         if self._sure is None:
             req, _, _ = self.all_chunks()
-            _, _, oentry, _, _ = self.occurrences()
+            _, oentry, _, _ = self.occurrences()
             row, has = self.chunk_rows()[:2]
             prev = has & (oentry[row] == req - 1) if len(oentry) else has
             sure = np.flatnonzero(prev)
@@ -344,7 +347,7 @@ class Index:
     def entry_occurrences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The same rows grouped by entry: (row offsets per entry, ids, counts)."""
         if self._entry_occ is None:
-            _, oid, oentry, ocount, _ = self.occurrences()
+            oid, oentry, ocount, _ = self.occurrences()
             order = radix_argsort(oentry, max(16, self.n.bit_length()))
             starts = np.zeros(self.n + 1, dtype=np.int64)
             np.cumsum(np.bincount(oentry, minlength=self.n), out=starts[1:])

@@ -155,7 +155,7 @@ class Analysis:
         """For every whole chunk of input i: how many requests' entries contain it."""
         ix = self._index
         if ix._freq is None:
-            _, oid, _, _, _ = ix.occurrences()
+            oid, _, _, _ = ix.occurrences()
             ix._freq = np.bincount(oid, minlength=ix.n_ids) if ix.n_ids else np.zeros(0, np.int64)
         return ix._freq[ix.chunk_ids(i)]
 

@@ -53,7 +53,7 @@ def _settle_group(ix: Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) -> 
         return []
     req, _, cid = ix.all_chunks()
     n, c = ix.n, ix.chunk
-    _, oid, oentry, _, opos = ix.occurrences()
+    oid, oentry, _, opos = ix.occurrences()
     row, has_row, threshold = ix.chunk_rows()
     sure, sure_per_req, other = ix.prev_held_chunks()
     evicted = np.concatenate([e for e, _ in pools])  # pool p's entry j at p * n + j

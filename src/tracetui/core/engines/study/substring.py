@@ -55,7 +55,7 @@ def scoring(ix: Index) -> Scoring:
     # When that is within a few rows per token it is linear and cheaper than listing the
     # candidates, which cost an order of magnitude more per row (the real agent traces, of
     # a few dozen long requests: memgpt's listing took 0.19 s, scoring 0.03 s).
-    _, _, oentry, _, _ = ix.occurrences()
+    _, oentry, _, _ = ix.occurrences()
     n = ix.n
     rows = np.bincount(oentry, minlength=n)
     if int((rows * (n - np.arange(n))).sum()) > _PRESENT_ROWS_PER_TOKEN * int(ix.off[-1]):
@@ -126,12 +126,12 @@ def _candidates(ix: Index, budget: int) -> tuple[list[list[tuple[int, int]]], li
     None when they would exceed `budget` rows."""
     n = ix.n
     req, _, cid = ix.all_chunks()
-    okey, oid, oentry, ocount, _ = ix.occurrences()
+    oid, oentry, ocount, _ = ix.occurrences()
     row, has = ix.chunk_rows()[:2]
     holders = np.bincount(oid, minlength=ix.n_ids + 1)
     heavy = holders > _LIGHT_HOLDERS
     # Light: every earlier holder of each light chunk, one row per (chunk, holder).
-    first = np.searchsorted(okey, cid.astype(np.int64) * n, side="left")
+    first = np.searchsorted(oid, cid, side="left")  # each id's first row (rows go by id)
     light_chunk = has & ~heavy[cid]
     length = np.where(light_chunk, row - first + 1, 0)
     total_light = int(length.sum())
@@ -201,10 +201,11 @@ def _candidates(ix: Index, budget: int) -> tuple[list[list[tuple[int, int]]], li
 
 
 def _uniq_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # int32 (the window ids' dtype): one pair of these per request is held for the replays.
     if ids.size == 0:
-        return ids.astype(np.int64), np.zeros(0, np.int64)
+        return ids.astype(np.int32), np.zeros(0, np.int32)
     u, cnt = np.unique(ids, return_counts=True)
-    return u.astype(np.int64), cnt.astype(np.int64)
+    return u, cnt.astype(np.int32)
 
 
 def _score_present(ix: Index, sc: Scoring, i: int, lru: OrderedDict[int, None]) -> int:
