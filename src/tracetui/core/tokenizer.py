@@ -198,6 +198,10 @@ def _from_tiktoken(enc, name: str) -> Tokenizer:
     def encode_one(text: str) -> np.ndarray:
         return enc.encode_to_numpy(text, allowed_special=set(), disallowed_special=())
 
+    # tiktoken keeps the Python dict of the ranks only to pickle the Encoding (which tracetui
+    # never does; its Rust core holds its own copy): ~10 MB of cl100k_base's 43 MB.
+    if isinstance(getattr(enc, "_mergeable_ranks", None), dict):
+        enc._mergeable_ranks = {}
     return Tokenizer(name, encode_one, enc.decode_single_token_bytes, enc.n_vocab)
 
 

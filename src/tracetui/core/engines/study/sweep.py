@@ -102,6 +102,20 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
     unlimited = PoolResult(PoolSize(None, None, "∞"), frozen(u_hits), frozen(u_src), frozen(settle_unlimited(ix)),
                            total_input)
     tick()
+    # All prefix replays first, then all substring replays: each replay's structures (the
+    # chains, the scoring) are dropped before the next stage, settling included, needs memory.
+    prefix: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    filled: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for cap in replayed:
+        check()
+        t0, tail = bounds[cap]
+        if tail <= 1:
+            p_hits, p_src, evicted_at, stored = single_entry_fill(ix, cap)
+            filled[cap] = (evicted_at, stored)
+        else:
+            p_hits, p_src, _ = replay_prefix(ix, ch, cap, t0, p_orders[t0], u_hits, u_src, tail=tail)
+        prefix[cap] = (p_hits, p_src)
+    del ch, p_orders
     sc = None
     orders: dict[int, list[int]] = {}
     if starts:
@@ -109,20 +123,18 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
         sc = scoring(ix)
         # The substring pool's LRU order where each bounded pool first overflows.
         orders = replay_substring(ix, None, 0, [], sc, wanted=wanted)[2]
-    prefix: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     departures: list[tuple[np.ndarray, np.ndarray]] = []
     for cap in replayed:
         check()
         t0, tail = bounds[cap]
-        if tail <= 1:
-            p_hits, p_src, evicted_at, stored = single_entry_fill(ix, cap)
+        if cap in filled:
+            departures.append(filled.pop(cap))
         else:
             assert sc is not None  # every pool with tail > 1 is in `starts`
-            p_hits, p_src, _ = replay_prefix(ix, ch, cap, t0, p_orders[t0], u_hits, u_src, tail=tail)
             evicted_at, stored, _ = replay_substring(ix, cap, t0, orders[t0], sc, tail=tail)
-        prefix[cap] = (p_hits, p_src)
-        departures.append((evicted_at, stored))
+            departures.append((evicted_at, stored))
         tick()
+    del sc, orders
     substring: dict[int, np.ndarray] = {}
     if replayed:
         check()
