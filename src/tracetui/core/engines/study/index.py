@@ -41,8 +41,6 @@ class Index:
         np.cumsum(self.ent_len, out=self.off[1:])
         if int(self.off[-1]) != len(tok):
             raise ValueError("token array and lengths disagree")
-        self.stored_before: list[int] = self.off.tolist()
-        """Tokens of the entries before request i, for i in 0..n."""
         self._positions: tuple[np.ndarray, np.ndarray] | None = None
         self._build_ranks()
         self._build_window_ids()
@@ -73,7 +71,7 @@ class Index:
         """Drop what only the replays need (the sorted order, the sparse table, Python lists,
         the occurrence rows): the views keep the window ids, and the occurrences are rebuilt
         if a view asks for chunk frequencies."""
-        for name in ("order", "rank", "table", "ent_len_list", "in_len_list", "stored_before"):
+        for name in ("order", "rank", "table", "ent_len_list", "in_len_list"):
             setattr(self, name, None)
         self._occ = self._entry_occ = self._rows = self._sure = None
 
@@ -81,7 +79,7 @@ class Index:
 
     def _build_ranks(self) -> None:
         n = self.n
-        off = self.stored_before
+        off = self.off.tolist()  # Python ints: slicing with them is the key's cost here
         # Big-endian bytes compare like the token sequences (a prefix sorts first); one
         # entry at a time, so that the keys are the only copy.
         tok = self.tok

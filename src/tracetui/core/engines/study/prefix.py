@@ -125,7 +125,7 @@ def chains(ix: Index) -> Chains:
 def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: list[int],
                   base_hits: np.ndarray | None = None, base_source: np.ndarray | None = None,
                   wanted: set[int] | None = None, tail: int | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, dict[int, list[int]]]:
+                  ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """The prefix replay of a pool (capacity None: unlimited) from request t0 on, the entries
     before it all present in the LRU `order` (from the unlimited replay, whose hits and sources
     before t0 are this pool's); the LRU order before the requests in `wanted` is recorded.
@@ -148,14 +148,14 @@ def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: l
             if od is None:
                 od = nodes[nd] = OrderedDict()
             od[j] = None
-    used = ix.stored_before[t0]
-    orders: dict[int, list[int]] = {}
+    used = int(ix.off[t0])  # tokens of the entries before t0
+    orders: dict[int, np.ndarray] = {}
     cut = -1  # the last entry stored cut (to the capacity)
     tail = n if tail is None else tail
     get = nodes.get
     for i in range(t0, n):
         if wanted is not None and i in wanted:
-            orders[i] = list(lru)
+            orders[i] = np.fromiter(lru, dtype=np.int32, count=len(lru))  # 4 bytes an entry, held
         if i >= tail and len(lru) == 1:
             assert capacity is not None
             single_entry_tail(ix, capacity, i, hits, source, [0] * n)

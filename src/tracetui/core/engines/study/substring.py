@@ -240,7 +240,7 @@ def _score_present(ix: Index, sc: Scoring, i: int, lru: OrderedDict[int, None]) 
 
 def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int], sc: Scoring,
                      wanted: set[int] | None = None, tail: int | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, dict[int, list[int]]]:
+                     ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """Replay the substring pool from request t0 (LRU `order` before it, all entries full).
 
     Returns (evicted_at, stored_len, orders): evicted_at[j] is the request during whose
@@ -259,7 +259,7 @@ def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int],
     kept, ent_len = stored.tolist(), ix.ent_len_list
     lru: OrderedDict[int, None] = OrderedDict.fromkeys(order)
     alive = [True] * t0 + [False] * (n - t0)
-    used = ix.stored_before[t0]
+    used = int(ix.off[t0])  # tokens of the entries before t0
     last_use = [0] * n
     for k, j in enumerate(lru):
         last_use[j] = k  # below 2 * t0, the first use to come
@@ -273,13 +273,13 @@ def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int],
             if c >= 0:
                 members[c][j] = None
     listed = [-1] * n  # listed[j] == i: entry j is a light candidate of request i
-    orders: dict[int, list[int]] = {}
+    orders: dict[int, np.ndarray] = {}
     stop = n if wanted is None else max(wanted, default=-1) + 1
     cut = -1  # the last entry stored cut (to the capacity)
     tail = n if tail is None else tail
     for i in range(t0, min(n, stop)):
         if wanted is not None and i in wanted:
-            orders[i] = list(lru)
+            orders[i] = np.fromiter(lru, dtype=np.int32, count=len(lru))  # 4 bytes an entry, held
         if i >= tail and len(lru) == 1:
             assert capacity is not None
             single_entry_tail(ix, capacity, i, [0] * n, [-1] * n, evicted_at)

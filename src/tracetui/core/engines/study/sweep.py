@@ -113,11 +113,11 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
             p_hits, p_src, evicted_at, stored = single_entry_fill(ix, cap)
             filled[cap] = (evicted_at, stored)
         else:
-            p_hits, p_src, _ = replay_prefix(ix, ch, cap, t0, p_orders[t0], u_hits, u_src, tail=tail)
+            p_hits, p_src, _ = replay_prefix(ix, ch, cap, t0, p_orders[t0].tolist(), u_hits, u_src, tail=tail)
         prefix[cap] = (p_hits, p_src)
     del ch, p_orders
     sc = None
-    orders: dict[int, list[int]] = {}
+    orders: dict[int, np.ndarray] = {}
     if starts:
         check()
         sc = scoring(ix)
@@ -131,7 +131,7 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
             departures.append(filled.pop(cap))
         else:
             assert sc is not None  # every pool with tail > 1 is in `starts`
-            evicted_at, stored, _ = replay_substring(ix, cap, t0, orders[t0], sc, tail=tail)
+            evicted_at, stored, _ = replay_substring(ix, cap, t0, orders[t0].tolist(), sc, tail=tail)
             departures.append((evicted_at, stored))
         tick()
     del sc, orders
