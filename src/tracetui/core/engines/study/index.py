@@ -83,11 +83,12 @@ class Index:
         # Big-endian bytes compare like the token sequences (a prefix sorts first); one
         # entry at a time, so that the keys are the only copy.
         tok = self.tok
-        order = sorted(range(n), key=lambda j: tok[off[j]: off[j + 1]].astype(">u4").tobytes())
+        ints = list(range(n))  # order and rank share these int objects
+        order = sorted(ints, key=lambda j: tok[off[j]: off[j + 1]].astype(">u4").tobytes())
         self.order = order
         rank = [0] * n
         for r, j in enumerate(order):
-            rank[j] = r
+            rank[j] = ints[r]
         self.rank = rank
         o = np.asarray(order, dtype=np.int64)
         adj = pair_lcps(self.tok, self.off[o[:-1]], self.off[o[1:]],

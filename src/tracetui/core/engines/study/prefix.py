@@ -54,19 +54,32 @@ class Chains:
     anc_node: np.ndarray
     _levels: list[tuple[tuple[int, int], ...]] | None = None
     _anc: list[tuple[int, ...]] | None = None
+    _ints: list[int] | None = None
 
     def levels(self) -> list[tuple[tuple[int, int], ...]]:
         """Per request its levels (node, hit), deepest first, as Python tuples for the replays."""
         if self._levels is None:
-            pairs = list(zip(self.level_node.tolist(), self.level_hit.tolist()))
+            # One int object per node and one tuple per distinct (node, hit), shared by every
+            # request that has them (a node is a level of many): ~60 bytes a level less.
+            ints = self._node_ints()
+            shared: dict[tuple[int, int], tuple[int, int]] = {}
+            pairs = [shared.setdefault(p, p) for p in zip(map(ints.__getitem__, self.level_node.tolist()),
+                                                          self.level_hit.tolist())]
+            del shared
             b = self.level_start.tolist()
             self._levels = [tuple(pairs[b[i]: b[i + 1]]) for i in range(len(b) - 1)]
         return self._levels
 
+    def _node_ints(self) -> list[int]:
+        if self._ints is None:
+            top = max(int(self.level_node.max(initial=-1)), int(self.anc_node.max(initial=-1)))
+            self._ints = list(range(top + 1))
+        return self._ints
+
     def ancestors(self) -> list[tuple[int, ...]]:
         """Per entry the nodes holding it, as Python tuples for the replays."""
         if self._anc is None:
-            nodes = self.anc_node.tolist()
+            nodes = list(map(self._node_ints().__getitem__, self.anc_node.tolist()))
             b = self.anc_start.tolist()
             self._anc = [tuple(nodes[b[j]: b[j + 1]]) for j in range(len(b) - 1)]
         return self._anc
