@@ -53,7 +53,7 @@ class SegmentStarts(Sequence):
         if not len(toks):
             return [0]
         if self._byte_lengths is None:
-            self._byte_lengths = self._tokenizer.byte_lengths()
+            self._byte_lengths = np.asarray(self._tokenizer.byte_lengths(), dtype=np.int64)
         r = self._requests[i]
         return token_starts(r.input, _block_starts(r.input, r.input_doc), toks, self._byte_lengths)
 
@@ -86,7 +86,8 @@ def token_starts(text: str, chars: Sequence[int], toks: np.ndarray, byte_lengths
             acc += len(text[prev:x].encode("utf-8", "surrogatepass"))
             at.append(acc)
             prev = x
-    ends = np.cumsum(byte_lengths[np.minimum(toks, len(byte_lengths) - 1)].astype(np.int64))
+    ends = np.take(byte_lengths, toks, mode="clip").astype(np.int64, copy=False)  # ids past the table: its last
+    np.cumsum(ends, out=ends)
     # Token t starts at ends[t - 1]: the first t >= 1 with ends[t - 1] >= the byte.
     found = (np.searchsorted(ends, at, "left") + 1).tolist()
     return sorted({0} | {s for s in found if s < n})
