@@ -102,19 +102,17 @@ def run(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], sizes: Sequ
     rejected = frozen(plen >= ctx)
     # Only prompts of a chunk or more can find or store a chunk; every segment of them, flat.
     served = np.flatnonzero(~rejected & (plen >= c)).tolist()
-    seg_owner: list[int] = []
-    seg_start: list[int] = []
-    seg_end: list[int] = []
+    cuts = []
     for i in served:
         size = int(plen[i])
-        cuts = [0] if segments is None else sorted({0, *[int(x) for x in segments[i] if 0 < int(x) < size]})
-        seg_owner.extend([i] * len(cuts))
-        seg_start.extend(cuts)
-        seg_end.extend(cuts[1:])
-        seg_end.append(size)
-    owner = np.array(seg_owner, dtype=np.int64)
-    start = np.array(seg_start, dtype=np.int64)
-    length = np.array(seg_end, dtype=np.int64) - start
+        cuts.append(np.array([0] if segments is None else
+                             sorted({0, *[int(x) for x in segments[i] if 0 < int(x) < size]}), dtype=np.int64))
+    counts = np.array([len(x) for x in cuts], dtype=np.int64)
+    owner = np.repeat(np.array(served, dtype=np.int64), counts)
+    start = np.concatenate(cuts) if cuts else np.zeros(0, np.int64)
+    end = np.append(start[1:], 0)
+    end[np.cumsum(counts) - 1] = plen[served]  # a request's last segment ends with its prompt
+    length = end - start
     # The segments with a full chunk are the replay's groups (the others find and store nothing).
     grouped = np.flatnonzero(length >= c)
     ids = chain_ids([inputs[i][s:s + m] for i, s, m in

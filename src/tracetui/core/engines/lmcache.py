@@ -50,6 +50,7 @@ def replay_chunks(ids: np.ndarray, starts: np.ndarray, owner: np.ndarray, capaci
     lru: OrderedDict[int, None] = OrderedDict()
     touch, evict = lru.move_to_end, lru.popitem
     out = [0] * g
+    room = capacity_chunks
     j = 0
     while j < g:
         r, first = who[j], j
@@ -66,7 +67,9 @@ def replay_chunks(ids: np.ndarray, starts: np.ndarray, owner: np.ndarray, capaci
             j += 1
         for c in flat[bounds[first]:bounds[j]]:  # then its stores
             if c not in lru:
-                if len(lru) >= capacity_chunks:
+                if room:
+                    room -= 1
+                else:  # full, and it stays full: nothing leaves but by eviction
                     evict(last=False)
                 lru[c] = None
     return np.array(out, dtype=np.int64)
