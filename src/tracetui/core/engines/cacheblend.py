@@ -142,7 +142,7 @@ def run(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], sizes: Sequ
         hit = np.flatnonzero(reused > 0)
         if len(hit):
             who = owner[hit]
-            cut = (np.flatnonzero(np.diff(who)) + 1).tolist()  # where the next request's begin
+            cut = (np.flatnonzero(np.diff(who)) + 1).tolist()  # where the next request's hits begin
             pairs = list(zip(start[hit].tolist(), (start[hit] + reused[hit]).tolist()))
             for i, lo, hi in zip(who[[0, *cut]].tolist(), [0, *cut], [*cut, len(hit)]):
                 spans[i] = tuple(pairs[lo:hi])
