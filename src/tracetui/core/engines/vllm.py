@@ -31,7 +31,7 @@ NAME = "vllm"
 DEFAULT_BLOCK = 16
 
 
-SHORT = 32
+SHORT = 48
 """A request of at most this many blocks takes the scalar step, a longer one the numpy step
 (benchmarks/bench_vllm.py: the numpy step costs some 25 us a request whatever its size, the
 scalar one well under a microsecond a block)."""
@@ -308,11 +308,16 @@ def run_blocks(bt: BlockTrace, sizes: Sequence[PoolSize], settings: EngineSettin
     plen, kv = bt.prompt_lens, np.minimum(bt.kv_lens, ctx - 1)
     live = plen > 0
     served = live & (plen < ctx)
-    # A pool that can hold every block the trace would ever cache, and refuses and cuts the
-    # same requests, never evicts: it is the unlimited pool.
-    most = int(np.where(served, -(-kv // b), 0).sum())
     prep = prepare(bt)
     u_hits, u_rej = replay(bt, None, ctx, prep)
+    # The unlimited pool never evicts, so before request i it holds the full blocks of every
+    # request before it but their hits, and i takes its blocks but its hits from the empty
+    # ones. A pool of at least the peak of the two never evicts either: if it refuses and
+    # cuts the same requests, it is the unlimited pool, request for request.
+    hit_blocks = u_hits // b
+    need = np.where(served, -(-kv // b) - hit_blocks, 0)
+    cached = np.where(served, kv // b - hit_blocks, 0)
+    peak = int((np.cumsum(cached) - cached + need).max()) if len(need) else 0
     unlimited = EnginePool(PoolSize(None, None, "∞"), None, u_hits, None, u_rej, total)
     pools = []
     for s in sizes:
@@ -322,7 +327,7 @@ def run_blocks(bt: BlockTrace, sizes: Sequence[PoolSize], settings: EngineSettin
         nb = s.capacity // b
         mml = min(ctx, nb * b)
         differs = live & (((plen >= mml) != (plen >= ctx)) | ((plen < ctx) & (kv > mml - 1)))
-        h, r = (u_hits, u_rej) if nb >= most and not differs.any() else replay(bt, s.capacity, ctx, prep)
+        h, r = (u_hits, u_rej) if nb >= peak and not differs.any() else replay(bt, s.capacity, ctx, prep)
         pools.append(EnginePool(s, nb, h, None, r, total))
     return EngineResult(NAME, b, tuple(pools), unlimited)
 
