@@ -92,10 +92,9 @@ def replay(bt: BlockTrace, capacity: int | None, context_length: int,
     rejected = [False] * n
     plens = bt.prompt_lens.tolist()
     kvs = np.minimum(bt.kv_lens, mml - 1).tolist()
-    served = [0 < p < mml for p in plens]
     # Blocks past what the trace could ever take are never touched: no array holds them (an
     # unlimited pool is that many, and never evicts).
-    most = sum(-(-k // b) for k, s in zip(kvs, served) if s)
+    most = sum(-(-k // b) for k, p in zip(kvs, plens) if 0 < p < mml)
     n_blocks = most if n_blocks is None else min(n_blocks, most)
     flat, flat_np, starts = prep.flat, prep.flat_np, prep.starts
     chain_at = _filled(-1, n_blocks)  # -1 empty, -2 cached under a chain no lookup finds
@@ -105,32 +104,26 @@ def replay(bt: BlockTrace, capacity: int | None, context_length: int,
     copies: dict[int, list[int]] = {}  # chains with several copies, first cached first
     empty = _int64s(np.arange(n_blocks, dtype=np.int64))  # a stack of the empty free blocks
     # Every request appends its full blocks (hit or cached), so this many entries in all.
-    fifo = _filled(0, sum(k // b for k, s in zip(kvs, served) if s) + 1)
+    fifo = _filled(0, sum(k // b for k, p in zip(kvs, plens) if 0 < p < mml) + 1)
     st = _State(np.frombuffer(chain_at, dtype=np.int64), np.frombuffer(pos, dtype=np.int64),
                 np.frombuffer(first, dtype=np.int64), np.frombuffer(ncopy, dtype=np.int64), copies,
                 np.frombuffer(empty, dtype=np.int64), np.frombuffer(fifo, dtype=np.int64))
     n_empty = n_blocks
     head = tail = 0
-    for i in range(n):
-        plen = plens[i]
-        if not plen:
+    for i, plen, kv, lo, hi in zip(range(n), plens, kvs, starts, starts[1:]):
+        if not 0 < plen < mml:
+            rejected[i] = plen > 0
             continue
-        if not served[i]:
-            rejected[i] = True
-            continue
-        kv = kvs[i]
-        lo = starts[i]
-        known = starts[i + 1] - lo
         nblk = -(-kv // b)
         if nblk > short:
-            hits[i], head, tail, n_empty = _numpy_step(st, flat_np[lo:lo + known], plen, kv, b, head, tail, n_empty)
+            hits[i], head, tail, n_empty = _numpy_step(st, flat_np[lo:hi], plen, kv, b, head, tail, n_empty)
             continue
         # find_longest_cache_hit, then touch: out of the queue while the request runs.
-        cap = (plen - 1) // b
-        if cap > known:
-            cap = known
         hit = []
-        for k in range(lo, lo + cap):
+        cap = lo + (plen - 1) // b
+        if cap > hi:
+            cap = hi
+        for k in range(lo, cap):
             f = first[flat[k]]
             if f < 0:
                 break
@@ -164,38 +157,37 @@ def replay(bt: BlockTrace, capacity: int | None, context_length: int,
                     new.append(blk)
                     need -= 1
                 head += 1
+        # free_blocks(reversed(blocks)) returns the partial last block to the front (empty).
+        if kv % b:
+            empty[n_empty] = new.pop()
+            n_empty += 1
         # cache_full_blocks: every full block computed (past the known ids: cached under a
         # chain of its own that no lookup can find).
-        m = kv // b - h
-        for j in range(m):
+        m = len(new)
+        lo += h
+        known = hi - lo if lo + m > hi else m
+        for j in range(known):
             blk = new[j]
-            if h + j < known:
-                c = flat[lo + h + j]
-                chain_at[blk] = c
-                k = ncopy[c]
-                if k:
-                    lst = copies.get(c)
-                    if lst is None:
-                        copies[c] = [first[c], blk]
-                    else:
-                        lst.append(blk)
+            c = chain_at[blk] = flat[lo + j]
+            k = ncopy[c]
+            if k:
+                lst = copies.get(c)
+                if lst is None:
+                    copies[c] = [first[c], blk]
                 else:
-                    first[c] = blk
-                ncopy[c] = k + 1
+                    lst.append(blk)
             else:
-                chain_at[blk] = -2
-        # free_blocks(reversed(blocks)): the cached ones to the end, tail first (a request's
-        # tail is evicted before its head); the partial last block to the front (empty).
-        if kv % b:
-            empty[n_empty] = new[m]
-            n_empty += 1
-        for j in range(m - 1, -1, -1):
-            blk = new[j]
+                first[c] = blk
+            ncopy[c] = k + 1
+        for j in range(known, m):
+            chain_at[new[j]] = -2
+        # ... and the cached ones to the end, tail first (a request's tail is evicted before
+        # its head).
+        for blk in reversed(new):
             fifo[tail] = blk
             pos[blk] = tail
             tail += 1
-        for j in range(h - 1, -1, -1):
-            blk = hit[j]
+        for blk in reversed(hit):
             fifo[tail] = blk
             pos[blk] = tail
             tail += 1
