@@ -51,14 +51,21 @@ class Prepared:
 
 def prepare(bt: BlockTrace) -> Prepared:
     ids, n_chains = dense_ids(bt)
-    flat = _int64s(np.concatenate(ids) if len(ids) > 1 else ids[0] if ids else np.zeros(0, np.int64))
-    starts = _int64s(np.concatenate(([0], np.cumsum([len(x) for x in ids], dtype=np.int64))))
-    return Prepared(flat, np.frombuffer(flat, dtype=np.int64), starts, max(n_chains, 1))
+    lens = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    flat = _int64s(int(lens.sum()))
+    flat_np = np.frombuffer(flat, dtype=np.int64)
+    if len(ids):
+        np.concatenate(ids, out=flat_np, casting="same_kind")  # straight into the array.array
+    starts = _int64s(len(ids) + 1)
+    np.cumsum(lens, out=np.frombuffer(starts, dtype=np.int64)[1:])
+    return Prepared(flat, flat_np, starts, max(n_chains, 1))
 
 
-def _int64s(a: np.ndarray) -> array:
-    out = array("q")
-    out.frombytes(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+def _int64s(n: int, fill: np.ndarray | None = None) -> array:
+    """n int64 slots, zero (or `fill`): an array.array, whose numpy view np.frombuffer gives."""
+    out = array("q", [0]) * n
+    if fill is not None:
+        np.frombuffer(out, dtype=np.int64)[:] = fill
     return out
 
 
@@ -102,7 +109,7 @@ def replay(bt: BlockTrace, capacity: int | None, context_length: int,
     first = _filled(-1, prep.n_chains)  # the chain's first cached copy (get_one_block)
     ncopy = _filled(0, prep.n_chains)
     copies: dict[int, list[int]] = {}  # chains with several copies, first cached first
-    empty = _int64s(np.arange(n_blocks, dtype=np.int64))  # a stack of the empty free blocks
+    empty = _int64s(n_blocks, np.arange(n_blocks, dtype=np.int64))  # a stack of the empty free blocks
     # Every request appends its full blocks (hit or cached), so this many entries in all.
     fifo = _filled(0, sum(k // b for k, p in zip(kvs, plens) if 0 < p < mml) + 1)
     st = _State(np.frombuffer(chain_at, dtype=np.int64), np.frombuffer(pos, dtype=np.int64),
