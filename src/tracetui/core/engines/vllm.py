@@ -61,16 +61,14 @@ def prepare(bt: BlockTrace) -> Prepared:
     return Prepared(flat, flat_np, starts, max(n_chains, 1))
 
 
-def _int64s(n: int, fill: np.ndarray | None = None) -> array:
-    """n int64 slots, zero (or `fill`): an array.array, whose numpy view np.frombuffer gives."""
+def _int64s(n: int, fill: int | np.ndarray = 0) -> array:
+    """n int64 slots set to `fill`: an array.array (scalar reads give Python ints), whose
+    memory np.frombuffer views for the numpy step."""
+    if isinstance(fill, int):
+        return array("q", [fill]) * n
     out = array("q", [0]) * n
-    if fill is not None:
-        np.frombuffer(out, dtype=np.int64)[:] = fill
+    np.frombuffer(out, dtype=np.int64)[:] = fill
     return out
-
-
-def _filled(value: int, n: int) -> array:
-    return array("q", [value]) * n
 
 
 def replay(bt: BlockTrace, capacity: int | None, context_length: int,
@@ -104,14 +102,14 @@ def replay(bt: BlockTrace, capacity: int | None, context_length: int,
     most = sum(-(-k // b) for k, p in zip(kvs, plens) if 0 < p < mml)
     n_blocks = most if n_blocks is None else min(n_blocks, most)
     flat, flat_np, starts = prep.flat, prep.flat_np, prep.starts
-    chain_at = _filled(-1, n_blocks)  # -1 empty, -2 cached under a chain no lookup finds
-    pos = _filled(-1, n_blocks)  # a cached free block's FIFO entry, -1 in use or empty
-    first = _filled(-1, prep.n_chains)  # the chain's first cached copy (get_one_block)
-    ncopy = _filled(0, prep.n_chains)
+    chain_at = _int64s(n_blocks, -1)  # -1 empty, -2 cached under a chain no lookup finds
+    pos = _int64s(n_blocks, -1)  # a cached free block's FIFO entry, -1 in use or empty
+    first = _int64s(prep.n_chains, -1)  # the chain's first cached copy (get_one_block)
+    ncopy = _int64s(prep.n_chains)
     copies: dict[int, list[int]] = {}  # chains with several copies, first cached first
-    empty = _int64s(n_blocks, np.arange(n_blocks, dtype=np.int64))  # a stack of the empty free blocks
+    empty = _int64s(n_blocks, np.arange(n_blocks, dtype=np.int64))  # a stack of the empty blocks
     # Every request appends its full blocks (hit or cached), so this many entries in all.
-    fifo = _filled(0, sum(k // b for k, p in zip(kvs, plens) if 0 < p < mml) + 1)
+    fifo = _int64s(sum(k // b for k, p in zip(kvs, plens) if 0 < p < mml) + 1)
     st = _State(np.frombuffer(chain_at, dtype=np.int64), np.frombuffer(pos, dtype=np.int64),
                 np.frombuffer(first, dtype=np.int64), np.frombuffer(ncopy, dtype=np.int64), copies,
                 np.frombuffer(empty, dtype=np.int64), np.frombuffer(fifo, dtype=np.int64))
