@@ -41,18 +41,17 @@ NAME = "sglang"
 
 
 class _Node:
-    """A radix tree node; its key is the tokens' bytes (uint32), 4 bytes a token."""
+    """A radix tree node; its key is the elements' bytes (uint32), 4 bytes an element."""
 
-    __slots__ = ("children", "parent", "key", "time", "lock")
+    __slots__ = ("children", "parent", "key", "time")
 
     def __init__(self, parent: _Node | None, key: bytes, time: int) -> None:
         self.children: dict[bytes, _Node] = {}
         self.parent = parent
         self.key = key
         self.time = time
-        self.lock = 0
 
-    def __lt__(self, other: _Node) -> bool:  # never asked: heap entries differ by time
+    def __lt__(self, other: _Node) -> bool:  # heap entries of equal times: see RadixReplay
         return self.time < other.time
 
 
@@ -61,8 +60,24 @@ def as_bytes(tokens: np.ndarray) -> bytes:
 
 
 class RadixReplay:
-    """One pool: the tree, the free slots and the clock. Keys are compared as bytes (a whole
-    node's key at once); only the one node where a walk diverges is compared token by token."""
+    """One pool: the tree, the free slots, the clock, the locked node.
+
+    SGLang walks the tree four times a request (match, insert, match, insert), each visit
+    taking a fresh time, and locks the path in between. Here the request's walks are one
+    descent, continued where the last one stopped (`serve`), and only the times that can
+    ever be compared are assigned; the leaves evicted, and so the hits, are the same:
+    - only unlocked leaves are compared (the eviction heap), and the only lock is the running
+      request's, on the path from the root to one node: a locked leaf can only be that node
+      (`locked`), as every other node of the path has a child on it;
+    - every node of the path to the prompt's end is visited again by the last insert, which
+      is what leaves their times; while the request runs they are locked (the path to the
+      match before the prefill, then the longer one to the prompt), so the times the earlier
+      walks give them are never compared. The last insert's walk gives them one time T: they
+      are an ancestor chain, never two leaves at once, and the order of T against any other
+      node's time is the order SGLang's walk gives;
+    - a node a walk matches in part is split: its rest (off the path) takes a fresh time then,
+      the split node one after it, as in SGLang.
+    """
 
     def __init__(self, capacity: int | None, page: int, unit: int = 1) -> None:
         self.free = capacity  # slots (tokens); None: unlimited
@@ -70,79 +85,60 @@ class RadixReplay:
         self.unit = unit  # tokens an element
         self.clock = 0
         self.root = _Node(None, b"", 0)
-        self.root.lock = 1  # never evicted
+        self.locked: _Node | None = None
         # The evictable leaves by last_access_time, lazily: an entry (time, node) is pushed
         # whenever a leaf takes a time or a node becomes a leaf; it is stale once the node has
-        # children, another time, or is gone. No pool that never evicts keeps one.
+        # children, another time, or is gone. A pool that never evicts keeps neither heap nor times.
         self.heap: list[tuple[int, _Node]] | None = None if capacity is None else []
 
-    def _tick(self) -> int:
-        self.clock += 1
-        return self.clock
-
-    def _common(self, node_key: bytes, kb: bytes, pos: int, end: int) -> int:
-        """Tokens (whole pages) node_key shares with kb's tokens from pos (up to end)."""
-        m = min(len(node_key) >> 2, end - pos)
-        if kb.startswith(node_key[:4 * m], 4 * pos):
-            n = m
-        else:
-            a = np.frombuffer(node_key, dtype=np.uint32, count=m)
-            b = np.frombuffer(kb, dtype=np.uint32, count=m, offset=4 * pos)
-            n = int(np.argmax(a != b))
-        return n - n % self.page
-
-    def _split(self, child: _Node, n: int) -> _Node:
-        parent = child.parent
+    def _descend(self, node: _Node, pos: int, end: int, kb: bytes, path_time: int | None) -> tuple[int, _Node]:
+        """match_prefix's walk from `node` (kb's first `pos` elements matched) on to `end`
+        (page aligned): (elements matched, last node). The nodes matched whole take
+        `path_time` (None: keep theirs); one matched in part is split."""
         w = 4 * self.page
-        new = _Node(parent, child.key[:4 * n], self._tick())
-        new.lock = child.lock
-        parent.children[child.key[:w]] = new
-        child.key = child.key[4 * n:]
-        child.parent = new
-        new.children[child.key[:w]] = child
-        return new
-
-    def match(self, kb: bytes, end: int) -> tuple[int, _Node]:
-        """match_prefix of kb's first `end` tokens: (tokens matched, last node)."""
-        end -= end % self.page
-        w = 4 * self.page
-        node = self.root
-        node.time = self._tick()
-        pos = 0
-        while pos < end:
-            child = node.children.get(kb[4 * pos:4 * pos + w])
+        stop = 4 * end
+        p4 = 4 * pos
+        while p4 < stop:
+            first = kb[p4:p4 + w]
+            child = node.children.get(first)
             if child is None:
                 break
-            child.time = self._tick()
+            key = child.key
+            kl = len(key)
+            if p4 + kl <= stop and kb.startswith(key, p4):
+                if path_time is not None:
+                    child.time = path_time
+                p4 += kl
+                node = child
+                continue
+            # A partial match (the first page matched: at least one page in common).
+            m = min(kl, stop - p4)
+            x = int.from_bytes(key[:m], "little") ^ int.from_bytes(kb[p4:p4 + m], "little")
+            n = (m if x == 0 else ((x & -x).bit_length() - 1) >> 3) >> 2  # elements in common
+            n = 4 * (n - n % self.page)
+            self.clock += 1
+            child.time = self.clock  # the rest: visited, then split
             if self.heap is not None and not child.children:
-                heapq.heappush(self.heap, (child.time, child))
-            n = self._common(child.key, kb, pos, end)
-            if 4 * n < len(child.key):
-                node = self._split(child, n)
-                pos += n
-                break
-            pos += n
-            node = child
-        return pos, node
+                heapq.heappush(self.heap, (self.clock, child))
+            self.clock += 1
+            new = _Node(node, key[:n], self.clock)
+            node.children[first] = new
+            child.key = key[n:]
+            child.parent = new
+            new.children[child.key[:w]] = child
+            p4 += n
+            node = new
+            break
+        return p4 >> 2, node
 
-    def insert(self, kb: bytes, end: int) -> int:
-        """Insert kb's first `end` tokens (page aligned); returns how many were already there.
-        The descent is match_prefix's (the same touches, the same split); then a new leaf."""
-        end -= end % self.page
-        w = 4 * self.page
-        pos, node = self.match(kb, end)
-        if pos < end:
-            leaf = _Node(node, kb[4 * pos:4 * end], self._tick())
-            node.children[kb[4 * pos:4 * pos + w]] = leaf
-            if self.heap is not None:
-                heapq.heappush(self.heap, (leaf.time, leaf))
-        return pos
-
-    @staticmethod
-    def lock(node: _Node, d: int) -> None:
-        while node is not None:
-            node.lock += d
-            node = node.parent
+    def _leaf(self, node: _Node, kb: bytes, pos: int, end: int) -> _Node:
+        """insert's new leaf under `node`: kb's elements pos .. end."""
+        self.clock += 1
+        leaf = _Node(node, kb[4 * pos:4 * end], self.clock)
+        node.children[kb[4 * pos:4 * (pos + self.page)]] = leaf
+        if self.heap is not None:
+            heapq.heappush(self.heap, (self.clock, leaf))
+        return leaf
 
     def reserve(self, n: int) -> None:
         """evict_from_tree_cache: evict for the shortfall when fewer than n slots are free."""
@@ -163,13 +159,13 @@ class RadixReplay:
         """Delete unlocked leaves, least recently used first, until n tokens are freed (a
         parent left without children is a leaf that can go next)."""
         heap = self.heap
-        held: list[tuple[int, _Node]] = []  # locked leaves: back in the heap afterwards
+        held: list[tuple[int, _Node]] = []  # the locked leaf: back in the heap afterwards
         done = 0
         while done < n and heap:
             t, x = heapq.heappop(heap)
             if x.parent is None or x.children or x.time != t:
                 continue  # stale
-            if x.lock > 0:
+            if x is self.locked:
                 held.append((t, x))
                 continue
             size = (len(x.key) >> 2) * self.unit
@@ -214,17 +210,22 @@ def replay_keys(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Sequ
             m = min(m, capacity - _pages(plen, ps) - ps - 1)
         m = max(1, m)  # one token is always sampled
         kb = key_of(i)
-        hit, node = t.match(kb, (plen - 1) // unit)
-        hit *= unit
+        # match_prefix, then the prefill's insert, a walk on from where the match stopped
+        # (the path to it is locked: unchanged); the match after it ends where it did.
+        a, b = (plen - 1) // unit, plen // unit
+        a -= a % page
+        b -= b % page
+        pos, node = t._descend(t.root, 0, a, kb, None)
+        hit = pos * unit
         hits[i] = hit
-        t.lock(node, 1)
+        t.locked = node
         t.reserve(plen - hit + over)
         t.take(_pages(plen, ps) - hit)
-        have = t.insert(kb, plen // unit) * unit
-        t.release(have - hit)
-        _, node2 = t.match(kb, plen // unit)
-        t.lock(node, -1)
-        t.lock(node2, 1)
+        have, node = t._descend(node, pos, b, kb, None)
+        if have < b:
+            node = t._leaf(node, kb, have, b)
+        t.release(have * unit - hit)
+        t.locked = node
         # Decode steps at positions plen .. end - 1; nothing touches the tree between them,
         # so one eviction for what the steps need in all evicts the same leaves in the same
         # order: free must hold a page at every step (the demand), and the pages taken before
@@ -235,10 +236,27 @@ def replay_keys(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Sequ
             last_takes = (end - 1) % ps == 0  # the last step starts a page (always when P = 1)
             t.reserve(new if last_takes else new + ps)
             t.take(new)
-        have = t.insert(kb, end // unit) * unit
+        # release_kv_cache's insert: the path to the prompt's end (locked: unchanged) takes
+        # one time, then the walk goes on through the output.
+        e = end // unit
+        e -= e % page
+        path_time = None
+        if t.heap is not None:
+            t.clock += 1
+            path_time = t.clock
+            x = node
+            while x is not t.root:
+                x.time = path_time
+                x = x.parent
+        have, node = t._descend(node, b, e, kb, path_time)
+        if have < e:
+            t._leaf(node, kb, have, e)
+        elif t.heap is not None and not node.children and node is not t.root:
+            heapq.heappush(t.heap, (node.time, node))
+        have *= unit
         t.release(max(0, have - (plen - plen % ps)))
         t.release(_pages(end, ps) - (end - end % ps))  # the partial last page goes back
-        t.lock(node2, -1)
+        t.locked = None
     return frozen(hits), frozen(rejected)
 
 
