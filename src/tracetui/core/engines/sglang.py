@@ -80,7 +80,7 @@ class RadixReplay:
     """
 
     def __init__(self, capacity: int | None, page: int, unit: int = 1) -> None:
-        self.free = capacity  # slots (tokens); None: unlimited
+        self.free = 1 << 62 if capacity is None else capacity  # slots (tokens); never short when unlimited
         self.page = page  # elements a page
         self.unit = unit  # tokens an element
         self.clock = 0
@@ -140,20 +140,73 @@ class RadixReplay:
             heapq.heappush(self.heap, (self.clock, leaf))
         return leaf
 
-    def reserve(self, n: int) -> None:
-        """evict_from_tree_cache: evict for the shortfall when fewer than n slots are free."""
-        if self.free is not None and self.free < n:
-            self.evict(n - self.free)
-
-    def take(self, n: int) -> None:
-        if self.free is not None and n > 0:
-            self.free -= n
-            if self.free < 0:
+    def serve(self, keys: Sequence[bytes], plan: tuple[list[int], ...], hits: np.ndarray) -> None:
+        """Run the requests of one chunk (`plan`, see _plan; keys[j] is request j's), one at a
+        time, writing their hits (tokens)."""
+        unit = self.unit
+        root = self.root
+        heap = self.heap
+        descend, leaf = self._descend, self._leaf
+        free = self.free
+        for j, a, b, e, d1, t1, d2, t2, f in zip(*plan):
+            kb = keys[j]
+            # match_prefix, locked; the prefill (evict for its demand, take its pages); its
+            # insert, a walk on from where the match stopped (the path to it is locked, so
+            # unchanged); the match after it ends where the insert did.
+            pos, node = descend(root, 0, a, kb, None)
+            hit = pos * unit
+            hits[j] = hit
+            self.locked = node
+            if free < d1 - hit:
+                self.free = free
+                self.evict(d1 - hit - free)
+                free = self.free
+            free -= t1 - hit
+            have, node = descend(node, pos, b, kb, None)
+            if have < b:
+                node = leaf(node, kb, have, b)
+            free += have * unit - hit
+            self.locked = node
+            # Decode steps: nothing touches the tree between them, so one eviction for what
+            # they need in all evicts the same leaves in the same order (_plan).
+            if free < d2:
+                self.free = free
+                self.evict(d2 - free)
+                free = self.free
+            free -= t2
+            if free < 0:
                 raise AssertionError("SGLang replay: the pool ran out of slots")
+            # release_kv_cache's insert: the path to the prompt's end (locked, so unchanged)
+            # takes one time, then the walk goes on through the output.
+            path_time = None
+            if heap is not None:
+                self.clock += 1
+                path_time = self.clock
+                x = node
+                while x is not root:
+                    x.time = path_time
+                    x = x.parent
+            have, node = descend(node, b, e, kb, path_time)
+            if have < e:
+                leaf(node, kb, have, e)
+            elif heap is not None and not node.children and node is not root:
+                heapq.heappush(heap, (path_time, node))
+            free += have * unit + f  # the duplicates, the partial last page
+        self.free = free
+        self.locked = None
 
-    def release(self, n: int) -> None:
-        if self.free is not None and n > 0:
-            self.free += n
+    def match(self, kb: bytes, end: int) -> tuple[int, _Node]:
+        """match_prefix of kb's first `end` elements, times aside (a tree that never evicts,
+        as losses.reachable's): (elements matched, last node)."""
+        return self._descend(self.root, 0, end - end % self.page, kb, None)
+
+    def insert(self, kb: bytes, end: int) -> int:
+        """Insert kb's first `end` elements (whole pages), times aside; returns how many were there."""
+        end -= end % self.page
+        pos, node = self.match(kb, end)
+        if pos < end:
+            self._leaf(node, kb, pos, end)
+        return pos
 
     def evict(self, n: int) -> None:
         """Delete unlocked leaves, least recently used first, until n tokens are freed (a
@@ -180,94 +233,102 @@ class RadixReplay:
             heapq.heappush(heap, e)
 
 
-def _pages(tokens: int, page: int) -> int:
+def _pages(tokens, page: int):
     """Slots held by `tokens` tokens: whole pages."""
     return -(-tokens // page) * page
 
 
+def _max_req_len(capacity: int | None, context_length: int) -> int:
+    return context_length - 1 if capacity is None else min(context_length - 1, capacity - 1)
+
+
+def _plan(plens: np.ndarray, outs: np.ndarray, capacity: int | None, context_length: int, page: int,
+          unit: int) -> tuple[list[int], ...]:
+    """The requests one pool serves (the others are empty or refused) and, per request, what
+    serve needs beside the tree: (index, match end a, prompt end b, output end e in elements,
+    page aligned; the prefill's demand d1 and take t1, to which the hit is credited; the
+    decode's demand d2 and take t2; f, slots back at the end beside the duplicates)."""
+    ps = page * unit
+    max_req_len = _max_req_len(capacity, context_length)
+    j = np.flatnonzero((plens > 0) & (plens < max_req_len - 5))
+    plen, out = plens[j], outs[j]
+    m = np.maximum(0, np.minimum(out, max_req_len - plen - 1))
+    if capacity is not None:  # the allocator's max_new_tokens_for_memory
+        m = np.minimum(m, capacity - _pages(plen, ps) - ps - 1)
+    m = np.maximum(1, m)  # one token is always sampled
+    end = plen + m - 1
+
+    def elements(tokens):
+        x = tokens // unit
+        return x - x % page
+
+    # Decode steps at positions plen .. end - 1: free must hold a page at every step (the
+    # demand), and the pages taken before the last step are gone by then.
+    new = _pages(end, ps) - _pages(plen, ps)
+    last_takes = (end - 1) % ps == 0  # the last step starts a page (always when P = 1)
+    d2 = np.where(m > 1, np.where(last_takes, new, new + ps), 0)
+    over = ps if ps > 1 else 0  # the paged allocator's "one new page a request"
+    f = _pages(end, ps) - (end - end % ps) - (plen - plen % ps)
+    return tuple(x.tolist() for x in (j, elements(plen - 1), elements(plen), elements(end), plen + over,
+                                       _pages(plen, ps), d2, np.where(m > 1, new, 0), f))
+
+
+CHUNK_REQUESTS = 4096
+CHUNK_BYTES = 64 << 20
+"""Keys are built once a chunk of requests for every pool: at most this many requests, this
+many bytes of keys (about: 4 bytes a token or page)."""
+
+
+def replay_pools(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Sequence[int],
+                 capacities: Sequence[int | None], context_length: int, page: int = 1,
+                 unit: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(hit tokens, rejected) per request, per pool (capacity in slots, a multiple of the page;
+    None: unlimited). key_of(i): bytes of request i's elements (uint32) covering at least its
+    prompt and output but the last token; `page` elements a page, `unit` tokens an element
+    (pages of P = page x unit tokens). The pools run side by side, a chunk of requests at a
+    time, so that each key is built once."""
+    plens = np.asarray(plens, dtype=np.int64)
+    outs = np.asarray(outs, dtype=np.int64)
+    n = len(plens)
+    trees = [RadixReplay(c, page, unit) for c in capacities]
+    hits = [np.zeros(n, dtype=np.int64) for _ in capacities]
+    longest = max(_max_req_len(c, context_length) for c in capacities)
+    wanted = (plens > 0) & (plens < longest - 5)  # served by some pool
+    size = 4 * (plens + np.maximum(outs, 1)) // unit
+    lo = 0
+    while lo < n:
+        hi = min(n, lo + CHUNK_REQUESTS)
+        hi = lo + max(1, int(np.searchsorted(np.cumsum(size[lo:hi]), CHUNK_BYTES, side="right")))
+        keys = [key_of(i) if wanted[i] else b"" for i in range(lo, hi)]
+        for t, c, h in zip(trees, capacities, hits):
+            t.serve(keys, _plan(plens[lo:hi], outs[lo:hi], c, context_length, page, unit), h[lo:hi])
+        lo = hi
+    out = []
+    for c, h in zip(capacities, hits):
+        refused = (plens > 0) & (plens >= _max_req_len(c, context_length) - 5)
+        out.append((frozen(h), frozen(refused)))
+    return out
+
+
 def replay_keys(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Sequence[int], capacity: int | None,
                 context_length: int, page: int = 1, unit: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """(hit tokens, rejected) per request. key_of(i): bytes of request i's elements (uint32)
-    covering at least its prompt and output but the last token; `page` elements a page,
-    `unit` tokens an element (pages of P = page x unit tokens)."""
-    ps = page * unit
-    max_req_len = context_length - 1 if capacity is None else min(context_length - 1, capacity - 1)
-    t = RadixReplay(capacity, page, unit)
-    n = len(plens)
-    hits = np.zeros(n, dtype=np.int64)
-    rejected = np.zeros(n, dtype=bool)
-    over = ps if ps > 1 else 0  # the paged allocator's "one new page a request"
-    plens, outs = [int(x) for x in plens], [int(x) for x in outs]
-    for i in range(n):
-        plen = plens[i]
-        if plen == 0:
-            continue
-        if plen >= max_req_len - 5:
-            rejected[i] = True
-            continue
-        m = max(0, min(outs[i], max_req_len - plen - 1))
-        if capacity is not None:
-            m = min(m, capacity - _pages(plen, ps) - ps - 1)
-        m = max(1, m)  # one token is always sampled
-        kb = key_of(i)
-        # match_prefix, then the prefill's insert, a walk on from where the match stopped
-        # (the path to it is locked: unchanged); the match after it ends where it did.
-        a, b = (plen - 1) // unit, plen // unit
-        a -= a % page
-        b -= b % page
-        pos, node = t._descend(t.root, 0, a, kb, None)
-        hit = pos * unit
-        hits[i] = hit
-        t.locked = node
-        t.reserve(plen - hit + over)
-        t.take(_pages(plen, ps) - hit)
-        have, node = t._descend(node, pos, b, kb, None)
-        if have < b:
-            node = t._leaf(node, kb, have, b)
-        t.release(have * unit - hit)
-        t.locked = node
-        # Decode steps at positions plen .. end - 1; nothing touches the tree between them,
-        # so one eviction for what the steps need in all evicts the same leaves in the same
-        # order: free must hold a page at every step (the demand), and the pages taken before
-        # the last step are gone by then.
-        end = plen + m - 1
-        new = _pages(end, ps) - _pages(plen, ps)
-        if m > 1:
-            last_takes = (end - 1) % ps == 0  # the last step starts a page (always when P = 1)
-            t.reserve(new if last_takes else new + ps)
-            t.take(new)
-        # release_kv_cache's insert: the path to the prompt's end (locked: unchanged) takes
-        # one time, then the walk goes on through the output.
-        e = end // unit
-        e -= e % page
-        path_time = None
-        if t.heap is not None:
-            t.clock += 1
-            path_time = t.clock
-            x = node
-            while x is not t.root:
-                x.time = path_time
-                x = x.parent
-        have, node = t._descend(node, b, e, kb, path_time)
-        if have < e:
-            t._leaf(node, kb, have, e)
-        elif t.heap is not None and not node.children and node is not t.root:
-            heapq.heappush(t.heap, (node.time, node))
-        have *= unit
-        t.release(max(0, have - (plen - plen % ps)))
-        t.release(_pages(end, ps) - (end - end % ps))  # the partial last page goes back
-        t.locked = None
-    return frozen(hits), frozen(rejected)
+    """One pool of replay_pools."""
+    return replay_pools(key_of, plens, outs, [capacity], context_length, page, unit)[0]
+
+
+def _text_keys(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Callable[[int], bytes]:
+    """A text trace's keys: the tokens of the prompt and the output but its last token."""
+    def key_of(i: int) -> bytes:
+        a, o = inputs[i], outputs[i]
+        return as_bytes(np.concatenate((a, o[:len(o) - 1])) if len(o) > 1 else a)
+
+    return key_of
 
 
 def replay(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], capacity: int | None,
            context_length: int, page: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """A text trace: the tree over tokens, pages of `page` tokens."""
-    def key_of(i: int) -> bytes:
-        a, o = inputs[i], outputs[i]
-        return as_bytes(np.concatenate((a, o[:len(o) - 1])) if len(o) > 1 else a)
-
-    return replay_keys(key_of, [len(a) for a in inputs], [len(o) for o in outputs], capacity, context_length, page)
+    return replay_keys(_text_keys(inputs, outputs), [len(a) for a in inputs], [len(o) for o in outputs], capacity, context_length, page)
 
 
 def _never_evicts(cap: int, ctx: int, ps: int, plens: np.ndarray, outs: np.ndarray) -> bool:
@@ -281,16 +342,25 @@ def _never_evicts(cap: int, ctx: int, ps: int, plens: np.ndarray, outs: np.ndarr
 
 def _pools(replay_at, plens: np.ndarray, outs: np.ndarray, sizes: Sequence[PoolSize], ctx: int,
            ps: int) -> EngineResult:
+    """replay_at(capacities) -> (hits, rejected) per capacity: the unlimited pool and every
+    pool size that may evict, in one run."""
     total = int(plens.sum())
-    u_hits, u_rej = replay_at(None)
+    caps: list[int | None] = [None]
+    for s in sizes:
+        if s.capacity is not None:
+            cap = s.capacity - s.capacity % ps  # max_total_num_tokens, whole pages
+            if cap not in caps and not _never_evicts(cap, ctx, ps, plens, outs):
+                caps.append(cap)
+    got = dict(zip(caps, replay_at(caps)))
+    u_hits, u_rej = got[None]
     unlimited = EnginePool(PoolSize(None, None, "∞"), None, u_hits, None, u_rej, total)
     pools = []
     for s in sizes:
         if s.capacity is None:
             pools.append(EnginePool(s, None, u_hits, None, u_rej, total))
             continue
-        cap = s.capacity - s.capacity % ps  # max_total_num_tokens, whole pages
-        h, r = (u_hits, u_rej) if _never_evicts(cap, ctx, ps, plens, outs) else replay_at(cap)
+        cap = s.capacity - s.capacity % ps
+        h, r = got.get(cap, got[None])
         pools.append(EnginePool(s, cap // ps, h, None, r, total))
     return EngineResult(NAME, ps, tuple(pools), unlimited)
 
@@ -300,7 +370,8 @@ def run(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], sizes: Sequ
     ctx, page = settings.context_length, max(1, settings.page_size)
     plens = np.array([len(a) for a in inputs], dtype=np.int64)
     outs = np.array([len(o) for o in outputs], dtype=np.int64)
-    return _pools(lambda cap: replay(inputs, outputs, cap, ctx, page), plens, outs, sizes, ctx, page)
+    return _pools(lambda caps: replay_pools(_text_keys(inputs, outputs), plens, outs, caps, ctx, page),
+                  plens, outs, sizes, ctx, page)
 
 
 def page_keys(bt: BlockTrace) -> tuple[Callable[[int], bytes], np.ndarray, np.ndarray]:
@@ -332,4 +403,4 @@ def run_blocks(bt: BlockTrace, sizes: Sequence[PoolSize], settings: EngineSettin
     """A hashed trace: pages of bt.block_size tokens, the tree over page ids."""
     ctx, ps = settings.context_length, bt.block_size
     key_of, plens, outs = page_keys(bt)
-    return _pools(lambda cap: replay_keys(key_of, plens, outs, cap, ctx, 1, ps), plens, outs, sizes, ctx, ps)
+    return _pools(lambda caps: replay_pools(key_of, plens, outs, caps, ctx, 1, ps), plens, outs, sizes, ctx, ps)
