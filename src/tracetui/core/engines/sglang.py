@@ -162,8 +162,13 @@ class RadixReplay:
                 self.evict(d1 - hit - free)
                 free = self.free
             free -= t1 - hit
-            have, node = descend(node, pos, b, kb, None)
-            if have < b:
+            # A match that stopped short of its end stopped where nothing follows (no child for
+            # the next page, or the rest of a node it split): the insert stops there too.
+            have = pos
+            if pos == a < b:
+                have, node = descend(node, pos, b, kb, None)
+            fresh = have < b
+            if fresh:
                 node = leaf(node, kb, have, b)
             free += have * unit - hit
             self.locked = node
@@ -186,7 +191,9 @@ class RadixReplay:
                 while x is not root:
                     x.time = path_time
                     x = x.parent
-            have, node = descend(node, b, e, kb, path_time)
+            have = b
+            if not fresh and b < e:  # a new leaf has no children: nothing to walk
+                have, node = descend(node, b, e, kb, path_time)
             if have < e:
                 leaf(node, kb, have, e)
             elif heap is not None and not node.children and node is not root:
