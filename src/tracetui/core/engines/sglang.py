@@ -104,32 +104,37 @@ class RadixReplay:
             if child is None:
                 break
             key = child.key
-            kl = len(key)
-            if p4 + kl <= stop and kb.startswith(key, p4):
+            if p4 + len(key) <= stop and kb.startswith(key, p4):
                 if path_time is not None:
                     child.time = path_time
-                p4 += kl
+                p4 += len(key)
                 node = child
                 continue
-            # A partial match (the first page matched: at least one page in common).
-            m = min(kl, stop - p4)
-            x = int.from_bytes(key[:m], "little") ^ int.from_bytes(kb[p4:p4 + m], "little")
-            n = (m if x == 0 else ((x & -x).bit_length() - 1) >> 3) >> 2  # elements in common
-            n = 4 * (n - n % self.page)
-            self.clock += 1
-            child.time = self.clock  # the rest: visited, then split
-            if self.heap is not None and not child.children:
-                heapq.heappush(self.heap, (self.clock, child))
-            self.clock += 1
-            new = _Node(node, key[:n], self.clock)
-            node.children[first] = new
-            child.key = key[n:]
-            child.parent = new
-            new.children[child.key[:w]] = child
-            p4 += n
-            node = new
+            p4, node = self._split(node, child, first, kb, p4, stop)
             break
         return p4 >> 2, node
+
+    def _split(self, node: _Node, child: _Node, first: bytes, kb: bytes, p4: int, stop: int) -> tuple[int, _Node]:
+        """A walk at byte p4 of kb (to stop) matched child (under node, its first page
+        `first`) in part: split it where they part (whole pages, at least one: the first page
+        matched); (the byte matched to, the split node). The rest, visited, takes a time, the
+        split node one after it."""
+        key = child.key
+        m = min(len(key), stop - p4)
+        x = int.from_bytes(key[:m], "little") ^ int.from_bytes(kb[p4:p4 + m], "little")
+        n = (m if x == 0 else ((x & -x).bit_length() - 1) >> 3) >> 2  # elements in common
+        n = 4 * (n - n % self.page)
+        self.clock += 1
+        child.time = self.clock
+        if self.heap is not None and not child.children:
+            heapq.heappush(self.heap, (self.clock, child))
+        self.clock += 1
+        new = _Node(node, key[:n], self.clock)
+        node.children[first] = new
+        child.key = key[n:]
+        child.parent = new
+        new.children[child.key[:4 * self.page]] = child
+        return p4 + n, new
 
     def _leaf(self, node: _Node, kb: bytes, pos: int, end: int) -> _Node:
         """insert's new leaf under `node`: kb's elements pos .. end."""
@@ -144,32 +149,51 @@ class RadixReplay:
         """Run the requests of one chunk (`plan`, see _plan; keys[j] is request j's), one at a
         time, writing their hits (tokens)."""
         unit = self.unit
+        w = 4 * self.page
         root = self.root
         heap = self.heap
-        descend, leaf = self._descend, self._leaf
+        push = heapq.heappush
         free = self.free
         for j, a, b, e, d1, t1, d2, t2, f in zip(*plan):
             kb = keys[j]
-            # match_prefix, locked; the prefill (evict for its demand, take its pages); its
-            # insert, a walk on from where the match stopped (the path to it is locked, so
-            # unchanged); the match after it ends where the insert did.
-            pos, node = descend(root, 0, a, kb, None)
+            # match_prefix (_descend, inline: most of a request's time is this walk).
+            node = root
+            p4 = 0
+            stop = 4 * a
+            while p4 < stop:
+                first = kb[p4:p4 + w]
+                child = node.children.get(first)
+                if child is None:
+                    break
+                key = child.key
+                if p4 + len(key) <= stop and kb.startswith(key, p4):
+                    p4 += len(key)
+                    node = child
+                    continue
+                p4, node = self._split(node, child, first, kb, p4, stop)
+                break
+            pos = p4 >> 2
             hit = pos * unit
             hits[j] = hit
             self.locked = node
+            # The prefill: evict for its demand, take its pages.
             if free < d1 - hit:
                 self.free = free
                 self.evict(d1 - hit - free)
                 free = self.free
             free -= t1 - hit
-            # A match that stopped short of its end stopped where nothing follows (no child for
-            # the next page, or the rest of a node it split): the insert stops there too.
+            # Its insert, a walk on from where the match stopped (the path to it is locked, so
+            # unchanged); a match that stopped short of its end stopped where nothing follows
+            # (no child for the next page, or the rest of a node it split), and so does the
+            # insert. The match after it ends where the insert did.
             have = pos
             if pos == a < b:
-                have, node = descend(node, pos, b, kb, None)
+                have, node = self._descend(node, pos, b, kb, None)
             fresh = have < b
-            if fresh:
-                node = leaf(node, kb, have, b)
+            if fresh:  # its time and heap entry: the last insert's
+                leaf = _Node(node, kb[4 * have:4 * b], 0)
+                node.children[kb[4 * have:4 * have + w]] = leaf
+                node = leaf
             free += have * unit - hit
             self.locked = node
             # Decode steps: nothing touches the tree between them, so one eviction for what
@@ -182,7 +206,8 @@ class RadixReplay:
             if free < 0:
                 raise AssertionError("SGLang replay: the pool ran out of slots")
             # release_kv_cache's insert: the path to the prompt's end (locked, so unchanged)
-            # takes one time, then the walk goes on through the output.
+            # takes one time, then the walk goes on through the output (a new leaf has no
+            # children: nothing to walk).
             path_time = None
             if heap is not None:
                 self.clock += 1
@@ -192,12 +217,16 @@ class RadixReplay:
                     x.time = path_time
                     x = x.parent
             have = b
-            if not fresh and b < e:  # a new leaf has no children: nothing to walk
-                have, node = descend(node, b, e, kb, path_time)
+            if not fresh and b < e:
+                have, node = self._descend(node, b, e, kb, path_time)
             if have < e:
-                leaf(node, kb, have, e)
+                self.clock += 1
+                leaf = _Node(node, kb[4 * have:4 * e], self.clock)
+                node.children[kb[4 * have:4 * have + w]] = leaf
+                if heap is not None:
+                    push(heap, (self.clock, leaf))
             elif heap is not None and not node.children and node is not root:
-                heapq.heappush(heap, (path_time, node))
+                push(heap, (node.time, node))
             free += have * unit + f  # the duplicates, the partial last page
         self.free = free
         self.locked = None
