@@ -247,26 +247,28 @@ class RadixReplay:
     def evict(self, n: int) -> None:
         """Delete unlocked leaves, least recently used first, until n tokens are freed (a
         parent left without children is a leaf that can go next)."""
-        heap = self.heap
-        held: list[tuple[int, _Node]] = []  # the locked leaf: back in the heap afterwards
+        heap, locked, root = self.heap, self.locked, self.root
+        pop, push = heapq.heappop, heapq.heappush
+        w, unit = 4 * self.page, self.unit
+        held = None  # the locked leaf's entry: back in the heap afterwards
         done = 0
         while done < n and heap:
-            t, x = heapq.heappop(heap)
-            if x.parent is None or x.children or x.time != t:
+            t, x = pop(heap)
+            if x.time != t or x.children or x.parent is None:
                 continue  # stale
-            if x is self.locked:
-                held.append((t, x))
+            if x is locked:
+                held = t, x
                 continue
-            size = (len(x.key) >> 2) * self.unit
-            done += size
-            self.free += size
+            key = x.key
+            done += (len(key) >> 2) * unit
             p = x.parent
-            del p.children[x.key[:4 * self.page]]
+            del p.children[key[:w]]
             x.parent = None  # gone
-            if not p.children and p is not self.root:
-                heapq.heappush(heap, (p.time, p))
-        for e in held:
-            heapq.heappush(heap, e)
+            if not p.children and p is not root:
+                push(heap, (p.time, p))
+        self.free += done
+        if held is not None:
+            push(heap, held)
 
 
 def _pages(tokens, page: int):
