@@ -211,6 +211,52 @@ def test_sglang_pools_side_by_side_equal_reference(tr, page, caps, chunk, contex
         assert (h.tolist(), r.tolist()) == ref.sglang(inputs, outputs, c, context, page), c
 
 
+@st.composite
+def long_traces(draw):
+    """Prompts of hundreds of tokens that repeat an earlier one's stored tokens up to a cut
+    and part from it anywhere after (one token changed): the long keys where the replay
+    searches where two keys part in steps."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    inputs, outputs, stored = [], [], []
+    for _ in range(draw(st.integers(1, 8))):
+        if stored and draw(st.booleans()):
+            k = stored[draw(st.integers(0, len(stored) - 1))]
+            p = k[:draw(st.integers(0, len(k)))] + rng.integers(0, 3, draw(st.integers(0, 300))).tolist()
+            if p and draw(st.booleans()):
+                p[draw(st.integers(0, len(p) - 1))] = 7  # a token nobody has: they part there
+        else:
+            p = rng.integers(0, 3, draw(st.integers(0, 1200))).tolist()
+        o = rng.integers(0, 3, draw(st.integers(0, 80))).tolist()
+        inputs.append(p)
+        outputs.append(o)
+        stored.append(p + o[:max(len(o) - 1, 0)])
+    return inputs, outputs
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(long_traces(), st.integers(1, 4), st.lists(st.one_of(st.none(), st.integers(0, 3000)), min_size=1, max_size=3))
+def test_sglang_long_keys_equal_reference(tr, page, caps):
+    inputs, outputs = tr
+    caps = [c if c is None else c - c % page for c in caps]
+    keys = sglang._text_keys([arr(x) for x in inputs], [arr(x) for x in outputs])
+    got = sglang.replay_pools(keys, [len(x) for x in inputs], [len(x) for x in outputs], caps, 10_000, page)
+    for c, (h, r) in zip(caps, got):
+        assert (h.tolist(), r.tolist()) == ref.sglang(inputs, outputs, c, 10_000, page), c
+
+
+@pytest.mark.parametrize("m", [4, 8, 256, 260, 512, 516, 1024, 3000, 4096])
+def test_sglang_common_bytes_finds_every_parting(m):
+    """Where two keys part, at every byte of every length around the search's steps, and at
+    an offset in the request's key; equal keys share all m bytes."""
+    key = bytes(range(256)) * (m // 256 + 1)
+    kb = b"xyz!" + key
+    assert sglang._common_bytes(key[:m], kb, 4, m) == m
+    for at in range(m):
+        other = kb[:4 + at] + bytes([kb[4 + at] ^ 0x40]) + kb[5 + at:]
+        assert sglang._common_bytes(key[:m], other, 4, m) == at, at
+        assert sglang._common_bytes(key[:m] + b"tail", other, 4, m) == at, at
+
+
 def test_sglang_caps_at_l_minus_1_and_rejects():
     inputs, outputs = [arr([1, 2, 3]), arr([1, 2, 3]), arr(range(20))], [arr([]), arr([]), arr([])]
     h, r = sglang.replay(inputs, outputs, None, 100)

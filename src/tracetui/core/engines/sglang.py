@@ -59,6 +59,29 @@ def as_bytes(tokens: np.ndarray) -> bytes:
     return np.ascontiguousarray(tokens, dtype=np.uint32).tobytes()
 
 
+def _common_bytes(key: bytes, kb: bytes, p4: int, m: int) -> int:
+    """Bytes key[:m] and kb[p4:p4 + m] have in common from the start."""
+    lo, hi = 0, m  # bytes [0, lo) in common, where they part (if they do) in [lo, hi)
+    if m > 256:  # a long key: find where they part in time proportional to where that is
+        view = memoryview(key)
+        step = 256
+        hi = step
+        while kb.startswith(view[lo:hi], p4 + lo):
+            if hi == m:
+                lo = m
+                break
+            lo, step = hi, 2 * step
+            hi = min(m, lo + step)
+        while hi - lo > 256:
+            mid = (lo + hi) // 2
+            if kb.startswith(view[lo:mid], p4 + lo):
+                lo = mid
+            else:
+                hi = mid
+    x = int.from_bytes(key[lo:hi], "little") ^ int.from_bytes(kb[p4 + lo:p4 + hi], "little")
+    return hi if x == 0 else lo + (((x & -x).bit_length() - 1) >> 3)
+
+
 class RadixReplay:
     """One pool: the tree, the free slots, the clock, the locked node.
 
@@ -121,8 +144,7 @@ class RadixReplay:
         split node one after it."""
         key = child.key
         m = min(len(key), stop - p4)
-        x = int.from_bytes(key[:m], "little") ^ int.from_bytes(kb[p4:p4 + m], "little")
-        n = (m if x == 0 else ((x & -x).bit_length() - 1) >> 3) >> 2  # elements in common
+        n = _common_bytes(key, kb, p4, m) >> 2  # elements in common
         n = 4 * (n - n % self.page)
         self.clock += 1
         child.time = self.clock
