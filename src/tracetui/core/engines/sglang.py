@@ -40,21 +40,6 @@ from .blockids import BlockTrace, dense_ids
 NAME = "sglang"
 
 
-class _Node:
-    """A radix tree node; its key is the elements' bytes (uint32), 4 bytes an element."""
-
-    __slots__ = ("children", "parent", "key", "time")
-
-    def __init__(self, parent: _Node | None, key: bytes, time: int) -> None:
-        self.children: dict[bytes, _Node] = {}
-        self.parent = parent
-        self.key = key
-        self.time = time
-
-    def __lt__(self, other: _Node) -> bool:  # heap entries of equal times: see RadixReplay
-        return self.time < other.time
-
-
 def as_bytes(tokens: np.ndarray) -> bytes:
     return np.ascontiguousarray(tokens, dtype=np.uint32).tobytes()
 
@@ -82,8 +67,16 @@ def _common_bytes(key: bytes, kb: bytes, p4: int, m: int) -> int:
     return hi if x == 0 else lo + (((x & -x).bit_length() - 1) >> 3)
 
 
+ROOT = 0
+
+
 class RadixReplay:
     """One pool: the tree, the free slots, the clock, the locked node.
+
+    Nodes are indices into parallel lists (children by first page, parent, key: the
+    elements' bytes, uint32, 4 bytes an element; time), so that a tree of millions of nodes
+    holds no object the cyclic garbage collector scans one by one (a dict of bytes to ints is
+    not tracked); a deleted node's index is used again.
 
     SGLang walks the tree four times a request (match, insert, match, insert), each visit
     taking a fresh time, and locks the path in between. Here the request's walks are one
@@ -107,29 +100,50 @@ class RadixReplay:
         self.page = page  # elements a page
         self.unit = unit  # tokens an element
         self.clock = 0
-        self.root = _Node(None, b"", 0)
-        self.locked: _Node | None = None
+        self.kids: list[dict[bytes, int]] = [{}]
+        self.up: list[int] = [-1]  # -1: the root, or a deleted node
+        self.key: list[bytes] = [b""]
+        self.time: list[int] = [0]
+        self.spare: list[int] = []  # deleted nodes' indices
+        self.locked = -1
         # The evictable leaves by last_access_time, lazily: an entry (time, node) is pushed
         # whenever a leaf takes a time or a node becomes a leaf; it is stale once the node has
-        # children, another time, or is gone. A pool that never evicts keeps neither heap nor times.
-        self.heap: list[tuple[int, _Node]] | None = None if capacity is None else []
+        # children, another time (an index used again takes a time later than any entry's),
+        # or is gone. A pool that never evicts keeps neither heap nor times.
+        self.heap: list[tuple[int, int]] | None = None if capacity is None else []
 
-    def _descend(self, node: _Node, pos: int, end: int, kb: bytes, path_time: int | None) -> tuple[int, _Node]:
+    def _new(self, parent: int, key: bytes, time: int) -> int:
+        """A node under `parent` (the caller files it in the parent's children)."""
+        if self.spare:
+            x = self.spare.pop()
+            self.kids[x] = {}
+            self.up[x] = parent
+            self.key[x] = key
+            self.time[x] = time
+            return x
+        self.kids.append({})
+        self.up.append(parent)
+        self.key.append(key)
+        self.time.append(time)
+        return len(self.up) - 1
+
+    def _descend(self, node: int, pos: int, end: int, kb: bytes, path_time: int | None) -> tuple[int, int]:
         """match_prefix's walk from `node` (kb's first `pos` elements matched) on to `end`
         (page aligned): (elements matched, last node). The nodes matched whole take
         `path_time` (None: keep theirs); one matched in part is split."""
+        kids, keys, time = self.kids, self.key, self.time
         w = 4 * self.page
         stop = 4 * end
         p4 = 4 * pos
         while p4 < stop:
             first = kb[p4:p4 + w]
-            child = node.children.get(first)
+            child = kids[node].get(first)
             if child is None:
                 break
-            key = child.key
+            key = keys[child]
             if p4 + len(key) <= stop and kb.startswith(key, p4):
                 if path_time is not None:
-                    child.time = path_time
+                    time[child] = path_time
                 p4 += len(key)
                 node = child
                 continue
@@ -137,57 +151,49 @@ class RadixReplay:
             break
         return p4 >> 2, node
 
-    def _split(self, node: _Node, child: _Node, first: bytes, kb: bytes, p4: int, stop: int) -> tuple[int, _Node]:
+    def _split(self, node: int, child: int, first: bytes, kb: bytes, p4: int, stop: int) -> tuple[int, int]:
         """A walk at byte p4 of kb (to stop) matched child (under node, its first page
         `first`) in part: split it where they part (whole pages, at least one: the first page
         matched); (the byte matched to, the split node). The rest, visited, takes a time, the
         split node one after it."""
-        key = child.key
+        key = self.key[child]
         m = min(len(key), stop - p4)
         n = _common_bytes(key, kb, p4, m) >> 2  # elements in common
         n = 4 * (n - n % self.page)
         self.clock += 1
-        child.time = self.clock
-        if self.heap is not None and not child.children:
+        self.time[child] = self.clock
+        if self.heap is not None and not self.kids[child]:
             heapq.heappush(self.heap, (self.clock, child))
         self.clock += 1
-        new = _Node(node, key[:n], self.clock)
-        node.children[first] = new
-        child.key = key[n:]
-        child.parent = new
-        new.children[child.key[:4 * self.page]] = child
+        new = self._new(node, key[:n], self.clock)
+        self.kids[node][first] = new
+        rest = self.key[child] = key[n:]
+        self.up[child] = new
+        self.kids[new][rest[:4 * self.page]] = child
         return p4 + n, new
-
-    def _leaf(self, node: _Node, kb: bytes, pos: int, end: int) -> _Node:
-        """insert's new leaf under `node`: kb's elements pos .. end."""
-        self.clock += 1
-        leaf = _Node(node, kb[4 * pos:4 * end], self.clock)
-        node.children[kb[4 * pos:4 * (pos + self.page)]] = leaf
-        if self.heap is not None:
-            heapq.heappush(self.heap, (self.clock, leaf))
-        return leaf
 
     def serve(self, keys: Sequence[bytes], plan: tuple[list[int], ...], hits: np.ndarray) -> None:
         """Run the requests of one chunk (`plan`, see _plan; keys[j] is request j's), one at a
         time, writing their hits (tokens)."""
         unit = self.unit
         w = 4 * self.page
-        root = self.root
+        kids, up, key_of, time = self.kids, self.up, self.key, self.time
         heap = self.heap
         push = heapq.heappush
+        new_node = self._new
         free = self.free
         for j, a, b, e, d1, t1, d2, t2, f in zip(*plan):
             kb = keys[j]
             # match_prefix (_descend, inline: most of a request's time is this walk).
-            node = root
+            node = ROOT
             p4 = 0
             stop = 4 * a
             while p4 < stop:
                 first = kb[p4:p4 + w]
-                child = node.children.get(first)
+                child = kids[node].get(first)
                 if child is None:
                     break
-                key = child.key
+                key = key_of[child]
                 if p4 + len(key) <= stop and kb.startswith(key, p4):
                     p4 += len(key)
                     node = child
@@ -213,8 +219,8 @@ class RadixReplay:
                 have, node = self._descend(node, pos, b, kb, None)
             fresh = have < b
             if fresh:  # its time and heap entry: the last insert's
-                leaf = _Node(node, kb[4 * have:4 * b], 0)
-                node.children[kb[4 * have:4 * have + w]] = leaf
+                leaf = new_node(node, kb[4 * have:4 * b], 0)
+                kids[node][kb[4 * have:4 * have + w]] = leaf
                 node = leaf
             free += have * unit - hit
             self.locked = node
@@ -235,59 +241,63 @@ class RadixReplay:
                 self.clock += 1
                 path_time = self.clock
                 x = node
-                while x is not root:
-                    x.time = path_time
-                    x = x.parent
+                while x != ROOT:
+                    time[x] = path_time
+                    x = up[x]
             have = b
             if not fresh and b < e:
                 have, node = self._descend(node, b, e, kb, path_time)
             if have < e:
                 self.clock += 1
-                leaf = _Node(node, kb[4 * have:4 * e], self.clock)
-                node.children[kb[4 * have:4 * have + w]] = leaf
+                leaf = new_node(node, kb[4 * have:4 * e], self.clock)
+                kids[node][kb[4 * have:4 * have + w]] = leaf
                 if heap is not None:
                     push(heap, (self.clock, leaf))
-            elif heap is not None and not node.children and node is not root:
-                push(heap, (node.time, node))
+            elif heap is not None and not kids[node] and node != ROOT:
+                push(heap, (path_time, node))
             free += have * unit + f  # the duplicates, the partial last page
         self.free = free
-        self.locked = None
+        self.locked = -1
 
-    def match(self, kb: bytes, end: int) -> tuple[int, _Node]:
+    def match(self, kb: bytes, end: int) -> tuple[int, int]:
         """match_prefix of kb's first `end` elements, times aside (a tree that never evicts,
         as losses.reachable's): (elements matched, last node)."""
-        return self._descend(self.root, 0, end - end % self.page, kb, None)
+        return self._descend(ROOT, 0, end - end % self.page, kb, None)
 
     def insert(self, kb: bytes, end: int) -> int:
         """Insert kb's first `end` elements (whole pages), times aside; returns how many were there."""
         end -= end % self.page
         pos, node = self.match(kb, end)
         if pos < end:
-            self._leaf(node, kb, pos, end)
+            leaf = self._new(node, kb[4 * pos:4 * end], 0)
+            self.kids[node][kb[4 * pos:4 * (pos + self.page)]] = leaf
         return pos
 
     def evict(self, n: int) -> None:
         """Delete unlocked leaves, least recently used first, until n tokens are freed (a
         parent left without children is a leaf that can go next)."""
-        heap, locked, root = self.heap, self.locked, self.root
+        heap, locked = self.heap, self.locked
+        kids, up, keys, time, spare = self.kids, self.up, self.key, self.time, self.spare
         pop, push = heapq.heappop, heapq.heappush
         w, unit = 4 * self.page, self.unit
         held = None  # the locked leaf's entry: back in the heap afterwards
         done = 0
         while done < n and heap:
             t, x = pop(heap)
-            if x.time != t or x.children or x.parent is None:
+            if time[x] != t or kids[x] or up[x] < 0:
                 continue  # stale
-            if x is locked:
+            if x == locked:
                 held = t, x
                 continue
-            key = x.key
+            key = keys[x]
             done += (len(key) >> 2) * unit
-            p = x.parent
-            del p.children[key[:w]]
-            x.parent = None  # gone
-            if not p.children and p is not root:
-                push(heap, (p.time, p))
+            p = up[x]
+            del kids[p][key[:w]]
+            up[x] = -1  # gone
+            keys[x] = b""
+            spare.append(x)
+            if not kids[p] and p != ROOT:
+                push(heap, (time[p], p))
         self.free += done
         if held is not None:
             push(heap, held)
