@@ -106,11 +106,12 @@ class RadixReplay:
         self.time: list[int] = [0]
         self.spare: list[int] = []  # deleted nodes' indices
         self.locked = -1
-        # The evictable leaves by last_access_time, lazily: an entry (time, node) is pushed
-        # whenever a leaf takes a time or a node becomes a leaf; it is stale once the node has
-        # children, another time (an index used again takes a time later than any entry's),
-        # or is gone. A pool that never evicts keeps neither heap nor times.
-        self.heap: list[tuple[int, int]] | None = None if capacity is None else []
+        # The evictable leaves by last_access_time, lazily: an entry time << 32 | node (one
+        # int: a heap of tuples spends its time reaching their items) is pushed whenever a
+        # leaf takes a time or a node becomes a leaf; it is stale once the node has children,
+        # another time (an index used again takes a time later than any entry's), or is gone.
+        # A pool that never evicts keeps neither heap nor times.
+        self.heap: list[int] | None = None if capacity is None else []
 
     def _new(self, parent: int, key: bytes, time: int) -> int:
         """A node under `parent` (the caller files it in the parent's children)."""
@@ -125,6 +126,8 @@ class RadixReplay:
         self.up.append(parent)
         self.key.append(key)
         self.time.append(time)
+        if len(self.up) > 1 << 32:
+            raise ValueError("SGLang replay: more than 2**32 nodes")
         return len(self.up) - 1
 
     def _descend(self, node: int, pos: int, end: int, kb: bytes, path_time: int | None) -> tuple[int, int]:
@@ -163,7 +166,7 @@ class RadixReplay:
         self.clock += 1
         self.time[child] = self.clock
         if self.heap is not None and not self.kids[child]:
-            heapq.heappush(self.heap, (self.clock, child))
+            heapq.heappush(self.heap, self.clock << 32 | child)
         self.clock += 1
         new = self._new(node, key[:n], self.clock)
         self.kids[node][first] = new
@@ -252,9 +255,9 @@ class RadixReplay:
                 leaf = new_node(node, kb[4 * have:4 * e], self.clock)
                 kids[node][kb[4 * have:4 * have + w]] = leaf
                 if heap is not None:
-                    push(heap, (self.clock, leaf))
+                    push(heap, self.clock << 32 | leaf)
             elif heap is not None and not kids[node] and node != ROOT:
-                push(heap, (path_time, node))
+                push(heap, path_time << 32 | node)
             free += have * unit + f  # the duplicates, the partial last page
         self.free = free
         self.locked = -1
@@ -283,11 +286,12 @@ class RadixReplay:
         held = None  # the locked leaf's entry: back in the heap afterwards
         done = 0
         while done < n and heap:
-            t, x = pop(heap)
-            if time[x] != t or kids[x] or up[x] < 0:
+            entry = pop(heap)
+            x = entry & 0xFFFFFFFF
+            if time[x] != entry >> 32 or kids[x] or up[x] < 0:
                 continue  # stale
             if x == locked:
-                held = t, x
+                held = entry
                 continue
             key = keys[x]
             done += (len(key) >> 2) * unit
@@ -297,7 +301,7 @@ class RadixReplay:
             keys[x] = b""
             spare.append(x)
             if not kids[p] and p != ROOT:
-                push(heap, (time[p], p))
+                push(heap, time[p] << 32 | p)
         self.free += done
         if held is not None:
             push(heap, held)
