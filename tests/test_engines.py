@@ -17,7 +17,7 @@ from tracetui.core.engines.blockids import BlockTrace, block_trace, chain_ids
 from tracetui.core.engines.study import PoolSize
 
 from . import engines_bruteforce as ref
-from .paths import TRACES
+from .paths import SAMPLES, TRACES
 
 
 def arr(xs):
@@ -92,14 +92,87 @@ def test_lmcache_equals_reference(tr, chunk, cap, context):
 def test_cacheblend_equals_reference(tr, chunk, cap, context, data):
     inputs, outputs = tr
     segs = [sorted(data.draw(st.sets(st.integers(0, max(len(p), 1)), max_size=3))) for p in inputs]
-    reuse, prefix = ref.cacheblend(inputs, segs, cap, chunk, context)
+    reuse, prefix, spans = ref.cacheblend(inputs, segs, cap, chunk, context)
     res = run_engine("cacheblend", [arr(x) for x in inputs], [arr(x) for x in outputs], [size(cap)],
                      EngineSettings(context_length=context, block_size=chunk, recompute=0.5), segments=segs)
     p = res.pools[0]
     assert p.substring_hits.tolist() == reuse
     assert p.prefix_hits.tolist() == prefix
     assert p.recompute_tokens.tolist() == np.rint(np.array(reuse) * 0.5).astype(int).tolist()
-    assert [sum(e - s for s, e in sp) for sp in p.spans] == reuse
+    assert p.spans == tuple(spans)
+
+
+@FAST
+@given(st.lists(st.lists(st.lists(st.integers(0, 9), max_size=5), max_size=4), max_size=10),
+       st.one_of(st.none(), st.integers(0, 12)))
+def test_chunk_replay_equals_reference(requests, cap):
+    """The flat replay shared by LMCache and CacheBlend (numpy when nothing is evicted, one LRU
+    pass otherwise) against the plain LRU: groups of chunk ids, repeated within and across
+    requests, empty groups and requests too."""
+    want = ref._chunk_lru(requests, cap)
+    ids = [c for req in requests for g in req for c in g]
+    starts = np.cumsum([0] + [len(g) for req in requests for g in req])
+    owner = np.array([i for i, req in enumerate(requests) for _ in req], dtype=np.int64)
+    got = lmcache.replay_chunks(np.array(ids, dtype=np.int64), starts, owner, cap).tolist()
+    assert got == [k for runs in want for k in runs]
+
+
+@FAST
+@given(st.text(st.characters(exclude_categories=()), max_size=30), st.data())
+def test_segment_token_starts_equal_char_offsets(text, data):
+    """Block starts mapped to tokens in bytes equal the mapping through every token's character
+    (multi-byte characters split by tokens, tokens that do not spell the text: the clip)."""
+    from tracetui.core.engines.cacheblend import token_starts
+
+    chars = sorted(data.draw(st.sets(st.integers(0, max(len(text) - 1, 0)), max_size=4)))
+    byte_lengths = np.array(data.draw(st.lists(st.integers(0, 4), min_size=6, max_size=6)), dtype=np.int64)
+    toks = arr(data.draw(st.lists(st.integers(0, 7), max_size=12)))  # ids past the table: its last entry
+    want = ref.segment_starts(text, chars, toks, byte_lengths.astype(np.int32))
+    assert token_starts(text, chars, toks, byte_lengths) == want
+
+
+class _Only(list):
+    """Segment starts that may be asked for only at some indices."""
+
+    def __init__(self, items, allowed):
+        super().__init__(items)
+        self.allowed = allowed
+
+    def __getitem__(self, i):
+        assert i in self.allowed, i
+        return super().__getitem__(i)
+
+
+def test_cacheblend_reads_segments_only_of_prompts_of_a_chunk():
+    """A prompt shorter than a chunk, or refused, finds and stores nothing whatever its segments:
+    they are never asked for (most chat prompts are never read again)."""
+    seg = list(range(10))
+    inputs = [arr(seg[:3]), arr(seg), arr(seg + [1] * 30), arr(seg + seg)]
+    segs = _Only([[0, 1], [0, 5], [0, 5], [0, 10]], allowed={1, 3})
+    res = run_engine("cacheblend", inputs, [arr([])] * 4, [size(None)],
+                     EngineSettings(block_size=5, context_length=30), segments=segs)
+    assert res.pools[0].substring_hits.tolist() == [0, 0, 0, 10]
+    assert res.pools[0].rejected.tolist() == [False, False, True, False]
+
+
+@pytest.mark.parametrize("name", ["opencode_like.jsonl", "aider_like.jsonl", "request_bodies.jsonl",
+                                  "big_prompt.jsonl", "two_sessions.jsonl"])
+def test_segment_starts_are_the_blocks_tokens(name, tokenizer):
+    """Every prompt's segment starts: its blocks' first tokens, as the explorer maps tokens to
+    characters (tests/engines_bruteforce.segment_starts)."""
+    from tracetui.core.blocks import split_blocks
+    from tracetui.core.engines.cacheblend import segment_starts
+    from tracetui.core.formats.loader import read_traces
+    from tracetui.core.pipeline import Settings, tokenize
+
+    trace = read_traces(str(SAMPLES / name), Settings().format_options)
+    inputs, outputs = tokenize(trace, tokenizer)
+    got = segment_starts(trace, inputs, tokenizer)
+    assert len(got) == len(inputs)
+    for i, r in enumerate(trace.requests):
+        want = ref.segment_starts(r.input, [b.start for b in split_blocks(r.input, r.input_doc)], inputs[i],
+                                  tokenizer.byte_lengths())
+        assert got[i] == want, i
 
 
 @FAST
