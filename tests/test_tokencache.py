@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -28,6 +29,11 @@ def _no_tokenize(monkeypatch):
     monkeypatch.setattr(pipeline, "tokenize", fail)
 
 
+def _entries(kind):
+    """The complete cache entries of a kind (folders; a half-written one ends in .part)."""
+    return [p for p in (tokencache.cache_dir() / kind).glob("*") if p.is_dir() and p.suffix != ".part"]
+
+
 def _same(a, b):
     assert [x.tolist() for x in a.inputs] == [x.tolist() for x in b.inputs]
     assert [x.tolist() for x in a.outputs] == [x.tolist() for x in b.outputs]
@@ -36,7 +42,7 @@ def _same(a, b):
 
 def test_reopen_reads_the_cache(trace, monkeypatch):
     first = load(str(trace))
-    assert list((tokencache.cache_dir() / "tokens").glob("*.npz"))
+    assert list(_entries("tokens"))
     _no_tokenize(monkeypatch)
     _same(first, load(str(trace)))
 
@@ -60,11 +66,12 @@ def test_a_changed_file_is_tokenized_again(trace, monkeypatch):
 
 def test_a_damaged_cache_file_is_ignored_and_rewritten(trace):
     first = load(str(trace))
-    (cached,) = (tokencache.cache_dir() / "tokens").glob("*.npz")
-    cached.write_bytes(b"not a numpy file")
+    (cached,) = _entries("tokens")
+    (cached / "flat.npy").write_bytes(b"not a numpy file")
     _same(first, load(str(trace)))
-    with np.load(cached, allow_pickle=False) as z:
-        assert set(z.files) == {"flat", "in_len", "out_len"}
+    (cached,) = _entries("tokens")
+    assert sorted(f.name for f in cached.iterdir()) == ["flat.npy", "in_len.npy", "meta.json", "out_len.npy"]
+    np.load(cached / "flat.npy", allow_pickle=False)
 
 
 def test_cli_no_cache(trace, capsys):
@@ -72,7 +79,7 @@ def test_cli_no_cache(trace, capsys):
     assert not (tokencache.cache_dir() / "tokens").exists()
     out = capsys.readouterr().out
     assert main(["analyze", "--json", str(trace)]) == 0
-    assert list((tokencache.cache_dir() / "tokens").glob("*.npz"))
+    assert list(_entries("tokens"))
     assert main(["analyze", "--json", str(trace)]) == 0  # from the cache
     assert capsys.readouterr().out == out * 2
 
@@ -115,7 +122,7 @@ def _same_results(a, b):
 def test_reopen_reads_the_analysis_cache(trace, monkeypatch):
     settings = Settings(engines=ALL)
     first = load(str(trace), settings)
-    assert list((tokencache.cache_dir() / "analysis").glob("*.npz"))
+    assert list(_entries("analysis"))
     _no_tokenize(monkeypatch)
     _no_analyze(monkeypatch)
     _same_results(first, load(str(trace), settings))
@@ -136,12 +143,13 @@ def test_other_settings_are_analysed_again(trace, monkeypatch):
 
 def test_a_damaged_analysis_file_is_ignored_and_rewritten(trace):
     first = load(str(trace), Settings(engines=ALL))
-    (cached,) = (tokencache.cache_dir() / "analysis").glob("*.npz")
-    data = cached.read_bytes()
-    cached.write_bytes(data[: len(data) // 2])
+    (cached,) = _entries("analysis")
+    meta = cached / "meta.json"
+    data = meta.read_bytes()
+    meta.write_bytes(data[: len(data) // 2])
     _same_results(first, load(str(trace), Settings(engines=ALL)))
-    with np.load(cached, allow_pickle=False) as z:
-        assert "meta" in z.files
+    (cached,) = _entries("analysis")
+    assert json.loads((cached / "meta.json").read_text())["results"]
 
 
 def test_cli_warm_output_is_the_cold_one(trace, capsys):
@@ -163,3 +171,66 @@ def test_a_warm_reopen_never_loads_the_vocabulary(trace, monkeypatch):
     assert loaded.tokenizer is fresh and "_encode_one" not in fresh.__dict__
     # First use loads it, from any method (byte_lengths holds the tokenizer's lock meanwhile).
     assert fresh.byte_lengths()[fresh.encode("hello")[0]] == len(b"hello")
+
+
+# ---- the content hash: computed once, as the file is read, and remembered by identity
+
+class _Counting:
+    """A hashlib SHA-256 that counts the bytes it is fed."""
+
+    fed = 0
+
+    def __init__(self):
+        import hashlib
+        self._h = hashlib.sha256()
+
+    def update(self, b):
+        _Counting.fed += len(b)
+        self._h.update(b)
+
+    def hexdigest(self):
+        return self._h.hexdigest()
+
+
+def test_a_cold_open_hashes_the_file_once_and_a_warm_one_not_at_all(trace, monkeypatch):
+    from tracetui.core import filehash
+
+    monkeypatch.setattr(filehash, "hasher", _Counting)
+    _Counting.fed = 0
+    first = load(str(trace))
+    assert _Counting.fed == trace.stat().st_size
+    _Counting.fed = 0
+    _no_tokenize(monkeypatch)
+    _same(first, load(str(trace)))
+    assert _Counting.fed == 0
+
+
+def test_content_hash_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    import hashlib
+
+    from tracetui.core import filehash
+
+    f, memo = tmp_path / "a.jsonl", tmp_path / "digests"
+    f.write_bytes(b"one\n")
+    assert filehash.content_hash(f, memo) == hashlib.sha256(b"one\n").hexdigest()
+    monkeypatch.setattr(filehash, "hasher", lambda: (_ for _ in ()).throw(AssertionError("hashed again")))
+    assert filehash.content_hash(f, memo) == hashlib.sha256(b"one\n").hexdigest()
+    st = f.stat()
+    f.write_bytes(b"two\n")  # same size; the mtime set back: the ctime still moves
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    monkeypatch.undo()
+    assert filehash.content_hash(f, memo) == hashlib.sha256(b"two\n").hexdigest()
+
+
+def test_a_file_changed_while_read_is_not_remembered(tmp_path):
+    from tracetui.core import filehash
+
+    f, memo = tmp_path / "a.jsonl", tmp_path / "digests"
+    f.write_bytes(b"one\n")
+    ident = filehash.identity(f)
+    f.write_bytes(b"one more\n")
+    filehash.remember(f, ident, "0" * 64, memo)
+    assert filehash.remembered(ident, memo) is None
+    assert filehash.remembered(filehash.identity(f), memo) is None
+    (memo / "x").parent.mkdir(exist_ok=True)
+    assert filehash.content_hash(tmp_path / "missing", memo) is None

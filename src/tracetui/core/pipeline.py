@@ -245,16 +245,16 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
     # comes from the cache and no line is read (core.formats.loader._Cached).
     # A single trace file tokenized before with the same tokenizer and reading options: its
     # tokens (and its analysis, see analyze_trace) come from the on-disk cache (tokencache),
-    # else they go into it. The file is hashed while it is read.
+    # else they go into it. The file is hashed once, as it is read, and its hash remembered
+    # (core.filehash): a warm reopen reads none of it.
     single = path[0] if isinstance(path, (list, tuple)) and len(path) == 1 else path
-    digest = None
-    if settings.cache and isinstance(single, (str, os.PathLike)) and os.fsdecode(single) != "-" \
-            and os.path.isfile(single):
-        digest = tokencache.FileDigest(os.fsdecode(single))
+    cacheable = settings.cache and isinstance(single, (str, os.PathLike)) and os.fsdecode(single) != "-" \
+        and os.path.isfile(single)
     trace = read_traces(path, settings.format_options,
                         progress=(lambda d, t: progress("read", d, t)) if progress else None, cancel=cancel,
                         max_line_mb=settings.max_line_mb,
-                        index_dir=tokencache.cache_dir() / "index" if settings.cache else None)
+                        index_dir=tokencache.cache_dir() / "index" if settings.cache else None,
+                        digest_dir=tokencache.digest_dir() if settings.cache else None)
     if on_read is not None:
         on_read(trace)
     models = trace_models(trace)
@@ -269,9 +269,9 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
     if note and not any(trace.requests.models()) and models and models[0] == _name_model(trace):
         note += " (model taken from the file name)"
     key = None
-    if digest is not None and not trace.hashed:
+    if cacheable and not trace.hashed:
         options = repr((settings.format, settings.template, settings.hash_block_size, settings.max_line_mb))
-        key = digest.key(tokenizer, f"{settings.tokenizer or ''}\0{options}")
+        key = tokencache.key_for(os.fsdecode(single), tokenizer, f"{settings.tokenizer or ''}\0{options}")
     tokens = tokencache.load(key, len(trace.requests)) if key else None
     if tokens is not None:
         if progress is not None:

@@ -1,24 +1,27 @@
 """An on-disk cache of a trace's tokens and analysis, so that reopening a trace skips
 tokenization and the replays.
 
-Two files per analysed trace, under the cache dir ($TRACETUI_CACHE_DIR, else
-$XDG_CACHE_HOME/tracetui, else ~/.cache/tracetui):
+Under the cache dir ($TRACETUI_CACHE_DIR, else $XDG_CACHE_HOME/tracetui, else
+~/.cache/tracetui):
 
-- `tokens/<key>.npz`, per (trace, tokenizer): the key hashes the file's size, mtime and
-  content (BLAKE2b of its bytes), the tokenizer's identity, the reading options and the
-  cache format; the flat tokens and the lengths.
-- `analysis/<key>.npz`, per (tokens, analysis settings): the key adds every setting that
+- `tokens/<key>/`, per (trace, tokenizer): the key hashes the file's size, mtime and
+  content (SHA-256 of its bytes, core.filehash), the tokenizer's identity, the reading
+  options and the cache format; the flat tokens and the lengths.
+- `analysis/<key>/`, per (tokens, analysis settings): the key adds every setting that
   changes a figure (pool sizes, chunk size, tokens per GB, the engines and their settings)
   and the code that computes them (name, size and mtime of every core module, so an edited
   or upgraded tracetui never reads another version's figures); every engine's results and,
   once the study was computed (it is computed only when read: pipeline.Loaded), its
   per-request hits of every pool and the windows' content ids its views read.
+- `index/<key>.npz`: the reader's index of the file (core.formats.loader); `digests/`: the
+  files' content hashes, remembered by file identity (core.filehash).
 
-Both hold plain numpy arrays (and a JSON text of the scalars), loaded with
-allow_pickle=False: a cache file can never run code, and one that does not read back
-(truncated, foreign, stale format) is ignored and rewritten. Writes go to a temporary file
-renamed into place, so a reader never sees half a file. Nothing is ever evicted: delete the
-folder to reclaim the space.
+An entry is a folder of plain .npy files and a meta.json of the scalars, loaded with
+allow_pickle=False and memory-mapped (a reopen reads only the pages it uses): a cache file
+can never run code, and one that does not read back (truncated, foreign, stale format) is
+ignored and rewritten. An entry is written under a temporary name and renamed into place, so
+a reader never sees half of one. Nothing is ever evicted: delete the folder to reclaim the
+space.
 """
 
 from __future__ import annotations
@@ -26,19 +29,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from . import filehash
 from .tokenizer import Tokenizer
 from .tokens import TokenStore, entry_stores
 
-FORMAT = 2
+FORMAT = 3
 """Bump when what the reader extracts from a line or the layout changes."""
-_HASH_BLOCK = 1 << 22
 
 
 def cache_dir() -> Path:
@@ -64,77 +67,83 @@ def _tokenizer_identity(tokenizer: Tokenizer, spec: str | None) -> str:
     return "\0".join(parts)
 
 
-class FileDigest:
-    """The size, mtime and content hash of a trace file, hashed in a thread while the trace
-    is read (hashlib releases the GIL: on two cores the hash costs no wall time)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._parts: list[str] | None = None
-        self._thread = threading.Thread(target=self._run, name="tracetui-digest", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            st = os.stat(self.path)
-            h = hashlib.blake2b(digest_size=20)
-            with open(self.path, "rb") as f:
-                while block := f.read(_HASH_BLOCK):
-                    h.update(block)
-        except OSError:
-            return
-        self._parts = [str(st.st_size), str(st.st_mtime_ns), h.hexdigest()]
-
-    def key(self, tokenizer: Tokenizer, spec: str | None) -> str | None:
-        """The cache key of the tokens, or None when the file could not be hashed."""
-        self._thread.join()
-        if self._parts is None:
-            return None
-        k = hashlib.blake2b(digest_size=20)
-        for part in (str(FORMAT), *self._parts, _tokenizer_identity(tokenizer, spec)):
-            k.update(part.encode("utf-8", "surrogateescape") + b"\0")
-        return k.hexdigest()
+def digest_dir() -> Path:
+    """Where the trace files' content hashes are remembered (core.filehash)."""
+    return cache_dir() / "digests"
 
 
 def key_for(path: str, tokenizer: Tokenizer, spec: str | None) -> str | None:
-    """The cache key of a trace file, or None when it cannot have one (stdin, unreadable)."""
+    """The cache key of a trace file's tokens, or None when it cannot have one (stdin,
+    unreadable). Its content hash is the one remembered (the reader remembers it as it reads
+    the file), else it is computed now."""
     if path == "-":
         return None
-    return FileDigest(path).key(tokenizer, spec)
+    content = filehash.content_hash(path, digest_dir())
+    if content is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    k = hashlib.blake2b(digest_size=20)
+    for part in (str(FORMAT), str(st.st_size), str(st.st_mtime_ns), content, _tokenizer_identity(tokenizer, spec)):
+        k.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    return k.hexdigest()
 
 
 def load(key: str, n: int) -> tuple[TokenStore, TokenStore] | None:
-    """The cached tokens of `n` requests, or None (absent or unreadable: never an error)."""
-    path = cache_dir() / "tokens" / f"{key}.npz"
+    """The cached tokens of `n` requests, or None (absent or unreadable: never an error).
+    The flat array is mapped, not read: a warm reopen reads only what it uses."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            flat, in_len, out_len = z["flat"], z["in_len"], z["out_len"]
+        arrays = _read("tokens", key)
+        flat, in_len, out_len = arrays["flat"], arrays["in_len"], arrays["out_len"]
         if len(in_len) != n or len(out_len) != n or flat.ndim != 1 or flat.dtype.kind != "u":
             return None
         return entry_stores(flat, in_len, out_len)
-    except Exception:  # a damaged or foreign file: tokenize again and overwrite it
+    except Exception:  # a damaged or foreign entry: tokenize again and overwrite it
         return None
 
 
 def save(key: str, inputs: TokenStore, outputs: TokenStore) -> None:
     """Store the tokens; a cache that cannot be written (read-only home, full disk) is skipped."""
-    _write("tokens", key, flat=inputs.flat, in_len=inputs.lengths, out_len=outputs.lengths)
+    _write("tokens", key, {}, flat=inputs.flat, in_len=inputs.lengths, out_len=outputs.lengths)
 
 
-def _write(kind: str, key: str, **arrays: np.ndarray) -> None:
+def _entry(kind: str, key: str) -> Path:
+    return cache_dir() / kind / key
+
+
+def _write(kind: str, key: str, meta: dict, **arrays: np.ndarray) -> None:
+    """One entry: a folder of plain .npy files and meta.json, written under a temporary name
+    and renamed into place (a reader never sees half an entry)."""
     folder = cache_dir() / kind
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+        tmp = Path(tempfile.mkdtemp(dir=folder, suffix=".part"))
         try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, folder / f"{key}.npz")
+            for name, a in arrays.items():
+                np.save(tmp / f"{name}.npy", np.ascontiguousarray(a), allow_pickle=False)
+            (tmp / "meta.json").write_text(json.dumps(meta), "utf-8")
+            final = _entry(kind, key)
+            if final.exists():  # a damaged or stale entry: replaced (open maps of it stay valid)
+                shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
         except BaseException:
-            os.unlink(tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
             raise
     except OSError:
         pass
+
+
+def _read(kind: str, key: str) -> dict:
+    """An entry's arrays, memory-mapped read-only, and its meta under "meta" (raises when
+    absent or damaged)."""
+    folder = _entry(kind, key)
+    out: dict = {"meta": json.loads((folder / "meta.json").read_text("utf-8"))}
+    for f in folder.iterdir():
+        if f.suffix == ".npy":
+            out[f.stem] = np.load(f, mmap_mode="r", allow_pickle=False)
+    return out
 
 
 # --------------------------------------------------------------------------- analysis
@@ -208,7 +217,7 @@ def save_analysis(key: str, lengths: tuple[np.ndarray, np.ndarray], analysis, re
         "results": [{"engine": r.engine, "block_size": r.block_size, "pools": [epool(p) for p in r.pools],
                      "unlimited": epool(r.unlimited)} for r in results],
     }
-    _write("analysis", key, meta=np.array(json.dumps(meta)), **pk.arrays)
+    _write("analysis", key, meta, **pk.arrays)
 
 
 def _spans(pk: _Packer, spans) -> list | None:
@@ -227,11 +236,10 @@ def load_analysis(key: str, inputs: TokenStore, outputs: TokenStore):
     from .engines.study.index import Index
     from .engines.study.results import Analysis, PoolResult, PoolSize, frozen
 
-    path = cache_dir() / "analysis" / f"{key}.npz"
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            arrays = {name: frozen(z[name]) for name in z.files if name != "meta"}
+        arrays = _read("analysis", key)
+        meta = arrays.pop("meta")
+        arrays = {name: frozen(a) for name, a in arrays.items()}
         n = len(inputs)
 
         def arr(name: str | None, dtype=None) -> np.ndarray | None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import orjson
 
+from .. import filehash
 from ..model import Trace, TraceError
 from ..reader import DEFAULT_MAX_LINE_MB, _line_list, _plural, read_into, reparser
 from ..requeststore import HASHED, Columns, LazyRequests, StoreBuilder
@@ -65,11 +66,13 @@ def read_traces(
     cancel: threading.Event | None = None,
     max_line_mb: float = DEFAULT_MAX_LINE_MB,
     index_dir: str | os.PathLike | None = None,
+    digest_dir: str | os.PathLike | None = None,
 ) -> Trace:
     """Read every file the paths stand for into one Trace; raise TraceError (one line).
     A line longer than `max_line_mb` MB is skipped unread. With `index_dir`, a single plain
     file read before with the same options is not read again: its index comes from there
-    (see `_cached`), else it goes there."""
+    (see `_Cached`), else it goes there; `digest_dir` remembers the file's content hash
+    (core.filehash), which is computed while the file is read."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [os.fsdecode(paths)]
     if not paths:
@@ -78,7 +81,7 @@ def read_traces(
         convert = Converter(options)
     except ValueError as e:
         raise TraceError(str(e)) from None
-    cached = _Cached(index_dir, paths, options, max_line_mb) if index_dir is not None else None
+    cached = _Cached(index_dir, digest_dir, paths, options, max_line_mb) if index_dir is not None else None
     if cached is not None and cached.file is not None:
         trace = cached.load()
         if trace is not None:
@@ -278,66 +281,58 @@ INDEX_FORMAT = 1
 
 class _Cached:
     """The index file of a trace given as one regular file, in `index_dir`: named by the
-    file's identity (path, device, inode, size, mtime) and the reading options, holding the
-    BLAKE2b of the file's bytes (fed while the file is read; checked on load, so a file
-    rewritten with the same size and mtime is read again)."""
+    file's identity (core.filehash: path, device, inode, size, mtime, ctime) and the reading
+    options, holding the SHA-256 of the file's bytes (fed while the file is read), which must
+    be the file's content hash (remembered in `digest_dir`, else computed) for it to be used."""
 
-    def __init__(self, index_dir: str | os.PathLike, paths: Sequence[str], options: FormatOptions,
-                 max_line_mb: float) -> None:
+    def __init__(self, index_dir: str | os.PathLike, digest_dir: str | os.PathLike | None, paths: Sequence[str],
+                 options: FormatOptions, max_line_mb: float) -> None:
         import hashlib
 
         self.file: str | None = None
         self.size = 0
-        self.digest = hashlib.blake2b(digest_size=20)
+        self.digest = filehash.hasher()
+        self.digest_dir = digest_dir
         p = os.fsdecode(paths[0]) if len(paths) == 1 else "-"
         if p == "-":
             return
-        try:
-            st = os.stat(p)
-            real = os.path.realpath(p)
-        except (OSError, ValueError):
+        self.ident = filehash.identity(p)
+        if self.ident is None:
             return
-        if not os.path.isfile(p):
-            return
-        self.path, self.size = p, st.st_size
+        self.path, self.size = p, os.path.getsize(p)
         k = hashlib.blake2b(digest_size=20)
-        for part in (INDEX_FORMAT, real, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
-                     repr((options.format, options.template, options.hash_block_size)), max_line_mb,
-                     trace_name(p)):
+        for part in (INDEX_FORMAT, self.ident, repr((options.format, options.template, options.hash_block_size)),
+                     max_line_mb, trace_name(p)):
             k.update(str(part).encode("utf-8", "surrogateescape") + b"\0")
         self.file = os.path.join(os.fsdecode(index_dir), f"{k.hexdigest()}.npz")
         self.options = options
 
     def load(self) -> Trace | None:
-        import hashlib
-
         if not os.path.isfile(self.file):
             return None
         try:
             with np.load(self.file, allow_pickle=False) as z:
                 want = z["content"].tobytes().decode("ascii")
-            h = hashlib.blake2b(digest_size=20)
-            with open(self.path, "rb") as f:
-                while block := f.read(1 << 22):
-                    h.update(block)
         except Exception:  # noqa: BLE001 - a damaged index is read again and rewritten
             return None
-        if h.hexdigest() != want:
+        if filehash.content_hash(self.path, self.digest_dir) != want:
             return None
         return load_index(self.file, self.path, self.options)
 
     def save(self, trace: Trace) -> None:
-        """Write the index (a temp file renamed into place); a folder that cannot be written
-        (read-only home, full disk) is skipped."""
+        """Remember the content hash and write the index (a temp file renamed into place); a
+        folder that cannot be written (read-only home, full disk) is skipped."""
         import tempfile
 
+        content = self.digest.hexdigest()
+        filehash.remember(self.path, self.ident, content, self.digest_dir)
         folder = os.path.dirname(self.file)
         try:
             os.makedirs(folder, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
             os.close(fd)
             try:
-                if save_index(trace, tmp, content=self.digest.hexdigest()):
+                if save_index(trace, tmp, content=content):
                     os.replace(tmp, self.file)
             finally:
                 if os.path.exists(tmp):
