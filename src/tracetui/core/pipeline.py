@@ -144,6 +144,7 @@ class Loaded:
 
     @property
     def study_computed(self) -> bool:
+        """Whether the Analysis was asked for already (never computes it)."""
         return "analysis" in self._once
 
     @property
@@ -406,15 +407,12 @@ def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
                 progress=(lambda d, t: progress("analyze", d, t)) if progress else None, cancel=cancel,
                 sequences=(inputs, outputs))[0]
 
-        compute: StudyCompute = hashed_study
         analysis = hashed_study(progress, cancel) if eager else None
-        if analysis is not None:
-            compute = _known(analysis)
+        compute = hashed_study if analysis is None else _known(analysis)
         results = tuple(study.result_of(analysis, sizes) if name == "study"
                         else _hashed_result(name, trace, sizes, settings) for name in settings.engines)
         return Loaded(trace, tokenizer, inputs, outputs, compute, settings, "", results)
     inputs, outputs = tokens if tokens is not None else tokenize(trace, tokenizer, progress=progress, cancel=cancel)
-    lengths = (inputs.lengths, outputs.lengths)
     akey = None
     if cache_key is not None:
         akey = tokencache.analysis_key(cache_key, repr((
@@ -434,17 +432,14 @@ def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
         if cancel is not None and cancel.is_set():
             raise study.AnalysisCancelled()
         if name == "study":
-            analysis, study_result = study.run(inputs, outputs, sizes, chunk_size=settings.chunk_size,
-                                               tokens_per_gb=settings.tokens_per_gb,
-                                               progress=(lambda d, t: progress("analyze", d, t)) if progress else None,
-                                               cancel=cancel)
-            results.append(study_result)
+            analysis = _study(inputs, outputs, settings, progress, cancel)
+            results.append(study.result_of(analysis, sizes))
             continue
         segments = cacheblend.segment_starts(trace, inputs, tokenizer) if name == "cacheblend" else None
         results.append(run_engine(name, inputs, outputs, sizes, settings.engine_settings(), segments=segments))
     results = tuple(results)
     if akey is not None:  # the engines' results, and the study's when it ran (else when it does)
-        tokencache.save_analysis(akey, lengths, analysis, results)
+        tokencache.save_analysis(akey, (inputs.lengths, outputs.lengths), analysis, results)
     compute = _known(analysis) if analysis is not None else _text_study(inputs, outputs, settings, akey, results)
     return Loaded(trace, tokenizer, inputs, outputs, compute, settings, tokenizer_note, results)
 
@@ -455,12 +450,18 @@ def _text_study(inputs: TokenStore, outputs: TokenStore, settings: Settings, ake
     the Analysis joins the engines' results there (a reopen reads it, computes nothing)."""
 
     def compute(progress: Progress | None, cancel: threading.Event | None) -> Analysis:
-        analysis, _ = study.run(inputs, outputs, settings.sizes(), chunk_size=settings.chunk_size,
-                                tokens_per_gb=settings.tokens_per_gb,
-                                progress=(lambda d, t: progress("analyze", d, t)) if progress else None,
-                                cancel=cancel)
+        analysis = _study(inputs, outputs, settings, progress, cancel)
         if akey is not None:
             tokencache.save_analysis(akey, (inputs.lengths, outputs.lengths), analysis, results)
         return analysis
 
     return compute
+
+
+def _study(inputs: TokenStore, outputs: TokenStore, settings: Settings, progress: Progress | None,
+           cancel: threading.Event | None) -> Analysis:
+    """The study's sweep over a text trace."""
+    analysis, _ = study.run(inputs, outputs, settings.sizes(), chunk_size=settings.chunk_size,
+                            tokens_per_gb=settings.tokens_per_gb,
+                            progress=(lambda d, t: progress("analyze", d, t)) if progress else None, cancel=cancel)
+    return analysis
