@@ -253,7 +253,7 @@ def lmcache(inputs, outputs, capacity, chunk, context):
 
 
 def cacheblend(inputs, segments, capacity, chunk, context):
-    """(reused tokens, prefix-contiguous reuse) per request."""
+    """(reused tokens, prefix-contiguous reuse, reused (start, end) token ranges) per request."""
     cap = None if capacity is None else capacity // chunk
     groups, seg_lens = [], []
     for p, starts in zip(inputs, segments):
@@ -267,7 +267,7 @@ def cacheblend(inputs, segments, capacity, chunk, context):
         groups.append([[tuple(s[:(j + 1) * chunk]) for j in range(len(s) // chunk)] for s in segs])
         seg_lens.append([len(s) for s in segs])
     runs = _chunk_lru(groups, cap)
-    reuse, prefix = [], []
+    reuse, prefix, spans = [], [], []
     for r, lens in zip(runs, seg_lens):
         reuse.append(sum(r) * chunk)
         pre = 0
@@ -276,4 +276,27 @@ def cacheblend(inputs, segments, capacity, chunk, context):
             if k * chunk < n:
                 break
         prefix.append(pre)
-    return reuse, prefix
+        at, mine = 0, []
+        for k, n in zip(r, lens):
+            if k:
+                mine.append((at, at + k * chunk))
+            at += n
+        spans.append(tuple(mine))
+    return reuse, prefix, spans
+
+
+def segment_starts(text, block_starts, tokens, byte_lengths):
+    """Token offsets of a prompt's blocks, by way of every token's character (as the explorer
+    maps tokens to characters: document.char_offsets)."""
+    from tracetui.core.document import char_offsets
+
+    if not len(tokens):
+        return [0]
+    offs = char_offsets(text, tokens, byte_lengths)[:-1].tolist()
+    starts = set()
+    for b in block_starts:
+        t = 0
+        while t < len(offs) and offs[t] < b:
+            t += 1
+        starts.add(t)
+    return sorted({0} | {s for s in starts if 0 < s < len(tokens)})

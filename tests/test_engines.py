@@ -4,6 +4,7 @@ random traces, request by request; and the engines' own figures on the real trac
 from __future__ import annotations
 
 import pickle
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from tracetui.core.engines.blockids import BlockTrace, block_trace, chain_ids
 from tracetui.core.engines.study import PoolSize
 
 from . import engines_bruteforce as ref
-from .paths import TRACES
+from .paths import SAMPLES, TRACES
 
 
 def arr(xs):
@@ -91,14 +92,87 @@ def test_lmcache_equals_reference(tr, chunk, cap, context):
 def test_cacheblend_equals_reference(tr, chunk, cap, context, data):
     inputs, outputs = tr
     segs = [sorted(data.draw(st.sets(st.integers(0, max(len(p), 1)), max_size=3))) for p in inputs]
-    reuse, prefix = ref.cacheblend(inputs, segs, cap, chunk, context)
+    reuse, prefix, spans = ref.cacheblend(inputs, segs, cap, chunk, context)
     res = run_engine("cacheblend", [arr(x) for x in inputs], [arr(x) for x in outputs], [size(cap)],
                      EngineSettings(context_length=context, block_size=chunk, recompute=0.5), segments=segs)
     p = res.pools[0]
     assert p.substring_hits.tolist() == reuse
     assert p.prefix_hits.tolist() == prefix
     assert p.recompute_tokens.tolist() == np.rint(np.array(reuse) * 0.5).astype(int).tolist()
-    assert [sum(e - s for s, e in sp) for sp in p.spans] == reuse
+    assert p.spans == tuple(spans)
+
+
+@FAST
+@given(st.lists(st.lists(st.lists(st.integers(0, 9), max_size=5), max_size=4), max_size=10),
+       st.one_of(st.none(), st.integers(0, 12)))
+def test_chunk_replay_equals_reference(requests, cap):
+    """The flat replay shared by LMCache and CacheBlend (numpy when nothing is evicted, one LRU
+    pass otherwise) against the plain LRU: groups of chunk ids, repeated within and across
+    requests, empty groups and requests too."""
+    want = ref._chunk_lru(requests, cap)
+    ids = [c for req in requests for g in req for c in g]
+    starts = np.cumsum([0] + [len(g) for req in requests for g in req])
+    owner = np.array([i for i, req in enumerate(requests) for _ in req], dtype=np.int64)
+    got = lmcache.replay_chunks(np.array(ids, dtype=np.int64), starts, owner, cap).tolist()
+    assert got == [k for runs in want for k in runs]
+
+
+@FAST
+@given(st.text(st.characters(exclude_categories=()), max_size=30), st.data())
+def test_segment_token_starts_equal_char_offsets(text, data):
+    """Block starts mapped to tokens in bytes equal the mapping through every token's character
+    (multi-byte characters split by tokens, tokens that do not spell the text: the clip)."""
+    from tracetui.core.engines.cacheblend import token_starts
+
+    chars = sorted(data.draw(st.sets(st.integers(0, max(len(text) - 1, 0)), max_size=4)))
+    byte_lengths = np.array(data.draw(st.lists(st.integers(0, 4), min_size=6, max_size=6)), dtype=np.int64)
+    toks = arr(data.draw(st.lists(st.integers(0, 7), max_size=12)))  # ids past the table: its last entry
+    want = ref.segment_starts(text, chars, toks, byte_lengths.astype(np.int32))
+    assert token_starts(text, chars, toks, byte_lengths) == want
+
+
+class _Only(list):
+    """Segment starts that may be asked for only at some indices."""
+
+    def __init__(self, items, allowed):
+        super().__init__(items)
+        self.allowed = allowed
+
+    def __getitem__(self, i):
+        assert i in self.allowed, i
+        return super().__getitem__(i)
+
+
+def test_cacheblend_reads_segments_only_of_prompts_of_a_chunk():
+    """A prompt shorter than a chunk, or refused, finds and stores nothing whatever its segments:
+    they are never asked for (most chat prompts are never read again)."""
+    seg = list(range(10))
+    inputs = [arr(seg[:3]), arr(seg), arr(seg + [1] * 30), arr(seg + seg)]
+    segs = _Only([[0, 1], [0, 5], [0, 5], [0, 10]], allowed={1, 3})
+    res = run_engine("cacheblend", inputs, [arr([])] * 4, [size(None)],
+                     EngineSettings(block_size=5, context_length=30), segments=segs)
+    assert res.pools[0].substring_hits.tolist() == [0, 0, 0, 10]
+    assert res.pools[0].rejected.tolist() == [False, False, True, False]
+
+
+@pytest.mark.parametrize("name", ["opencode_like.jsonl", "aider_like.jsonl", "request_bodies.jsonl",
+                                  "big_prompt.jsonl", "two_sessions.jsonl"])
+def test_segment_starts_are_the_blocks_tokens(name, tokenizer):
+    """Every prompt's segment starts: its blocks' first tokens, as the explorer maps tokens to
+    characters (tests/engines_bruteforce.segment_starts)."""
+    from tracetui.core.blocks import split_blocks
+    from tracetui.core.engines.cacheblend import segment_starts
+    from tracetui.core.formats.loader import read_traces
+    from tracetui.core.pipeline import Settings, tokenize
+
+    trace = read_traces(str(SAMPLES / name), Settings().format_options)
+    inputs, outputs = tokenize(trace, tokenizer)
+    got = segment_starts(trace, inputs, tokenizer)
+    assert len(got) == len(inputs)
+    for i, r in enumerate(trace.requests):
+        want = ref.segment_starts(r.input, [b.start for b in split_blocks(r.input, r.input_doc)], inputs[i],
+                                  tokenizer.byte_lengths())
+        assert got[i] == want, i
 
 
 @FAST
@@ -168,6 +242,92 @@ def test_vllm_rejects_at_max_model_len():
     inputs, outputs = [arr(range(8)), arr(range(7))], [arr([1, 2]), arr([1, 2, 3])]
     h, r = vllm.replay(block_trace(inputs, outputs, 4), 8, 1000)  # max_model_len 8
     assert r.tolist() == [True, False]
+
+
+@st.composite
+def tree_traces(draw):
+    """Traces that work SGLang's tree: a prompt repeats an earlier request's stored tokens cut
+    anywhere (matches that end inside a node or at its end, splits), an output may repeat
+    what followed in that earlier request (the last insert walks on through nodes and splits
+    them), over two letters (divergences everywhere), outputs long enough to evict in decode."""
+    n = draw(st.integers(1, 16))
+    tok = st.integers(0, 1)
+    inputs, outputs, stored = [], [], []
+    for _ in range(n):
+        if stored and draw(st.booleans()):
+            k = stored[draw(st.integers(0, len(stored) - 1))]
+            cut = draw(st.integers(0, len(k)))
+            p = k[:cut] + draw(st.lists(tok, max_size=3))
+            o = (k[len(p):len(p) + draw(st.integers(0, 6))] if len(p) == cut else []) + draw(st.lists(tok, max_size=3))
+        else:
+            p, o = draw(st.lists(tok, max_size=12)), draw(st.lists(tok, max_size=8))
+        inputs.append(p)
+        outputs.append(o)
+        stored.append(p + o[:max(len(o) - 1, 0)])
+    return inputs, outputs
+
+
+@FAST
+@given(tree_traces(), st.integers(1, 4), st.lists(st.one_of(st.none(), st.integers(0, 40)), min_size=1, max_size=4),
+       st.integers(1, 5), st.one_of(st.integers(8, 40), st.just(10_000)))
+def test_sglang_pools_side_by_side_equal_reference(tr, page, caps, chunk, context):
+    """Tiny evicting pools (evictions at the prefill and in decode, of the leaves a walk just
+    split, next to the running request's locked path), pages of 1 to 4 tokens, several pools
+    replayed side by side over chunks of a few requests: each equals the step-by-step
+    reference, which gives every node a time at every visit and locks the whole path."""
+    inputs, outputs = tr
+    caps = [c if c is None else c - c % page for c in caps]
+    keys = sglang._text_keys([arr(x) for x in inputs], [arr(x) for x in outputs])
+    with mock.patch.object(sglang, "CHUNK_REQUESTS", chunk):
+        got = sglang.replay_pools(keys, [len(x) for x in inputs], [len(x) for x in outputs], caps, context, page)
+    for c, (h, r) in zip(caps, got):
+        assert (h.tolist(), r.tolist()) == ref.sglang(inputs, outputs, c, context, page), c
+
+
+@st.composite
+def long_traces(draw):
+    """Prompts of hundreds of tokens that repeat an earlier one's stored tokens up to a cut
+    and part from it anywhere after (one token changed): the long keys where the replay
+    searches where two keys part in steps."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    inputs, outputs, stored = [], [], []
+    for _ in range(draw(st.integers(1, 8))):
+        if stored and draw(st.booleans()):
+            k = stored[draw(st.integers(0, len(stored) - 1))]
+            p = k[:draw(st.integers(0, len(k)))] + rng.integers(0, 3, draw(st.integers(0, 300))).tolist()
+            if p and draw(st.booleans()):
+                p[draw(st.integers(0, len(p) - 1))] = 7  # a token nobody has: they part there
+        else:
+            p = rng.integers(0, 3, draw(st.integers(0, 1200))).tolist()
+        o = rng.integers(0, 3, draw(st.integers(0, 80))).tolist()
+        inputs.append(p)
+        outputs.append(o)
+        stored.append(p + o[:max(len(o) - 1, 0)])
+    return inputs, outputs
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(long_traces(), st.integers(1, 4), st.lists(st.one_of(st.none(), st.integers(0, 3000)), min_size=1, max_size=3))
+def test_sglang_long_keys_equal_reference(tr, page, caps):
+    inputs, outputs = tr
+    caps = [c if c is None else c - c % page for c in caps]
+    keys = sglang._text_keys([arr(x) for x in inputs], [arr(x) for x in outputs])
+    got = sglang.replay_pools(keys, [len(x) for x in inputs], [len(x) for x in outputs], caps, 10_000, page)
+    for c, (h, r) in zip(caps, got):
+        assert (h.tolist(), r.tolist()) == ref.sglang(inputs, outputs, c, 10_000, page), c
+
+
+@pytest.mark.parametrize("m", [4, 8, 256, 260, 512, 516, 1024, 3000, 4096])
+def test_sglang_common_bytes_finds_every_parting(m):
+    """Where two keys part, at every byte of every length around the search's steps, and at
+    an offset in the request's key; equal keys share all m bytes."""
+    key = bytes(range(256)) * (m // 256 + 1)
+    kb = b"xyz!" + key
+    assert sglang._common_bytes(key[:m], kb, 4, m) == m
+    for at in range(m):
+        other = kb[:4 + at] + bytes([kb[4 + at] ^ 0x40]) + kb[5 + at:]
+        assert sglang._common_bytes(key[:m], other, 4, m) == at, at
+        assert sglang._common_bytes(key[:m] + b"tail", other, 4, m) == at, at
 
 
 def test_sglang_caps_at_l_minus_1_and_rejects():

@@ -9,6 +9,7 @@ k x B tokens is then a run of k ids, exactly what core.engines.blockids.coarsen 
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -123,6 +124,22 @@ def test_sweeps_on_block_ids_equal_single_replays(tr, factor, sizes, context):
         for c, p in zip(sizes, res.pools):
             h, r = one(c)
             assert p.prefix_hits.tolist() == h.tolist() and p.rejected.tolist() == r.tolist()
+
+
+@FAST
+@given(hashed_traces(), st.integers(1, 3), st.lists(st.one_of(st.none(), st.integers(0, 40)), min_size=1, max_size=4),
+       st.integers(1, 4), contexts)
+def test_sglang_tiny_pools_on_block_ids_side_by_side_equal_reference(tr, factor, caps, chunk, context):
+    """Pools of a few pages replayed side by side over chunks of a few requests, on page ids:
+    each pool equals the step-by-step reference on the tokens."""
+    b, ids, plens, olens, tin, tout = tr
+    ps = factor * b
+    with mock.patch.object(sglang, "CHUNK_REQUESTS", chunk):
+        res = sglang.run_blocks(coarsen(block_trace_of(b, ids, plens, olens), factor), [size(c) for c in caps],
+                                EngineSettings(context_length=context))
+    for c, p in zip(caps, res.pools):
+        want = ref.sglang(tin, tout, None if c is None else c - c % ps, context, ps)
+        assert (p.prefix_hits.tolist(), p.rejected.tolist()) == want, c
 
 
 def test_coarsen_makes_runs_of_ids():

@@ -11,6 +11,10 @@ reused at any position, segment by segment.
   reported apart, the reuse is not reduced by it.
 - prefix hits: the reuse that is contiguous from the prompt's start (segments reused whole,
   then the first one reused in part), what a prefix cache would have kept of it.
+
+A prompt of fewer than C tokens has no full chunk in any segment: it finds and stores nothing
+whatever its segments, so its segments are never asked for (`segment_starts` finds them on
+demand: most chat prompts are never read again).
 """
 
 from __future__ import annotations
@@ -23,72 +27,128 @@ import numpy as np
 from .study import PoolSize
 from .base import EnginePool, EngineResult, EngineSettings, frozen
 from .blockids import chain_ids
-from .lmcache import DEFAULT_CHUNK, replay_chunks
+from .lmcache import DEFAULT_CHUNK, prompt_lengths, replay_chunks
 
 NAME = "cacheblend"
 
 
-def segment_starts(trace, inputs: Sequence[np.ndarray], tokenizer) -> list[list[int]]:
-    """Token offsets where each prompt's blocks (messages) start."""
-    from ..blocks import split_blocks
-    from ..document import char_offsets
+class SegmentStarts(Sequence):
+    """Per prompt, the token offsets where its blocks (messages) start, 0 first: `self[i]`
+    re-reads request i and splits it when asked (the trace's requests are read again on
+    demand anyway)."""
 
-    byte_lengths = tokenizer.byte_lengths()
-    out = []
-    for r, toks in zip(trace.requests, inputs):
+    def __init__(self, trace, inputs: Sequence[np.ndarray], tokenizer) -> None:
+        self._requests = trace.requests
+        self._inputs = inputs
+        self._tokenizer = tokenizer
+        self._byte_lengths: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self._inputs)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        toks = self._inputs[i]
         if not len(toks):
-            out.append([0])
-            continue
-        offs = char_offsets(r.input, toks, byte_lengths)[:-1]
-        starts = {int(np.searchsorted(offs, b.start, "left")) for b in split_blocks(r.input, r.input_doc)}
-        out.append(sorted({0} | {s for s in starts if 0 < s < len(toks)}))
-    return out
+            return [0]
+        if self._byte_lengths is None:
+            self._byte_lengths = np.asarray(self._tokenizer.byte_lengths(), dtype=np.int64)
+        r = self._requests[i]
+        return token_starts(r.input, _block_starts(r.input, r.input_doc), toks, self._byte_lengths)
+
+
+def segment_starts(trace, inputs: Sequence[np.ndarray], tokenizer) -> SegmentStarts:
+    """Token offsets where each prompt's blocks (messages) start (computed per prompt when read)."""
+    return SegmentStarts(trace, inputs, tokenizer)
+
+
+def _block_starts(text: str, doc) -> list[int]:
+    from ..blocks import split_blocks
+
+    return [b.start for b in split_blocks(text, doc)]
+
+
+def token_starts(text: str, chars: Sequence[int], toks: np.ndarray, byte_lengths: np.ndarray) -> list[int]:
+    """The tokens where characters `chars` (ascending) of `text` start, as document.char_offsets
+    places them: the first token whose start lies at or after the character (a token that starts
+    inside a multi-byte character is placed at that character), 0 and len(toks) left out, 0
+    first. In bytes: the first token starting at or after the character's first byte."""
+    n = len(toks)
+    chars = [x for x in chars if x > 0]
+    if not n or not chars:
+        return [0]
+    if text.isascii():
+        at = chars
+    else:  # each character's first byte, the text encoded once in pieces
+        at, prev, acc = [], 0, 0
+        for x in chars:
+            acc += len(text[prev:x].encode("utf-8", "surrogatepass"))
+            at.append(acc)
+            prev = x
+    ends = np.take(byte_lengths, toks, mode="clip").astype(np.int64, copy=False)  # ids past the table: its last
+    np.cumsum(ends, out=ends)
+    # Token t starts at ends[t - 1]: the first t >= 1 with ends[t - 1] >= the byte.
+    found = (np.searchsorted(ends, at, "left") + 1).tolist()
+    return sorted({0} | {s for s in found if s < n})
 
 
 def run(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], sizes: Sequence[PoolSize],
         settings: EngineSettings, segments: Sequence[Sequence[int]] | None = None) -> EngineResult:
     c, ctx = settings.block_size or DEFAULT_CHUNK, settings.context_length
-    plen = np.array([len(a) for a in inputs], dtype=np.int64)
+    plen = prompt_lengths(inputs)
     total = int(plen.sum())
+    n = len(plen)
     rejected = frozen(plen >= ctx)
-    if segments is None:
-        segments = [[0]] * len(inputs)
-    seqs, owner, seg_len = [], [], []
-    for i, (a, st) in enumerate(zip(inputs, segments)):
-        if rejected[i] or not len(a):
-            continue
-        cuts = sorted({0, *[int(x) for x in st if 0 < int(x) < len(a)]})
-        for s, e in zip(cuts, cuts[1:] + [len(a)]):
-            seqs.append(a[s:e])
-            owner.append(i)
-            seg_len.append(e - s)
-    ids = chain_ids(seqs, c)
-    groups: list[list[list[int]]] = [[] for _ in inputs]
-    lens: list[list[int]] = [[] for _ in inputs]
-    for i, x, n in zip(owner, ids, seg_len):
-        groups[i].append(x.tolist())
-        lens[i].append(n)
-    distinct = len({x for g in groups for s in g for x in s})
+    # Only prompts of a chunk or more can find or store a chunk; every segment of them, flat.
+    served = np.flatnonzero(~rejected & (plen >= c)).tolist()
+    cuts = []
+    for i in served:
+        size = int(plen[i])
+        cuts.append(np.array([0] if segments is None else
+                             sorted({0, *[int(x) for x in segments[i] if 0 < int(x) < size]}), dtype=np.int64))
+    counts = np.array([len(x) for x in cuts], dtype=np.int64)
+    owner = np.repeat(np.array(served, dtype=np.int64), counts)
+    start = np.concatenate(cuts) if cuts else np.zeros(0, np.int64)
+    end = np.append(start[1:], 0)
+    end[np.cumsum(counts) - 1] = plen[served]  # a request's last segment ends with its prompt
+    length = end - start
+    # The segments with a full chunk are the replay's groups (the others find and store nothing).
+    grouped = np.flatnonzero(length >= c)
+    ids = chain_ids([inputs[i][s:s + m] for i, s, m in
+                     zip(owner[grouped].tolist(), start[grouped].tolist(), length[grouped].tolist())], c)
+    bounds = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in ids], out=bounds[1:])
+    flat = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    distinct = int(flat.max()) + 1 if len(flat) else 0  # chain_ids numbers them densely
+    # Request i's segments are first_seg[i]:first_seg[i + 1] of the flat arrays.
+    first_seg = np.searchsorted(owner, np.arange(n + 1), "left")
+
+    def per_request(x: np.ndarray) -> np.ndarray:
+        """Sum of x over each request's segments."""
+        return np.diff(np.concatenate(([0], np.cumsum(x, dtype=np.int64)))[first_seg])
 
     def pool(size: PoolSize, nb: int | None) -> EnginePool:
-        runs = replay_chunks(groups, nb)
-        reuse = np.zeros(len(inputs), dtype=np.int64)
-        prefix = np.zeros(len(inputs), dtype=np.int64)
-        spans = []
-        for i, (r, ls) in enumerate(zip(runs, lens)):
-            reuse[i] = sum(r) * c
-            at, mine = 0, []
-            for k, n in zip(r, ls):
-                if k:
-                    mine.append((at, at + k * c))
-                at += n
-            spans.append(tuple(mine))
-            for k, n in zip(r, ls):
-                prefix[i] += k * c
-                if k * c < n:
-                    break
+        reused = np.zeros(len(owner), dtype=np.int64)  # tokens reused per segment
+        reused[grouped] = replay_chunks(flat, bounds, owner[grouped], nb) * c
+        # prefix: the segments up to the first one not reused whole, that one included.
+        broken = (reused < length).astype(np.int64)
+        before = np.cumsum(broken) - broken  # segments not reused whole before this one (over the trace)
+        leading = before == before[first_seg[owner]]
+        prefix = per_request(np.where(leading, reused, 0))
+        reuse = per_request(reused)
+        # spans: per request, its segments' reused runs, in prompt order.
+        spans: list[tuple] = [()] * n
+        hit = np.flatnonzero(reused > 0)
+        if len(hit):
+            who = owner[hit]
+            cut = (np.flatnonzero(np.diff(who)) + 1).tolist()  # where the next request's hits begin
+            pairs = list(zip(start[hit].tolist(), (start[hit] + reused[hit]).tolist()))
+            for i, lo, hi in zip(who[[0, *cut]].tolist(), [0, *cut], [*cut, len(hit)]):
+                spans[i] = tuple(pairs[lo:hi])
         recompute = np.rint(reuse * settings.recompute).astype(np.int64)
-        return EnginePool(size, nb, frozen(prefix), frozen(reuse), rejected, total, frozen(recompute), tuple(spans))
+        return EnginePool(size, nb, frozen(prefix), frozen(reuse), rejected, total, frozen(recompute),
+                         tuple(spans))
 
     unlimited = pool(PoolSize(None, None, "∞"), None)
     pools = []

@@ -21,57 +21,92 @@ import numpy as np
 
 from .study import PoolSize
 from .base import EnginePool, EngineResult, EngineSettings, frozen
-from .blockids import BlockTrace, block_trace
+from .blockids import BlockTrace, chain_ids
 
 NAME = "lmcache"
 DEFAULT_CHUNK = 256
 
 
-def replay_chunks(groups: Sequence[Sequence[list[int]]], capacity_chunks: int | None) -> list[list[int]]:
-    """Stage (b), shared with CacheBlend: request i looks up each of its groups (lists of chunk
-    ids) and then stores them; returns, per request and group, the number of leading chunks found."""
+def prompt_lengths(inputs: Sequence[np.ndarray]) -> np.ndarray:
+    """len(inputs[i]) for every i (a TokenStore knows them all: no array per request)."""
+    lengths = getattr(inputs, "lengths", None)
+    if isinstance(lengths, np.ndarray):
+        return lengths.astype(np.int64, copy=True)
+    return np.array([len(a) for a in inputs], dtype=np.int64)
+
+
+def replay_chunks(ids: np.ndarray, starts: np.ndarray, owner: np.ndarray, capacity_chunks: int | None) -> np.ndarray:
+    """Stage (b), shared with CacheBlend. Group g holds the chunk ids ids[starts[g]:starts[g + 1]]
+    and belongs to request owner[g] (nondecreasing: groups in request order, a request's groups
+    in prompt order; requests with no chunk are left out, they neither find nor store any).
+    Request by request, every group of it is looked up (its leading run of stored chunks, which
+    are touched), then all its chunks are stored. Returns the leading run of each group."""
+    g = len(starts) - 1
+    if g <= 0 or capacity_chunks == 0:  # a pool of no chunk stores nothing, so finds nothing
+        return np.zeros(max(g, 0), dtype=np.int64)
+    if capacity_chunks is None:
+        return _unbounded_runs(ids, starts, owner)
+    flat, bounds, who = ids.tolist(), starts.tolist(), owner.tolist()
     lru: OrderedDict[int, None] = OrderedDict()
-    out: list[list[int]] = []
-    for req in groups:
-        runs = []
-        for g in req:
-            k = 0
-            for c in g:
-                if c not in lru:
-                    break
-                k += 1
-            runs.append(k)
-            for c in g[:k]:
-                lru.move_to_end(c)
-        if capacity_chunks != 0:
-            for g in req:
-                for c in g:
-                    if c in lru:
-                        continue
-                    if capacity_chunks is not None and len(lru) >= capacity_chunks:
-                        lru.popitem(last=False)
-                    lru[c] = None
-        out.append(runs)
+    touch, evict = lru.move_to_end, lru.popitem
+    out = [0] * g
+    room = capacity_chunks
+    j = 0
+    while j < g:
+        r, first = who[j], j
+        while j < g and who[j] == r:  # lookups of request r: each group's leading run
+            a, b = bounds[j], bounds[j + 1]
+            k = a
+            try:
+                for c in flat[a:b]:
+                    touch(c)  # KeyError: not stored, the run ends (touching sooner changes no lookup)
+                    k += 1
+            except KeyError:
+                pass
+            out[j] = k - a
+            j += 1
+        for c in flat[bounds[first]:bounds[j]]:  # then its stores
+            if c not in lru:
+                if room:
+                    room -= 1
+                else:  # full, and it stays full: nothing leaves but by eviction
+                    evict(last=False)
+                lru[c] = None
+    return np.array(out, dtype=np.int64)
+
+
+def _unbounded_runs(ids: np.ndarray, starts: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """replay_chunks with no eviction, in numpy: a chunk is found exactly when an earlier request
+    stored it, i.e. when the first request holding it is an earlier one."""
+    n = len(ids)
+    counts = np.diff(starts)
+    chunk_req = np.repeat(owner, counts)
+    _, first, inv = np.unique(ids, return_index=True, return_inverse=True)
+    found = chunk_req[first][inv.reshape(-1)] < chunk_req
+    # Each group's leading run: the offset of its first chunk not found (else its length).
+    pos = np.arange(n, dtype=np.int64) - np.repeat(starts[:-1], counts)
+    miss = np.where(found, np.iinfo(np.int64).max, pos)
+    nonempty = counts > 0
+    out = np.zeros(len(counts), dtype=np.int64)
+    if n:
+        out[nonempty] = np.minimum(np.minimum.reduceat(miss, starts[:-1][nonempty]), counts[nonempty])
     return out
 
 
-def _prompt_chunks(bt: BlockTrace) -> list[list[int]]:
-    c = bt.block_size
-    return [ids[:int(p) // c].tolist() for ids, p in zip(bt.ids, bt.prompt_lens)]
-
-
-def run_blocks(bt: BlockTrace, sizes: Sequence[PoolSize], settings: EngineSettings) -> EngineResult:
-    c, ctx = bt.block_size, settings.context_length
-    plen = bt.prompt_lens
+def _result(ids: list[np.ndarray], served: np.ndarray, plen: np.ndarray, rejected: np.ndarray, c: int,
+            sizes: Sequence[PoolSize]) -> EngineResult:
+    """The pools, from the prompt chunk ids of the requests `served` (not refused, one chunk
+    or more: the others hit 0)."""
+    counts = np.array([len(x) for x in ids], dtype=np.int64)
+    starts = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    flat = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    distinct = len(np.unique(flat))
     total = int(plen.sum())
-    rejected = frozen(plen >= ctx)
-    chunks = _prompt_chunks(bt)
-    groups = [[] if r else [g] for g, r in zip(chunks, rejected.tolist())]
-    distinct = len({x for g in groups for s in g for x in s})
 
     def hits_of(cap: int | None) -> np.ndarray:
-        runs = replay_chunks(groups, cap)
-        h = np.array([r[0] * c if r else 0 for r in runs], dtype=np.int64)
+        h = np.zeros(len(plen), dtype=np.int64)
+        h[served] = replay_chunks(flat, starts, served, cap) * c
         return frozen(np.where((h == plen) & (h > 0), h - 1, h))
 
     u = hits_of(None)
@@ -84,6 +119,20 @@ def run_blocks(bt: BlockTrace, sizes: Sequence[PoolSize], settings: EngineSettin
     return EngineResult(NAME, c, tuple(pools), unlimited)
 
 
+def run_blocks(bt: BlockTrace, sizes: Sequence[PoolSize], settings: EngineSettings) -> EngineResult:
+    c = bt.block_size
+    plen = bt.prompt_lens
+    rejected = frozen(plen >= settings.context_length)
+    served = np.flatnonzero(~rejected & (plen >= c))
+    ids = [bt.ids[i][:p // c] for i, p in zip(served.tolist(), plen[served].tolist())]
+    return _result(ids, served, plen, rejected, c, sizes)
+
+
 def run(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], sizes: Sequence[PoolSize],
         settings: EngineSettings) -> EngineResult:
-    return run_blocks(block_trace(inputs, outputs, settings.block_size or DEFAULT_CHUNK), sizes, settings)
+    # Only the prompts' full chunks are ever stored or looked up: the outputs play no part.
+    c = settings.block_size or DEFAULT_CHUNK
+    plen = prompt_lengths(inputs)
+    rejected = frozen(plen >= settings.context_length)
+    served = np.flatnonzero(~rejected & (plen >= c))
+    return _result(chain_ids([inputs[i] for i in served.tolist()], c), served, plen, rejected, c, sizes)
