@@ -77,11 +77,12 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 def analyze_hashed(trace: Trace, *, pool_sizes, tokens_per_gb: float,
                    progress: Callable[[int, int], None] | None = None,
-                   cancel: threading.Event | None = None) -> tuple[Analysis, tuple, tuple]:
+                   cancel: threading.Event | None = None, sequences: tuple[tuple, tuple] | None = None,
+                   ) -> tuple[Analysis, tuple, tuple]:
     """The study model's Analysis of a hashed trace in tokens (chunk size = the block size),
-    with the block-id sequences it replayed."""
+    with the block-id sequences it replayed (`sequences`: block_sequences(trace), if made)."""
     b = trace.block_size
-    inputs, outputs = block_sequences(trace)
+    inputs, outputs = sequences if sequences is not None else block_sequences(trace)
     per_gb = tokens_per_gb / b
     # A pool smaller than one block holds nothing: no hit, nothing to replay (the engine's
     # replay of an empty pool is slow on long traces).

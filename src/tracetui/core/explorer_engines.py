@@ -78,7 +78,7 @@ def classes_of(loaded: Loaded, result: EngineResult, pool: EnginePool, i: int) -
     - prefix engines: the pool's prefix hit, and the unlimited pool's beyond it: evicted.
     A request the pool rejects reuses nothing, and loses nothing to eviction: all misses.
     """
-    n = int(loaded.analysis.input_lens[i])
+    n = int(loaded.lengths.input_lens[i])
     u = result.unlimited
     if pool.rejected[i]:
         return np.zeros(n, dtype=np.uint8)
@@ -128,7 +128,7 @@ def block_grid(loaded: Loaded, result: EngineResult, i: int) -> tuple[int, np.nd
     b = result.block_size
     if not b or b <= 1:
         return None
-    n_in, n_out = int(loaded.analysis.input_lens[i]), int(loaded.analysis.output_lens[i])
+    n_in, n_out = int(loaded.lengths.input_lens[i]), int(loaded.lengths.output_lens[i])
     if result.engine == "vllm":
         return b, np.arange(n_in + n_out, dtype=np.int64) // b
     grid = np.zeros(n_in + n_out, dtype=np.int64)

@@ -6,7 +6,7 @@ import dataclasses
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from .engines.study import PoolSize, parse_pool_size
 from . import tokencache
 from .display import display_text
 from .model import Trace
+from .once import Once
 from .formats import DEFAULT_TEMPLATE, FormatOptions
 from .formats.loader import read_traces
 from .reader import DEFAULT_MAX_LINE_MB
@@ -83,16 +84,44 @@ def pool_in_tokens(text: str, tokens_per_gb: float) -> PoolSize:
 
 
 @dataclass(frozen=True)
+class Lengths:
+    """What the views read of a trace's size without the study: the same names and values as
+    the study's Analysis has them (a view that reads only these never runs the study)."""
+
+    chunk_size: int
+    input_lens: np.ndarray
+    output_lens: np.ndarray
+
+    @property
+    def requests(self) -> int:
+        return len(self.input_lens)
+
+    @property
+    def input_tokens(self) -> int:
+        return int(self.input_lens.sum())
+
+    @property
+    def output_tokens(self) -> int:
+        return int(self.output_lens.sum())
+
+
+StudyCompute = Callable[[Progress | None, threading.Event | None], Analysis]
+"""compute(progress, cancel): the study's Analysis of a loaded trace (its whole sweep)."""
+
+
+@dataclass(frozen=True, eq=False)
 class Loaded:
-    """A trace with its tokens and its analysis: what every view consumes."""
+    """A trace with its tokens, its engines' results and (computed when first read) the
+    study's analysis: what every view consumes."""
 
     trace: Trace
     tokenizer: Tokenizer
     inputs: TokenStore
     """Input tokens per request (store[i] is a read-only array), one flat array with `outputs`."""
     outputs: TokenStore
-    analysis: Analysis
-    """The study's model (the default engine), which the explorer and --why read."""
+    compute_study: StudyCompute
+    """Computes the study's Analysis (see `study`); it is computed only if something reads it
+    (`--engine vllm` shows none of its figures, and at scale its sweep costs seconds)."""
     settings: Settings
     tokenizer_note: str = ""
     """Which tokenizer the trace's model implies when it is not the one used, or why auto
@@ -100,6 +129,36 @@ class Loaded:
 
     results: tuple[EngineResult, ...] = ()
     """One per engine of settings.engines, in that order."""
+    _once: Once = field(default_factory=Once, init=False, repr=False)
+
+    def study(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> Analysis:
+        """The study's Analysis, computed now if not yet (once, whichever thread asks first);
+        `cancel` set stops it with AnalysisCancelled and keeps nothing (the explorer's loading
+        worker passes its own, and its progress)."""
+        return self._once.get("analysis", lambda: self.compute_study(progress, cancel))
+
+    @property
+    def analysis(self) -> Analysis:
+        """The study's model (the default engine), which the explorer and --why read."""
+        return self.study()
+
+    @property
+    def study_computed(self) -> bool:
+        """Whether the Analysis was asked for already (never computes it)."""
+        return "analysis" in self._once
+
+    @property
+    def lengths(self) -> Lengths:
+        """Requests, input / output lengths and chunk size, as the Analysis has them."""
+        return self._once.get("lengths", self._lengths)
+
+    def _lengths(self) -> Lengths:
+        t = self.trace
+        if t.hashed:  # the tokens behind the blocks (inputs / outputs are block ids)
+            reqs = [r.hashed for r in t.requests]
+            return Lengths(t.block_size, _frozen(np.array([h.input_length for h in reqs], dtype=np.int64)),
+                           _frozen(np.array([h.output_length for h in reqs], dtype=np.int64)))
+        return Lengths(self.settings.chunk_size, self.inputs.lengths, self.outputs.lengths)
 
     def result(self, engine: str | None = None) -> EngineResult:
         """The result of `engine` (default: the first asked for)."""
@@ -107,6 +166,15 @@ class Loaded:
             if engine is None or r.engine == engine:
                 return r
         return study.result_of(self.analysis, self.settings.sizes())
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def _known(analysis: Analysis) -> StudyCompute:
+    return lambda progress, cancel: analysis
 
 
 _SLICE_TEXTS = 1 << 16
@@ -254,21 +322,18 @@ def engine_result(loaded: Loaded, name: str) -> EngineResult:
             return r
     trace, settings = loaded.trace, loaded.settings
     sizes = settings.sizes()
-    if trace.hashed:
-        return _hashed_result(name, trace, loaded.analysis, sizes, settings)
     if name == "study":
         return study.result_of(loaded.analysis, sizes)
+    if trace.hashed:
+        return _hashed_result(name, trace, sizes, settings)
     segments = cacheblend.segment_starts(trace, loaded.inputs, loaded.tokenizer) if name == "cacheblend" else None
     return run_engine(name, loaded.inputs, loaded.outputs, sizes, settings.engine_settings(), segments=segments)
 
 
-def _hashed_result(name: str, trace: Trace, analysis: Analysis, sizes: tuple[PoolSize, ...],
-                   settings: Settings) -> EngineResult:
-    """An engine on a hashed trace: the block engines' stage (b) reads its block ids as they
-    are (ids chained, as the engines' own), at the trace's block size B or a multiple of it
-    (a run of ids is one engine block); SGLang's page defaults to B."""
-    if name == "study":
-        return study.result_of(analysis, sizes)
+def _hashed_result(name: str, trace: Trace, sizes: tuple[PoolSize, ...], settings: Settings) -> EngineResult:
+    """An engine other than the study on a hashed trace: the block engines' stage (b) reads
+    its block ids as they are (ids chained, as the engines' own), at the trace's block size B
+    or a multiple of it (a run of ids is one engine block); SGLang's page defaults to B."""
     if name == "cacheblend":
         raise ValueError("--engine cacheblend needs the prompts' tokens and message boundaries: a hashed trace "
                          "has only block ids (its block engines are vllm, sglang and lmcache)")
@@ -328,18 +393,28 @@ def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
     late = order_warning(trace)
     if late is not None and late not in trace.warnings:
         trace = dataclasses.replace(trace, warnings=trace.warnings + (late,))
-    if trace.hashed:  # no text: the study model at block granularity (core.blockstudy)
-        from .blockstudy import analyze_hashed
-
-        sizes = settings.sizes()
-        analysis, inputs, outputs = analyze_hashed(
-            trace, pool_sizes=tuple(study.gb_text(s, settings.tokens_per_gb) or "unlimited" for s in sizes)
-            if settings.pool_tokens else settings.pool_sizes, tokens_per_gb=settings.tokens_per_gb,
-            progress=(lambda d, t: progress("analyze", d, t)) if progress else None, cancel=cancel)
-        results = tuple(_hashed_result(name, trace, analysis, sizes, settings) for name in settings.engines)
-        return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, "", results)
-    inputs, outputs = tokens if tokens is not None else tokenize(trace, tokenizer, progress=progress, cancel=cancel)
     sizes = settings.sizes()
+    # The study runs here only when it is one of the engines asked for; else the Analysis is
+    # computed when a view first reads it (Loaded.study), and never for `--engine vllm`.
+    eager = "study" in settings.engines
+    if trace.hashed:  # no text: the study model at block granularity (core.blockstudy)
+        from .blockstudy import analyze_hashed, block_sequences
+
+        inputs, outputs = block_sequences(trace)
+
+        def hashed_study(progress: Progress | None, cancel: threading.Event | None) -> Analysis:
+            return analyze_hashed(
+                trace, pool_sizes=tuple(study.gb_text(s, settings.tokens_per_gb) or "unlimited" for s in sizes)
+                if settings.pool_tokens else settings.pool_sizes, tokens_per_gb=settings.tokens_per_gb,
+                progress=(lambda d, t: progress("analyze", d, t)) if progress else None, cancel=cancel,
+                sequences=(inputs, outputs))[0]
+
+        analysis = hashed_study(progress, cancel) if eager else None
+        compute = hashed_study if analysis is None else _known(analysis)
+        results = tuple(study.result_of(analysis, sizes) if name == "study"
+                        else _hashed_result(name, trace, sizes, settings) for name in settings.engines)
+        return Loaded(trace, tokenizer, inputs, outputs, compute, settings, "", results)
+    inputs, outputs = tokens if tokens is not None else tokenize(trace, tokenizer, progress=progress, cancel=cancel)
     akey = None
     if cache_key is not None:
         akey = tokencache.analysis_key(cache_key, repr((
@@ -349,21 +424,46 @@ def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
         if cached is not None:
             if progress is not None:
                 progress("analyze", 1, 1, "cached")
-            return Loaded(trace, tokenizer, inputs, outputs, cached[0], settings, tokenizer_note, cached[1])
-    analysis, study_result = study.run(inputs, outputs, sizes, chunk_size=settings.chunk_size,
-                                       tokens_per_gb=settings.tokens_per_gb,
-                                       progress=(lambda d, t: progress("analyze", d, t)) if progress else None,
-                                       cancel=cancel)
+            analysis, results = cached
+            compute = _known(analysis) if analysis is not None else _text_study(inputs, outputs, settings, akey,
+                                                                              results)
+            return Loaded(trace, tokenizer, inputs, outputs, compute, settings, tokenizer_note, results)
+    analysis = None
     results = []
     for name in settings.engines:
         if cancel is not None and cancel.is_set():
             raise study.AnalysisCancelled()
         if name == "study":
-            results.append(study_result)
+            analysis = _study(inputs, outputs, settings, progress, cancel)
+            results.append(study.result_of(analysis, sizes))
             continue
         segments = cacheblend.segment_starts(trace, inputs, tokenizer) if name == "cacheblend" else None
         results.append(run_engine(name, inputs, outputs, sizes, settings.engine_settings(), segments=segments))
-    if akey is not None:
-        tokencache.save_analysis(akey, analysis, results)
-    return Loaded(trace, tokenizer, inputs, outputs, analysis, settings, tokenizer_note, tuple(results))
+    results = tuple(results)
+    if akey is not None:  # the engines' results, and the study's when it ran (else when it does)
+        tokencache.save_analysis(akey, (inputs.lengths, outputs.lengths), analysis, results)
+    compute = _known(analysis) if analysis is not None else _text_study(inputs, outputs, settings, akey, results)
+    return Loaded(trace, tokenizer, inputs, outputs, compute, settings, tokenizer_note, results)
 
+
+def _text_study(inputs: TokenStore, outputs: TokenStore, settings: Settings, akey: str | None,
+                results: tuple[EngineResult, ...]) -> StudyCompute:
+    """The study's sweep over a text trace, when first asked for; with the analysis cache's key
+    the Analysis joins the engines' results there (a reopen reads it, computes nothing)."""
+
+    def compute(progress: Progress | None, cancel: threading.Event | None) -> Analysis:
+        analysis = _study(inputs, outputs, settings, progress, cancel)
+        if akey is not None:
+            tokencache.save_analysis(akey, (inputs.lengths, outputs.lengths), analysis, results)
+        return analysis
+
+    return compute
+
+
+def _study(inputs: TokenStore, outputs: TokenStore, settings: Settings, progress: Progress | None,
+           cancel: threading.Event | None) -> Analysis:
+    """The study's sweep over a text trace."""
+    analysis, _ = study.run(inputs, outputs, settings.sizes(), chunk_size=settings.chunk_size,
+                            tokens_per_gb=settings.tokens_per_gb,
+                            progress=(lambda d, t: progress("analyze", d, t)) if progress else None, cancel=cancel)
+    return analysis

@@ -7,44 +7,21 @@ the tokens lost per engine), each computed the first time it is asked for and ke
 never calls core.diagnose itself, so nothing is computed twice and every view shows the
 same figures.
 
-Thread-safe: the explorer computes the slow parts in its loading worker while the UI thread
-may already read the quick ones; each part has its own lock, so it is computed once.
+Thread-safe (core.once): the explorer computes the slow parts in its loading worker while the
+UI thread may already read the quick ones; each part is computed once.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
 import numpy as np
 
 from . import diagnose as _diagnose
+from .once import Once, derived
 from .pipeline import Loaded, Progress, Settings, load
-
-T = TypeVar("T")
-
-
-class _Derived:
-    """A property computed once per TraceResult, under its own lock (functools.cached_property
-    takes no lock since Python 3.12, and cannot write to a frozen dataclass)."""
-
-    def __init__(self, compute: Callable[[Any], Any]) -> None:
-        self.compute = compute
-        self.__doc__ = compute.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: TraceResult | None, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        return obj._once(self.name, lambda: self.compute(obj))
-
-
-def derived(compute: Callable[[Any], T]) -> T:
-    return _Derived(compute)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,24 +29,11 @@ class TraceResult:
     """A loaded trace and its derived parts (immutable; the parts are computed lazily, once)."""
 
     loaded: Loaded
-    _parts: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
-    _locks: dict[str, threading.Lock] = field(default_factory=dict, init=False, repr=False)
-    _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-
-    def _once(self, name: str, compute: Callable[[], T]) -> T:
-        parts = self._parts
-        if name in parts:
-            return parts[name]
-        with self._guard:
-            lock = self._locks.setdefault(name, threading.Lock())
-        with lock:
-            if name not in parts:  # another thread may have computed it while this one waited
-                parts[name] = compute()
-            return parts[name]
+    _once: Once = field(default_factory=Once, init=False, repr=False)
 
     def computed(self, name: str) -> bool:
         """Whether the derived part `name` is computed already (the explorer says "wait" else)."""
-        return name in self._parts
+        return name in self._once
 
     # The loaded trace, as the views read it.
     @property
@@ -78,7 +42,13 @@ class TraceResult:
 
     @property
     def analysis(self):
+        """The study's Analysis, computed on first access (pipeline.Loaded.analysis)."""
         return self.loaded.analysis
+
+    @property
+    def lengths(self):
+        """Requests, input / output lengths and chunk size, without the study (pipeline.Lengths)."""
+        return self.loaded.lengths
 
     @property
     def settings(self) -> Settings:
@@ -99,7 +69,7 @@ class TraceResult:
     def diagnose(self, cancel: threading.Event | None = None) -> tuple[_diagnose.Break, ...]:
         """The breaks (see `breaks`), computed now if not yet; `cancel` set stops the work with
         AnalysisCancelled and keeps nothing (the explorer's loading worker passes its own)."""
-        return self._once("breaks", lambda: _diagnose.diagnose(
+        return self._once.get("breaks", lambda: _diagnose.diagnose(
             self.loaded, None if self.trace.hashed else self.byte_lengths, cancel=cancel))
 
     @property
@@ -186,7 +156,7 @@ class TraceResult:
 
         out: dict[str, list[dict[str, np.ndarray]]] = {}
         loaded = self.loaded
-        plen = loaded.analysis.input_lens.astype(np.int64)
+        plen = loaded.lengths.input_lens.astype(np.int64)
         for r in loaded.results:
             if r.engine in losses.ENGINES:
                 reach = (losses.reachable_blocks(r, loaded.trace) if self.trace.hashed else  # block ids only

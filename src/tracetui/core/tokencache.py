@@ -10,8 +10,9 @@ Under the cache dir ($TRACETUI_CACHE_DIR, else $XDG_CACHE_HOME/tracetui, else
 - `analysis/<key>/`, per (tokens, analysis settings): the key adds every setting that
   changes a figure (pool sizes, chunk size, tokens per GB, the engines and their settings)
   and the code that computes them (name, size and mtime of every core module, so an edited
-  or upgraded tracetui never reads another version's figures); the study's per-request hits
-  of every pool, the windows' content ids its views read, and every engine's results.
+  or upgraded tracetui never reads another version's figures); every engine's results and,
+  once the study was computed (it is computed only when read: pipeline.Loaded), its
+  per-request hits of every pool and the windows' content ids its views read.
 - `index/<key>.npz`: the reader's index of the file (core.formats.loader); `digests/`: the
   files' content hashes, remembered by file identity (core.filehash).
 
@@ -192,10 +193,10 @@ def _size_meta(size) -> list:
     return [size.gb, size.capacity, size.label]
 
 
-def save_analysis(key: str, analysis, results: Sequence) -> None:
-    """Store a study Analysis (its index released) and the EngineResults of the other engines."""
+def save_analysis(key: str, lengths: tuple[np.ndarray, np.ndarray], analysis, results: Sequence) -> None:
+    """Store the EngineResults of the other engines and, when it was computed, the study's
+    Analysis (its index released); `lengths` (input, output) tell a stale file."""
     pk = _Packer()
-    a, ix = analysis, analysis._index
 
     def pool(p) -> dict:
         return {"size": _size_meta(p.size), "prefix": pk.ref(p.prefix_hits), "source": pk.ref(p.prefix_source),
@@ -206,11 +207,13 @@ def save_analysis(key: str, analysis, results: Sequence) -> None:
                 "sub": pk.ref(p.substring_hits), "rejected": pk.ref(p.rejected), "input": p.input_tokens,
                 "recompute": pk.ref(p.recompute_tokens), "spans": _spans(pk, p.spans)}
 
+    a = analysis
     meta = {
-        "chunk": a.chunk_size, "tokens_per_gb": a.tokens_per_gb, "n_ids": int(ix.n_ids),
-        "input_lens": pk.ref(a.input_lens), "output_lens": pk.ref(a.output_lens),
-        "combined": pk.ref(a.combined_hits), "unlimited": pool(a.unlimited), "pools": [pool(p) for p in a.pools],
-        "index": {name: pk.ref(getattr(ix, name)) for name in ix.SAVED},
+        "input_lens": pk.ref(lengths[0]), "output_lens": pk.ref(lengths[1]),
+        "study": None if a is None else {
+            "chunk": a.chunk_size, "tokens_per_gb": a.tokens_per_gb, "n_ids": int(a._index.n_ids),
+            "combined": pk.ref(a.combined_hits), "unlimited": pool(a.unlimited), "pools": [pool(p) for p in a.pools],
+            "index": {name: pk.ref(getattr(a._index, name)) for name in a._index.SAVED}},
         "results": [{"engine": r.engine, "block_size": r.block_size, "pools": [epool(p) for p in r.pools],
                      "unlimited": epool(r.unlimited)} for r in results],
     }
@@ -227,8 +230,8 @@ def _spans(pk: _Packer, spans) -> list | None:
 
 
 def load_analysis(key: str, inputs: TokenStore, outputs: TokenStore):
-    """(Analysis, EngineResults) stored under `key` for these tokens, or None (absent or
-    unreadable: never an error)."""
+    """(Analysis or None when the study was not computed, EngineResults) stored under `key`
+    for these tokens, or None (absent or unreadable: never an error)."""
     from .engines.base import EnginePool, EngineResult
     from .engines.study.index import Index
     from .engines.study.results import Analysis, PoolResult, PoolSize, frozen
@@ -277,11 +280,12 @@ def load_analysis(key: str, inputs: TokenStore, outputs: TokenStore):
         in_lens, out_lens = req(meta["input_lens"]), req(meta["output_lens"])
         if not (np.array_equal(in_lens, inputs.lengths) and np.array_equal(out_lens, outputs.lengths)):
             return None
-        ix = Index.restored(inputs.flat, in_lens, out_lens, meta["chunk"], meta["n_ids"],
-                            {name: arr(ref) for name, ref in meta["index"].items()})
-        analysis = Analysis(meta["chunk"], meta["tokens_per_gb"], in_lens, out_lens,
-                            tuple(pool(p) for p in meta["pools"]), pool(meta["unlimited"]),
-                            req(meta["combined"]), ix)
+        analysis, m = None, meta["study"]
+        if m is not None:
+            ix = Index.restored(inputs.flat, in_lens, out_lens, m["chunk"], m["n_ids"],
+                                {name: arr(ref) for name, ref in m["index"].items()})
+            analysis = Analysis(m["chunk"], m["tokens_per_gb"], in_lens, out_lens,
+                                tuple(pool(p) for p in m["pools"]), pool(m["unlimited"]), req(m["combined"]), ix)
         results = tuple(EngineResult(r["engine"], r["block_size"], tuple(epool(p) for p in r["pools"]),
                                      epool(r["unlimited"])) for r in meta["results"])
         return analysis, results

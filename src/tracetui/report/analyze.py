@@ -42,7 +42,8 @@ def run_analyze(args: argparse.Namespace, settings: Settings, kv: KVModel | None
             render_text(result, kv, per_request=args.per_request, why=why, console=console)
         else:
             tables.append(format_tables(result, fmt, args.per_request, why, len(paths) > 1))
-        summary.append(summary_row(result))
+        if len(paths) > 1 and fmt in ("table", "markdown"):  # the study's figures: computed if not yet
+            summary.append(summary_row(result))
         del result
     if fmt == "json":
         print_json(docs[0] if len(docs) == 1 else {"traces": docs})

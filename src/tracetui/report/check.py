@@ -36,12 +36,13 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
                              " hit rate")
     result = load_result(args.trace, settings)
     loaded = result.loaded
-    a = loaded.analysis
+    a = loaded.lengths  # another engine's gate never runs the study
     engine_pools = loaded.result(engine).pools
+    study_pools = loaded.analysis.pools if engine == "study" else (None,) * len(engine_pools)
     pools, checks = [], []
-    for size, pool, study_pool in zip(sizes, engine_pools, a.pools):
+    for size, pool, study_pool in zip(sizes, engine_pools, study_pools):
         rates = {"prefix": pool.prefix_rate, "substring": pool.substring_rate,
-                 "combined": a.combined_rate if size.unlimited and engine == "study" else None}
+                 "combined": loaded.analysis.combined_rate if size.unlimited and engine == "study" else None}
         results = []
         for name, minimum in thresholds.items():
             if rates[name] is None:

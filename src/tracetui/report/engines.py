@@ -42,8 +42,9 @@ def settings_json(result: TraceResult) -> dict[str, Any]:
 
 
 def update_json(doc: dict[str, Any], result: TraceResult, why: bool = False) -> dict | None:
-    """The engines' result sets in an `analyze --json` document (with --why, each prefix
-    engine's pools say how many tokens were lost to what). Returns the splits, if made."""
+    """The engines' result sets in an `analyze --json` document, in place of the study's pools
+    (to_json leaves them out then; with --why, each prefix engine's pools say how many tokens
+    were lost to what). Returns the splits, if made."""
     if is_default(result):
         return None
     doc["engine_settings"] = settings_json(result)
@@ -52,7 +53,6 @@ def update_json(doc: dict[str, Any], result: TraceResult, why: bool = False) -> 
     for d in sets:
         for p, sp in zip(d["pools"], splits.get(d["engine"], ())):
             p["tokens_lost"] = {k: int(sp[k].sum()) for k in losses.KINDS}
-    del doc["pools"], doc["unlimited"]
     if len(sets) == 1:
         doc["engine"] = sets[0].pop("engine")
         doc.update(sets[0])
@@ -71,9 +71,8 @@ def _pool_row(res: EngineResult, p: EnginePool, i: int, split: dict | None) -> d
 
 
 def update_row(row: dict[str, Any], result: TraceResult, i: int, pools: bool, splits: dict | None = None) -> None:
-    """One `requests_detail` row: the default engine's keys, or each engine's figures."""
-    if is_default(result):
-        return
+    """One `requests_detail` row of engines other than the default one alone: each engine's
+    figures, in place of the default engine's keys (which requests_detail leaves out then)."""
     sets = []
     for res in result.results:
         u = res.unlimited
@@ -84,8 +83,6 @@ def update_row(row: dict[str, Any], result: TraceResult, i: int, pools: bool, sp
             sp = (splits or {}).get(res.engine)
             d["pools"] = [_pool_row(res, p, i, sp[k] if sp else None) for k, p in enumerate(res.pools)]
         sets.append(d)
-    for k in ("prefix_hit", "prefix_source", "substring_hit", "combined_hit", "pools"):
-        row.pop(k, None)
     if len(sets) == 1:
         row.update({k: v for k, v in sets[0].items() if k != "engine"})
     else:

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core.display import display_text
 from ..core.result import TraceResult
-from .engines import update_row
+from .engines import is_default, update_row
 from .output import RATE, TEXT, Col, Data, pct
 from .summary import SUBSTRING_NOTE
 
@@ -19,7 +19,8 @@ def requests_detail(result: TraceResult, why: bool = False, *, pools: bool = Tru
     `why`: with each request's break)."""
     from .why import break_json
 
-    a = result.analysis
+    n = result.lengths
+    a = result.analysis if is_default(result) else None  # else each engine's figures (update_row)
     breaks = result.breaks if why else None
     rows = []
     t0 = _first_timestamp(result)
@@ -31,18 +32,22 @@ def requests_detail(result: TraceResult, why: bool = False, *, pools: bool = Tru
             "model": r.model,
             "timestamp": r.timestamp,
             "relative_time": None if r.timestamp is None or t0 is None else round(r.timestamp - t0, 6),
-            "input_tokens": int(a.input_lens[i]),
-            "output_tokens": int(a.output_lens[i]),
-            "prefix_hit": int(a.unlimited.prefix_hits[i]),
-            "prefix_source": int(a.unlimited.prefix_source[i]),
-            "substring_hit": int(a.unlimited.substring_hits[i]),
-            "combined_hit": int(a.combined_hits[i]),
+            "input_tokens": int(n.input_lens[i]),
+            "output_tokens": int(n.output_lens[i]),
         })
-        if pools:
-            rows[-1]["pools"] = [{"gb": p.size.gb, "prefix_hit": int(p.prefix_hits[i]),
-                                  "prefix_source": int(p.prefix_source[i]), "substring_hit": int(p.substring_hits[i])}
-                                 for p in a.pools]
-        update_row(rows[-1], result, i, pools, splits)
+        if a is not None:
+            rows[-1].update({
+                "prefix_hit": int(a.unlimited.prefix_hits[i]),
+                "prefix_source": int(a.unlimited.prefix_source[i]),
+                "substring_hit": int(a.unlimited.substring_hits[i]),
+                "combined_hit": int(a.combined_hits[i]),
+            })
+            if pools:
+                rows[-1]["pools"] = [{"gb": p.size.gb, "prefix_hit": int(p.prefix_hits[i]),
+                                      "prefix_source": int(p.prefix_source[i]),
+                                      "substring_hit": int(p.substring_hits[i])} for p in a.pools]
+        else:
+            update_row(rows[-1], result, i, pools, splits)
         u = result.request_usage(i)
         if u is not None:
             rows[-1]["provider_usage"] = {"provider": u.provider, "prompt_tokens": u.prompt_tokens,
@@ -87,7 +92,7 @@ def engine_rows_table(result: TraceResult):
     from rich.table import Table
     from rich.text import Text
 
-    a = result.analysis
+    a = result.lengths
     rt = Table(title="Per request (unlimited pool)", title_justify="left")
     for col in ["#", "line", "session", "input", "output"] + [r.engine for r in result.results]:
         rt.add_column(col, justify="left" if col == "session" else "right")

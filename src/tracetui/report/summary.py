@@ -25,7 +25,7 @@ def print_header(console, result: TraceResult, kv: KVModel | None, *, usage_show
     from rich.text import Text
 
     loaded = result.loaded
-    a, trace, s = loaded.analysis, loaded.trace, loaded.settings
+    a, trace, s = loaded.lengths, loaded.trace, loaded.settings
     # Whatever comes from the trace or its path goes through display_text (no control reaches
     # the terminal) into a Text, not a str ("[/x]" there is not rich markup).
     for w in result.warnings(usage_shown=usage_shown):

@@ -120,6 +120,9 @@ class LoadingScreen(Screen):
     def load_trace(self) -> None:
         try:
             loaded = load(self.path, self.settings, progress=self._progress, cancel=self.cancel, on_read=self._read)
+            # The study colours every prompt (prefix vs substring): computed here whatever the
+            # engines asked for, with this screen's progress and Esc.
+            loaded.study(progress=self._progress, cancel=self.cancel)
             self._progress("finish", 0, 1)
             data = ExplorerData(loaded)
             # What the main screen reads at once, computed here, off the UI thread. Breaks are
