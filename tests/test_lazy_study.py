@@ -161,3 +161,34 @@ def test_the_cache_holds_the_engines_then_the_study(trace, monkeypatch, sweeps):
     assert len(sweeps) == 1
     (cached,) = (tokencache.cache_dir() / "analysis").iterdir()  # one entry, rewritten
     assert json.loads((cached / "meta.json").read_text("utf-8"))["study"] is not None
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "markdown"])
+def test_machine_formats_show_the_engines_figures_without_the_sweep(trace, sweeps, capsys, fmt):
+    """-o csv / tsv / markdown with other engines: their pools and per-request rows (this
+    crashed with a KeyError before), agreeing with the JSON, and no study replayed."""
+    assert main(["analyze", "--json", "--per-request", str(trace), "--engine", "vllm", "sglang"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert main(["analyze", "-o", fmt, str(trace), "--engine", "vllm", "sglang"]) == 0
+    pools = capsys.readouterr().out
+    assert main(["analyze", "-o", fmt, "--per-request", str(trace), "--engine", "vllm", "sglang"]) == 0
+    rows = capsys.readouterr().out
+    assert sweeps == []
+    if fmt == "markdown":
+        assert "### Hit rate by pool size, by engine" in pools and "| vllm |" in pools
+        assert "### Per request (unlimited pool)" in rows
+        return
+    sep = "," if fmt == "csv" else "\t"
+    head, *lines = pools.splitlines()
+    assert head.split(sep) == ["pool_gb", "capacity_tokens", "engine", "blocks", "prefix_hit_rate",
+                               "substring_hit_rate", "rejected"]
+    assert len(lines) == 2 * len(doc["engines"][0]["pools"])
+    head, *lines = rows.splitlines()
+    assert head.split(sep)[-4:] == ["vllm_hit_rate", "vllm_refused", "sglang_hit_rate", "sglang_refused"]
+    assert len(lines) == doc["requests"]
+    first = dict(zip(head.split(sep), lines[1].split(sep)))
+    want = doc["requests_detail"][1]
+    assert int(first["input_tokens"]) == want["input_tokens"]
+    for e in want["engines"]:
+        assert float(first[f"{e['engine']}_hit_rate"]) == round(e["prefix_hit"] / want["input_tokens"], 6)
+        assert first[f"{e['engine']}_refused"] == str(int(e["rejected"]))

@@ -9,11 +9,11 @@ from ..core.kvmodels import KVModel
 from ..core.pipeline import Settings
 from ..core.result import TraceResult
 from .document import to_json
-from .engines import engines_table, is_default, losses_table
+from .engines import engines_data, is_default, losses_table
 from .matches import check_log_path, write_matches
 from .output import Data, make_console, output_format, print_json, print_table, rich_table, write
 from .progress import load_result
-from .requests import engine_rows_table, requests_data
+from .requests import engine_rows_data, requests_data
 from .summary import pools_data, print_chart, print_header, summary_data, summary_row
 
 
@@ -67,10 +67,11 @@ def format_tables(result: TraceResult, fmt: str, per_request: bool, why: bool, m
     detailed one asked for (per request with --per-request, else the breakers with --why,
     else the pools); Markdown holds every one."""
     out = []
+    default = is_default(result)  # else each engine's pools and rows (no study replayed for them)
     if fmt == "markdown" or not (per_request or why):
-        out.append(pools_data(result))
+        out.append(pools_data(result) if default else engines_data(result))
     if per_request:
-        out.append(requests_data(result, why))
+        out.append(requests_data(result, why) if default else engine_rows_data(result, why))
     if why and (fmt == "markdown" or not per_request):
         from .why import breakers_data
 
@@ -91,9 +92,9 @@ def render_text(result: TraceResult, kv: KVModel | None, *, per_request: bool = 
     console = console or make_console()
     print_header(console, result, kv, usage_shown=per_request or why)
     if not is_default(result):
-        console.print(engines_table(result))
+        print_table(console, rich_table(engines_data(result)))
         if per_request:
-            console.print(engine_rows_table(result))
+            print_table(console, rich_table(engine_rows_data(result)))
         if why:
             splits = result.loss_splits
             if splits:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core.engines import EnginePool, EngineResult, losses
 from ..core.result import TraceResult
-from .output import pct as _pct, rounded as _r
+from .output import LABEL, RATE, TEXT, Col, Data, pct as _pct, rounded as _r
 
 
 def is_default(result: TraceResult) -> bool:
@@ -91,26 +91,27 @@ def update_row(row: dict[str, Any], result: TraceResult, i: int, pools: bool, sp
 
 # --------------------------------------------------------------------------- text
 
-def engines_table(result: TraceResult):
+def engines_data(result: TraceResult) -> Data:
     """Each pool size, the engines one under the other (so they read side by side at any
     terminal width): blocks the pool holds, hit rates, requests refused."""
-    from rich.table import Table
-
+    d = Data("Hit rate by pool size, by engine", [
+        Col("pool (GB)", "pool_gb", LABEL, show="human"), Col("pool (GB)", "pool_gb", show="machine"),
+        Col("tokens", "capacity_tokens", LABEL, show="human"), Col("capacity (tokens)", "capacity_tokens", show="machine"),
+        Col("engine", "engine", TEXT), Col("blocks", "blocks"), Col("prefix", "prefix_hit_rate", RATE, "green"),
+        Col("substring", "substring_hit_rate", RATE, "cyan"), Col("refused", "rejected")])
     results = result.results
-    t = Table(title="Hit rate by pool size, by engine", title_justify="left")
-    for col in ("pool (GB)", "tokens", "engine", "blocks", "prefix", "substring", "refused"):
-        t.add_column(col, justify="left" if col == "engine" else "right",
-                     style={"prefix": "green", "substring": "cyan"}.get(col))
+    ends = set()
     for k, size in enumerate(result.settings.sizes()):
         for j, r in enumerate(results):
             p = r.pools[k]
             first = j == 0
-            t.add_row(("∞" if size.gb is None else f"{size.gb:.4g}") if first else "",
-                      ("unlimited" if size.capacity is None else f"{size.capacity:,}") if first else "",
-                      r.engine, "–" if p.blocks is None else f"{p.blocks:,}", _pct(p.prefix_rate),
-                      _pct(p.substring_rate), f"{p.rejected_count:,}",
-                      end_section=j == len(results) - 1 and len(results) > 1)
-    return t
+            d.rows.append([("∞" if size.gb is None else f"{size.gb:.4g}") if first else "", size.gb,
+                           ("unlimited" if size.capacity is None else f"{size.capacity:,}") if first else "",
+                           size.capacity, r.engine, p.blocks, p.prefix_rate, p.substring_rate, p.rejected_count])
+        if len(results) > 1:
+            ends.add(len(d.rows) - 1)
+    d.section_ends = frozenset(ends)
+    return d
 
 
 def engine_notes(result: TraceResult) -> list[str]:

@@ -9,7 +9,7 @@ import numpy as np
 from ..core.display import display_text
 from ..core.result import TraceResult
 from .engines import is_default, update_row
-from .output import RATE, TEXT, Col, Data, pct
+from .output import LABEL, RATE, TEXT, Col, Data, pct
 from .summary import SUBSTRING_NOTE
 
 
@@ -87,21 +87,32 @@ def requests_data(result: TraceResult, why: bool = False) -> Data:
     return d
 
 
-def engine_rows_table(result: TraceResult):
-    """Per request, each engine's unlimited-pool prefix hit (and refusals)."""
-    from rich.table import Table
-    from rich.text import Text
+def engine_rows_data(result: TraceResult, why: bool = False) -> Data:
+    """Per request, each engine's unlimited-pool reuse (its prefix hit; CacheBlend's reuse)
+    and whether it refused the request; `why`: the request's break (the study's)."""
+    from .why import break_json
 
     a = result.lengths
-    rt = Table(title="Per request (unlimited pool)", title_justify="left")
-    for col in ["#", "line", "session", "input", "output"] + [r.engine for r in result.results]:
-        rt.add_column(col, justify="left" if col == "session" else "right")
+    cols = [Col("#", "index"), Col("line", "line"), Col("session", "session_id", TEXT), Col("input", "input_tokens"),
+            Col("output", "output_tokens")]
+    for res in result.results:
+        cols += [Col(res.engine, f"{res.engine}_hit_rate", LABEL, show="human"),
+                 Col(res.engine, f"{res.engine}_hit_rate", RATE, show="machine"),
+                 Col(f"{res.engine} refused", f"{res.engine}_refused", show="machine")]
+    if why:
+        cols += [Col("cause", "cause", TEXT), Col("break block", "break_block", TEXT), Col("lost", "tokens_lost")]
+    d = Data("Per request (unlimited pool)", cols)
+    breaks = result.breaks if why else None
     for i, r in enumerate(result.trace.requests):
-        n = max(int(a.input_lens[i]), 1)
-        cells = [str(i), str(r.line), Text(display_text(str(r.session_id or "")[:14])), f"{int(a.input_lens[i]):,}",
-                 f"{int(a.output_lens[i]):,}"]
+        n = int(a.input_lens[i])
+        cells = [i, r.line, r.session_id or "", n, int(a.output_lens[i])]
         for res in result.results:
             u = res.unlimited
-            cells.append("refused" if u.rejected[i] else pct(int(u.reuse_hits[i]) / n))
-        rt.add_row(*cells)
-    return rt
+            refused = bool(u.rejected[i])
+            rate = None if refused or not n else int(u.reuse_hits[i]) / n
+            cells += ["refused" if refused else pct(rate), rate, int(refused)]
+        if breaks is not None:
+            b = break_json(breaks[i])
+            cells += [b["cause"], b["break_block"], b["tokens_lost"]]
+        d.rows.append(cells)
+    return d
