@@ -336,3 +336,20 @@ def test_reopen_reads_the_index_not_the_file(tmp_path, monkeypatch):
     gz = tmp_path / "t.jsonl.gz"
     gz.write_bytes(gzip.compress(path.read_bytes()))
     assert [r.input for r in read_traces(str(gz), index_dir=tmp_path / "index").requests] == ["cccc", "dddd"]
+
+
+def test_session_count_from_the_codes_is_the_number_of_sessions(tmp_path):
+    """The reader's session count (from the interned codes, in numpy) is len(sessions),
+    records without a session (None) included, before and after a reopen through the index
+    cache."""
+    import json as _json
+
+    path = tmp_path / "s.jsonl"
+    ids = ["b", "a", None, "b", "c", None, "a", "d"]
+    path.write_text("".join(_json.dumps({"input": f"p{k}", "output": "o", **({"session_id": s} if s else {})}) + "\n"
+                            for k, s in enumerate(ids)))
+    for _ in range(2):
+        t = read_traces(str(path), index_dir=tmp_path / "index")
+        assert t.session_count == len(t.sessions) == len(set(t.requests.session_ids()))
+        assert [s for s in t.sessions if s] == ["b", "a", "c", "d"]
+        assert Trace("x", list(t.requests)).session_count == t.session_count  # Request objects

@@ -122,6 +122,10 @@ class Requests(Sequence):
         """Every request's model: its `model`, else its request body's `model` string."""
         return [r.model if r.model is not None else _doc_model(r.input_doc) for r in self._items]
 
+    def session_count(self) -> int:
+        """Distinct session ids (None is one)."""
+        return len(set(self.session_ids()))
+
     def text_lengths(self) -> tuple[np.ndarray, np.ndarray]:
         """(len(input), len(output)) of every request, in characters (int64)."""
         return (np.array([len(r.input) for r in self._items], dtype=np.int64),
@@ -167,6 +171,11 @@ class Trace:
     def sessions(self) -> tuple[str | None, ...]:
         """Distinct session ids in order of first appearance."""
         return tuple(dict.fromkeys(self.requests.session_ids()))
+
+    @property
+    def session_count(self) -> int:
+        """len(sessions), without building it (a million requests: from the session codes)."""
+        return self.requests.session_count()
 
 
 BLOCK_KINDS = ("system", "env", "tools", "history", "current", "output", "prompt")

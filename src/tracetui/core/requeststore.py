@@ -405,7 +405,7 @@ class LazyRequests(Requests):
         c = Columns(None)
         c.sources = [FileSource(fd)]
         c.strings = list(d["strings"])
-        if not c.strings or c.strings[-1] is not None or not all(isinstance(x, str) for x in c.strings[:-1]):
+        if not c.strings or c.strings[-1] is not None or not set(map(type, c.strings[:-1])) <= {str}:
             raise ValueError("bad string table")
         c._codes = {}
         n = len(d["col_kind"])
@@ -459,6 +459,10 @@ class LazyRequests(Requests):
 
     def session_ids(self) -> list[str | None]:
         return self._strings(self._cols.session)
+
+    def session_count(self) -> int:
+        # The interned codes, one per distinct id (None: -1): no string is looked at.
+        return len(np.unique(self._col(self._cols.session)))
 
     def models(self) -> list[str | None]:
         return self._strings(self._cols.model)

@@ -18,7 +18,7 @@ def to_json(result: TraceResult, kv: KVModel | None, *, per_request: bool = Fals
     doc: dict[str, Any] = {
         "trace": trace.name,
         "requests": n.requests,
-        "sessions": len(trace.sessions),
+        "sessions": trace.session_count,
         "input_tokens": n.input_tokens,
         "output_tokens": n.output_tokens,
         "mean_input_tokens": _r(n.input_tokens / n.requests) if n.requests else 0.0,

@@ -35,7 +35,7 @@ def print_header(console, result: TraceResult, kv: KVModel | None, *, usage_show
     summary.add_column()
     summary.add_row("trace", Text(display_text(trace.name)))
     summary.add_row("requests", f"{a.requests:,}")
-    summary.add_row("sessions", f"{len(trace.sessions):,}")
+    summary.add_row("sessions", f"{trace.session_count:,}")
     summary.add_row("input tokens", f"{a.input_tokens:,}")
     summary.add_row("output tokens", f"{a.output_tokens:,}")
     summary.add_row("mean input length", f"{a.input_tokens / max(a.requests, 1):,.1f} tokens")
@@ -100,5 +100,5 @@ def summary_data(rows: list[tuple[str, int, int, int, float, float, float]]) -> 
 
 def summary_row(result: TraceResult) -> tuple[str, int, int, int, float, float, float]:
     a = result.analysis
-    return (result.trace.name, a.requests, len(result.trace.sessions), a.input_tokens, a.unlimited.prefix_rate,
+    return (result.trace.name, a.requests, result.trace.session_count, a.input_tokens, a.unlimited.prefix_rate,
             a.unlimited.substring_rate, a.combined_rate)

@@ -77,7 +77,7 @@ class TraceHeader(Static):
                 engine.append((f"{rejected:,} rejected", "bold"))
         if d.provider_rate is not None:
             rates.append(("provider", "prov", d.provider_rate, "bold magenta"))
-        counts = f"{len(d):,} req · {len(d.trace.sessions):,} sess"
+        counts = f"{len(d):,} req · {d.trace.session_count:,} sess"
         warn = f"⚠{len(d.trace.warnings)} " if d.trace.warnings else ""
         name = display_text(d.trace.name)
 
