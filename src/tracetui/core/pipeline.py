@@ -14,6 +14,7 @@ from .engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER
 from .engines import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, EngineResult, EngineSettings, run_engine
 from .engines import cacheblend, study_result as study
 from .engines.study import PoolSize, parse_pool_size
+from .engines.study.results import Sizes, frozen
 from . import tokencache
 from .display import display_text
 from .model import Trace
@@ -84,25 +85,13 @@ def pool_in_tokens(text: str, tokens_per_gb: float) -> PoolSize:
 
 
 @dataclass(frozen=True)
-class Lengths:
+class Lengths(Sizes):
     """What the views read of a trace's size without the study: the same names and values as
     the study's Analysis has them (a view that reads only these never runs the study)."""
 
     chunk_size: int
     input_lens: np.ndarray
     output_lens: np.ndarray
-
-    @property
-    def requests(self) -> int:
-        return len(self.input_lens)
-
-    @property
-    def input_tokens(self) -> int:
-        return int(self.input_lens.sum())
-
-    @property
-    def output_tokens(self) -> int:
-        return int(self.output_lens.sum())
 
 
 StudyCompute = Callable[[Progress | None, threading.Event | None], Analysis]
@@ -156,8 +145,8 @@ class Loaded:
         t = self.trace
         if t.hashed:  # the tokens behind the blocks (inputs / outputs are block ids)
             reqs = [r.hashed for r in t.requests]
-            return Lengths(t.block_size, _frozen(np.array([h.input_length for h in reqs], dtype=np.int64)),
-                           _frozen(np.array([h.output_length for h in reqs], dtype=np.int64)))
+            return Lengths(t.block_size, frozen(np.array([h.input_length for h in reqs], dtype=np.int64)),
+                           frozen(np.array([h.output_length for h in reqs], dtype=np.int64)))
         return Lengths(self.settings.chunk_size, self.inputs.lengths, self.outputs.lengths)
 
     def result(self, engine: str | None = None) -> EngineResult:
@@ -166,11 +155,6 @@ class Loaded:
             if engine is None or r.engine == engine:
                 return r
         return study.result_of(self.analysis, self.settings.sizes())
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
 
 
 def _known(analysis: Analysis) -> StudyCompute:

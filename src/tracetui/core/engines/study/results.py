@@ -93,20 +93,12 @@ def frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-@dataclass(frozen=True)
-class Analysis:
-    """Everything the CLI and the explorer show, computed once."""
+class Sizes:
+    """A trace's size, read from its per-request lengths (`input_lens`, `output_lens`): what
+    the study's Analysis and the study-free pipeline.Lengths both answer."""
 
-    chunk_size: int
-    tokens_per_gb: float
     input_lens: np.ndarray
     output_lens: np.ndarray
-    pools: tuple[PoolResult, ...]
-    """In the order asked for."""
-    unlimited: PoolResult
-    combined_hits: np.ndarray
-    """Unlimited pool: tokens covered by the prefix hit or by a matched chunk, counted once."""
-    _index: Index
 
     @property
     def requests(self) -> int:
@@ -119,6 +111,22 @@ class Analysis:
     @property
     def output_tokens(self) -> int:
         return int(self.output_lens.sum())
+
+
+@dataclass(frozen=True)
+class Analysis(Sizes):
+    """Everything the CLI and the explorer show, computed once."""
+
+    chunk_size: int
+    tokens_per_gb: float
+    input_lens: np.ndarray
+    output_lens: np.ndarray
+    pools: tuple[PoolResult, ...]
+    """In the order asked for."""
+    unlimited: PoolResult
+    combined_hits: np.ndarray
+    """Unlimited pool: tokens covered by the prefix hit or by a matched chunk, counted once."""
+    _index: Index
 
     @property
     def combined_rate(self) -> float:
