@@ -103,9 +103,10 @@ def engine_rows_data(result: TraceResult, why: bool = False) -> Data:
         cols += [Col("cause", "cause", TEXT), Col("break block", "break_block", TEXT), Col("lost", "tokens_lost")]
     d = Data("Per request (unlimited pool)", cols)
     breaks = result.breaks if why else None
-    for i, r in enumerate(result.trace.requests):
+    reqs = result.trace.requests  # columns: no request's line is read again for these rows
+    for i, (line, sid) in enumerate(zip(reqs.lines().tolist(), reqs.session_ids())):
         n = int(a.input_lens[i])
-        cells = [i, r.line, r.session_id or "", n, int(a.output_lens[i])]
+        cells = [i, line, sid or "", n, int(a.output_lens[i])]
         for res in result.results:
             u = res.unlimited
             refused = bool(u.rejected[i])
