@@ -379,9 +379,9 @@ def test_tokenizer_for_model(model, spec):
 
 
 def test_auto_notes_models_without_a_public_tokenizer():
-    spec, note = tokenizer_for_models(["claude-opus-4-5"] * 3 + [None])
+    spec, note = tokenizer_for_models({"claude-opus-4-5": 3})
     assert spec == "cl100k_base" and "no public tokenizer for claude-opus-4-5" in note
-    assert tokenizer_for_models(["gpt-5-mini"]) == ("o200k_base", "")
+    assert tokenizer_for_models({"gpt-5-mini": 1}) == ("o200k_base", "")
 
 
 @pytest.mark.parametrize("name", ["gpt-5-mini-task1.jsonl", "gpt-5-mini-task2.jsonl"])

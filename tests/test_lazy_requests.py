@@ -155,6 +155,7 @@ def check_equal(trace: Trace, expected: list[Request], order: list[int]) -> None
     assert reqs.session_ids() == [r.session_id for r in expected]
     assert reqs.models() == [r.model for r in expected]
     assert reqs.body_models() == Requests(expected).body_models()
+    assert list(reqs.body_model_counts().items()) == list(Requests(expected).body_model_counts().items())
     a, b = reqs.text_lengths()
     assert a.tolist() == [len(r.input) for r in expected] and b.tolist() == [len(r.output) for r in expected]
     assert trace.sessions == tuple(dict.fromkeys(r.session_id for r in expected))
@@ -281,15 +282,21 @@ def test_index_saved_and_loaded(tmp_path_factory, lines, data):
         trace = read_traces(str(path))
     except TraceError:
         return
-    assert save_index(trace, tmp / "i.npz")
-    again = load_index(tmp / "i.npz", str(path))
+    assert save_index(trace, tmp / "i")
+    again = load_index(tmp / "i", str(path))
     assert again == trace and list(again.requests) == list(trace.requests)
     assert again.requests.timestamps().tobytes() == trace.requests.timestamps().tobytes()
-    raw = (tmp / "i.npz").read_bytes()
+    # A flipped byte in any file of the folder: None (the arrays are checksummed, meta.json
+    # must parse), or a trace that says the truth or fails cleanly.
+    files = sorted((tmp / "i").iterdir())
+    f = files[data.draw(st.integers(0, len(files) - 1))]
+    raw = f.read_bytes()
     cut = data.draw(st.integers(0, len(raw) - 1))
-    (tmp / "bad.npz").write_bytes(raw[:cut] + bytes([raw[cut] ^ 0xFF]) + raw[cut + 1:])
-    bad = load_index(tmp / "bad.npz", str(path))
-    if bad is not None:  # a flipped byte that still reads: the requests say the truth or fail cleanly
+    f.write_bytes(raw[:cut] + bytes([raw[cut] ^ 0xFF]) + raw[cut + 1:])
+    bad = load_index(tmp / "i", str(path))
+    if f.suffix == ".npy" and cut >= 128:  # the data of an array, not its header: the checksum
+        assert bad is None
+    if bad is not None:
         try:
             list(bad.requests)
         except TraceError:
@@ -301,16 +308,16 @@ def test_index_of_a_spooled_or_hashed_trace(tmp_path):
 
     gz = tmp_path / "t.jsonl.gz"
     gz.write_bytes(gzip.compress(b'{"input": "a"}\n'))
-    assert not save_index(read_traces(str(gz)), tmp_path / "i.npz")
+    assert not save_index(read_traces(str(gz)), tmp_path / "i")
     h = tmp_path / "h.jsonl"
     h.write_text('{"chat_id": 6, "parent_chat_id": -1, "timestamp": 1, "input_length": 40, "output_length": 2, '
                  '"hash_ids": [4, 5]}\n{"chat_id": 7, "parent_chat_id": -1, "timestamp": 2, "input_length": 20, "output_length": 1, '
                  '"hash_ids": [9]}\n')
     trace = read_traces(str(h))
-    assert save_index(trace, tmp_path / "h.npz")
-    again = load_index(tmp_path / "h.npz", str(h))
+    assert save_index(trace, tmp_path / "h")
+    again = load_index(tmp_path / "h", str(h))
     assert again == trace and again.block_size == trace.block_size
-    assert load_index(tmp_path / "missing.npz", str(h)) is None
+    assert load_index(tmp_path / "missing", str(h)) is None
 
 
 def test_reopen_reads_the_index_not_the_file(tmp_path, monkeypatch):
@@ -353,3 +360,30 @@ def test_session_count_from_the_codes_is_the_number_of_sessions(tmp_path):
         assert t.session_count == len(t.sessions) == len(set(t.requests.session_ids()))
         assert [s for s in t.sessions if s] == ["b", "a", "c", "d"]
         assert Trace("x", list(t.requests)).session_count == t.session_count  # Request objects
+
+
+def test_string_table_round_trips_and_is_decoded_only_when_read(tmp_path):
+    """The index keeps the session / model strings as UTF-8 bytes and ends (no JSON table):
+    ids with any text (non-ASCII, an escaped lone surrogate) come back as they were, and a
+    reopen that only counts sessions decodes none of them."""
+    from tracetui.core.requeststore import PackedStrings
+
+    path = tmp_path / "u.jsonl"
+    path.write_bytes(b'{"input": "a", "session_id": "\\u00e9t\\u00e9 \\ud83d\\ude00", "model": "m"}\n'
+                     b'{"input": "b", "session_id": "\\ud800x"}\n{"input": "c", "session_id": ""}\n'
+                     b'{"input": "d"}\n')
+    first = read_traces(str(path), index_dir=tmp_path / "index")
+    again = read_traces(str(path), index_dir=tmp_path / "index")
+    table = again.requests._cols.strings
+    assert isinstance(table, PackedStrings) and table._items is None
+    assert again.session_count == first.session_count == 4 and table._items is None
+    assert again.requests.body_model_counts() == first.requests.body_model_counts() == {"m": 1}
+    assert table[0] == "été 😀" and table[-1] is None and table._items is None  # one string decoded
+    assert again.requests.session_ids() == first.requests.session_ids()
+    assert again.requests.session_ids()[0] == "été 😀" and again.requests.models() == ["m", None, None, None]
+    assert [r.session_id for r in again.requests] == first.requests.session_ids()
+    assert PackedStrings.pack([None]).items() == [None]
+    bad = PackedStrings(np.frombuffer(b"\xff\xfeok", dtype=np.uint8), np.array([2, 4], dtype=np.int64))
+    assert bad.items() == ["\ufffd\ufffd", "ok", None]
+    with pytest.raises(ValueError):
+        PackedStrings(np.zeros(3, np.uint8), np.array([2, 1], dtype=np.int64))

@@ -122,6 +122,15 @@ class Requests(Sequence):
         """Every request's model: its `model`, else its request body's `model` string."""
         return [r.model if r.model is not None else _doc_model(r.input_doc) for r in self._items]
 
+    def body_model_counts(self) -> dict[str, int]:
+        """How many requests name each model (body_models; None and "" left out), in the
+        order the models first appear."""
+        counts: dict[str, int] = {}
+        for m in self.body_models():
+            if m:
+                counts[m] = counts.get(m, 0) + 1
+        return counts
+
     def session_count(self) -> int:
         """Distinct session ids (None is one)."""
         return len(set(self.session_ids()))

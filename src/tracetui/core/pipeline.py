@@ -244,7 +244,7 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
                         digest_dir=tokencache.digest_dir() if settings.cache else None)
     if on_read is not None:
         on_read(trace)
-    models = trace_models(trace)
+    models, from_name = trace_models(trace)
     if trace.hashed:  # nothing to tokenize
         spec, note = DEFAULT_TOKENIZER, ""
         tokenizer = tokenizer or load_tokenizer(spec)
@@ -253,7 +253,7 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
         tokenizer = load_tokenizer(spec)
     else:
         note = tokenizer_note(tokenizer.name, models)
-    if note and not any(trace.requests.models()) and models and models[0] == _name_model(trace):
+    if note and from_name:
         note += " (model taken from the file name)"
     key = None
     if cacheable and not trace.hashed:
@@ -271,15 +271,16 @@ def load(path: str | Sequence[str], settings: Settings = Settings(), *, progress
                          tokens=tokens, cache_key=key)
 
 
-def trace_models(trace: Trace) -> list[str | None]:
-    """The model of every request (from the record or its request body); when no record
-    names one, the trace's file name if it starts with a known model ("gpt-5-mini-task1.jsonl")."""
-    models = trace.requests.body_models()
-    if not any(models):
+def trace_models(trace: Trace) -> tuple[dict[str, int], bool]:
+    """(requests per model (from the record or its request body), True when no record names
+    one and the trace's file name starting with a known model ("gpt-5-mini-task1.jsonl")
+    stands in for them)."""
+    counts = trace.requests.body_model_counts()
+    if not counts:
         stem = _name_model(trace)
         if tokenizer_for_model(stem) is not None:
-            return [stem]
-    return models
+            return {stem: len(trace.requests)}, True
+    return counts, False
 
 
 def _name_model(trace: Trace) -> str:

@@ -13,7 +13,7 @@ Under the cache dir ($TRACETUI_CACHE_DIR, else $XDG_CACHE_HOME/tracetui, else
   or upgraded tracetui never reads another version's figures); every engine's results and,
   once the study was computed (it is computed only when read: pipeline.Loaded), its
   per-request hits of every pool and the windows' content ids its views read.
-- `index/<key>.npz`: the reader's index of the file (core.formats.loader); `digests/`: the
+- `index/<key>/`: the reader's index of the file (core.formats.loader); `digests/`: the
   files' content hashes, remembered by file identity (core.filehash).
 
 An entry is a folder of plain .npy files and a meta.json of the scalars, loaded with
@@ -27,16 +27,13 @@ space.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from . import filehash
+from . import filehash, npyfolder
 from .tokenizer import Tokenizer
 from .tokens import TokenStore, entry_stores
 
@@ -114,23 +111,10 @@ def _entry(kind: str, key: str) -> Path:
 
 
 def _write(kind: str, key: str, meta: dict, **arrays: np.ndarray) -> None:
-    """One entry: a folder of plain .npy files and meta.json, written under a temporary name
-    and renamed into place (a reader never sees half an entry)."""
-    folder = cache_dir() / kind
+    """One entry (core.npyfolder); a cache that cannot be written (read-only home, full disk)
+    is skipped."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder, suffix=".part"))
-        try:
-            for name, a in arrays.items():
-                np.save(tmp / f"{name}.npy", np.ascontiguousarray(a), allow_pickle=False)
-            (tmp / "meta.json").write_text(json.dumps(meta), "utf-8")
-            final = _entry(kind, key)
-            if final.exists():  # a damaged or stale entry: replaced (open maps of it stay valid)
-                shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        npyfolder.write(_entry(kind, key), meta, arrays)
     except OSError:
         pass
 
@@ -138,12 +122,7 @@ def _write(kind: str, key: str, meta: dict, **arrays: np.ndarray) -> None:
 def _read(kind: str, key: str) -> dict:
     """An entry's arrays, memory-mapped read-only, and its meta under "meta" (raises when
     absent or damaged)."""
-    folder = _entry(kind, key)
-    out: dict = {"meta": json.loads((folder / "meta.json").read_text("utf-8"))}
-    for f in folder.iterdir():
-        if f.suffix == ".npy":
-            out[f.stem] = np.load(f, mmap_mode="r", allow_pickle=False)
-    return out
+    return npyfolder.read(_entry(kind, key))
 
 
 # --------------------------------------------------------------------------- analysis
@@ -221,18 +200,14 @@ def save_analysis(key: str, lengths: tuple[np.ndarray, np.ndarray], analysis, re
 
 
 def _spans(pk: _Packer, spans) -> list | None:
-    """CacheBlend's per-request (start, end) ranges, as a count per request and two arrays."""
-    if spans is None:
-        return None
-    counts = np.fromiter((len(s) for s in spans), dtype=np.int64, count=len(spans))
-    flat = np.array([x for s in spans for pair in s for x in pair], dtype=np.int64).reshape(-1, 2)
-    return [pk.ref(counts), pk.ref(np.ascontiguousarray(flat[:, 0])), pk.ref(np.ascontiguousarray(flat[:, 1]))]
+    """CacheBlend's per-request ranges: their three flat arrays (engines.base.Spans)."""
+    return None if spans is None else [pk.ref(spans.bounds), pk.ref(spans.starts), pk.ref(spans.ends)]
 
 
 def load_analysis(key: str, inputs: TokenStore, outputs: TokenStore):
     """(Analysis or None when the study was not computed, EngineResults) stored under `key`
     for these tokens, or None (absent or unreadable: never an error)."""
-    from .engines.base import EnginePool, EngineResult
+    from .engines.base import EnginePool, EngineResult, Spans
     from .engines.study.index import Index
     from .engines.study.results import Analysis, PoolResult, PoolSize, frozen
 
@@ -262,16 +237,13 @@ def load_analysis(key: str, inputs: TokenStore, outputs: TokenStore):
         def pool(m) -> PoolResult:
             return PoolResult(size(m["size"]), req(m["prefix"]), req(m["source"]), req(m["sub"]), m["input"])
 
-        def spans(m):
+        def spans(m) -> Spans | None:
             if m is None:
                 return None
-            counts, s, e = (arr(x).tolist() for x in m)
-            pairs = list(zip(s, e))
-            out, k = [], 0
-            for c in counts:
-                out.append(tuple(pairs[k:k + c]))
-                k += c
-            return tuple(out)
+            bounds, starts, ends = (arr(x, np.int64) for x in m)
+            if len(bounds) != n + 1:
+                raise ValueError("stale")
+            return Spans(bounds, starts, ends)
 
         def epool(m) -> EnginePool:
             return EnginePool(size(m["size"]), m["blocks"], req(m["prefix"]), req(m["sub"]), req(m["rejected"], bool),

@@ -23,7 +23,7 @@ import binascii
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -477,16 +477,13 @@ def tokenizer_for_model(model: str | None) -> str | None:
     return None
 
 
-def tokenizer_for_models(models: Sequence[str | None]) -> tuple[str, str]:
-    """(spec, note) for `--tokenizer auto`: the tokenizer of the trace's most frequent model;
-    the note says when no public tokenizer exists for it, or when several models are mixed."""
-    counts: dict[str, int] = {}
-    for m in models:
-        if m:
-            counts[m] = counts.get(m, 0) + 1
+def tokenizer_for_models(counts: Mapping[str, int]) -> tuple[str, str]:
+    """(spec, note) for `--tokenizer auto`: the tokenizer of the trace's most frequent model
+    (`counts`: requests per model name); the note says when no public tokenizer exists for
+    it, or when several models are mixed."""
     if not counts:
         return DEFAULT_TOKENIZER, f"the trace names no model: {DEFAULT_TOKENIZER}"
-    model = max(counts, key=lambda m: counts[m])
+    model = max(counts, key=lambda m: counts[m])  # a tie: the first to appear
     spec = tokenizer_for_model(model)
     if spec is None:
         return DEFAULT_TOKENIZER, f"no public tokenizer for {model}: {DEFAULT_TOKENIZER} approximates it"
@@ -495,15 +492,12 @@ def tokenizer_for_models(models: Sequence[str | None]) -> tuple[str, str]:
     return spec, note
 
 
-def tokenizer_note(used: str, models: Sequence[str | None]) -> str:
-    """A note when the trace's model implies another tokenizer than `used` ("" if not)."""
-    counts: dict[str, int] = {}
-    for m in models:
-        if m:
-            counts[m] = counts.get(m, 0) + 1
+def tokenizer_note(used: str, counts: Mapping[str, int]) -> str:
+    """A note when the trace's most frequent model (`counts`: requests per model name)
+    implies another tokenizer than `used` ("" if not)."""
     if not counts:
         return ""
-    model = max(counts, key=lambda m: counts[m])
+    model = max(counts, key=lambda m: counts[m])  # a tie: the first to appear
     spec = tokenizer_for_model(model)
     if spec is None or spec == used:
         return ""

@@ -30,6 +30,53 @@ class EngineSettings:
     """CacheBlend: fraction of the reused tokens recomputed."""
 
 
+class Spans:
+    """Per request, its (start, end) token ranges, in order: request i's are
+    starts[bounds[i]:bounds[i + 1]] and the same of ends. Three flat arrays, not a tuple per
+    request: a million requests build, store and load back as arrays; a view asks for one
+    request's at a time."""
+
+    __slots__ = ("bounds", "starts", "ends")
+
+    def __init__(self, bounds: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+        if bounds.ndim != 1 or len(bounds) < 1 or starts.shape != ends.shape or starts.ndim != 1 or \
+                int(bounds[0]) != 0 or int(bounds[-1]) != len(starts) or (np.diff(bounds) < 0).any():
+            raise ValueError("inconsistent spans")
+        self.bounds, self.starts, self.ends = frozen(bounds), frozen(starts), frozen(ends)
+
+    @classmethod
+    def of(cls, owner: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int) -> Spans:
+        """The spans of n requests from flat ranges sorted by their request, `owner`."""
+        bounds = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner, minlength=n), out=bounds[1:])
+        return cls(bounds, np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def __getitem__(self, i: int) -> tuple[tuple[int, int], ...]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        lo, hi = self.bounds[i:i + 2].tolist() if i >= 0 else self.bounds[[i - 1, i]].tolist()
+        return tuple(zip(self.starts[lo:hi].tolist(), self.ends[lo:hi].tolist()))
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Spans):
+            return all(np.array_equal(a, b) for a, b in
+                       ((self.bounds, other.bounds), (self.starts, other.starts), (self.ends, other.ends)))
+        if isinstance(other, (tuple, list)):
+            return len(other) == len(self) and all(tuple(map(tuple, o)) == mine for o, mine in zip(other, self))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # arrays: compared, never hashed
+
+    def __repr__(self) -> str:
+        return f"Spans({len(self)} requests, {len(self.starts)} ranges)"
+
+
 @dataclass(frozen=True)
 class EnginePool:
     """One pool size of one engine (arrays are read-only, one value per request)."""
@@ -45,7 +92,7 @@ class EnginePool:
     input_tokens: int
     recompute_tokens: np.ndarray | None = None
     """CacheBlend: tokens of the reused KV recomputed to blend it."""
-    spans: tuple[tuple[tuple[int, int], ...], ...] | None = None
+    spans: Spans | None = None
     """CacheBlend: per request, the (start, end) token ranges of the prompt reused (the
     explorer colours them); prefix engines reuse [0, prefix hit)."""
 

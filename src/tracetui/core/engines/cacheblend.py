@@ -25,7 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from .study import PoolSize
-from .base import EnginePool, EngineResult, EngineSettings, frozen
+from .base import EnginePool, EngineResult, EngineSettings, Spans, frozen
 from .blockids import chain_ids
 from .lmcache import DEFAULT_CHUNK, prompt_lengths, replay_chunks
 
@@ -137,18 +137,12 @@ def run(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], sizes: Sequ
         leading = before == before[first_seg[owner]]
         prefix = per_request(np.where(leading, reused, 0))
         reuse = per_request(reused)
-        # spans: per request, its segments' reused runs, in prompt order.
-        spans: list[tuple] = [()] * n
+        # spans: per request, its segments' reused runs, in prompt order (segments are).
         hit = np.flatnonzero(reused > 0)
-        if len(hit):
-            who = owner[hit]
-            cut = (np.flatnonzero(np.diff(who)) + 1).tolist()  # where the next request's hits begin
-            pairs = list(zip(start[hit].tolist(), (start[hit] + reused[hit]).tolist()))
-            for i, lo, hi in zip(who[[0, *cut]].tolist(), [0, *cut], [*cut, len(hit)]):
-                spans[i] = tuple(pairs[lo:hi])
+        spans = Spans.of(owner[hit], start[hit], start[hit] + reused[hit], n)
         recompute = np.rint(reuse * settings.recompute).astype(np.int64)
         return EnginePool(size, nb, frozen(prefix), frozen(reuse), rejected, total, frozen(recompute),
-                         tuple(spans))
+                         spans)
 
     unlimited = pool(PoolSize(None, None, "∞"), None)
     pools = []

@@ -14,9 +14,8 @@ from typing import Any
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import orjson
 
-from .. import filehash
+from .. import filehash, npyfolder
 from ..model import Trace, TraceError
 from ..reader import DEFAULT_MAX_LINE_MB, _line_list, _plural, read_into, reparser
 from ..requeststore import HASHED, Columns, LazyRequests, StoreBuilder
@@ -242,40 +241,44 @@ def trace_from_arrays(d: dict[str, Any], path: str, options: FormatOptions = For
     return trace
 
 
-_JSON_KEYS = ("strings", "h_rid", "trace")
+_JSON_KEYS = ("h_rid", "trace")
 
 
-def save_index(trace: Trace, file: str | os.PathLike, content: str = "") -> bool:
-    """Write `trace_arrays(trace)` to `file` as an .npz of plain arrays (its JSON-able values
-    as one UTF-8 array; `content`: the file's hash, as text): never pickle. False when the
-    trace cannot be kept this way."""
+def save_index(trace: Trace, folder: str | os.PathLike, content: str = "") -> bool:
+    """Write `trace_arrays(trace)` to `folder` (core.npyfolder: plain .npy files, checksummed,
+    and its JSON-able values with `content`, the file's hash, in meta.json): never pickle.
+    False when the trace cannot be kept this way. Raises OSError when it cannot be written."""
     d = trace_arrays(trace)
     if d is None:
         return False
-    try:
-        meta = orjson.dumps({k: d.pop(k) for k in _JSON_KEYS})
-    except TypeError:  # a lone surrogate in a file name (os.fsdecode): not worth keeping
-        return False
-    with open(file, "wb") as f:
-        np.savez(f, meta=np.frombuffer(meta, dtype=np.uint8),
-                 content=np.frombuffer(content.encode("ascii"), dtype=np.uint8), **d)
+    meta = {k: d.pop(k) for k in _JSON_KEYS}
+    meta["content"] = content
+    npyfolder.write(folder, meta, d, checksum=True)
     return True
 
 
-def load_index(file: str | os.PathLike, path: str, options: FormatOptions = FormatOptions()) -> Trace | None:
-    """The trace `save_index` wrote to `file`, its requests read from `path`; None when
-    `file` is missing, damaged or foreign (read the trace then)."""
+def index_content(folder: str | os.PathLike) -> str | None:
+    """The content hash `save_index` kept in `folder`, or None (missing or damaged)."""
     try:
-        with np.load(file, allow_pickle=False) as z:
-            d: dict[str, Any] = {k: z[k] for k in z.files if k not in ("meta", "content")}
-            meta = orjson.loads(z["meta"].tobytes())
+        return str(npyfolder.read_meta(folder)["content"])
+    except Exception:  # noqa: BLE001 - whatever a damaged file raises, it is read again
+        return None
+
+
+def load_index(folder: str | os.PathLike, path: str, options: FormatOptions = FormatOptions()) -> Trace | None:
+    """The trace `save_index` wrote to `folder`, its requests read from `path`; None when
+    `folder` is missing, damaged or foreign (read the trace then). Its columns are mapped,
+    not read."""
+    try:
+        d: dict[str, Any] = npyfolder.read(folder)
+        meta = d.pop("meta")
         d.update({k: meta[k] for k in _JSON_KEYS})
     except Exception:  # noqa: BLE001 - whatever a damaged file raises, it is read again
         return None
     return trace_from_arrays(d, path, options)
 
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 3
 """Bump when what the index holds, or what the reader makes of a line, changes."""
 
 
@@ -304,39 +307,22 @@ class _Cached:
         for part in (INDEX_FORMAT, self.ident, repr((options.format, options.template, options.hash_block_size)),
                      max_line_mb, trace_name(p)):
             k.update(str(part).encode("utf-8", "surrogateescape") + b"\0")
-        self.file = os.path.join(os.fsdecode(index_dir), f"{k.hexdigest()}.npz")
+        self.file = os.path.join(os.fsdecode(index_dir), k.hexdigest())
         self.options = options
 
     def load(self) -> Trace | None:
-        if not os.path.isfile(self.file):
-            return None
-        try:
-            with np.load(self.file, allow_pickle=False) as z:
-                want = z["content"].tobytes().decode("ascii")
-        except Exception:  # noqa: BLE001 - a damaged index is read again and rewritten
-            return None
-        if filehash.content_hash(self.path, self.digest_dir) != want:
+        want = index_content(self.file)
+        if want is None or filehash.content_hash(self.path, self.digest_dir) != want:
             return None
         return load_index(self.file, self.path, self.options)
 
     def save(self, trace: Trace) -> None:
-        """Remember the content hash and write the index (a temp file renamed into place); a
-        folder that cannot be written (read-only home, full disk) is skipped."""
-        import tempfile
-
+        """Remember the content hash and write the index; a folder that cannot be written
+        (read-only home, full disk) is skipped."""
         content = self.digest.hexdigest()
         filehash.remember(self.path, self.ident, content, self.digest_dir)
-        folder = os.path.dirname(self.file)
         try:
-            os.makedirs(folder, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-            os.close(fd)
-            try:
-                if save_index(trace, tmp, content=content):
-                    os.replace(tmp, self.file)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            save_index(trace, self.file, content=content)
         except OSError:
             pass
 
