@@ -338,6 +338,38 @@ def test_encode_batch_reports_running_token_totals(tmp_path):
     assert seen == [(2, 5, 3), (4, 5, 8), (5, 5, 9)]
 
 
+def _decoded_byte_lengths(tok) -> list[int]:
+    """byte_lengths' reference: every id decoded once (a hole, an id that fails, is 0)."""
+    out = []
+    for t in range(tok.vocab_size):
+        try:
+            out.append(len(tok.token_bytes(t)))
+        except Exception:
+            out.append(0)
+    return out
+
+
+@pytest.mark.parametrize("spec", ["cl100k_base", "o200k_base", "holes", "llama3"])
+def test_byte_lengths_from_the_ranks_equal_decoding_every_id(tmp_path, spec):
+    """The table read off tiktoken's rank dict at load (fast) is the one decoding gives."""
+    import base64
+
+    from tracetui.core.tokenizer import load_tokenizer
+
+    if spec in ("holes", "llama3"):
+        # Every byte, then multi-byte tokens at ranks with gaps (holes decode to nothing).
+        lines = [f"{base64.b64encode(bytes([b])).decode()} {b}" for b in range(256)]
+        lines += [f"{base64.b64encode(w.encode()).decode()} {r}" for w, r in (("ab", 300), ("héllo", 257), ("x" * 40, 400))]
+        path = tmp_path / "holes.tiktoken"
+        path.write_text("\n".join(lines) + "\n")
+        spec = f"llama3:{path}" if spec == "llama3" else str(path)
+    tok = load_tokenizer(spec)
+    assert tok.vocab_size and tok._byte_lengths is not None  # loaded with the table, not decoded
+    fast = tok.byte_lengths()
+    assert fast.dtype == np.int32 and len(fast) == tok.vocab_size
+    assert fast.tolist() == _decoded_byte_lengths(tok)
+
+
 def test_tokenize_threads_from_the_measured_crossover():
     """Serial below the measured crossover or on one core, threads over every core from it
     (core.tokenizer's comment)."""

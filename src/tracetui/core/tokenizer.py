@@ -83,13 +83,14 @@ class Tokenizer:
 
     def __init__(self, name: str, encode_one: Callable[[str], np.ndarray],
                  token_bytes: Callable[[int], bytes], vocab_size: int,
-                 encode_many: Callable[[list[str]], list[np.ndarray]] | None = None) -> None:
+                 encode_many: Callable[[list[str]], list[np.ndarray]] | None = None,
+                 byte_lengths: np.ndarray | None = None) -> None:
         self.name = name
         self._encode_one = encode_one
         self._encode_many = encode_many
         self._token_bytes = token_bytes
         self.vocab_size = vocab_size
-        self._byte_lengths: np.ndarray | None = None
+        self._byte_lengths = byte_lengths  # None: byte_lengths() decodes every id once
         self._lock = threading.Lock()
 
     def encode(self, text: str) -> np.ndarray:
@@ -141,8 +142,10 @@ class Tokenizer:
         """Length in UTF-8 bytes of every token id (for mapping tokens to characters)."""
         with self._lock:
             if self._byte_lengths is None:
-                lengths = np.zeros(self.vocab_size, dtype=np.int32)
-                for t in range(self.vocab_size):
+                vocab = self.vocab_size  # a _Deferred loads here, and may bring the table along
+            if self._byte_lengths is None:
+                lengths = np.zeros(vocab, dtype=np.int32)
+                for t in range(vocab):
                     try:
                         lengths[t] = len(self._token_bytes(t))
                     except Exception:  # holes in the vocabulary decode to nothing
@@ -170,6 +173,8 @@ class _Deferred(Tokenizer):
                 real = self._load()
                 for k in ("_encode_one", "_encode_many", "_token_bytes", "vocab_size"):
                     setattr(self, k, getattr(real, k))
+                if real._byte_lengths is not None:
+                    self._byte_lengths = real._byte_lengths
         return object.__getattribute__(self, attr)
 
 
@@ -199,10 +204,36 @@ def _from_tiktoken(enc, name: str) -> Tokenizer:
         return enc.encode_to_numpy(text, allowed_special=set(), disallowed_special=())
 
     # tiktoken keeps the Python dict of the ranks only to pickle the Encoding (which tracetui
-    # never does; its Rust core holds its own copy): ~10 MB of cl100k_base's 43 MB.
-    if isinstance(getattr(enc, "_mergeable_ranks", None), dict):
+    # never does; its Rust core holds its own copy): ~10 MB of cl100k_base's 43 MB. Before it
+    # goes, the byte length of every id from it: ~5 ms, where decoding each id once costs
+    # ~0.1 s (a fifth of tokenizing a 2 MB agent trace, paid by CacheBlend's segment starts).
+    ranks = getattr(enc, "_mergeable_ranks", None)
+    lengths = _ranks_byte_lengths(ranks, getattr(enc, "_special_tokens", None), enc.n_vocab)
+    if isinstance(ranks, dict):
         enc._mergeable_ranks = {}
-    return Tokenizer(name, encode_one, enc.decode_single_token_bytes, enc.n_vocab)
+    return Tokenizer(name, encode_one, enc.decode_single_token_bytes, enc.n_vocab, byte_lengths=lengths)
+
+
+def _ranks_byte_lengths(ranks, special, vocab_size: int) -> np.ndarray | None:
+    """What `Tokenizer.byte_lengths` would decode, from tiktoken's rank and special-token dicts
+    (None when they are not plain dicts of ids below vocab_size: then it decodes). An id in
+    neither is a hole: 0, as decoding it fails."""
+    if not isinstance(ranks, dict) or not isinstance(special, dict):
+        return None
+    lengths = np.zeros(vocab_size, dtype=np.int32)
+    try:
+        ids = np.fromiter(ranks.values(), dtype=np.int64, count=len(ranks))
+        sizes = np.fromiter(map(len, ranks), dtype=np.int32, count=len(ranks))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if len(ids) and (ids.min() < 0 or ids.max() >= vocab_size):
+        return None
+    for text, t in special.items():  # first: tiktoken decodes an id that is both as its rank
+        if not isinstance(t, int) or not 0 <= t < vocab_size:
+            return None
+        lengths[t] = len(text.encode("utf-8"))
+    lengths[ids] = sizes
+    return lengths
 
 
 @contextlib.contextmanager
