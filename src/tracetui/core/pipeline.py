@@ -12,7 +12,7 @@ import numpy as np
 
 from .engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, Analysis
 from .engines import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, EngineResult, EngineSettings, run_engine
-from .engines import cacheblend, study_result as study
+from .engines import study_result as study
 from .engines.study import PoolSize, parse_pool_size
 from .engines.study.results import Sizes, frozen
 from . import tokencache
@@ -311,7 +311,7 @@ def engine_result(loaded: Loaded, name: str) -> EngineResult:
         return study.result_of(loaded.analysis, sizes)
     if trace.hashed:
         return _hashed_result(name, trace, sizes, settings)
-    segments = cacheblend.segment_starts(trace, loaded.inputs, loaded.tokenizer) if name == "cacheblend" else None
+    segments = _segment_starts(trace, loaded.inputs, loaded.tokenizer) if name == "cacheblend" else None
     return run_engine(name, loaded.inputs, loaded.outputs, sizes, settings.engine_settings(), segments=segments)
 
 
@@ -422,7 +422,7 @@ def analyze_trace(trace: Trace, tokenizer: Tokenizer, settings: Settings, *,
             analysis = _study(inputs, outputs, settings, progress, cancel)
             results.append(study.result_of(analysis, sizes))
             continue
-        segments = cacheblend.segment_starts(trace, inputs, tokenizer) if name == "cacheblend" else None
+        segments = _segment_starts(trace, inputs, tokenizer) if name == "cacheblend" else None
         results.append(run_engine(name, inputs, outputs, sizes, settings.engine_settings(), segments=segments))
     results = tuple(results)
     if akey is not None:  # the engines' results, and the study's when it ran (else when it does)
@@ -452,3 +452,10 @@ def _study(inputs: TokenStore, outputs: TokenStore, settings: Settings, progress
                             tokens_per_gb=settings.tokens_per_gb,
                             progress=(lambda d, t: progress("analyze", d, t)) if progress else None, cancel=cancel)
     return analysis
+
+
+def _segment_starts(trace: Trace, inputs, tokenizer):
+    """CacheBlend's segment starts (its module imported only when CacheBlend runs)."""
+    from .engines.cacheblend import segment_starts
+
+    return segment_starts(trace, inputs, tokenizer)

@@ -18,7 +18,6 @@ dropping it, so a pass over every prompt never holds them all.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import weakref
 import zlib
@@ -70,6 +69,8 @@ class SpoolSource:
     written as read to an anonymous temp file (already unlinked: nothing is left behind)."""
 
     def __init__(self) -> None:
+        import tempfile  # here: a plain file never spools, and tempfile's imports cost ~5 ms
+
         self._file = tempfile.TemporaryFile(prefix="tracetui-")
         self._size = 0
         self._dirty = False
@@ -80,6 +81,8 @@ class SpoolSource:
         try:
             self._file.write(line)
         except OSError as e:  # a full temp dir
+            import tempfile
+
             raise TraceError(f"cannot keep the trace's lines in {tempfile.gettempdir()}: "
                              f"{e.strerror or e} (set TMPDIR to a larger folder)") from None
         self._size += len(line)

@@ -16,12 +16,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import diagnose as _diagnose
+if TYPE_CHECKING:
+    from . import diagnose as _diagnose
 from .once import Once, derived
 from .pipeline import Loaded, Progress, Settings, load
+
+
+def _diag():
+    """core.diagnose, imported on first use: `analyze --json` never reads a break (its
+    dataclasses cost ~10 ms of every start)."""
+    from . import diagnose
+
+    return diagnose
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +79,7 @@ class TraceResult:
     def diagnose(self, cancel: threading.Event | None = None) -> tuple[_diagnose.Break, ...]:
         """The breaks (see `breaks`), computed now if not yet; `cancel` set stops the work with
         AnalysisCancelled and keeps nothing (the explorer's loading worker passes its own)."""
-        return self._once.get("breaks", lambda: _diagnose.diagnose(
+        return self._once.get("breaks", lambda: _diag().diagnose(
             self.loaded, None if self.trace.hashed else self.byte_lengths, cancel=cancel))
 
     @property
@@ -81,16 +91,16 @@ class TraceResult:
     def diagnosis(self) -> _diagnose.Diagnosis:
         """A text trace's breaks one by one, each computed when first asked for and equal to
         `breaks`'s (the explorer's: it diagnoses what it shows, not the whole trace)."""
-        return _diagnose.Diagnosis(self.loaded, self.byte_lengths)
+        return _diag().Diagnosis(self.loaded, self.byte_lengths)
 
     @derived
     def breakers(self) -> list[_diagnose.Breaker]:
         """The breaks grouped by what changed, the most costly first (unlimited pool)."""
-        return _diagnose.rank_breakers(self.breaks)
+        return _diag().rank_breakers(self.breaks)
 
     def pool_breakers(self, pool) -> list[_diagnose.Breaker]:
         """The breakers of one of the study's pools: also where it evicted the longer prefix."""
-        return _diagnose.rank_breakers(_diagnose.pool_breaks(self.loaded, pool, self.breaks))
+        return _diag().rank_breakers(_diag().pool_breaks(self.loaded, pool, self.breaks))
 
     @derived
     def causes(self) -> dict[str, int]:
@@ -105,19 +115,19 @@ class TraceResult:
     @derived
     def sessions(self) -> list[_diagnose.SessionStats]:
         """Per session: hit rates in the trace and within the session alone (replays each)."""
-        return _diagnose.session_stats(self.loaded)
+        return _diag().session_stats(self.loaded)
 
     @derived
     def block_kinds(self) -> dict[str, tuple[int, int, int]]:
         """Input tokens, prefix hits and substring hits per block kind (unlimited pool)."""
-        return _diagnose.block_kind_stats(self.loaded, None if self.trace.hashed else self.byte_lengths)
+        return _diag().block_kind_stats(self.loaded, None if self.trace.hashed else self.byte_lengths)
 
     # ----------------------------------------------------------------- provider usage
 
     @derived
     def usage(self) -> list[_diagnose.ProviderUsage]:
         """What the providers reported about their prompt caches, for the requests that say."""
-        return _diagnose.usage_table(self.loaded)
+        return _diag().usage_table(self.loaded)
 
     @derived
     def usage_by_request(self) -> dict[int, _diagnose.ProviderUsage]:
@@ -129,7 +139,7 @@ class TraceResult:
     @derived
     def provider_totals(self) -> tuple[int, int, int]:
         """(prompt, cached, cache-write) tokens summed over the requests with provider usage."""
-        return _diagnose.provider_totals(self.loaded, self.usage)
+        return _diag().provider_totals(self.loaded, self.usage)
 
     @derived
     def provider_rate(self) -> float | None:
@@ -140,7 +150,7 @@ class TraceResult:
     @derived
     def usage_warning(self) -> str | None:
         """The warning naming the requests whose provider usage was ignored, if any."""
-        return _diagnose.usage_warning(self.loaded)
+        return _diag().usage_warning(self.loaded)
 
     def warnings(self, *, usage_shown: bool = True) -> tuple[str, ...]:
         """What the reader repaired, and (when provider usage is shown) whose usage was ignored."""

@@ -17,14 +17,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import cacheblend, lmcache, sglang, study, vllm
 from .base import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, EnginePool, EngineResult, EngineSettings
 from .study import PoolSize
 
+# Each engine's module is imported when it runs: a command that replays one engine does not
+# pay for the others' (their dataclasses and tables cost a few ms of every start each).
 ENGINES = ("study", "vllm", "sglang", "lmcache", "cacheblend")
 DEFAULT_ENGINE = "study"
 PREFIX_ONLY = frozenset({"vllm", "sglang", "lmcache"})
-DEFAULT_BLOCKS = {"vllm": vllm.DEFAULT_BLOCK, "lmcache": lmcache.DEFAULT_CHUNK, "cacheblend": lmcache.DEFAULT_CHUNK}
 
 __all__ = ["DEFAULT_CONTEXT_LENGTH", "DEFAULT_ENGINE", "DEFAULT_RECOMPUTE", "ENGINES", "EnginePool",
            "EngineResult", "EngineSettings", "PREFIX_ONLY", "run_engine"]
@@ -36,11 +36,19 @@ def run_engine(name: str, inputs: Sequence[np.ndarray], outputs: Sequence[np.nda
     """A real engine's replay (the study's runs through study.run, which also gives its Analysis).
     `segments`: CacheBlend's segment starts per prompt (token offsets)."""
     if name == "vllm":
+        from . import vllm
+
         return vllm.run(inputs, outputs, sizes, settings)
     if name == "sglang":
+        from . import sglang
+
         return sglang.run(inputs, outputs, sizes, settings)
     if name == "lmcache":
+        from . import lmcache
+
         return lmcache.run(inputs, outputs, sizes, settings)
     if name == "cacheblend":
+        from . import cacheblend
+
         return cacheblend.run(inputs, outputs, sizes, settings, segments)
     raise ValueError(f"unknown engine {name!r}: one of {', '.join(ENGINES)}")
