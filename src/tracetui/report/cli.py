@@ -12,15 +12,20 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..core.display import display_text
-from ..core.engines import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, ENGINES
-from ..core.engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size
-from ..core.kvmodels import PRESETS, UnknownKVModel, kv_model
-from ..core.model import TraceError
-from ..core.formats import DEFAULT_TEMPLATE, FORMATS, TEMPLATES
-from ..core.reader import DEFAULT_MAX_LINE_MB
-from ..core.tokenizer import AUTO, DEFAULT_TOKENIZER, TokenizerError
-from .output import OUTPUTS
+# Before numpy's first import (core.display's, just below): tracetui multiplies no float
+# matrices, so OpenBLAS's threads, started with numpy, only cost every run their start-up
+# (~20-50 ms of CPU on 2 cores, a tenth of analysing a small trace). A value set is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from ..core.display import display_text  # noqa: E402
+from ..core.engines import DEFAULT_CONTEXT_LENGTH, DEFAULT_RECOMPUTE, ENGINES  # noqa: E402
+from ..core.engines.study import DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, AnalysisCancelled, parse_pool_size  # noqa: E402
+from ..core.kvmodels import PRESETS, UnknownKVModel, kv_model  # noqa: E402
+from ..core.model import TraceError  # noqa: E402
+from ..core.formats import DEFAULT_TEMPLATE, FORMATS, TEMPLATES  # noqa: E402
+from ..core.reader import DEFAULT_MAX_LINE_MB  # noqa: E402
+from ..core.tokenizer import AUTO, DEFAULT_TOKENIZER, TokenizerError  # noqa: E402
+from .output import OUTPUTS  # noqa: E402
 
 SUBCOMMANDS = ("analyze", "check", "compare", "serve")
 MAX_CHUNK = (1 << 31) - 1  # beyond any prompt; keeps chunk offsets far from int64 overflow
