@@ -106,6 +106,11 @@ def _common(p: argparse.ArgumentParser, traces: int = 1, pools: str | None = Non
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """Every parser: the explorer's and each command's."""
+    return _main_parser(), {name: _sub_parser(name) for name in SUBCOMMANDS}
+
+
+def _main_parser() -> argparse.ArgumentParser:
     main = _Parser(prog="tracetui", usage="tracetui TRACE [options] | tracetui COMMAND ...",
                    formatter_class=argparse.RawDescriptionHelpFormatter,
                    description="Explore how much of every prompt in an LLM agent trace a KV cache could "
@@ -114,43 +119,55 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     _common(main)
     main.add_argument("--at-break", action="store_true",
                       help="explorer: open every request at its prefix break (M toggles)")
-    analyze = _Parser(prog="tracetui analyze", description="Hit rates of traces, headless: tables, a chart, "
-                                                           "JSON; with several traces, each and a summary.")
-    _common(analyze)
-    analyze.add_argument("--json", action="store_true", help="print one JSON document (see README)")
-    analyze.add_argument("-o", "--output", choices=OUTPUTS, default=None, metavar="FORMAT",
-                         help="table (default), csv or tsv (one table: per request with --per-request, else "
-                              "the breakers with --why, else the pools), markdown (every table), json (= --json)")
-    analyze.add_argument("--each", action="store_true",
-                         help="several paths: analyze each as its own trace, then a table of them all "
-                              "(without it they are read as one trace)")
-    analyze.add_argument("--per-request", action="store_true", help="add per-request figures")
-    analyze.add_argument("--log-matches", metavar="FILE",
-                         help="write every substring match (unlimited pool) as JSONL, as the seed study did")
-    analyze.add_argument("--why", action="store_true",
-                         help="also rank the prefix breakers, and show sessions and provider-reported usage")
-    check = _Parser(prog="tracetui check", description="A CI gate: exit 0 when every threshold holds, "
-                                                       "1 when one fails, 2 for bad input.")
-    _common(check, engines=False, pools="pool sizes in GB the thresholds apply to, each checked (default unlimited)")
-    check.add_argument("--min-prefix", type=float, metavar="X", help="minimum prefix hit rate (0-1)")
-    check.add_argument("--min-substring", type=float, metavar="X", help="minimum substring hit rate (0-1)")
-    check.add_argument("--min-combined", type=float, metavar="X",
-                       help="minimum combined hit rate (0-1; unlimited pool only)")
-    check.add_argument("--json", action="store_true", help="print one JSON document")
-    compare = _Parser(prog="tracetui compare", description="Two traces side by side: figures per pool size, "
-                                                           "per block kind, and breakers found in only one.")
-    _common(compare, traces=2)
-    compare.add_argument("--json", action="store_true", help="print one JSON document")
-    compare.add_argument("-o", "--output", choices=OUTPUTS, default=None, metavar="FORMAT",
-                         help="table (default), csv or tsv (one table: the hit rates by pool size), "
-                              "markdown (every table), json (= --json)")
+    return main
+
+
+def _sub_parser(name: str) -> argparse.ArgumentParser:
+    """One command's parser (SUBCOMMANDS), built only when that command runs: argparse checks
+    every option as it is added, and all five parsers cost ~10 ms of every start."""
+    if name == "analyze":
+        analyze = _Parser(prog="tracetui analyze", description="Hit rates of traces, headless: tables, a chart, "
+                                                               "JSON; with several traces, each and a summary.")
+        _common(analyze)
+        analyze.add_argument("--json", action="store_true", help="print one JSON document (see README)")
+        analyze.add_argument("-o", "--output", choices=OUTPUTS, default=None, metavar="FORMAT",
+                             help="table (default), csv or tsv (one table: per request with --per-request, else "
+                                  "the breakers with --why, else the pools), markdown (every table), json (= --json)")
+        analyze.add_argument("--each", action="store_true",
+                             help="several paths: analyze each as its own trace, then a table of them all "
+                                  "(without it they are read as one trace)")
+        analyze.add_argument("--per-request", action="store_true", help="add per-request figures")
+        analyze.add_argument("--log-matches", metavar="FILE",
+                             help="write every substring match (unlimited pool) as JSONL, as the seed study did")
+        analyze.add_argument("--why", action="store_true",
+                             help="also rank the prefix breakers, and show sessions and provider-reported usage")
+        return analyze
+    if name == "check":
+        check = _Parser(prog="tracetui check", description="A CI gate: exit 0 when every threshold holds, "
+                                                           "1 when one fails, 2 for bad input.")
+        _common(check, engines=False, pools="pool sizes in GB the thresholds apply to, each checked (default unlimited)")
+        check.add_argument("--min-prefix", type=float, metavar="X", help="minimum prefix hit rate (0-1)")
+        check.add_argument("--min-substring", type=float, metavar="X", help="minimum substring hit rate (0-1)")
+        check.add_argument("--min-combined", type=float, metavar="X",
+                           help="minimum combined hit rate (0-1; unlimited pool only)")
+        check.add_argument("--json", action="store_true", help="print one JSON document")
+        return check
+    if name == "compare":
+        compare = _Parser(prog="tracetui compare", description="Two traces side by side: figures per pool size, "
+                                                               "per block kind, and breakers found in only one.")
+        _common(compare, traces=2)
+        compare.add_argument("--json", action="store_true", help="print one JSON document")
+        compare.add_argument("-o", "--output", choices=OUTPUTS, default=None, metavar="FORMAT",
+                             help="table (default), csv or tsv (one table: the hit rates by pool size), "
+                                  "markdown (every table), json (= --json)")
+        return compare
     serve = _Parser(prog="tracetui serve", description="The explorer as a web page, through textual-serve: "
                                                        "each browser tab runs its own explorer.")
     _common(serve, stdin=False)
     serve.add_argument("--port", type=int, default=8000, metavar="N", help="port to listen on (default 8000)")
     serve.add_argument("--host", default="127.0.0.1", metavar="ADDR",
                        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 for every network)")
-    return main, {"analyze": analyze, "check": check, "compare": compare, "serve": serve}
+    return serve
 
 
 def _version() -> str:
@@ -214,9 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if sys.stdout is None:  # started with stdout closed (`>&-`): Python leaves it None
         return _fail("standard output is closed")
-    main_parser, sub = build_parser()
     try:
-        code = _run(argv, main_parser, sub)
+        code = _run(argv)
         sys.stdout.flush()  # here, not at exit, so that a write error is caught below
         return code
     except (UsageError, TraceError, TokenizerError, UnknownKVModel, ValueError) as exc:  # GateUsageError too
@@ -232,11 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"cannot write the output: {exc.strerror or exc}")
 
 
-def _run(argv: list[str], main_parser: argparse.ArgumentParser, sub: dict[str, argparse.ArgumentParser]) -> int:
+def _run(argv: list[str]) -> int:
     if not argv or argv[0] == "help":
-        return _help(main_parser, sub, argv[1:])
+        return _help(argv[1:])
     if argv[0] in SUBCOMMANDS:
-        args = sub[argv[0]].parse_args(argv[1:])
+        args = _sub_parser(argv[0]).parse_args(argv[1:])
         if argv[0] == "analyze":
             from .analyze import run_analyze
 
@@ -253,7 +269,7 @@ def _run(argv: list[str], main_parser: argparse.ArgumentParser, sub: dict[str, a
         from .compare import run_compare
 
         return run_compare(args, settings)
-    args = main_parser.parse_args(argv)
+    args = _main_parser().parse_args(argv)
     settings, _ = settings_from(args)
     try:
         from ..app.run import run_explorer
@@ -273,12 +289,12 @@ def _drop_stdout() -> None:
         pass
 
 
-def _help(main_parser: argparse.ArgumentParser, sub: dict[str, argparse.ArgumentParser], topic: list[str]) -> int:
+def _help(topic: list[str]) -> int:
     """`tracetui`, `tracetui help`: the commands; `tracetui help COMMAND`: its options."""
-    if len(topic) > 1 or (topic and topic[0] not in sub and topic[0] not in ("explorer", "help")):
+    if len(topic) > 1 or (topic and topic[0] not in SUBCOMMANDS and topic[0] not in ("explorer", "help")):
         raise UsageError(f"no command {' '.join(topic)!r}: the commands are {', '.join(SUBCOMMANDS)} "
                          "(and tracetui TRACE, the explorer)")
-    parser = sub[topic[0]] if topic and topic[0] in sub else main_parser
+    parser = _sub_parser(topic[0]) if topic and topic[0] in SUBCOMMANDS else _main_parser()
     sys.stdout.write(parser.format_help())
     sys.stdout.flush()
     return 0
