@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 _BLOCK = 1 << 22
@@ -58,6 +57,8 @@ def remember(path: str | os.PathLike, ident: str | None, content: str, folder: s
     its reading began; a folder that cannot be written is skipped."""
     if ident is None or folder is None or identity(path) != ident:
         return
+    import tempfile  # here: only a first read writes (its imports cost a few ms of every start)
+
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)

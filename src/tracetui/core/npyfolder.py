@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -31,6 +29,9 @@ def write(final: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarray], c
     files stay valid). `checksum`: keep each array's CRC-32 in the meta, checked by every
     read (for small entries whose damage would otherwise last: a damaged line index would
     say "changed on disk" on every reopen). Raises OSError when it cannot be written."""
+    import shutil  # here: a reopen only reads, and these imports cost a few ms of every start
+    import tempfile
+
     final = Path(final)
     if checksum:
         meta = {**meta, _CRC: {name: _crc(a) for name, a in arrays.items()}}
