@@ -29,6 +29,7 @@ one id a page, standing for the page and its prefix); `unit` is the tokens an el
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -367,8 +368,12 @@ def never_evicted_matches(stored: Sequence[bytes]) -> np.ndarray:
     neighbours' common prefixes at q+1 .. p; each stack entry keeps that least up to the
     entry above it (the top: up to the current position), folded down as entries go."""
     n = len(stored)
-    order = sorted(range(n), key=stored.__getitem__)
-    lcp = [0] * (n + 1)  # lcp[p]: bytes sorted keys p - 1 and p have in common (0 at the ends)
+    # Columns of machine ints (array('q'): 8 bytes an entry, a list of ints takes 36).
+    keys = np.empty(n, dtype=object)
+    keys[:] = stored
+    order = array("q", np.argsort(keys, kind="stable").tobytes())
+    del keys
+    lcp = array("q", bytes(8 * (n + 1)))  # lcp[p]: bytes sorted keys p - 1 and p have in common (0 at the ends)
     prev = b""
     for p, t in enumerate(order):
         k = stored[t]
@@ -376,8 +381,8 @@ def never_evicted_matches(stored: Sequence[bytes]) -> np.ndarray:
         if m:
             lcp[p] = _common_bytes(prev, k, 0, m)
         prev = k
-    best = [0] * n
-    for seq, cs in ((order, lcp), (order[::-1], lcp[:0:-1])):
+    best = array("q", bytes(8 * n))
+    for seq, cs in ((order, lcp), (reversed(order), reversed(lcp))):  # reversed: lcp[n], ..., lcp[1]
         ts: list[int] = []  # request indices, increasing up the stack
         vs: list[int] = []  # per entry, the least neighbours' common prefix from it to the next
         for t, c in zip(seq, cs):
@@ -393,7 +398,7 @@ def never_evicted_matches(stored: Sequence[bytes]) -> np.ndarray:
                     best[t] = vs[-1]
             ts.append(t)
             vs.append(1 << 62)
-    return np.asarray(best, dtype=np.int64) >> 2
+    return np.frombuffer(best, dtype=np.int64) >> 2
 
 
 CHUNK_REQUESTS = 4096
@@ -418,13 +423,7 @@ def replay_pools(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Seq
     trees = [None if c is None else RadixReplay(c, page, unit) for c in capacities]
     hits = [np.zeros(n, dtype=np.int64) for _ in capacities]
     unlimited = None in capacities
-    if unlimited:
-        u_j, u_a, _, u_e = _plan_arrays(plens, outs, None, context_length, page, unit)[:4]
-        u_served = np.zeros(n, dtype=bool)
-        u_served[u_j] = True
-        u_end = np.zeros(n, dtype=np.int64)
-        u_end[u_j] = 4 * u_e
-        stored: list[bytes] = []
+    stored: list[bytes] = []
     longest = max(_max_req_len(c, context_length) for c in capacities)
     wanted = (plens > 0) & (plens < longest - 5)  # served by some pool
     size = 4 * (plens + np.maximum(outs, 1)) // unit
@@ -436,13 +435,15 @@ def replay_pools(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Seq
         for t, c, h in zip(trees, capacities, hits):
             if t is not None:
                 t.serve(keys, _plan(plens[lo:hi], outs[lo:hi], c, context_length, page, unit), h[lo:hi])
-        if unlimited:  # a slice of a whole key is the key itself, no copy
-            stored += [keys[j][:e] for j, e in zip(np.flatnonzero(u_served[lo:hi]).tolist(), u_end[lo:hi][u_served[lo:hi]].tolist())]
+        if unlimited:  # what its releases insert (a slice of a whole key is the key itself, no copy)
+            j, _, _, e = _plan_arrays(plens[lo:hi], outs[lo:hi], None, context_length, page, unit)[:4]
+            stored += [keys[x][:4 * y] for x, y in zip(j.tolist(), e.tolist())]
         lo = hi
     if unlimited:
         found = never_evicted_matches(stored)
         del stored
         found -= found % page
+        u_j, u_a = _plan_arrays(plens, outs, None, context_length, page, unit)[:2]
         for c, h in zip(capacities, hits):
             if c is None:
                 h[u_j] = np.minimum(u_a, found) * unit
