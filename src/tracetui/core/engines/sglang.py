@@ -22,6 +22,8 @@ allocator), a pool of N slots (a multiple of P):
 Every node visited by a match or an insert takes a fresh time (time.monotonic() in SGLang:
 strictly increasing here), a node made by a split too, after the node it split.
 
+The unlimited pool never evicts: its hits come without a tree (never_evicted_matches).
+
 The tree's keys are elements of 4 bytes: tokens (a text trace), or page ids (a hashed trace:
 one id a page, standing for the page and its prefix); `unit` is the tokens an element holds.
 """
