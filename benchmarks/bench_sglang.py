@@ -2,7 +2,7 @@
 and optionally a baseline copy of the module side by side (same tokens, same pools, results
 compared).
 
-    python benchmarks/bench_sglang.py TRACE [--base OLD_SGLANG.py] [--tracemalloc] [--repeat N]
+    python benchmarks/bench_sglang.py TRACE [--base OLD_SGLANG.py [--only-base]] [--tracemalloc] [--repeat N]
 
 The tokens come through the on-disk token cache (TRACETUI_CACHE_DIR), so only the first run
 tokenizes. CPU is time.process_time around sglang.run; memory is the RSS growth while it runs
@@ -65,6 +65,8 @@ def main() -> int:
     ap.add_argument("--base", help="a baseline copy of sglang.py, run side by side")
     ap.add_argument("--tracemalloc", action="store_true")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--only-base", action="store_true",
+                    help="run the baseline alone (RSS growth is only meaningful for the first run of a process)")
     a = ap.parse_args()
     from tracetui.core import pipeline
     from tracetui.core.engines import sglang
@@ -79,6 +81,8 @@ def main() -> int:
         sys.modules[spec.name] = old
         spec.loader.exec_module(old)
         mods.insert(0, ("base", old))
+        if a.only_base:
+            mods = mods[:1]
     results = {}
     mib = 2 ** 20
     for r in range(a.repeat):
@@ -89,7 +93,7 @@ def main() -> int:
             results[name] = res
             del res
             gc.collect()
-    if a.base:
+    if a.base and not a.only_base:
         x, y = results["base"], results["new"]
         same = all((p.prefix_hits == q.prefix_hits).all() and (p.rejected == q.rejected).all()
                    for p, q in zip((*x.pools, x.unlimited), (*y.pools, y.unlimited)))
