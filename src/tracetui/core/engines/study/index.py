@@ -93,7 +93,11 @@ class Index:
         o = np.asarray(order, dtype=np.int64)
         adj = pair_lcps(self.tok, self.off[o[:-1]], self.off[o[1:]],
                         np.minimum(self.ent_len[o[:-1]], self.ent_len[o[1:]]))
-        # Sparse table for range minima over adj: table[k][a] = min(adj[a: a + 2**k]).
+        # Sparse table for range minima over adj: table[k][a] = min(adj[a: a + 2**k]). Its
+        # log2(n) levels of n values are the index's largest part with many short entries
+        # (160 MB at a million in int64): values are LCPs, no longer than the longest entry.
+        longest = int(self.ent_len.max(initial=0))
+        adj = adj.astype(np.uint16 if longest < 1 << 16 else _narrow(longest), copy=False)
         table = [adj]
         k = 1
         while (1 << k) <= len(adj):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import Index
+from .index import Index, _narrow
 
 def replay_bounds(ix: Index, capacities: Sequence[int]) -> dict[int, tuple[int, int]]:
     """Per capacity, (start, tail): `start` is the first request whose store evicts or cuts
@@ -68,6 +68,8 @@ class Chains:
             del shared
             b = self.level_start.tolist()
             self._levels = [tuple(pairs[b[i]: b[i + 1]]) for i in range(len(b) - 1)]
+            # The tuples are what the replays read: the arrays are not needed again.
+            self.level_start = self.level_node = self.level_hit = None
         return self._levels
 
     def _node_ints(self) -> list[int]:
@@ -82,6 +84,7 @@ class Chains:
             nodes = list(map(self._node_ints().__getitem__, self.anc_node.tolist()))
             b = self.anc_start.tolist()
             self._anc = [tuple(nodes[b[j]: b[j + 1]]) for j in range(len(b) - 1)]
+            self.anc_start = self.anc_node = None
         return self._anc
 
 
@@ -132,7 +135,9 @@ def chains(ix: Index) -> Chains:
     entry = np.asarray(ix.order, dtype=np.int64)[member_rank] if total else member_rank
     by_entry = np.argsort(entry, kind="stable")
     anc_start = np.searchsorted(entry[by_entry], np.arange(n + 1))
-    return Chains(level_start, node, hit, anc_start, member_node[by_entry])
+    # Node ids and hits below 2**31 (a million requests: ~4 levels each): half the bytes.
+    small = _narrow(max(len(keys), int(hit.max(initial=0)) + 1))
+    return Chains(level_start, node.astype(small), hit.astype(small), anc_start, member_node[by_entry].astype(small))
 
 
 def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: list[int],
