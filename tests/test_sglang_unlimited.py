@@ -4,7 +4,10 @@ longest common prefix with every earlier key, and against the radix tree it repl
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -64,17 +67,28 @@ def tree_hits(inputs, outputs, context, page):
     return hits.tolist()
 
 
+@pytest.mark.parametrize("tree_free_bytes", [0, 1 << 40])  # the tree always, never
 @FAST
-@given(st.one_of(traces(), tree_traces(), long_traces()), st.integers(1, 4),
-       st.one_of(st.integers(2, 40), st.just(10_000)))
-def test_unlimited_pool_equals_tree_and_reference(tr, page, context):
+@given(tr=st.one_of(traces(), tree_traces(), long_traces()), page=st.integers(1, 4),
+       context=st.one_of(st.integers(2, 40), st.just(10_000)))
+def test_unlimited_pool_equals_tree_and_reference(tree_free_bytes, tr, page, context):
     inputs, outputs = tr
-    h, r = sglang.replay([arr(x) for x in inputs], [arr(x) for x in outputs], None, context, page)
+    with mock.patch.object(sglang, "TREE_FREE_BYTES", tree_free_bytes):
+        h, r = sglang.replay([arr(x) for x in inputs], [arr(x) for x in outputs], None, context, page)
     assert h.tolist() == tree_hits(inputs, outputs, context, page)
     assert (h.tolist(), r.tolist()) == ref.sglang(inputs, outputs, None, context, page)
 
 
-def test_unlimited_pool_with_nothing_to_serve():
+@pytest.mark.parametrize("tree_free_bytes", [0, 1 << 40])
+def test_unlimited_pool_with_nothing_to_serve(tree_free_bytes):
+    sglang.TREE_FREE_BYTES, old = tree_free_bytes, sglang.TREE_FREE_BYTES
+    try:
+        _nothing_to_serve()
+    finally:
+        sglang.TREE_FREE_BYTES = old
+
+
+def _nothing_to_serve():
     assert sglang.replay([], [], None, 100)[0].tolist() == []
     h, r = sglang.replay([arr([]), arr(range(200))], [arr([1]), arr([])], None, 100)  # empty, refused
     assert (h.tolist(), r.tolist()) == ([0, 0], [False, True])

@@ -403,6 +403,14 @@ def never_evicted_matches(stored: Sequence[bytes]) -> np.ndarray:
     return np.frombuffer(best, dtype=np.int64) >> 2
 
 
+TREE_FREE_BYTES = 1024
+"""The unlimited pool's hits come without a tree when the keys it stores hold at most this
+many bytes a request on average. Measured (benchmarks/bench_sglang.py): a million chat
+requests of ~37 tokens (148 bytes a key) made ~2M nodes of Python objects, ~340 bytes each,
+0.7 GB of tree against 0.2 GB of keys; 69k agent requests of ~3.7k tokens (15 kB a key,
+long prefixes shared) made 0.38 GB of tree against 2 GB of keys. A tree costs some 700
+bytes a request beside the distinct content; the keys, their bytes and ~60 more."""
+
 CHUNK_REQUESTS = 4096
 CHUNK_BYTES = 64 << 20
 """Keys are built once a chunk of requests for every pool: at most this many requests, this
@@ -421,10 +429,14 @@ def replay_pools(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Seq
     outs = np.asarray(outs, dtype=np.int64)
     n = len(plens)
     # The unlimited pool never evicts: its hits need no tree, only the keys it stored
-    # (never_evicted_matches). The others replay their trees.
-    trees = [None if c is None else RadixReplay(c, page, unit) for c in capacities]
+    # (never_evicted_matches), when they are short (see TREE_FREE_BYTES).
+    tree_free = False
+    if None in capacities:
+        u_j, _, _, u_e = _plan_arrays(plens, outs, None, context_length, page, unit)[:4]
+        tree_free = 4 * int(u_e.sum()) <= TREE_FREE_BYTES * len(u_j)
+        del u_j, u_e
+    trees = [None if c is None and tree_free else RadixReplay(c, page, unit) for c in capacities]
     hits = [np.zeros(n, dtype=np.int64) for _ in capacities]
-    unlimited = None in capacities
     stored: list[bytes] = []
     longest = max(_max_req_len(c, context_length) for c in capacities)
     wanted = (plens > 0) & (plens < longest - 5)  # served by some pool
@@ -437,11 +449,11 @@ def replay_pools(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Seq
         for t, c, h in zip(trees, capacities, hits):
             if t is not None:
                 t.serve(keys, _plan(plens[lo:hi], outs[lo:hi], c, context_length, page, unit), h[lo:hi])
-        if unlimited:  # what its releases insert (a slice of a whole key is the key itself, no copy)
+        if tree_free:  # what its releases insert (a slice of a whole key is the key itself, no copy)
             j, _, _, e = _plan_arrays(plens[lo:hi], outs[lo:hi], None, context_length, page, unit)[:4]
             stored += [keys[x][:4 * y] for x, y in zip(j.tolist(), e.tolist())]
         lo = hi
-    if unlimited:
+    if tree_free:
         found = never_evicted_matches(stored)
         del stored
         found -= found % page
