@@ -2,7 +2,7 @@
 tokenization of the same file, in the same run, on generated traces.
 
     python benchmarks/bench_scale.py [--rows ROW ...] [--engines ENGINE ...] [--scratch DIR]
-                                     [--repeat R] [--warm] [--json] [-- EXTRA ANALYZE ARGS]
+                                     [--repeat R] [--warm | --warm-only] [--json] [-- EXTRA ANALYZE ARGS]
 
 ROW: chat10k chat100k chat1M agent10 agent100 agent1000 (default: all but chat1M and
 agent1000, which take minutes; `--rows all` for every row). The traces are generated once
@@ -17,7 +17,9 @@ load average is printed with the table: figures taken under load are slower; the
 (user + system time of each side, all threads) shows the work done whatever the load. The analyze
 side runs with --no-cache (a cold open); --warm adds a column: a second, cached open (the
 cache in the scratch dir, never the user's), with its CPU time (user + system) beside: on a
-loaded machine the wall time of a short run is mostly waiting for a core.
+loaded machine the wall time of a short run is mostly waiting for a core. --warm-only
+prints the warm reopen alone (after one open that fills the cache, if it is not already):
+the half-second figure taken again on a quiet machine without the minutes of the cold side.
 
 --engines (default: all five, study vllm sglang lmcache cacheblend): one line per engine and
 trace, each its own whole-process `tracetui analyze --json --engine X` beside the same bare
@@ -117,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print the rows as JSON lines too")
     ap.add_argument("--warm", action="store_true", help="also time a second open through the cache")
+    ap.add_argument("--warm-only", action="store_true",
+                    help="only the warm reopen (the cache filled by one open first, if it is not already): "
+                         "its figure alone, on a quiet machine, without the minutes of the cold side")
     ap.add_argument("--traces", nargs="+", default=[], type=Path, metavar="PATH",
                     help="other trace files to time as well (e.g. ../shared/traces/*/*.jsonl)")
     ap.add_argument("--engines", nargs="+", default=list(ENGINES), metavar="ENGINE",
@@ -139,9 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     for e in args.engines:
         if e not in ENGINES:
             ap.error(f"unknown engine {e!r} (known: {', '.join(ENGINES)})")
-    print("| trace | engine | requests | input tokens | `tracetui analyze --json` | bare tokenization | ratio | "
-          f"CPU ratio | peak RSS (bare) | RSS budget |{warm_head}")
-    print("|---|---|---|---|---|---|---|---|---|---|" + ("---|" if args.warm else ""))
+    if not args.warm_only:
+        print("| trace | engine | requests | input tokens | `tracetui analyze --json` | bare tokenization | ratio | "
+              f"CPU ratio | peak RSS (bare) | RSS budget |{warm_head}")
+        print("|---|---|---|---|---|---|---|---|---|---|" + ("---|" if args.warm else ""))
+    if args.warm_only:
+        return warm_only(rows, args, py, env, extra)
     for row in rows + args.traces:
         path, label = (trace_for(row, args.scratch, args.seed), ROWS[row][2]) if row in ROWS else (row, row.name)
         bare_s, bare_rss, bare_out, bare_cpu = best([py, "-c", BARE, str(path)], args.repeat)
@@ -168,6 +176,21 @@ def main(argv: list[str] | None = None) -> int:
                                   "analyze_s": an_s, "bare_s": bare_s, "analyze_cpu_s": an_cpu, "bare_cpu_s": bare_cpu, "ratio": ratio, "analyze_rss": an_rss,
                                   "bare_rss": bare_rss, "rss_budget": budget, "warm_s": warm_s,
                                   "warm_cpu_s": warm_cpu if args.warm else None}))
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+def warm_only(rows: list[str], args, py: str, env: dict[str, str], extra: list[str]) -> int:
+    print("| trace | engine | warm reopen | CPU | peak RSS |")
+    print("|---|---|---|---|---|")
+    for row in rows + args.traces:
+        path, label = (trace_for(row, args.scratch, args.seed), ROWS[row][2]) if row in ROWS else (row, row.name)
+        for engine in args.engines:
+            cmd = [py, "-m", "tracetui", "analyze", "--json", str(path), *extra, "--engine", engine]
+            run_child(cmd, env)  # fills the cache, or is a warm open already
+            warm_s, warm_rss, out, warm_cpu = best(cmd, args.repeat, env)
+            json.loads(out)
+            print(f"| {label} | {engine} | {warm_s:.2f} s | {warm_cpu:.2f} s | {warm_rss / 2**30:.2f} GiB |", flush=True)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
