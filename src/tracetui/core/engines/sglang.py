@@ -22,6 +22,8 @@ allocator), a pool of N slots (a multiple of P):
 Every node visited by a match or an insert takes a fresh time (time.monotonic() in SGLang:
 strictly increasing here), a node made by a split too, after the node it split.
 
+The unlimited pool never evicts: its hits come without a tree (never_evicted_matches).
+
 The tree's keys are elements of 4 bytes: tokens (a text trace), or page ids (a hashed trace:
 one id a page, standing for the page and its prefix); `unit` is the tokens an element holds.
 """
@@ -29,6 +31,7 @@ one id a page, standing for the page and its prefix); `unit` is the tokens an el
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -316,12 +319,9 @@ def _max_req_len(capacity: int | None, context_length: int) -> int:
     return context_length - 1 if capacity is None else min(context_length - 1, capacity - 1)
 
 
-def _plan(plens: np.ndarray, outs: np.ndarray, capacity: int | None, context_length: int, page: int,
-          unit: int) -> tuple[list[int], ...]:
-    """The requests one pool serves (the others are empty or refused) and, per request, what
-    serve needs beside the tree: (index, match end a, prompt end b, output end e in elements,
-    page aligned; the prefill's demand d1 and take t1, to which the hit is credited; the
-    decode's demand d2 and take t2; f, slots back at the end beside the duplicates)."""
+def _plan_arrays(plens: np.ndarray, outs: np.ndarray, capacity: int | None, context_length: int, page: int,
+                 unit: int) -> tuple[np.ndarray, ...]:
+    """_plan's columns as arrays."""
     ps = page * unit
     max_req_len = _max_req_len(capacity, context_length)
     j = np.flatnonzero((plens > 0) & (plens < max_req_len - 5))
@@ -343,9 +343,73 @@ def _plan(plens: np.ndarray, outs: np.ndarray, capacity: int | None, context_len
     d2 = np.where(m > 1, np.where(last_takes, new, new + ps), 0)
     over = ps if ps > 1 else 0  # the paged allocator's "one new page a request"
     f = _pages(end, ps) - (end - end % ps) - (plen - plen % ps)
-    return tuple(x.tolist() for x in (j, elements(plen - 1), elements(plen), elements(end), plen + over,
-                                       _pages(plen, ps), d2, np.where(m > 1, new, 0), f))
+    return (j, elements(plen - 1), elements(plen), elements(end), plen + over, _pages(plen, ps), d2,
+            np.where(m > 1, new, 0), f)
 
+
+def _plan(plens: np.ndarray, outs: np.ndarray, capacity: int | None, context_length: int, page: int,
+          unit: int) -> tuple[list[int], ...]:
+    """The requests one pool serves (the others are empty or refused) and, per request, what
+    serve needs beside the tree: (index, match end a, prompt end b, output end e in elements,
+    page aligned; the prefill's demand d1 and take t1, to which the hit is credited; the
+    decode's demand d2 and take t2; f, slots back at the end beside the duplicates)."""
+    return tuple(x.tolist() for x in _plan_arrays(plens, outs, capacity, context_length, page, unit))
+
+
+def never_evicted_matches(stored: Sequence[bytes]) -> np.ndarray:
+    """Per key, the elements (4 bytes each) of its longest common prefix with any key before
+    it: what match_prefix finds in a tree that never evicts, into which every key before was
+    inserted (stored[j]: request j's whole pages, prompt and output, as its release inserted
+    them; a match of request i's first a elements finds min(a, this), page aligned).
+
+    Without a tree (a million requests made ~2 million nodes of Python objects, 0.7 GB): the
+    longest common prefix of a key with a set of keys is the one with its neighbour on
+    either side in sorted order, and with the keys before it only, the one with the nearest
+    earlier key on either side, which a stack finds in one pass each way (all nearest
+    smaller values). Between sorted positions q < p the common prefix is the least of the
+    neighbours' common prefixes at q+1 .. p; each stack entry keeps that least up to the
+    entry above it (the top: up to the current position), folded down as entries go."""
+    n = len(stored)
+    # Columns of machine ints (array('q'): 8 bytes an entry, a list of ints takes 36).
+    keys = np.empty(n, dtype=object)
+    keys[:] = stored
+    order = array("q", np.argsort(keys, kind="stable").tobytes())
+    del keys
+    lcp = array("q", bytes(8 * (n + 1)))  # lcp[p]: bytes sorted keys p - 1 and p have in common (0 at the ends)
+    prev = b""
+    for p, t in enumerate(order):
+        k = stored[t]
+        m = min(len(k), len(prev))
+        if m:
+            lcp[p] = _common_bytes(prev, k, 0, m)
+        prev = k
+    best = array("q", bytes(8 * n))
+    for seq, cs in ((order, lcp), (reversed(order), reversed(lcp))):  # reversed: lcp[n], ..., lcp[1]
+        ts: list[int] = []  # request indices, increasing up the stack
+        vs: list[int] = []  # per entry, the least neighbours' common prefix from it to the next
+        for t, c in zip(seq, cs):
+            if ts:
+                if c < vs[-1]:
+                    vs[-1] = c
+                while ts and ts[-1] > t:
+                    ts.pop()
+                    v = vs.pop()
+                    if vs and v < vs[-1]:
+                        vs[-1] = v
+                if ts and vs[-1] > best[t]:
+                    best[t] = vs[-1]
+            ts.append(t)
+            vs.append(1 << 62)
+    return np.frombuffer(best, dtype=np.int64) >> 2
+
+
+TREE_FREE_BYTES = 1024
+"""The unlimited pool's hits come without a tree when the keys it stores hold at most this
+many bytes a request on average. Measured (benchmarks/bench_sglang.py): a million chat
+requests of ~37 tokens (148 bytes a key) made ~2M nodes of Python objects, ~340 bytes each,
+0.7 GB of tree against 0.2 GB of keys; 69k agent requests of ~3.7k tokens (15 kB a key,
+long prefixes shared) made 0.38 GB of tree against 2 GB of keys. A tree costs some 700
+bytes a request beside the distinct content; the keys, their bytes and ~60 more."""
 
 CHUNK_REQUESTS = 4096
 CHUNK_BYTES = 64 << 20
@@ -364,8 +428,16 @@ def replay_pools(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Seq
     plens = np.asarray(plens, dtype=np.int64)
     outs = np.asarray(outs, dtype=np.int64)
     n = len(plens)
-    trees = [RadixReplay(c, page, unit) for c in capacities]
+    # The unlimited pool never evicts: its hits need no tree, only the keys it stored
+    # (never_evicted_matches), when they are short (see TREE_FREE_BYTES).
+    tree_free = False
+    if None in capacities:
+        u_j, _, _, u_e = _plan_arrays(plens, outs, None, context_length, page, unit)[:4]
+        tree_free = 4 * int(u_e.sum()) <= TREE_FREE_BYTES * len(u_j)
+        del u_j, u_e
+    trees = [None if c is None and tree_free else RadixReplay(c, page, unit) for c in capacities]
     hits = [np.zeros(n, dtype=np.int64) for _ in capacities]
+    stored: list[bytes] = []
     longest = max(_max_req_len(c, context_length) for c in capacities)
     wanted = (plens > 0) & (plens < longest - 5)  # served by some pool
     size = 4 * (plens + np.maximum(outs, 1)) // unit
@@ -375,8 +447,20 @@ def replay_pools(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Seq
         hi = lo + max(1, int(np.searchsorted(np.cumsum(size[lo:hi]), CHUNK_BYTES, side="right")))
         keys = [key_of(i) if wanted[i] else b"" for i in range(lo, hi)]
         for t, c, h in zip(trees, capacities, hits):
-            t.serve(keys, _plan(plens[lo:hi], outs[lo:hi], c, context_length, page, unit), h[lo:hi])
+            if t is not None:
+                t.serve(keys, _plan(plens[lo:hi], outs[lo:hi], c, context_length, page, unit), h[lo:hi])
+        if tree_free:  # what its releases insert (a slice of a whole key is the key itself, no copy)
+            j, _, _, e = _plan_arrays(plens[lo:hi], outs[lo:hi], None, context_length, page, unit)[:4]
+            stored += [keys[x][:4 * y] for x, y in zip(j.tolist(), e.tolist())]
         lo = hi
+    if tree_free:
+        found = never_evicted_matches(stored)
+        del stored
+        found -= found % page
+        u_j, u_a = _plan_arrays(plens, outs, None, context_length, page, unit)[:2]
+        for c, h in zip(capacities, hits):
+            if c is None:
+                h[u_j] = np.minimum(u_a, found) * unit
     out = []
     for c, h in zip(capacities, hits):
         refused = (plens > 0) & (plens >= _max_req_len(c, context_length) - 5)
