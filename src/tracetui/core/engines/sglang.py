@@ -430,11 +430,12 @@ def replay_pools(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Seq
     n = len(plens)
     # The unlimited pool never evicts: its hits need no tree, only the keys it stored
     # (never_evicted_matches), when they are short (see TREE_FREE_BYTES).
+    # Its plan is per request (no request's depends on another's): made once, for the choice,
+    # the keys each chunk stores and the hits at the end.
     tree_free = False
     if None in capacities:
-        u_j, _, _, u_e = _plan_arrays(plens, outs, None, context_length, page, unit)[:4]
+        u_j, u_a, _, u_e = _plan_arrays(plens, outs, None, context_length, page, unit)[:4]
         tree_free = 4 * int(u_e.sum()) <= TREE_FREE_BYTES * len(u_j)
-        del u_j, u_e
     trees = [None if c is None and tree_free else RadixReplay(c, page, unit) for c in capacities]
     hits = [np.zeros(n, dtype=np.int64) for _ in capacities]
     stored: list[bytes] = []
@@ -450,14 +451,13 @@ def replay_pools(key_of: Callable[[int], bytes], plens: Sequence[int], outs: Seq
             if t is not None:
                 t.serve(keys, _plan(plens[lo:hi], outs[lo:hi], c, context_length, page, unit), h[lo:hi])
         if tree_free:  # what its releases insert (a slice of a whole key is the key itself, no copy)
-            j, _, _, e = _plan_arrays(plens[lo:hi], outs[lo:hi], None, context_length, page, unit)[:4]
-            stored += [keys[x][:4 * y] for x, y in zip(j.tolist(), e.tolist())]
+            a, b = np.searchsorted(u_j, (lo, hi))
+            stored += [keys[x - lo][:4 * y] for x, y in zip(u_j[a:b].tolist(), u_e[a:b].tolist())]
         lo = hi
     if tree_free:
         found = never_evicted_matches(stored)
         del stored
         found -= found % page
-        u_j, u_a = _plan_arrays(plens, outs, None, context_length, page, unit)[:2]
         for c, h in zip(capacities, hits):
             if c is None:
                 h[u_j] = np.minimum(u_a, found) * unit
