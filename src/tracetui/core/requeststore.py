@@ -142,10 +142,8 @@ class PackedStrings:
         if self._items is not None:
             return self._items[code]
         k = len(self.ends)
-        if code == -1 or code == k:
+        if code == -1 or code == k:  # from_arrays checked every code is in -1 .. k - 1
             return None
-        if not 0 <= code < k:  # -k-1 .. -2 as a list reads them
-            code += k + 1
         lo = int(self.ends[code - 1]) if code else 0
         return _decode(self.blob[lo:int(self.ends[code])].tobytes())
 

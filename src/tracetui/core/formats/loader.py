@@ -257,20 +257,23 @@ def save_index(trace: Trace, folder: str | os.PathLike, content: str = "") -> bo
     return True
 
 
-def index_content(folder: str | os.PathLike) -> str | None:
-    """The content hash `save_index` kept in `folder`, or None (missing or damaged)."""
+def index_meta(folder: str | os.PathLike) -> dict | None:
+    """The meta.json `save_index` wrote in `folder` (its "content": the file's hash), or None
+    (missing or damaged)."""
     try:
-        return str(npyfolder.read_meta(folder)["content"])
+        meta = npyfolder.read_meta(folder)
+        return meta if isinstance(meta, dict) and isinstance(meta.get("content"), str) else None
     except Exception:  # noqa: BLE001 - whatever a damaged file raises, it is read again
         return None
 
 
-def load_index(folder: str | os.PathLike, path: str, options: FormatOptions = FormatOptions()) -> Trace | None:
+def load_index(folder: str | os.PathLike, path: str, options: FormatOptions = FormatOptions(),
+               meta: dict | None = None) -> Trace | None:
     """The trace `save_index` wrote to `folder`, its requests read from `path`; None when
     `folder` is missing, damaged or foreign (read the trace then). Its columns are mapped,
-    not read."""
+    not read. `meta`: its index_meta, when the caller has read it already."""
     try:
-        d: dict[str, Any] = npyfolder.read(folder)
+        d: dict[str, Any] = npyfolder.read(folder, meta)
         meta = d.pop("meta")
         d.update({k: meta[k] for k in _JSON_KEYS})
     except Exception:  # noqa: BLE001 - whatever a damaged file raises, it is read again
@@ -311,10 +314,10 @@ class _Cached:
         self.options = options
 
     def load(self) -> Trace | None:
-        want = index_content(self.file)
-        if want is None or filehash.content_hash(self.path, self.digest_dir) != want:
+        meta = index_meta(self.file)
+        if meta is None or filehash.content_hash(self.path, self.digest_dir) != meta["content"]:
             return None
-        return load_index(self.file, self.path, self.options)
+        return load_index(self.file, self.path, self.options, meta)
 
     def save(self, trace: Trace) -> None:
         """Remember the content hash and write the index; a folder that cannot be written
