@@ -137,6 +137,19 @@ def test_engine_equals_bruteforce(case):
     assert p.substring_hits.tolist() == ref_sub
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(traces())
+def test_window_blocks_equal_bruteforce(case):
+    """The novel windows hashed a few at a time (blocks of 3, so that contents first seen in
+    one block recur in later ones): the same substring hits as the brute-force replay."""
+    from tracetui.core.engines.study import index
+
+    inputs, outputs, chunk, capacity = case
+    with patch.object(index, "_WINDOW_BLOCK", 3):
+        a, p = run(inputs, outputs, capacity, chunk)
+    assert p.substring_hits.tolist() == bruteforce.replay(inputs, outputs, capacity, chunk)[2]
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(traces(), st.integers(1, 12))
 def test_single_entry_shortcut_equals_full_replay(case, capacity):

@@ -193,8 +193,12 @@ class Columns:
         return code
 
     def seal(self) -> None:
-        """Drop the string -> code table (as large as the strings): nothing is added after."""
+        """Drop the string -> code table (as large as the strings) and pack the strings as the
+        on-disk index does (a million session ids: 45 MB of str objects, 13 MB packed; they
+        are decoded when a view reads them): nothing is added after."""
         self._codes = {}
+        if not isinstance(self.strings, PackedStrings):
+            self.strings = PackedStrings.pack(self.strings)
 
 
 class StoreBuilder:

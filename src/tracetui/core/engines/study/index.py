@@ -16,7 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 from .ranks import Ranks
-from .windows import chunk_contents, group_windows, pair_lcps, radix_argsort, run_heads, window_hashes
+from .windows import ChunkContents, group_windows, pair_lcps, radix_argsort, run_heads, window_hashes
+
+
+_WINDOW_BLOCK = 1 << 21
+"""Novel windows hashed and looked up at a time."""
 
 
 def _narrow(bound: int) -> np.dtype:
@@ -195,25 +199,34 @@ class Index:
         total_novel = int(nnovel.sum())
         novel_first = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(nnovel, out=novel_first[1:])
-        # Where each novel window starts in `tok`, built in place (two int64 arrays at most).
-        starts = np.arange(total_novel, dtype=np.int64)
-        starts += np.repeat(self.off[:-1] + inherit - novel_first[:-1], nnovel)
-        h_novel = window_hashes(self.tok, starts, c)
         # Only a window whose content is some input's chunk can ever be matched: windows get
-        # an id only when their hash is a chunk's (and the tokens agree).
+        # an id only when their hash is a chunk's (and the tokens agree). The novel windows
+        # are hashed and looked up a block at a time (their starts, hashes and lookups cost
+        # ~30 bytes a window: a million chat requests have ~20 million).
         req, kk = self._chunk_positions()
-        chunk_h = window_hashes(self.tok, self.off[req] + kk * c, c)
-        matched = chunk_contents(self.tok, starts, c, h_novel, chunk_h)
-        del chunk_h
-        if matched is None:  # a hash collision: group the windows exactly instead
-            cand_ids, cand_first = group_windows(self.tok, starts, c, h_novel)
+        contents = ChunkContents(window_hashes(self.tok, self.off[req] + kk * c, c))
+        shift = self.off[:-1] + inherit - novel_first[:-1]  # novel window k of entry j starts at k + shift[j]
+        novel_ids = np.empty(total_novel, dtype=np.int32)
+        for k0 in range(0, total_novel, _WINDOW_BLOCK):
+            k = np.arange(k0, min(total_novel, k0 + _WINDOW_BLOCK), dtype=np.int64)
+            starts = k + shift[np.searchsorted(novel_first, k, side="right") - 1]
+            got = contents.block(self.tok, starts, c, window_hashes(self.tok, starts, c), k0)
+            if got is None:  # a hash collision: group all the novel windows exactly instead
+                novel_ids = None
+                break
+            novel_ids[k0: k0 + len(k)] = got
+            del k, starts, got
+        if novel_ids is not None:
+            cand_first, first_start = contents.first_windows()
         else:
-            cand_ids, cand_first = matched
-        del h_novel, matched
+            starts = np.arange(total_novel, dtype=np.int64)
+            starts += np.repeat(shift, nnovel)
+            novel_ids, cand_first = group_windows(self.tok, starts, c, window_hashes(self.tok, starts, c))
+            first_start = starts[cand_first]
+            del starts
+        del contents, shift
         n_ids = len(cand_first)
-        novel_ids = cand_ids  # int32, in place: n_ids stands for "no chunk content"
-        novel_ids[novel_ids < 0] = n_ids
-        del cand_ids
+        novel_ids[novel_ids < 0] = n_ids  # n_ids stands for "no chunk content"
         ids = np.empty(int(self.win_off[-1]), dtype=np.int32)
         self._fill(ids, novel_ids, src, inherit, novel_first)
         del novel_ids
@@ -222,8 +235,7 @@ class Index:
         # The first novel occurrence of an id is its first occurrence: copies come later.
         fe = np.searchsorted(novel_first, cand_first, side="right") - 1 if n_ids else np.zeros(0, np.int64)
         self.first_entry = fe.astype(np.int64)
-        self.first_pos = (starts[cand_first] - self.off[fe]) if n_ids else np.zeros(0, np.int64)
-        del starts
+        self.first_pos = (first_start - self.off[fe]) if n_ids else np.zeros(0, np.int64)
         self._occ: tuple[np.ndarray, ...] | None = None
         self._entry_occ: tuple[np.ndarray, ...] | None = None
         self._chunks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None

@@ -10,13 +10,27 @@ LRU order at those requests, and each bounded replay starts from there.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .index import Index, _narrow
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside a replay: it makes a list per node and an int per
+    use, never a cycle, and each collection would walk them all (a fifth of a replay)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
 
 def replay_bounds(ix: Index, capacities: Sequence[int]) -> dict[int, tuple[int, int]]:
     """Per capacity, (start, tail): `start` is the first request whose store evicts or cuts
@@ -27,65 +41,40 @@ def replay_bounds(ix: Index, capacities: Sequence[int]) -> dict[int, tuple[int, 
     """
     if not capacities:
         return {}
-    cap = np.asarray(capacities, dtype=np.int64)
-    start = np.searchsorted(np.cumsum(ix.ent_len), cap, side="right")
-    kept = np.minimum(ix.ent_len[None, :], cap[:, None])
-    fits = (kept[:, :-1] + kept[:, 1:]) <= cap[:, None]  # column k: requests k, k + 1 fit together
-    last = fits.shape[1] - 1 - np.argmax(fits[:, ::-1], axis=1) if fits.shape[1] else np.zeros(len(cap), np.int64)
-    tail = np.where(fits.any(axis=1), last + 2, 1) if fits.shape[1] else np.ones(len(cap), np.int64)
-    return {c: (s, t) for c, s, t in zip(capacities, start.tolist(), tail.tolist())}
+    cum = np.cumsum(ix.ent_len)
+    out = {}
+    for c in capacities:  # one pool at a time: a few arrays of n, not of n x pools
+        start = int(np.searchsorted(cum, c, side="right"))
+        kept = np.minimum(ix.ent_len, c)
+        fits = np.flatnonzero(kept[:-1] + kept[1:] <= c)  # k: requests k, k + 1 fit together
+        out[c] = (start, int(fits[-1]) + 2 if len(fits) else 1)
+    return out
 
 
 @dataclass
 class Chains:
-    """Pool-independent: for each request, the nested runs of ranks that can give its prefix
-    hit, deepest first ("levels"). Level (node, h): the entries sharing at least h tokens with
-    the request's entry, a run of ranks [a, b) (a node of the LCP interval tree); the next
-    level out is the run sharing the next smaller LCP. In any pool the hit comes from the
-    deepest level holding a present entry (h, capped at the input length), and its least
-    recently used present entry gives it: per node, the present entries in LRU order answer
-    both at once, whatever the pool's size. Each entry is kept in the nodes holding it."""
+    """Pool-independent: the nodes of the LCP interval tree that can give a prefix hit, and
+    for each entry the nodes holding it ("its chain", outermost first).
 
-    level_start: np.ndarray
-    level_node: np.ndarray
-    level_hit: np.ndarray
-    anc_start: np.ndarray
-    """Per entry, its nodes: anc_node[anc_start[j]: anc_start[j + 1]]."""
-    anc_node: np.ndarray
-    _levels: list[tuple[tuple[int, int], ...]] | None = None
-    _anc: list[tuple[int, ...]] | None = None
-    _ints: list[int] | None = None
+    A node is a run of ranks [a, b) sharing at least `node_lcp` tokens. Request i's levels
+    are the nodes holding its entry whose shared tokens reach into its input: the deepest,
+    chain[first_k[i]], with hit first_hit[i] (the longest LCP with a sorted neighbour,
+    capped at the input length), then each node out, chain[k] for k < first_k[i], with hit
+    node_lcp (first_k -1: no level). Every node out of a level is a level too: the run
+    around a rank sharing fewer tokens is the next node out. The nodes deeper than first_k
+    in an entry's chain are other requests' levels. In any pool the hit comes from the
+    deepest level holding a present entry, and its least recently used present entry gives
+    it: per node, its entries in LRU order answer both at once, whatever the pool's size."""
 
-    def levels(self) -> list[tuple[tuple[int, int], ...]]:
-        """Per request its levels (node, hit), deepest first, as Python tuples for the replays."""
-        if self._levels is None:
-            # One int object per node and one tuple per distinct (node, hit), shared by every
-            # request that has them (a node is a level of many): ~60 bytes a level less.
-            ints = self._node_ints()
-            shared: dict[tuple[int, int], tuple[int, int]] = {}
-            pairs = [shared.setdefault(p, p) for p in zip(map(ints.__getitem__, self.level_node.tolist()),
-                                                          self.level_hit.tolist())]
-            del shared
-            b = self.level_start.tolist()
-            self._levels = [tuple(pairs[b[i]: b[i + 1]]) for i in range(len(b) - 1)]
-            # The tuples are what the replays read: the arrays are not needed again.
-            self.level_start = self.level_node = self.level_hit = None
-        return self._levels
+    chain: list[tuple[int, ...]]
+    first_k: list[int]
+    first_hit: list[int]
+    node_lcp: list[int]
+    n_nodes: int
 
-    def _node_ints(self) -> list[int]:
-        if self._ints is None:
-            top = max(int(self.level_node.max(initial=-1)), int(self.anc_node.max(initial=-1)))
-            self._ints = list(range(top + 1))
-        return self._ints
 
-    def ancestors(self) -> list[tuple[int, ...]]:
-        """Per entry the nodes holding it, as Python tuples for the replays."""
-        if self._anc is None:
-            nodes = list(map(self._node_ints().__getitem__, self.anc_node.tolist()))
-            b = self.anc_start.tolist()
-            self._anc = [tuple(nodes[b[j]: b[j + 1]]) for j in range(len(b) - 1)]
-            self.anc_start = self.anc_node = None
-        return self._anc
+_CHAIN_BLOCK = 1 << 16
+"""Ranks whose chains are turned into Python tuples at a time (bounds the transient ints)."""
 
 
 def chains(ix: Index) -> Chains:
@@ -99,47 +88,76 @@ def chains(ix: Index) -> Chains:
         h[rank > 0] = adj[rank[rank > 0] - 1]
         up = rank < n - 1
         h[up] = np.maximum(h[up], adj[rank[up]])
-    h = np.minimum(h, in_len)
-    live = np.flatnonzero(h > 0)
-    reqs, los, his, hits = [], [], [], []
+    first_hit = np.minimum(h, in_len)
+    del h
+    live = np.flatnonzero(first_hit > 0)
+    cur = first_hit[live]
+    # Walk every request's levels out, all requests at once: per step, the live requests
+    # and their level's node as the run of ranks [lo, hi), as a key lo * (n + 1) + hi.
+    steps: list[tuple[np.ndarray, np.ndarray]] = []
     while len(live):
         r = rank[live]
-        lo, hi = ix.intervals(r, h[live])
-        reqs.append(live)
-        los.append(lo)
-        his.append(hi)
-        hits.append(h[live])
+        lo, hi = ix.intervals(r, cur)
+        steps.append((live.astype(np.int32), lo * (n + 1) + hi))
         left = np.where(lo > 0, ix.lcp_many(np.maximum(lo - 1, 0), r), 0)
         right = np.where(hi < n, ix.lcp_many(r, np.minimum(hi, n - 1)), 0)
+        del lo, hi, r
         nxt = np.maximum(left, right)
         keep = nxt > 0
-        live = live[keep]
-        h = np.zeros(n, dtype=np.int64)
-        h[live] = nxt[keep]
-    if reqs:
-        req, lo, hi, hit = (np.concatenate(x) for x in (reqs, los, his, hits))
-    else:
-        req = lo = hi = hit = np.zeros(0, dtype=np.int64)
-    # Levels are recorded deepest first per request; group them by request, keeping that order.
-    order = np.argsort(req, kind="stable")
-    req, lo, hi, hit = req[order], lo[order], hi[order], hit[order]
-    keys, node = np.unique(lo * (n + 1) + hi, return_inverse=True)
-    node = node.ravel().astype(np.int64)
-    level_start = np.searchsorted(req, np.arange(n + 1))
-    # Each node's entries: the ranks [a, b) (the intervals are nested or disjoint).
+        live, cur = live[keep], nxt[keep]
+        del left, right, nxt, keep
+    levels = np.zeros(n, dtype=np.int64)  # levels per request
+    for req, _ in steps:
+        levels[req] += 1
+    keys = np.unique(np.concatenate([k for _, k in steps])) if steps else np.zeros(0, np.int64)
+    n_nodes = len(keys)
+    # A node's depth: how many nodes hold it (its index in the chains, outermost first).
+    # Request i's step s is levels[i] - 1 - s nodes deep, as every node out is its level.
+    depth = np.zeros(n_nodes, dtype=np.int64)
+    for s, (req, key) in enumerate(steps):
+        depth[np.searchsorted(keys, key)] = levels[req] - 1 - s
+    del steps
     a, b = keys // (n + 1), keys % (n + 1)
+    del keys
+    # Every node holds two ranks at least (the neighbour its LCP came from).
+    node_lcp = ix.lcp_many(a, b - 1)
+    # Each rank's chain at [start[r], start[r + 1]), node v at start[r] + depth[v]: the
+    # nodes holding a rank are nested, outermost first.
+    holding = np.cumsum(np.bincount(a, minlength=n + 1)[:n] - np.bincount(b, minlength=n + 1)[:n])
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(holding, out=start[1:])
+    del holding
+    flat = np.empty(int(start[-1]), dtype=np.int32)
     size = b - a
-    total = int(size.sum())
-    member_rank = np.repeat(a - (np.cumsum(size) - size), size) + np.arange(total, dtype=np.int64)
-    member_node = np.repeat(np.arange(len(keys), dtype=np.int64), size)
-    entry = np.asarray(ix.order, dtype=np.int64)[member_rank] if total else member_rank
-    by_entry = np.argsort(entry, kind="stable")
-    anc_start = np.searchsorted(entry[by_entry], np.arange(n + 1))
-    # Node ids and hits below 2**31 (a million requests: ~4 levels each): half the bytes.
-    small = _narrow(max(len(keys), int(hit.max(initial=0)) + 1))
-    return Chains(level_start, node.astype(small), hit.astype(small), anc_start, member_node[by_entry].astype(small))
+    ends = np.cumsum(size)
+    v0 = 0
+    while v0 < n_nodes:  # a few million member rows at a time
+        v1 = max(v0 + 1, int(np.searchsorted(ends, (ends[v0 - 1] if v0 else 0) + (1 << 21), side="right")))
+        sz = size[v0:v1]
+        total = int(sz.sum())
+        base = np.cumsum(sz) - sz
+        member = np.repeat(a[v0:v1] - base, sz) + np.arange(total, dtype=np.int64)
+        node = np.repeat(np.arange(v0, v1, dtype=np.int64), sz)
+        flat[start[member] + depth[node]] = node
+        del member, node, base
+        v0 = v1
+    del a, b, size, ends, depth
+    # As Python tuples (what the replays read), sharing one int object per node.
+    ints = list(range(n_nodes))
+    order = ix.order
+    bounds = start.tolist()
+    chain: list[tuple[int, ...]] = [()] * n
+    for r0 in range(0, n, _CHAIN_BLOCK):
+        r1 = min(n, r0 + _CHAIN_BLOCK)
+        nodes = list(map(ints.__getitem__, flat[bounds[r0]: bounds[r1]].tolist()))
+        base = bounds[r0]
+        for r in range(r0, r1):
+            chain[order[r]] = tuple(nodes[bounds[r] - base: bounds[r + 1] - base])
+    del flat, bounds
+    return Chains(chain, (levels - 1).tolist(), first_hit.tolist(), node_lcp.tolist(), n_nodes)
 
 
+@gc_paused()
 def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: list[int],
                   base_hits: np.ndarray | None = None, base_source: np.ndarray | None = None,
                   wanted: set[int] | None = None, tail: int | None = None
@@ -147,74 +165,123 @@ def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: l
     """The prefix replay of a pool (capacity None: unlimited) from request t0 on, the entries
     before it all present in the LRU `order` (from the unlimited replay, whose hits and sources
     before t0 are this pool's); the LRU order before the requests in `wanted` is recorded.
-    From `tail` on (see replay_bounds), once the pool holds one entry the rest is filled in."""
+    From `tail` on (see replay_bounds), once the pool holds one entry the rest is filled in.
+
+    The LRU order is kept as use times, with no Python object per entry and node beyond a
+    list slot: every store or touch gives its entry the next time (`who[t]` is its entry,
+    `live[t]` says t is still that entry's last use and the entry present). The pool's
+    least recently used entry is the smallest live time; a node's is the first live time in
+    its list of the times given to its entries, increasing as they are appended, the dead
+    ones skipped once (and dropped) when the node is next read; a node is empty when its
+    last time is dead. So a touch or an eviction changes nothing in the nodes: each costs a
+    few list operations whatever the pool holds.
+    """
     n = ix.n
     hits = [0] * n
     source = [-1] * n
     if t0:
         hits[:t0] = base_hits[:t0].tolist()
         source[:t0] = base_source[:t0].tolist()
-    levels, anc = ch.levels(), ch.ancestors()
+    anc, first_k, first_hit, node_lcp = ch.chain, ch.first_k, ch.first_hit, ch.node_lcp
     in_len = ix.in_len_list
     kept = (ix.ent_len if capacity is None else np.minimum(ix.ent_len, capacity)).tolist()
     ent_len = ix.ent_len_list
-    lru: OrderedDict[int, None] = OrderedDict.fromkeys(order)
-    nodes: dict[int, OrderedDict[int, None]] = {}  # node -> its present entries, LRU order
-    for j in order:
+    # Times: one per entry of `order`, then at most a touch and a store per request.
+    size = len(order) + 2 * (n - t0)
+    who = [0] * size
+    live = bytearray(size)
+    when = [-1] * n  # entry -> its last use time (-1: not present)
+    times: list[list[int] | None] = [None] * ch.n_nodes  # node -> its entries' use times
+    first = [0] * ch.n_nodes  # node -> where its live times may start
+    for t, j in enumerate(order):
+        who[t], live[t], when[j] = j, 1, t
         for nd in anc[j]:
-            od = nodes.get(nd)
-            if od is None:
-                od = nodes[nd] = OrderedDict()
-            od[j] = None
+            got = times[nd]
+            if got is None:
+                times[nd] = [t]
+            else:
+                got.append(t)
+    now = present = len(order)
+    oldest = 0  # no live time before it
     used = int(ix.off[t0])  # tokens of the entries before t0
     orders: dict[int, np.ndarray] = {}
     cut = -1  # the last entry stored cut (to the capacity)
     tail = n if tail is None else tail
-    get = nodes.get
     for i in range(t0, n):
         if wanted is not None and i in wanted:
-            orders[i] = np.fromiter(lru, dtype=np.int32, count=len(lru))  # 4 bytes an entry, held
-        if i >= tail and len(lru) == 1:
+            # The present entries in LRU order, 4 bytes an entry, held.
+            alive = np.frombuffer(live, dtype=np.bool_, count=now)[oldest:]
+            orders[i] = np.asarray(who[oldest:now], dtype=np.int32)[alive]
+            del alive  # frees the buffer's export: `live` must not stay locked
+        if i >= tail and present == 1:
             assert capacity is not None
             single_entry_tail(ix, capacity, i, hits, source, [0] * n)
             break
         hit = 0
-        if cut >= 0 and cut in lru:
+        if cut >= 0 and when[cut] >= 0:
             # A cut entry fills the pool alone (the others present have length 0; with
             # capacity 0 every entry is cut to nothing and nothing hits).
             assert capacity is not None
             hit, j = min(ix.lcp_entries(cut, i), in_len[i], capacity), cut
         else:
-            for nd, h in levels[i]:
-                od = get(nd)
-                if od:
-                    hit, j = h, next(iter(od))
-                    break
+            k = first_k[i]
+            if k >= 0:
+                chain = anc[i]
+                h = first_hit[i]
+                while True:  # the levels, deepest first
+                    nd = chain[k]
+                    got = times[nd]
+                    if got is not None:
+                        # The last time given to a node's entries is live unless the node is
+                        # empty: it is its most recently used entry's, and the pool evicts in
+                        # LRU order.
+                        if live[got[-1]]:
+                            p = first[nd]
+                            while not live[got[p]]:
+                                p += 1
+                            if p > 16 and 2 * p > len(got):  # mostly dead times: drop them
+                                del got[:p]
+                                p = 0
+                            first[nd] = p
+                            hit, j = h, who[got[p]]
+                            break
+                        times[nd] = None
+                        first[nd] = 0
+                    if not k:
+                        break
+                    k -= 1
+                    h = node_lcp[chain[k]]
         if hit > 0:
             hits[i], source[i] = hit, j
-            lru.move_to_end(j)
+            live[when[j]] = 0
+            who[now], live[now], when[j] = j, 1, now
             for nd in anc[j]:
-                nodes[nd].move_to_end(j)
+                times[nd].append(now)
+            now += 1
         length = kept[i]
         if capacity is not None:
             while used > 0 and used + length > capacity:
-                e = lru.popitem(last=False)[0]
+                while not live[oldest]:
+                    oldest += 1
+                e = who[oldest]
+                live[oldest] = 0
+                when[e] = -1
                 used -= kept[e]
-                for nd in anc[e]:
-                    od = nodes[nd]
-                    del od[e]
-                    if not od:
-                        del nodes[nd]
+                present -= 1
             if length < ent_len[i]:
                 cut = i
-        lru[i] = None
-        used += length
+        who[now], live[now], when[i] = i, 1, now
         for nd in anc[i]:
-            od = get(nd)
-            if od is None:
-                od = nodes[nd] = OrderedDict()
-            od[i] = None
-    return np.asarray(hits, dtype=np.int64), np.asarray(source, dtype=np.int64), orders
+            got = times[nd]
+            if got is None:
+                times[nd] = [now]
+            else:
+                got.append(now)
+        now += 1
+        present += 1
+        used += length
+    small = _narrow(max(n, int(ix.ent_len.max(initial=0))) + 1)  # int32: 8 bytes a request less per pool
+    return np.asarray(hits, dtype=small), np.asarray(source, dtype=small), orders
 
 
 def single_entry_tail(ix: Index, capacity: int, i0: int, hits: list[int], source: list[int],
@@ -244,7 +311,8 @@ def single_entry_fill(ix: Index, capacity: int) -> tuple[np.ndarray, np.ndarray,
     n = ix.n
     hits, source, evicted_at = [0] * n, [-1] * n, [n] * n
     single_entry_tail(ix, capacity, 1, hits, source, evicted_at)
-    return (np.asarray(hits, dtype=np.int64), np.asarray(source, dtype=np.int64),
-            np.asarray(evicted_at, dtype=np.int64), np.minimum(ix.ent_len, capacity))
+    small = _narrow(max(n, int(ix.ent_len.max(initial=0))) + 1)
+    return (np.asarray(hits, dtype=small), np.asarray(source, dtype=small),
+            np.asarray(evicted_at, dtype=small), np.minimum(ix.ent_len, capacity).astype(small))
 
 

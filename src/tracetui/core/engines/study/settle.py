@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .index import Index
+from .index import Index, _narrow
 
 _SETTLE_STEPS = 6
 """Walk back this many occurrence rows per open chunk before the running-maximum pass."""
@@ -18,6 +18,10 @@ _SETTLE_TOKENS = 16
 """Settle pools together while their open chunks number at most one per this many tokens of
 the trace: each open chunk costs ~100 bytes of temporaries while it walks (the study's
 memory target is 16 bytes per token in all)."""
+
+
+_SETTLE_REQUEST_BYTES = 2
+"""Bytes per token of the trace that a group's per-request arrays may take."""
 
 
 def settle_unlimited(ix: Index) -> np.ndarray:
@@ -32,6 +36,9 @@ def settle_substring(ix: Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) 
     a few pools at a time so that the open chunks of a group stay within _SETTLE_TOKENS."""
     per_pool = max(1, len(ix.prev_held_chunks()[2]))
     group = max(1, int(ix.off[-1]) // _SETTLE_TOKENS // per_pool)
+    # And each pool's per-request arrays (departures, oldest entries, hits: ~20 bytes a
+    # request) within _SETTLE_REQUEST_BYTES a token: many short requests settle fewer at once.
+    group = max(1, min(group, int(ix.off[-1]) * _SETTLE_REQUEST_BYTES // (20 * max(1, ix.n))))
     out: list[np.ndarray] = []
     for k in range(0, len(pools), group):
         out.extend(_settle_group(ix, pools[k: k + group]))
@@ -60,7 +67,7 @@ def _settle_group(ix: Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) -> 
     stored = np.concatenate([s for _, s in pools])
     oldest = np.concatenate([
         # The oldest entry present at query i: the first j whose departure is at or after i.
-        np.searchsorted(np.maximum.accumulate(e), np.arange(n), side="left") for e, _ in pools])
+        np.searchsorted(np.maximum.accumulate(e), np.arange(n), side="left").astype(e.dtype) for e, _ in pools])
     sure_req = req[sure]
     sure_need = opos[row[sure]] + c
     qs, rs, ps = [other], [row[other]], [np.zeros(len(other), dtype=np.int64)]
@@ -111,7 +118,9 @@ def _settle_group(ix: Index, pools: Sequence[tuple[np.ndarray, np.ndarray]]) -> 
         ku = np.searchsorted(u, cid[open_])
         hit = running[at[ku] + row[open_] - lo[ku]] >= threshold[open_]
         hits[k] += np.bincount(req[open_[hit]], minlength=n)
-    return [(hits[k] + sure_per_req - lost[k]).astype(np.int64) * c for k in range(len(pools))]
+    # int32 when it fits (a pool's hits are held until the sweep ends).
+    small = _narrow(int(ix.in_len.max(initial=0)) + 1)
+    return [((hits[k] + sure_per_req - lost[k]) * c).astype(small) for k in range(len(pools))]
 
 
 

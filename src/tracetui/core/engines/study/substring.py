@@ -20,12 +20,12 @@ the whole replay (traces of a few dozen long requests): then it is linear, and c
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-from .index import Index
+from .index import Index, _narrow
+from .prefix import gc_paused, single_entry_tail
 from .windows import radix_argsort, run_heads
 
 _LIGHT_HOLDERS = 8
@@ -33,15 +33,18 @@ _CANDIDATE_BUDGET = 8
 """Candidate rows allowed per chunk of the trace."""
 _PRESENT_ROWS_PER_TOKEN = 8
 """Score the present entries when that costs at most this many rows per token in all."""
+_PAIR_BLOCK = 1 << 14
+"""Requests whose candidates are turned into Python pairs at a time."""
 
 
 @dataclass
 class Scoring:
     """How a replay finds the entry to touch: per request its candidates (key < n: that
-    entry; key >= n: class key - n), highest score first, with every entry's class; or None,
-    and each request's chunk ids with multiplicities to score the present entries."""
+    entry; key >= n: class key - n) with their scores, highest score first (request i's at
+    bounds[i]: bounds[i + 1] of the keys and scores), with every entry's class; or None, and
+    each request's chunk ids with multiplicities to score the present entries."""
 
-    candidates: list[list[tuple[int, int]]] | None
+    candidates: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     entry_class: list[int]
     n_classes: int
     chunk_uniq: list[tuple[np.ndarray, np.ndarray]]
@@ -121,7 +124,7 @@ def _class_rows(ix: Index, heavy: np.ndarray, first: np.ndarray) -> tuple[np.nda
     return u[order], cid[order], cnt[order]
 
 
-def _candidates(ix: Index, budget: int) -> tuple[list[list[tuple[int, int]]], list[int], int] | None:
+def _candidates(ix: Index, budget: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], list[int], int] | None:
     """Per request the candidates of the substring replay (see the module's docstring), or
     None when they would exceed `budget` rows."""
     n = ix.n
@@ -195,9 +198,10 @@ def _candidates(ix: Index, budget: int) -> tuple[list[list[tuple[int, int]]], li
         score[np.flatnonzero(is_entry)] += extra
     by_score = np.lexsort((-score, q))  # each request's candidates, highest score first
     q, key, score = q[by_score], key[by_score], score[by_score]
-    bounds = np.searchsorted(q, np.arange(n + 1)).tolist()
-    pairs = list(zip(key.tolist(), score.tolist()))
-    return [pairs[bounds[i]: bounds[i + 1]] for i in range(n)], entry_class.tolist(), n_classes
+    bounds = np.searchsorted(q, np.arange(n + 1))
+    del q
+    top = int(score.max(initial=0)) + 1
+    return (key.astype(_narrow(span)), score.astype(_narrow(top)), bounds), entry_class.tolist(), n_classes
 
 
 def _uniq_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -208,18 +212,19 @@ def _uniq_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u, cnt.astype(np.int32)
 
 
-def _score_present(ix: Index, sc: Scoring, i: int, lru: OrderedDict[int, None]) -> int:
-    """The present entry with the most (window, chunk) equal pairs with input i, the least
-    recently used on ties; -1 when none shares a chunk."""
+def _score_present(ix: Index, sc: Scoring, i: int, lru: np.ndarray) -> int:
+    """The present entry (`lru`: those present, least recently used first) with the most
+    (window, chunk) equal pairs with input i, the least recently used on ties; -1 when none
+    shares a chunk."""
     uq, mult = sc.chunk_uniq[i]
-    if not uq.size or not lru:
+    if not uq.size or not len(lru):
         return -1
     starts, eids, ecounts = ix.entry_occurrences()
     scratch = sc.scratch
     # Score every present entry in one go: gather their occurrence rows (in LRU order),
     # weigh each by how often the query holds that chunk, sum per entry.
     scratch[uq] = mult
-    order = np.fromiter(lru, dtype=np.int64, count=len(lru))
+    order = lru.astype(np.int64)
     lo, hi = starts[order], starts[order + 1]
     length = hi - lo
     total = int(length.sum())
@@ -238,6 +243,21 @@ def _score_present(ix: Index, sc: Scoring, i: int, lru: OrderedDict[int, None]) 
     return who
 
 
+def _per_request(sc: Scoring, t0: int, stop: int):
+    """Request t0, t0 + 1, ... up to stop: its candidates as (key, score) pairs, highest score
+    first. The arrays are turned into Python pairs a block of requests at a time: the
+    replays read them as pairs, and a million requests' pairs at once would cost ~150 MB."""
+    keys, scores, bounds = sc.candidates
+    for i0 in range(t0, stop, _PAIR_BLOCK):
+        i1 = min(stop, i0 + _PAIR_BLOCK)
+        b = bounds[i0: i1 + 1].tolist()
+        base = b[0]
+        pairs = list(zip(keys[base: b[-1]].tolist(), scores[base: b[-1]].tolist()))
+        for k in range(i1 - i0):
+            yield pairs[b[k] - base: b[k + 1] - base]
+
+
+@gc_paused()
 def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int], sc: Scoring,
                      wanted: set[int] | None = None, tail: int | None = None
                      ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
@@ -249,47 +269,57 @@ def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int],
     which entry each request touches. With capacity None (the unlimited pool) it only
     records the LRU order before the requests in `wanted`, and stops after the last. From
     `tail` on (see replay_bounds), once the pool holds one entry the rest is filled in.
-    """
-    from .prefix import single_entry_tail
 
+    The LRU order is kept as use times, as in the prefix replay (prefix.replay_prefix):
+    `who[t]` is the entry used at time t, `live[t]` says it is still that entry's last use
+    and the entry present, `when[j]` is entry j's last use (-1: not present), and a class's
+    present members in LRU order are the live times of its list of its members' times.
+    """
     n = ix.n
     evicted_at = [n] * n
     # Stored lengths: before t0 no entry is cut (the pool held them all).
     stored = ix.ent_len if capacity is None else np.minimum(ix.ent_len, capacity)
     kept, ent_len = stored.tolist(), ix.ent_len_list
-    lru: OrderedDict[int, None] = OrderedDict.fromkeys(order)
-    alive = [True] * t0 + [False] * (n - t0)
-    used = int(ix.off[t0])  # tokens of the entries before t0
-    last_use = [0] * n
-    for k, j in enumerate(lru):
-        last_use[j] = k  # below 2 * t0, the first use to come
-    cands = sc.candidates
+    listing = sc.candidates is not None
     entry_class = sc.entry_class
-    # Per class, its present members in LRU order (least recent first).
-    members: list[OrderedDict[int, None]] = [OrderedDict() for _ in range(sc.n_classes)]
-    if cands is not None:
-        for j in lru:
-            c = entry_class[j]
-            if c >= 0:
-                members[c][j] = None
+    size = len(order) + 2 * (n - t0)
+    who = [0] * size
+    live = bytearray(size)
+    when = [-1] * n
+    times: list[list[int]] = [[] for _ in range(sc.n_classes)]  # class -> its members' times
+    first = [0] * sc.n_classes
+    for t, j in enumerate(order):
+        who[t], live[t], when[j] = j, 1, t
+        if listing and entry_class[j] >= 0:
+            times[entry_class[j]].append(t)
+    now = present = len(order)
+    oldest = 0  # no live time before it
+    used = int(ix.off[t0])  # tokens of the entries before t0
     listed = [-1] * n  # listed[j] == i: entry j is a light candidate of request i
     orders: dict[int, np.ndarray] = {}
     stop = n if wanted is None else max(wanted, default=-1) + 1
     cut = -1  # the last entry stored cut (to the capacity)
     tail = n if tail is None else tail
+    cands = _per_request(sc, t0, min(n, stop)) if listing else None
     for i in range(t0, min(n, stop)):
-        if wanted is not None and i in wanted:
-            orders[i] = np.fromiter(lru, dtype=np.int32, count=len(lru))  # 4 bytes an entry, held
-        if i >= tail and len(lru) == 1:
+        mine = next(cands) if listing else None
+        if (wanted is not None and i in wanted) or not listing:
+            # The present entries in LRU order (a window of the times about as long as the
+            # pool holds entries: none younger than the oldest has been evicted).
+            alive = np.frombuffer(live, dtype=np.bool_, count=now)[oldest:]
+            lru = np.asarray(who[oldest:now], dtype=np.int32)[alive]
+            del alive  # `live` must not stay exported
+            if wanted is not None and i in wanted:
+                orders[i] = lru  # 4 bytes an entry, held
+        if i >= tail and present == 1:
             assert capacity is not None
             single_entry_tail(ix, capacity, i, [0] * n, [-1] * n, evicted_at)
             break
-        who = -1
-        if cut >= 0 and alive[cut]:
+        who_ = -1
+        if cut >= 0 and when[cut] >= 0:
             pass  # a cut entry fills the pool alone (the others are empty): nothing to touch
-        elif cands is not None:
+        elif listing:
             best = 0
-            mine = cands[i]
             for key, _ in mine:
                 if key < n:
                     listed[key] = i
@@ -298,39 +328,73 @@ def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int],
             for key, score in mine:
                 if score < best:
                     break
+                j = -1
                 if key < n:
-                    j = key if alive[key] else -1
+                    if when[key] >= 0:
+                        j = key
                 else:
-                    j = -1
-                    for m in members[key - n]:
-                        if listed[m] != i:  # listed members are scored with their light pairs
-                            j = m
-                            break
-                if j >= 0 and (who < 0 or last_use[j] < last_use[who]):
-                    best, who = score, j
+                    # The class's least recently used present member not listed (listed
+                    # ones are scored with their light pairs).
+                    c = key - n
+                    got = times[c]
+                    # Its last time is live unless the class is empty (see prefix.replay_prefix).
+                    if got and live[got[-1]]:
+                        p = first[c]
+                        while not live[got[p]]:  # the dead times first (the last is live)
+                            p += 1
+                        q, m, dead = p, len(got), 0
+                        while q < m:
+                            t = got[q]
+                            if live[t]:
+                                if listed[who[t]] != i:
+                                    j = who[t]
+                                    break
+                            else:
+                                dead += 1
+                            q += 1
+                        if dead:
+                            # Dead times between listed members': pack the live ones passed
+                            # next to where the scan stopped, in order and without shifting
+                            # the rest, so that no dead time is passed twice.
+                            passed = [x for x in got[p: q] if live[x]]
+                            p = q - len(passed)
+                            got[p: q] = passed
+                        if p > 16 and 2 * p > m:  # mostly dead times: drop them
+                            del got[:p]
+                            p = 0
+                        first[c] = p
+                    elif got:
+                        got.clear()
+                        first[c] = 0
+                if j >= 0 and (who_ < 0 or when[j] < when[who_]):
+                    best, who_ = score, j
         else:
-            who = _score_present(ix, sc, i, lru)
-        if who >= 0:
-            lru.move_to_end(who)
-            last_use[who] = 2 * i
-            if cands is not None and entry_class[who] >= 0:
-                members[entry_class[who]].move_to_end(who)
+            who_ = _score_present(ix, sc, i, lru)
+        if who_ >= 0:
+            live[when[who_]] = 0
+            who[now], live[now], when[who_] = who_, 1, now
+            if listing and entry_class[who_] >= 0:
+                times[entry_class[who_]].append(now)
+            now += 1
         length = kept[i]
         if capacity is not None:
             while used > 0 and used + length > capacity:
-                j = lru.popitem(last=False)[0]
+                while not live[oldest]:
+                    oldest += 1
+                j = who[oldest]
+                live[oldest] = 0
+                when[j] = -1
                 used -= kept[j]
-                alive[j] = False
+                present -= 1
                 evicted_at[j] = i
-                if cands is not None and entry_class[j] >= 0:
-                    del members[entry_class[j]][j]
             if length < ent_len[i]:
                 cut = i
-        lru[i] = None
+        who[now], live[now], when[i] = i, 1, now
+        if listing and entry_class[i] >= 0:
+            times[entry_class[i]].append(now)
+        now += 1
+        present += 1
         used += length
-        alive[i] = True
-        last_use[i] = 2 * i + 1
-        if cands is not None and entry_class[i] >= 0:
-            members[entry_class[i]][i] = None
-    return np.asarray(evicted_at, dtype=np.int64), stored, orders
-
+    # int32 (a million requests): the departures of every pool are held until settled.
+    small = _narrow(max(n, int(ix.ent_len.max(initial=0))) + 1)
+    return np.asarray(evicted_at, dtype=small), stored.astype(small), orders

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ...tokens import entries_view
+from ...tokens import entries_view, release_freed_memory
 from .index import Index
 from .prefix import chains, replay_bounds, replay_prefix, single_entry_fill
 from .results import (DEFAULT_CHUNK, DEFAULT_POOL_SIZES, DEFAULT_TOKENS_PER_GB, Analysis, AnalysisCancelled,
@@ -97,6 +97,7 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
     bounds = replay_bounds(ix, replayed)
     starts = {cap: start for cap, (start, tail) in bounds.items() if tail > 1}
     wanted = set(starts.values())
+    release_freed_memory()  # the index's temporaries
     ch = chains(ix)
     u_hits, u_src, p_orders = replay_prefix(ix, ch, None, 0, [], wanted=wanted)
     unlimited = PoolResult(PoolSize(None, None, "∞"), frozen(u_hits), frozen(u_src), frozen(settle_unlimited(ix)),
@@ -116,6 +117,7 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
             p_hits, p_src, _ = replay_prefix(ix, ch, cap, t0, p_orders[t0].tolist(), u_hits, u_src, tail=tail)
         prefix[cap] = (p_hits, p_src)
     del ch, p_orders
+    release_freed_memory()  # the replays' holes in the C heap, before the substring stage
     sc = None
     orders: dict[int, np.ndarray] = {}
     if starts:
@@ -135,6 +137,7 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
             departures.append((evicted_at, stored))
         tick()
     del sc, orders
+    release_freed_memory()
     substring: dict[int, np.ndarray] = {}
     if replayed:
         check()

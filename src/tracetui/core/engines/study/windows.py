@@ -97,50 +97,73 @@ def window_hashes(tok: np.ndarray, starts: np.ndarray, c: int) -> np.ndarray:
     return h
 
 
-def chunk_contents(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray,
-                    chunk_h: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Ids of the windows tok[s:s+c] (`starts` ascending) whose content is a chunk's.
+class ChunkContents:
+    """Ids of windows whose content is some input's chunk, block by block of windows in
+    window order: ids are numbered by first appearance across the blocks, so only one
+    block's hashes and lookups are held at a time.
 
     The chunks' distinct hashes are few (one window in C at most): they go into a table
     addressed by the hash's top bits, and every window looks its hash up there (the few
-    slots two chunk hashes share are resolved by binary search). Returns (id per window,
-    -1 for a window that is no chunk's content; index of the first window of each id), ids
-    numbered by first appearance; None when a hash collision shows up on the tokens.
+    slots two chunk hashes share are resolved by binary search). Each window found is
+    confirmed token by token against its content's first window.
     """
-    if len(starts) == 0:
-        return np.zeros(0, np.int32), np.zeros(0, np.int64)
-    uniq = np.sort(chunk_h)
-    uniq = uniq[run_heads(uniq)]
-    bits = int(min(_TABLE_BITS, max(12, (8 * len(uniq)).bit_length())))
-    shift = np.uint64(64 - bits)
-    slot_of = (uniq >> shift).astype(np.int64)
-    # int32 slots (fewer chunk contents than 2**31): tent is the one array per window here.
-    table = np.full(1 << bits, -1, dtype=np.int32 if len(uniq) < 1 << 31 else np.int64)
-    table[slot_of] = np.arange(len(uniq))
-    shared = np.bincount(slot_of, minlength=1 << bits) > 1
-    table[shared] = -2
-    slot = h >> shift  # below 2**bits: the same bits read as int64, no copy
-    tent = table[slot.view(np.int64)]
-    del slot
-    crowded = np.flatnonzero(tent == -2)
-    if len(crowded):
-        tent[crowded] = np.minimum(np.searchsorted(uniq, h[crowded]), len(uniq) - 1)
-    sel = np.flatnonzero(tent >= 0)
-    sel = sel[uniq[tent[sel]] == h[sel]]
-    tent = tent[sel]
-    # The first window of each content, in window order.
-    first_sel = np.full(len(uniq), len(sel), dtype=np.int64)
-    np.minimum.at(first_sel, tent, np.arange(len(sel)))
-    win = starts[sel]
-    if not confirm(tok, win, win[first_sel[tent]], c):
-        return None
-    # Number ids by first appearance (mark the firsts, count them).
-    is_first = np.zeros(len(sel), dtype=bool)
-    is_first[first_sel[first_sel < len(sel)]] = True
-    number = np.cumsum(is_first) - 1
-    ids = np.full(len(starts), -1, dtype=np.int32)
-    ids[sel] = number[first_sel[tent]]
-    return ids, sel[np.flatnonzero(is_first)].astype(np.int64)
+
+    def __init__(self, chunk_h: np.ndarray) -> None:
+        uniq = np.sort(chunk_h)
+        self.uniq = uniq = uniq[run_heads(uniq)]
+        bits = int(min(_TABLE_BITS, max(12, (8 * len(uniq)).bit_length())))
+        self.shift = np.uint64(64 - bits)
+        slot_of = (uniq >> self.shift).astype(np.int64)
+        # int32 slots (fewer chunk contents than 2**31).
+        self.table = np.full(1 << bits, -1, dtype=np.int32 if len(uniq) < 1 << 31 else np.int64)
+        self.table[slot_of] = np.arange(len(uniq))
+        self.table[np.bincount(slot_of, minlength=1 << bits) > 1] = -2
+        self.first_start = np.full(len(uniq), -1, dtype=np.int64)  # per content: its first window
+        self.number = np.full(len(uniq), -1, dtype=np.int64)  # per content: its id
+        self.firsts: list[np.ndarray] = []  # per block: the first window (index, start) of each new id
+        self.first_starts: list[np.ndarray] = []
+        self.count = 0
+
+    def block(self, tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray, base: int) -> np.ndarray | None:
+        """Ids (int32, -1: no chunk's content) of the windows tok[s:s+c] for s in `starts`
+        (ascending, after every earlier block's; `h` their window_hashes), the first of them
+        window number `base`; None when a hash collision shows up on the tokens."""
+        ids = np.full(len(starts), -1, dtype=np.int32)
+        if len(starts) == 0 or len(self.uniq) == 0:
+            return ids
+        uniq = self.uniq
+        slot = h >> self.shift  # below 2**bits: the same bits read as int64, no copy
+        tent = self.table[slot.view(np.int64)]
+        del slot
+        crowded = np.flatnonzero(tent == -2)
+        if len(crowded):
+            tent[crowded] = np.minimum(np.searchsorted(uniq, h[crowded]), len(uniq) - 1)
+        sel = np.flatnonzero(tent >= 0)
+        sel = sel[uniq[tent[sel]] == h[sel]]
+        del h
+        tent = tent[sel].astype(np.int64)
+        # Contents first seen in this block, numbered in the order their first window comes.
+        u, at = np.unique(tent, return_index=True)
+        fresh = self.first_start[u] < 0
+        u, at = u[fresh], at[fresh]
+        by_window = np.argsort(at, kind="stable")
+        u, at = u[by_window], at[by_window]
+        self.first_start[u] = starts[sel[at]]
+        self.number[u] = np.arange(self.count, self.count + len(u))
+        self.count += len(u)
+        self.firsts.append(base + sel[at])
+        self.first_starts.append(starts[sel[at]])
+        win = starts[sel]
+        if not confirm(tok, win, self.first_start[tent], c):
+            return None
+        ids[sel] = self.number[tent]
+        return ids
+
+    def first_windows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per id: the index of its first window, and that window's start."""
+        if not self.firsts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(self.firsts), np.concatenate(self.first_starts)
 
 
 def group_windows(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
