@@ -71,6 +71,11 @@ class Index:
         ix.release()
         return ix
 
+    def request_dtype(self) -> np.dtype:
+        """The narrowest of int32 and int64 holding any request index or entry length: the
+        per-pool arrays (hits, sources, departures) are int32 up to two billion of them."""
+        return _narrow(max(self.n, int(self.ent_len.max(initial=0))) + 1)
+
     def release(self) -> None:
         """Drop what only the replays need (the sorted order, the sparse table, Python lists,
         the occurrence rows): the views keep the window ids, and the occurrences are rebuilt

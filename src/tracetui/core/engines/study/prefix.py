@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import Index, _narrow
+from .index import Index
+
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
@@ -30,6 +31,15 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+def lru_order(who: list[int], live: bytearray, oldest: int, now: int) -> np.ndarray:
+    """The present entries of a replay's use times (see replay_prefix), least recently used
+    first, 4 bytes an entry: the live times from the oldest on."""
+    alive = np.frombuffer(live, dtype=np.bool_, count=now)[oldest:]
+    out = np.asarray(who[oldest:now], dtype=np.int32)[alive]
+    del alive  # ends the buffer's export: `live` must not stay locked
+    return out
 
 
 def replay_bounds(ix: Index, capacities: Sequence[int]) -> dict[int, tuple[int, int]]:
@@ -209,10 +219,7 @@ def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: l
     tail = n if tail is None else tail
     for i in range(t0, n):
         if wanted is not None and i in wanted:
-            # The present entries in LRU order, 4 bytes an entry, held.
-            alive = np.frombuffer(live, dtype=np.bool_, count=now)[oldest:]
-            orders[i] = np.asarray(who[oldest:now], dtype=np.int32)[alive]
-            del alive  # frees the buffer's export: `live` must not stay locked
+            orders[i] = lru_order(who, live, oldest, now)  # held
         if i >= tail and present == 1:
             assert capacity is not None
             single_entry_tail(ix, capacity, i, hits, source, [0] * n)
@@ -280,7 +287,7 @@ def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: l
         now += 1
         present += 1
         used += length
-    small = _narrow(max(n, int(ix.ent_len.max(initial=0))) + 1)  # int32: 8 bytes a request less per pool
+    small = ix.request_dtype()  # int32: 8 bytes a request less per pool
     return np.asarray(hits, dtype=small), np.asarray(source, dtype=small), orders
 
 
@@ -311,7 +318,7 @@ def single_entry_fill(ix: Index, capacity: int) -> tuple[np.ndarray, np.ndarray,
     n = ix.n
     hits, source, evicted_at = [0] * n, [-1] * n, [n] * n
     single_entry_tail(ix, capacity, 1, hits, source, evicted_at)
-    small = _narrow(max(n, int(ix.ent_len.max(initial=0))) + 1)
+    small = ix.request_dtype()
     return (np.asarray(hits, dtype=small), np.asarray(source, dtype=small),
             np.asarray(evicted_at, dtype=small), np.minimum(ix.ent_len, capacity).astype(small))
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .index import Index, _narrow
-from .prefix import gc_paused, single_entry_tail
+from .prefix import gc_paused, lru_order, single_entry_tail
 from .windows import radix_argsort, run_heads
 
 _LIGHT_HOLDERS = 8
@@ -306,9 +306,7 @@ def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int],
         if (wanted is not None and i in wanted) or not listing:
             # The present entries in LRU order (a window of the times about as long as the
             # pool holds entries: none younger than the oldest has been evicted).
-            alive = np.frombuffer(live, dtype=np.bool_, count=now)[oldest:]
-            lru = np.asarray(who[oldest:now], dtype=np.int32)[alive]
-            del alive  # `live` must not stay exported
+            lru = lru_order(who, live, oldest, now)
             if wanted is not None and i in wanted:
                 orders[i] = lru  # 4 bytes an entry, held
         if i >= tail and present == 1:
@@ -396,5 +394,5 @@ def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int],
         present += 1
         used += length
     # int32 (a million requests): the departures of every pool are held until settled.
-    small = _narrow(max(n, int(ix.ent_len.max(initial=0))) + 1)
+    small = ix.request_dtype()
     return np.asarray(evicted_at, dtype=small), stored.astype(small), orders

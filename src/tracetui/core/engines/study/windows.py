@@ -120,8 +120,7 @@ class ChunkContents:
         self.table[np.bincount(slot_of, minlength=1 << bits) > 1] = -2
         self.first_start = np.full(len(uniq), -1, dtype=np.int64)  # per content: its first window
         self.number = np.full(len(uniq), -1, dtype=np.int64)  # per content: its id
-        self.firsts: list[np.ndarray] = []  # per block: the first window (index, start) of each new id
-        self.first_starts: list[np.ndarray] = []
+        self.firsts: list[np.ndarray] = []  # per block: the index of each new id's first window
         self.count = 0
 
     def block(self, tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray, base: int) -> np.ndarray | None:
@@ -152,7 +151,6 @@ class ChunkContents:
         self.number[u] = np.arange(self.count, self.count + len(u))
         self.count += len(u)
         self.firsts.append(base + sel[at])
-        self.first_starts.append(starts[sel[at]])
         win = starts[sel]
         if not confirm(tok, win, self.first_start[tent], c):
             return None
@@ -161,9 +159,10 @@ class ChunkContents:
 
     def first_windows(self) -> tuple[np.ndarray, np.ndarray]:
         """Per id: the index of its first window, and that window's start."""
-        if not self.firsts:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(self.firsts), np.concatenate(self.first_starts)
+        seen = np.flatnonzero(self.number >= 0)
+        start = np.empty(self.count, dtype=np.int64)
+        start[self.number[seen]] = self.first_start[seen]
+        return (np.concatenate(self.firsts) if self.firsts else np.zeros(0, np.int64)), start
 
 
 def group_windows(tok: np.ndarray, starts: np.ndarray, c: int, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
