@@ -200,6 +200,8 @@ ENGINE_PATHS = {
     "default": [],
     "scoring present entries": [("substring", "_CANDIDATE_BUDGET", 0)],
     "listing candidates": [("substring", "_PRESENT_ROWS_PER_TOKEN", -1)],
+    "listing candidates a request at a time": [("substring", "_PRESENT_ROWS_PER_TOKEN", -1),
+                                               ("substring", "_LIST_ROWS", 1)],
     "every content heavy": [("substring", "_LIGHT_HOLDERS", 0), ("substring", "_PRESENT_ROWS_PER_TOKEN", -1)],
     "every content light": [("substring", "_LIGHT_HOLDERS", 1 << 30), ("substring", "_PRESENT_ROWS_PER_TOKEN", -1)],
     "settle in one step, a pool at a time": [("settle", "_SETTLE_STEPS", 1), ("settle", "_SETTLE_TOKENS", 1 << 62)],

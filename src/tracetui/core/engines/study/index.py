@@ -6,9 +6,10 @@ range minimum over that array (sparse table).
 
 Substring: only windows whose content is some input's chunk can ever match, so windows get
 an id only when their 64-bit hash is a chunk's (confirmed token by token; a collision falls
-back to exact grouping). Each entry shares its first m tokens with an earlier entry (from
-the prefix structure): only the windows past that shared prefix are hashed, the others are
-copied from that entry.
+back to exact grouping), and only those windows are kept ("content windows": with short
+requests most windows hold none). Each entry shares its first m tokens with an earlier
+entry (from the prefix structure): only the windows past that shared prefix are hashed, the
+others are copied from that entry.
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ class Index:
         if int(self.off[-1]) != len(tok):
             raise ValueError("token array and lengths disagree")
         self._positions: tuple[np.ndarray, np.ndarray] | None = None
+        self._chunk_starts: np.ndarray | None = None
         self._build_ranks()
         self._build_window_ids()
 
-    SAVED = ("ids", "win_off", "first_entry", "first_pos")
+    SAVED = ("chunk_id", "cw_off", "cw_pos", "cw_id", "first_entry", "first_pos")
     """What a released index holds beyond the tokens and lengths (tokencache stores it)."""
 
     @classmethod
@@ -67,7 +69,7 @@ class Index:
         for name in cls.SAVED:
             setattr(ix, name, arrays[name])
         ix.n_ids = n_ids
-        ix._positions = ix._chunks = ix._freq = None
+        ix._positions = ix._chunks = ix._freq = ix._chunk_starts = None
         ix.release()
         return ix
 
@@ -194,8 +196,8 @@ class Index:
     def _build_window_ids(self) -> None:
         c, n = self.chunk, self.n
         nwin = np.maximum(self.ent_len - c + 1, 0)
-        self.win_off = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(nwin, out=self.win_off[1:])
+        win_off = np.zeros(n + 1, dtype=np.int64)  # entry j's windows, all of them
+        np.cumsum(nwin, out=win_off[1:])
         src, m = self.earliest_sharers()
         # Windows inside the prefix an entry shares with an earlier one are copies of that
         # entry's windows: only the rest ("novel" windows) is hashed.
@@ -232,11 +234,12 @@ class Index:
         del contents, shift
         n_ids = len(cand_first)
         novel_ids[novel_ids < 0] = n_ids  # n_ids stands for "no chunk content"
-        ids = np.empty(int(self.win_off[-1]), dtype=np.int32)
-        self._fill(ids, novel_ids, src, inherit, novel_first)
+        ids = np.empty(int(win_off[-1]), dtype=np.int32)
+        self._fill(ids, win_off, novel_ids, src, inherit, novel_first)
         del novel_ids
-        self.ids = ids
         self.n_ids = n_ids
+        self._keep_content_windows(ids, win_off)
+        del ids
         # The first novel occurrence of an id is its first occurrence: copies come later.
         fe = np.searchsorted(novel_first, cand_first, side="right") - 1 if n_ids else np.zeros(0, np.int64)
         self.first_entry = fe.astype(np.int64)
@@ -248,10 +251,23 @@ class Index:
         self._sure: tuple[np.ndarray, ...] | None = None
         self._freq: np.ndarray | None = None
 
-    def _fill(self, out: np.ndarray, novel: np.ndarray, src: np.ndarray, inherit: np.ndarray,
-              novel_first: np.ndarray) -> None:
+    def _keep_content_windows(self, ids: np.ndarray, win_off: np.ndarray) -> None:
+        """From the id of every window (n_ids: none), keep each chunk's id and the content
+        windows: per entry j, cw_off[j]: cw_off[j + 1] of their positions and ids."""
+        req, kk = self._chunk_positions()
+        self.chunk_id = ids[win_off[req] + kk * self.chunk] if len(req) else np.zeros(0, np.int32)
+        w = np.flatnonzero(ids < self.n_ids)
+        self.cw_id = ids[w]
+        entry = np.searchsorted(win_off, w, side="right") - 1
+        self.cw_pos = (w - win_off[entry]).astype(_narrow(int(self.ent_len.max(initial=0))))
+        del w
+        self.cw_off = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(entry, minlength=self.n), out=self.cw_off[1:])
+
+    def _fill(self, out: np.ndarray, win_off: np.ndarray, novel: np.ndarray, src: np.ndarray,
+              inherit: np.ndarray, novel_first: np.ndarray) -> None:
         """Per-window values of all entries: the inherited prefix copies the source's."""
-        win_off = self.win_off.tolist()
+        win_off = win_off.tolist()
         nf = novel_first.tolist()
         for j, (h, s) in enumerate(zip(inherit.tolist(), src.tolist())):
             w0 = win_off[j]
@@ -268,18 +284,27 @@ class Index:
 
     def _find_chunk_positions(self) -> tuple[np.ndarray, np.ndarray]:
         k = self.in_len // self.chunk
-        req = np.repeat(np.arange(self.n, dtype=np.int64), k)
-        first = np.zeros(self.n + 1, dtype=np.int64)
-        np.cumsum(k, out=first[1:])
-        kk = np.arange(int(first[-1]), dtype=np.int64) - np.repeat(first[:-1], k)
+        # int32 when they fit: 8 bytes a chunk less (arithmetic on them widens first).
+        req = np.repeat(np.arange(self.n, dtype=self.request_dtype()), k)
+        first = self.chunk_first()
+        kk = (np.arange(int(first[-1]), dtype=np.int64) - np.repeat(first[:-1], k)).astype(
+            _narrow(int(k.max(initial=0)) + 1))
         return req, kk
+
+    def chunk_first(self) -> np.ndarray:
+        """Where each input's chunks start in all_chunks() (n + 1 offsets)."""
+        first = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(self.in_len // self.chunk, out=first[1:])
+        return first
 
     def chunk_ids(self, i: int) -> np.ndarray:
         """Content ids of the whole chunks of input i."""
         c = self.chunk
         k = int(self.in_len[i]) // c
-        w0 = int(self.win_off[i])
-        return self.ids[w0: w0 + k * c: c]
+        if self._chunk_starts is None:
+            self._chunk_starts = self.chunk_first()
+        a = int(self._chunk_starts[i])
+        return self.chunk_id[a: a + k]
 
     def all_chunks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(request, chunk index, id) of every whole chunk of every input."""
@@ -289,8 +314,7 @@ class Index:
 
     def _all_chunks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         req, kk = self._chunk_positions()
-        ids = self.ids[self.win_off[req] + kk * self.chunk] if len(req) else np.zeros(0, np.int32)
-        return req, kk, ids
+        return req, kk, self.chunk_id
 
     def occurrences(self) -> tuple[np.ndarray, ...]:
         """Where chunk contents occur: rows sorted by (id, entry), one per (id, entry).
@@ -299,19 +323,12 @@ class Index:
         kept: other windows can never be matched.
         """
         if self._occ is None:
-            _, _, cids = self.all_chunks()
-            is_chunk = np.zeros(self.n_ids + 1, dtype=bool)  # + the "no chunk content" id
-            is_chunk[cids] = True
-            # Peak memory is per window here: the window ids stay int32 and everything per
-            # window is sorted once, then reduced to rows, each array dropped once read.
-            w = np.flatnonzero(is_chunk[self.ids])
-            del is_chunk
-            # Windows come in (entry, position) order, so a stable sort by id alone leaves
-            # each id's rows sorted by entry and position.
-            w = w[radix_argsort(self.ids[w], max(16, int(self.n_ids).bit_length()))]
-            wid = self.ids[w]
+            # The content windows come in (entry, position) order, so a stable sort by id
+            # alone leaves each id's rows sorted by entry and position.
+            w = radix_argsort(self.cw_id, max(16, int(self.n_ids).bit_length()))
+            wid = self.cw_id[w]
             small = _narrow(max(int(self.n_ids) + 1, self.n, int(self.ent_len.max(initial=0)) + self.chunk))
-            entry = (np.searchsorted(self.win_off, w, side="right") - 1).astype(small)
+            entry = (np.searchsorted(self.cw_off, w, side="right") - 1).astype(small)
             # A row per run of equal (id, entry), the windows being sorted by both.
             step = run_heads(wid)
             step |= run_heads(entry)
@@ -320,7 +337,7 @@ class Index:
             counts = np.diff(head, append=len(w)).astype(small)
             oid, oentry = wid[head].astype(small, copy=False), entry[head]
             del wid
-            first = (w[head] - self.win_off[oentry]).astype(small)
+            first = self.cw_pos[w[head]].astype(small)
             del w, entry, head
             # Ids, entries, counts and positions as int32 when they fit (~16 bytes a row
             # saved): arithmetic that could pass 2**31 (chunk_rows' segment bases) widens first.
@@ -381,7 +398,7 @@ class Index:
         total = 0
         for i in range(self.n):
             total += int(seen[self.chunk_ids(i)].sum())
-            u, k = np.unique(self.ids[self.win_off[i]: self.win_off[i + 1]], return_counts=True)
+            u, k = np.unique(self.cw_id[self.cw_off[i]: self.cw_off[i + 1]], return_counts=True)
             seen[u] += k
         return total
 
@@ -396,11 +413,12 @@ class Index:
         wanted_sorted, ks_sorted = wanted[order], ks[order]
         found = []  # (chunk index, entry, window position)
         for j in range(i):
-            win = self.ids[self.win_off[j]: self.win_off[j + 1]]
-            pos = np.flatnonzero(np.isin(win, wanted_sorted))
-            if pos.size == 0:
+            win = self.cw_id[self.cw_off[j]: self.cw_off[j + 1]]
+            at = np.flatnonzero(np.isin(win, wanted_sorted))
+            if at.size == 0:
                 continue
-            u = win[pos]
+            u = win[at]
+            pos = self.cw_pos[self.cw_off[j]: self.cw_off[j + 1]][at].astype(np.int64)
             lo = np.searchsorted(wanted_sorted, u, side="left")
             hi = np.searchsorted(wanted_sorted, u, side="right")
             reps = hi - lo

@@ -35,6 +35,8 @@ _PRESENT_ROWS_PER_TOKEN = 8
 """Score the present entries when that costs at most this many rows per token in all."""
 _PAIR_BLOCK = 1 << 14
 """Requests whose candidates are turned into Python pairs at a time."""
+_LIST_ROWS = 1 << 19
+"""Candidate rows (before summing) listed at a time."""
 
 
 @dataclass
@@ -163,27 +165,71 @@ def _candidates(ix: Index, budget: int) -> tuple[tuple[np.ndarray, np.ndarray, n
     comp = cu * (n + 1) + class_first[cc] if len(cu) else cu
     hi = np.searchsorted(comp, hu * (n + 1) + hreq, side="left")
     hlen = hi - lo
+    del heads, comp, hu, hi, hc, light_chunk, heavy_chunk, holders, heavy
+    # The rows are listed a block of requests at a time (a request's rows are all in its
+    # block): each row costs ~100 bytes of temporaries while it is summed and sorted.
+    per_req = np.bincount(req, weights=length, minlength=n) + np.bincount(hreq, weights=hlen, minlength=n)
+    ends = np.cumsum(per_req).astype(np.int64)
+    del per_req
+    c_first = np.searchsorted(req, np.arange(n + 1), side="left")  # request i's chunks
+    h_first = np.searchsorted(hreq, np.arange(n + 1), side="left")  # and its heavy ones
+    keys, scores, counts = [], [], np.zeros(n, dtype=np.int64)
+    i0 = 0
+    while i0 < n:
+        done = int(ends[i0 - 1]) if i0 else 0
+        i1 = max(i0 + 1, int(np.searchsorted(ends, done + _LIST_ROWS, side="right")))
+        i1 = min(i1, n)
+        a, b = int(c_first[i0]), int(c_first[i1])
+        ha, hb = int(h_first[i0]), int(h_first[i1])
+        k, s, q = _list_block(n, n_classes, entry_class, i0, req[a:b], first[a:b], length[a:b], oentry, ocount,
+                              hreq[ha:hb], lo[ha:hb], hlen[ha:hb], cc, ccount)
+        keys.append(k)
+        scores.append(s)
+        counts[i0: i1] = np.bincount(q - i0, minlength=i1 - i0)
+        i0 = i1
+    bounds = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=bounds[1:])
+    key = np.concatenate(keys) if keys else np.zeros(0, _narrow(n + n_classes))
+    score = np.concatenate(scores) if scores else np.zeros(0, np.int32)
+    top = int(score.max(initial=0)) + 1
+    return (key, score.astype(_narrow(top), copy=False), bounds), entry_class.tolist(), n_classes
+
+
+def _list_block(n: int, n_classes: int, entry_class: np.ndarray, i0: int, req: np.ndarray, first: np.ndarray,
+                length: np.ndarray, oentry: np.ndarray, ocount: np.ndarray, hreq: np.ndarray, lo: np.ndarray,
+                hlen: np.ndarray, cc: np.ndarray, ccount: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidates of a block of requests from i0 on (their chunks' light row ranges, their
+    heavy chunks' class row ranges): (key, score, request) of each, each request's highest
+    score first."""
     # (query, key, weight) rows: light rows keyed by entry, heavy rows by n + class.
+    total_light = int(length.sum())
     lrows = np.repeat(first, length) + (np.arange(total_light, dtype=np.int64)
                                         - np.repeat(np.cumsum(length) - length, length))
-    lq = np.repeat(req, length)
+    lq = np.repeat(req - i0, length)
     lkey = oentry[lrows]
     lw = ocount[lrows]
+    del lrows
     total_heavy = int(hlen.sum())
     hrows = np.repeat(lo, hlen) + (np.arange(total_heavy, dtype=np.int64) - np.repeat(np.cumsum(hlen) - hlen, hlen))
-    hq = np.repeat(hreq, hlen)
+    hq = np.repeat(hreq - i0, hlen)
     hkey = n + cc[hrows]
     hw = ccount[hrows]
-    q = np.concatenate([lq, hq])
-    key = np.concatenate([lkey, hkey])
-    w = np.concatenate([lw, hw])
+    del hrows
     span = n + n_classes
-    order = radix_argsort(q * span + key, max(16, int(n * span).bit_length()))
-    qk = (q * span + key)[order]
+    qk = np.concatenate([lq, hq]).astype(np.int64) * span
+    qk += np.concatenate([lkey.astype(np.int64), hkey])
+    del lq, hq, lkey, hkey
+    w = np.concatenate([lw.astype(np.int64), hw])
+    del lw, hw
+    order = radix_argsort(qk, max(16, int(qk.max(initial=0)).bit_length()))
+    qk = qk[order]
     w = w[order]
+    del order
     head = np.flatnonzero(run_heads(qk))
     sums = np.add.reduceat(w, head) if len(head) else np.zeros(0, np.int64)
+    del w
     qk = qk[head]
+    del head
     q, key = qk // span, qk % span
     # A light candidate's score adds its class's heavy pairs (the class row of the same request).
     cls = entry_class[np.minimum(key, n - 1)] if n else key
@@ -196,12 +242,9 @@ def _candidates(ix: Index, budget: int) -> tuple[tuple[np.ndarray, np.ndarray, n
         found = qk[at_ok] == want
         extra = np.where(found, sums[at_ok], 0)
         score[np.flatnonzero(is_entry)] += extra
+    del qk, sums, cls, is_entry
     by_score = np.lexsort((-score, q))  # each request's candidates, highest score first
-    q, key, score = q[by_score], key[by_score], score[by_score]
-    bounds = np.searchsorted(q, np.arange(n + 1))
-    del q
-    top = int(score.max(initial=0)) + 1
-    return (key.astype(_narrow(span)), score.astype(_narrow(top)), bounds), entry_class.tolist(), n_classes
+    return key[by_score].astype(_narrow(span)), score[by_score], q[by_score] + i0
 
 
 def _uniq_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
