@@ -293,18 +293,15 @@ class Index:
 
     def chunk_first(self) -> np.ndarray:
         """Where each input's chunks start in all_chunks() (n + 1 offsets)."""
-        first = np.zeros(self.n + 1, dtype=np.int64)
-        np.cumsum(self.in_len // self.chunk, out=first[1:])
-        return first
+        if self._chunk_starts is None:
+            self._chunk_starts = np.zeros(self.n + 1, dtype=np.int64)
+            np.cumsum(self.in_len // self.chunk, out=self._chunk_starts[1:])
+        return self._chunk_starts
 
     def chunk_ids(self, i: int) -> np.ndarray:
         """Content ids of the whole chunks of input i."""
-        c = self.chunk
-        k = int(self.in_len[i]) // c
-        if self._chunk_starts is None:
-            self._chunk_starts = self.chunk_first()
-        a = int(self._chunk_starts[i])
-        return self.chunk_id[a: a + k]
+        first = self.chunk_first()
+        return self.chunk_id[int(first[i]): int(first[i + 1])]
 
     def all_chunks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(request, chunk index, id) of every whole chunk of every input."""

@@ -171,7 +171,7 @@ def _candidates(ix: Index, budget: int) -> tuple[tuple[np.ndarray, np.ndarray, n
     per_req = np.bincount(req, weights=length, minlength=n) + np.bincount(hreq, weights=hlen, minlength=n)
     ends = np.cumsum(per_req).astype(np.int64)
     del per_req
-    c_first = np.searchsorted(req, np.arange(n + 1), side="left")  # request i's chunks
+    c_first = ix.chunk_first()  # request i's chunks
     h_first = np.searchsorted(hreq, np.arange(n + 1), side="left")  # and its heavy ones
     keys, scores, counts = [], [], np.zeros(n, dtype=np.int64)
     i0 = 0
