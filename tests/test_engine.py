@@ -161,10 +161,10 @@ def test_single_entry_shortcut_equals_full_replay(case, capacity):
     ix = an.Index(*an.entries_of([arr(x) for x in inputs], [arr(x) for x in outputs]), chunk)
     if ix.n == 0 or prefix.replay_bounds(ix, [capacity])[capacity][1] > 1:
         return  # not in that regime: analyze() replays this pool
-    hits, src, evicted_at, stored = prefix.single_entry_fill(ix, capacity)
+    hits, src, evicted_at = prefix.single_entry_fill(ix, capacity)
     ref_prefix, ref_src, ref_sub = bruteforce.replay(inputs, outputs, capacity, chunk)
     assert hits.tolist() == ref_prefix and src.tolist() == ref_src
-    assert settle.settle_substring(ix, [(evicted_at, stored)])[0].tolist() == ref_sub
+    assert settle.settle_substring(ix, evicted_at, capacity).tolist() == ref_sub
 
 
 @settings(max_examples=200, deadline=None)
@@ -204,8 +204,9 @@ ENGINE_PATHS = {
                                                ("substring", "_LIST_ROWS", 1)],
     "every content heavy": [("substring", "_LIGHT_HOLDERS", 0), ("substring", "_PRESENT_ROWS_PER_TOKEN", -1)],
     "every content light": [("substring", "_LIGHT_HOLDERS", 1 << 30), ("substring", "_PRESENT_ROWS_PER_TOKEN", -1)],
-    "settle in one step, a pool at a time": [("settle", "_SETTLE_STEPS", 1), ("settle", "_SETTLE_TOKENS", 1 << 62)],
+    "settle in one step": [("settle", "_SETTLE_STEPS", 1)],
     "LCPs a token a round": [("windows", "_LCP_ROUND", 1)],
+    "replays in 8-byte slots": [("prefix", "_INT32_SLOTS", 0)],
 }
 SWEEP = ["0", "1", "2", "3", "5", "8", "13", "21", "34", "55", "unlimited"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -33,7 +34,28 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def lru_order(who: list[int], live: bytearray, oldest: int, now: int) -> np.ndarray:
+_INT32_SLOTS = 1 << 31
+"""Values below this are held in 4-byte slots, others in 8-byte ones."""
+
+
+def slot_code(bound: int) -> str:
+    """The array typecode for values below `bound` (and -1)."""
+    return "i" if bound <= _INT32_SLOTS else "q"
+
+
+def int_slots(count: int, value: int, bound: int) -> array:
+    """`count` slots holding `value`, for values below `bound`: C ints, not a list. A list's
+    slot pins a Python int object per distinct value (32 bytes more): the replays' use
+    times, entries and sources took ~0.2 GB of them with a million requests."""
+    return array(slot_code(bound), [value]) * count
+
+
+def put(slots: array, start: int, values: np.ndarray) -> None:
+    """slots[start: start + len(values)] = values, through bytes (no Python int per value)."""
+    slots[start: start + len(values)] = array(slots.typecode, np.asarray(values).astype(slots.typecode).tobytes())
+
+
+def lru_order(who: array, live: bytearray, oldest: int, now: int) -> np.ndarray:
     """The present entries of a replay's use times (see replay_prefix), least recently used
     first, 4 bytes an entry: the live times from the oldest on."""
     alive = np.frombuffer(live, dtype=np.bool_, count=now)[oldest:]
@@ -177,9 +199,9 @@ def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: l
     before t0 are this pool's); the LRU order before the requests in `wanted` is recorded.
     From `tail` on (see replay_bounds), once the pool holds one entry the rest is filled in.
 
-    The LRU order is kept as use times, with no Python object per entry and node beyond a
-    list slot: every store or touch gives its entry the next time (`who[t]` is its entry,
-    `live[t]` says t is still that entry's last use and the entry present). The pool's
+    The LRU order is kept as use times, in C int slots (int_slots), with no Python object
+    per entry or time: every store or touch gives its entry the next time (`who[t]` is its
+    entry, `live[t]` says t is still that entry's last use and the entry present). The pool's
     least recently used entry is the smallest live time; a node's is the first live time in
     its list of the times given to its entries, increasing as they are appended, the dead
     ones skipped once (and dropped) when the node is next read; a node is empty when its
@@ -187,28 +209,29 @@ def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: l
     few list operations whatever the pool holds.
     """
     n = ix.n
-    hits = [0] * n
-    source = [-1] * n
+    hits = int_slots(n, 0, ix.longest() + 1)
+    source = int_slots(n, -1, n)
     if t0:
-        hits[:t0] = base_hits[:t0].tolist()
-        source[:t0] = base_source[:t0].tolist()
+        put(hits, 0, base_hits[:t0])
+        put(source, 0, base_source[:t0])
     anc, first_k, first_hit, node_lcp = ch.chain, ch.first_k, ch.first_hit, ch.node_lcp
     in_len = ix.in_len_list
     kept = (ix.ent_len if capacity is None else np.minimum(ix.ent_len, capacity)).tolist()
     ent_len = ix.ent_len_list
     # Times: one per entry of `order`, then at most a touch and a store per request.
     size = len(order) + 2 * (n - t0)
-    who = [0] * size
+    who = int_slots(size, 0, n)
     live = bytearray(size)
-    when = [-1] * n  # entry -> its last use time (-1: not present)
-    times: list[list[int] | None] = [None] * ch.n_nodes  # node -> its entries' use times
+    when = int_slots(n, -1, size)  # entry -> its last use time (-1: not present)
+    times: list[array | None] = [None] * ch.n_nodes  # node -> its entries' use times
+    code = when.typecode
     first = [0] * ch.n_nodes  # node -> where its live times may start
     for t, j in enumerate(order):
         who[t], live[t], when[j] = j, 1, t
         for nd in anc[j]:
             got = times[nd]
             if got is None:
-                times[nd] = [t]
+                times[nd] = array(code, (t,))
             else:
                 got.append(t)
     now = present = len(order)
@@ -222,7 +245,7 @@ def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: l
             orders[i] = lru_order(who, live, oldest, now)  # held
         if i >= tail and present == 1:
             assert capacity is not None
-            single_entry_tail(ix, capacity, i, hits, source, [0] * n)
+            single_entry_tail(ix, capacity, i, hits, source)
             break
         hit = 0
         if cut >= 0 and when[cut] >= 0:
@@ -281,7 +304,7 @@ def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: l
         for nd in anc[i]:
             got = times[nd]
             if got is None:
-                times[nd] = [now]
+                times[nd] = array(code, (now,))
             else:
                 got.append(now)
         now += 1
@@ -291,11 +314,11 @@ def replay_prefix(ix: Index, ch: Chains, capacity: int | None, t0: int, order: l
     return np.asarray(hits, dtype=small), np.asarray(source, dtype=small), orders
 
 
-def single_entry_tail(ix: Index, capacity: int, i0: int, hits: list[int], source: list[int],
-                      evicted_at: list[int]) -> None:
-    """Fill in both replays from request i0 on, where the pool holds exactly the previous
+def single_entry_tail(ix: Index, capacity: int, i0: int, hits: array, source: array) -> None:
+    """Fill in the prefix replay from request i0 on, where the pool holds exactly the previous
     entry at every query (see replay_bounds): touches change nothing, each store evicts
-    that entry, and the prefix hit is the LCP with it (cut to the pool)."""
+    that entry (single_entry_departures), and the prefix hit is the LCP with it (cut to the
+    pool)."""
     n = ix.n
     lo = max(i0, 1)
     if lo >= n:
@@ -304,22 +327,31 @@ def single_entry_tail(ix: Index, capacity: int, i0: int, hits: list[int], source
     rank = np.asarray(ix.rank, dtype=np.int64)
     hit = np.minimum(np.minimum(ix.lcp_many(rank[i - 1], rank[i]), ix.in_len[i]),
                      np.minimum(ix.ent_len[i - 1], capacity))
-    hits[lo:] = hit.tolist()
-    source[lo:] = np.where(hit > 0, i - 1, -1).tolist()
-    evicted_at[lo - 1: n - 1] = i.tolist()
+    put(hits, lo, hit)
+    put(source, lo, np.where(hit > 0, i - 1, -1))
 
 
-def single_entry_fill(ix: Index, capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def single_entry_departures(i0: int, evicted_at: array) -> None:
+    """The departures of single_entry_tail: from request i0 on, each store evicts the previous
+    entry (the substring replay needs only these, not the prefix structures)."""
+    n = len(evicted_at)
+    lo = max(i0, 1)
+    if lo < n:
+        put(evicted_at, lo - 1, np.arange(lo, n))
+
+
+def single_entry_fill(ix: Index, capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Both replays at once when every store evicts everything before it (tail 1 in
     replay_bounds): the pool holds exactly the previous entry at every query. The smallest
     pool sizes of most traces are in this regime. Returns (prefix hits, prefix sources,
-    evicted_at, stored).
+    evicted_at).
     """
     n = ix.n
-    hits, source, evicted_at = [0] * n, [-1] * n, [n] * n
-    single_entry_tail(ix, capacity, 1, hits, source, evicted_at)
+    hits, source, evicted_at = int_slots(n, 0, ix.longest() + 1), int_slots(n, -1, n), int_slots(n, n, n + 1)
+    single_entry_tail(ix, capacity, 1, hits, source)
+    single_entry_departures(1, evicted_at)
     small = ix.request_dtype()
     return (np.asarray(hits, dtype=small), np.asarray(source, dtype=small),
-            np.asarray(evicted_at, dtype=small), np.minimum(ix.ent_len, capacity).astype(small))
+            np.asarray(evicted_at, dtype=small))
 
 

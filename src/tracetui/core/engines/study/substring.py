@@ -20,12 +20,13 @@ the whole replay (traces of a few dozen long requests): then it is linear, and c
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
 
 from .index import Index, _narrow
-from .prefix import gc_paused, lru_order, single_entry_tail
+from .prefix import gc_paused, int_slots, lru_order, single_entry_departures, slot_code
 from .windows import radix_argsort, run_heads
 
 _LIGHT_HOLDERS = 8
@@ -35,7 +36,7 @@ _PRESENT_ROWS_PER_TOKEN = 8
 """Score the present entries when that costs at most this many rows per token in all."""
 _PAIR_BLOCK = 1 << 14
 """Requests whose candidates are turned into Python pairs at a time."""
-_LIST_ROWS = 1 << 19
+_LIST_ROWS = 1 << 17
 """Candidate rows (before summing) listed at a time."""
 
 
@@ -47,7 +48,7 @@ class Scoring:
     each request's chunk ids with multiplicities to score the present entries."""
 
     candidates: tuple[np.ndarray, np.ndarray, np.ndarray] | None
-    entry_class: list[int]
+    entry_class: array  # C ints, or empty when the entries are scored
     n_classes: int
     chunk_uniq: list[tuple[np.ndarray, np.ndarray]]
     scratch: np.ndarray
@@ -70,7 +71,7 @@ def scoring(ix: Index) -> Scoring:
     if got is not None:
         cands, entry_class, n_classes = got
         return Scoring(cands, entry_class, n_classes, [], np.zeros(0, np.int64))
-    return Scoring(None, [], 0, [_uniq_counts(ix.chunk_ids(i)) for i in range(ix.n)],
+    return Scoring(None, array("i"), 0, [_uniq_counts(ix.chunk_ids(i)) for i in range(ix.n)],
                    np.zeros(ix.n_ids + 1, dtype=np.int64))
 
 
@@ -126,7 +127,7 @@ def _class_rows(ix: Index, heavy: np.ndarray, first: np.ndarray) -> tuple[np.nda
     return u[order], cid[order], cnt[order]
 
 
-def _candidates(ix: Index, budget: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], list[int], int] | None:
+def _candidates(ix: Index, budget: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], array, int] | None:
     """Per request the candidates of the substring replay (see the module's docstring), or
     None when they would exceed `budget` rows."""
     n = ix.n
@@ -192,7 +193,9 @@ def _candidates(ix: Index, budget: int) -> tuple[tuple[np.ndarray, np.ndarray, n
     key = np.concatenate(keys) if keys else np.zeros(0, _narrow(n + n_classes))
     score = np.concatenate(scores) if scores else np.zeros(0, np.int32)
     top = int(score.max(initial=0)) + 1
-    return (key, score.astype(_narrow(top), copy=False), bounds), entry_class.tolist(), n_classes
+    code = slot_code(n_classes)
+    classes = array(code, entry_class.astype(code).tobytes())  # C ints: no int object per entry
+    return (key, score.astype(_narrow(top), copy=False), bounds), classes, n_classes
 
 
 def _list_block(n: int, n_classes: int, entry_class: np.ndarray, i0: int, req: np.ndarray, first: np.ndarray,
@@ -303,10 +306,10 @@ def _per_request(sc: Scoring, t0: int, stop: int):
 @gc_paused()
 def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int], sc: Scoring,
                      wanted: set[int] | None = None, tail: int | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+                     ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Replay the substring pool from request t0 (LRU `order` before it, all entries full).
 
-    Returns (evicted_at, stored_len, orders): evicted_at[j] is the request during whose
+    Returns (evicted_at, orders): evicted_at[j] is the request during whose
     store j was evicted (n if never), so entry j is present for the queries j < i <=
     evicted_at[j]; hits are settled afterwards, at once. The replay itself only decides
     which entry each request touches. With capacity None (the unlimited pool) it only
@@ -319,17 +322,18 @@ def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int],
     present members in LRU order are the live times of its list of its members' times.
     """
     n = ix.n
-    evicted_at = [n] * n
+    evicted_at = int_slots(n, n, n + 1)
     # Stored lengths: before t0 no entry is cut (the pool held them all).
     stored = ix.ent_len if capacity is None else np.minimum(ix.ent_len, capacity)
     kept, ent_len = stored.tolist(), ix.ent_len_list
     listing = sc.candidates is not None
     entry_class = sc.entry_class
     size = len(order) + 2 * (n - t0)
-    who = [0] * size
+    who = int_slots(size, 0, n)
     live = bytearray(size)
-    when = [-1] * n
-    times: list[list[int]] = [[] for _ in range(sc.n_classes)]  # class -> its members' times
+    when = int_slots(n, -1, size)
+    code = when.typecode
+    times = [array(code) for _ in range(sc.n_classes)]  # class -> its members' times
     first = [0] * sc.n_classes
     for t, j in enumerate(order):
         who[t], live[t], when[j] = j, 1, t
@@ -338,7 +342,7 @@ def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int],
     now = present = len(order)
     oldest = 0  # no live time before it
     used = int(ix.off[t0])  # tokens of the entries before t0
-    listed = [-1] * n  # listed[j] == i: entry j is a light candidate of request i
+    listed = int_slots(n, -1, n)  # listed[j] == i: entry j is a light candidate of request i
     orders: dict[int, np.ndarray] = {}
     stop = n if wanted is None else max(wanted, default=-1) + 1
     cut = -1  # the last entry stored cut (to the capacity)
@@ -354,7 +358,7 @@ def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int],
                 orders[i] = lru  # 4 bytes an entry, held
         if i >= tail and present == 1:
             assert capacity is not None
-            single_entry_tail(ix, capacity, i, [0] * n, [-1] * n, evicted_at)
+            single_entry_departures(i, evicted_at)
             break
         who_ = -1
         if cut >= 0 and when[cut] >= 0:
@@ -399,13 +403,13 @@ def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int],
                             # the rest, so that no dead time is passed twice.
                             passed = [x for x in got[p: q] if live[x]]
                             p = q - len(passed)
-                            got[p: q] = passed
+                            got[p: q] = array(code, passed)
                         if p > 16 and 2 * p > m:  # mostly dead times: drop them
                             del got[:p]
                             p = 0
                         first[c] = p
                     elif got:
-                        got.clear()
+                        del got[:]
                         first[c] = 0
                 if j >= 0 and (who_ < 0 or when[j] < when[who_]):
                     best, who_ = score, j
@@ -438,4 +442,4 @@ def replay_substring(ix: Index, capacity: int | None, t0: int, order: list[int],
         used += length
     # int32 (a million requests): the departures of every pool are held until settled.
     small = ix.request_dtype()
-    return np.asarray(evicted_at, dtype=small), stored.astype(small), orders
+    return np.asarray(evicted_at, dtype=small), orders

@@ -106,17 +106,17 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
     # All prefix replays first, then all substring replays: each replay's structures (the
     # chains, the scoring) are dropped before the next stage, settling included, needs memory.
     prefix: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    filled: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    filled: dict[int, np.ndarray] = {}  # departures of the pools filled without replaying
     for cap in replayed:
         check()
         t0, tail = bounds[cap]
         if tail <= 1:
-            p_hits, p_src, evicted_at, stored = single_entry_fill(ix, cap)
-            filled[cap] = (evicted_at, stored)
+            p_hits, p_src, filled[cap] = single_entry_fill(ix, cap)
         else:
             p_hits, p_src, _ = replay_prefix(ix, ch, cap, t0, p_orders[t0].tolist(), u_hits, u_src, tail=tail)
         prefix[cap] = (p_hits, p_src)
     del ch, p_orders
+    ix.release_prefix()  # the substring stage needs no prefix structure
     release_freed_memory()  # the replays' holes in the C heap, before the substring stage
     sc = None
     orders: dict[int, np.ndarray] = {}
@@ -124,24 +124,26 @@ def analyze(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], *,
         check()
         sc = scoring(ix)
         # The substring pool's LRU order where each bounded pool first overflows.
-        orders = replay_substring(ix, None, 0, [], sc, wanted=wanted)[2]
-    departures: list[tuple[np.ndarray, np.ndarray]] = []
+        orders = replay_substring(ix, None, 0, [], sc, wanted=wanted)[1]
+    departures: dict[int, np.ndarray] = {}  # when each entry left each pool
     for cap in replayed:
         check()
         t0, tail = bounds[cap]
         if cap in filled:
-            departures.append(filled.pop(cap))
+            departures[cap] = filled.pop(cap)
         else:
             assert sc is not None  # every pool with tail > 1 is in `starts`
-            evicted_at, stored, _ = replay_substring(ix, cap, t0, orders[t0].tolist(), sc, tail=tail)
-            departures.append((evicted_at, stored))
+            departures[cap] = replay_substring(ix, cap, t0, orders[t0].tolist(), sc, tail=tail)[0]
         tick()
     del sc, orders
+    ix.release_scoring()
     release_freed_memory()
     substring: dict[int, np.ndarray] = {}
-    if replayed:
+    for cap in replayed:
         check()
-        substring = dict(zip(replayed, settle_substring(ix, departures)))
+        # Each pool's departures are dropped once settled.
+        substring[cap] = settle_substring(ix, departures.pop(cap), cap)
+    if replayed:
         tick()
     results: list[PoolResult] = []
     for size in sizes:
