@@ -270,13 +270,32 @@ class Index:
         windows: per entry j, cw_off[j]: cw_off[j + 1] of their positions and ids."""
         req, kk = self._chunk_positions()
         self.chunk_id = ids[win_off[req] + kk * self.chunk] if len(req) else np.zeros(0, np.int32)
-        w = np.flatnonzero(ids < self.n_ids)
-        self.cw_id = ids[w]
-        entry = np.searchsorted(win_off, w, side="right") - 1
-        self.cw_pos = (w - win_off[entry]).astype(_narrow(int(self.ent_len.max(initial=0))))
-        del w
+        # A block of windows at a time: the positions of every content window at once, and
+        # their entries, took 16 bytes a window over the ids (the 1 GB agent trace's peak).
+        total = 0
+        for b0 in range(0, len(ids), _WINDOW_BLOCK):
+            total += int(np.count_nonzero(ids[b0: b0 + _WINDOW_BLOCK] < self.n_ids))
+        self.cw_id = np.empty(total, dtype=np.int32)
+        self.cw_pos = np.empty(total, dtype=_narrow(int(self.ent_len.max(initial=0))))
         self.cw_off = np.zeros(self.n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(entry, minlength=self.n), out=self.cw_off[1:])
+        starts = win_off[:-1]
+        done = 0
+        for b0 in range(0, len(ids), _WINDOW_BLOCK):
+            b1 = min(len(ids), b0 + _WINDOW_BLOCK)
+            w = np.flatnonzero(ids[b0:b1] < self.n_ids)
+            m = len(w)
+            self.cw_id[done: done + m] = ids[b0:b1][w]
+            w += b0
+            entry = np.searchsorted(win_off, w, side="right") - 1
+            self.cw_pos[done: done + m] = w - win_off[entry]
+            # Entries starting in this block: content windows before their first window.
+            j0, j1 = np.searchsorted(starts, [b0, b1])
+            self.cw_off[j0:j1] = done + np.searchsorted(w, starts[j0:j1])
+            done += m
+            del w, entry
+        # Entries starting at or past the last window (empty ones at the end) and the end.
+        j0 = int(np.searchsorted(starts, len(ids)))
+        self.cw_off[j0:] = total
 
     def _fill(self, out: np.ndarray, win_off: np.ndarray, novel: np.ndarray, src: np.ndarray,
               inherit: np.ndarray, novel_first: np.ndarray) -> None:
