@@ -3,7 +3,7 @@
     python benchmarks/bench_tokenize.py [--repeat R] [--scratch DIR] [--sizes CHARS ...] [--json]
 
 The texts are those of the generated scale traces (benchmarks/gen_traces.py: the chat trace's
-short prompts, the agent trace's long ones), cut to each total size in characters (default
+short prompts, also two and four of them joined end to end, and the agent trace's long ones), cut to each total size in characters (default
 0.1M, 1M, 10M, 50M). Each strategy encodes the same texts with tracetui's tokenizer
 (cl100k_base, tiktoken's encode_to_numpy, special-token text as plain text):
 
@@ -15,7 +15,7 @@ short prompts, the agent trace's long ones), cut to each total size in character
 
 The figure is the best of R interleaved runs (the machine is shared: runs side by side, ratios
 count); the load average is printed with the table. core/tokenizer.py picks its strategy from
-this table (see _PARALLEL_MIN_CHARS there and the README's "Tokenization" paragraph).
+this table (see _THREADS_MIN_MEAN_CHARS there and the README's "Tokenization" paragraph).
 """
 
 from __future__ import annotations
@@ -36,10 +36,15 @@ from tracetui.core.tokenizer import load_tokenizer
 
 HERE = Path(__file__).resolve().parent
 SIZES = (100_000, 1_000_000, 10_000_000, 50_000_000)
+# (name, scale row, texts joined into one): chat prompts as they are (~75 characters), two and
+# four of them end to end (~150, ~300), and agent prompts (~12k).
+SHAPES = (("chat", "chat100k", 1), ("chat x2", "chat100k", 2), ("chat x4", "chat100k", 4), ("agent", "agent10", 1))
 _TEXTS: list[str] = []
 
 
-def texts_of(path: Path, chars: int) -> list[str]:
+def texts_of(path: Path, chars: int, join: int = 1) -> list[str]:
+    """The trace's inputs and outputs up to `chars` characters; with `join` each text is that
+    many consecutive ones end to end (longer texts of the same words: where the crossover is)."""
     out, total = [], 0
     with open(path, "rb") as f:
         for line in f:
@@ -50,7 +55,7 @@ def texts_of(path: Path, chars: int) -> list[str]:
                 total += len(t)
             if total >= chars:
                 break
-    return out
+    return ["".join(out[k: k + join]) for k in range(0, len(out), join)]
 
 
 def _encode(lo_hi: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -100,10 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {cores} cores")
     print("| texts | chars | mean chars/text | serial | threads | processes | best |")
     print("|---|---|---|---|---|---|---|")
-    for shape, row in (("chat", "chat100k"), ("agent", "agent10")):
+    for shape, row, join in SHAPES:
         path = trace_for(row, args.scratch, 0)
         for chars in args.sizes:
-            texts = texts_of(path, int(chars))
+            texts = texts_of(path, int(chars), join)
             total = sum(map(len, texts))
             if total < chars * 0.9:  # the trace is smaller than this size
                 continue

@@ -795,3 +795,15 @@ def test_the_chart_is_the_same_whatever_the_hash_seed():
     outs = {run_cli("analyze", sample("aider_like.jsonl"), env={"PYTHONHASHSEED": seed, "COLUMNS": "100"}).stdout
             for seed in ("1", "2", "3")}
     assert len(outs) == 1
+
+
+def test_the_command_ends_without_teardown_and_loses_no_output():
+    """`tracetui` and `python -m tracetui` end through cli.entry (os._exit once main returns,
+    skipping the interpreter's teardown): the output, several times stdout's 8 KiB buffer,
+    arrives whole (its last part is flushed first), and the exit code is main's."""
+    assert 'tracetui = "tracetui.report.cli:entry"' in (REPO / "pyproject.toml").read_text()
+    proc = run_cli("analyze", sample("opencode_like.jsonl"), "--per-request", "--json", "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout) > 3 * 8192
+    assert len(json.loads(proc.stdout)["requests_detail"]) == 12
+    assert_one_line_error(run_cli("analyze", REPO / "no-such-trace.jsonl"))

@@ -409,16 +409,18 @@ def test_byte_lengths_from_the_ranks_equal_decoding_every_id(tmp_path, spec):
 
 
 def test_tokenize_threads_from_the_measured_crossover():
-    """Serial below the measured crossover or on one core, threads over every core from it
-    (core.tokenizer's comment)."""
+    """Serial for texts shorter on average than the measured crossover or on one core, threads
+    over every core from it, whatever the total (core.tokenizer's comment)."""
     from tracetui.core import tokenizer as tk
 
-    big = tk._PARALLEL_MIN_CHARS
+    mean = tk._THREADS_MIN_MEAN_CHARS
     with patch.object(tk.os, "cpu_count", lambda: 2):
-        assert tk.tokenize_threads(big - 1) == 1
-        assert tk.tokenize_threads(big) == 2
+        assert tk.tokenize_threads(1000 * mean - 1, 1000) == 1
+        assert tk.tokenize_threads(1000 * mean, 1000) == 2
+        assert tk.tokenize_threads(10 ** 9 * 75, 10 ** 9) == 1  # a million chat prompts: serial
+        assert tk.tokenize_threads(0, 0) == 1
     with patch.object(tk.os, "cpu_count", lambda: 1):
-        assert tk.tokenize_threads(10 * big) == 1
+        assert tk.tokenize_threads(10 ** 9, 10) == 1
 
 
 def test_thread_batches_equal_serial():

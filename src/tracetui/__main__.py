@@ -1,3 +1,3 @@
-from tracetui.report.cli import main
+from tracetui.report.cli import entry
 
-raise SystemExit(main())
+entry()

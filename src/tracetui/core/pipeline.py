@@ -190,7 +190,7 @@ def tokenize(trace: Trace, tokenizer: Tokenizer, *, progress: Progress | None = 
     n = len(reqs)
     dtype = dtype_for(tokenizer.vocab_size)
     slices, chars = _slices(trace)
-    threads = tokenize_threads(chars)  # serial or threads, chosen once for the whole trace
+    threads = tokenize_threads(chars, 2 * n)  # serial or threads, chosen once for the whole trace
     # The flat array grows slice by slice in place (realloc: for an array this size the pages
     # are remapped, not copied): a list of parts concatenated at the end held every token twice.
     flat = np.zeros(0, dtype)

@@ -61,15 +61,16 @@ _LLAMA3_PAT = (
 )
 
 # Serial, thread batches or process batches, chosen by benchmarks/bench_tokenize.py (the
-# README's "Tokenization" quotes it), three runs on this 2-core machine, shared and loaded:
-# below 1M characters serial won every time (a pool's start-up and hand-offs cost more than
-# they save); from 1M characters threads won two runs of three (at load 10: 9.6M chars of
-# agent prompts 9.34 s serial, 5.40 s threads, 6.11 s processes; 10M chars of chat 5.27 s,
-# 5.26 s, 4.84 s) and lost the third (load 7: 2.35 s serial, 3.69 s threads for 10M chars of
-# chat). Processes never beat threads by much, and forking a process that runs the
-# explorer's threads is unsafe. So: threads over every core from _PARALLEL_MIN_CHARS on (as
-# tiktoken's own encode_ordinary_batch does), else serial; never processes.
-_PARALLEL_MIN_CHARS = 1_000_000
+# README's "Tokenization" quotes it) on this 2-core machine, quiet: what decides is the length
+# of the texts, not their total. Chat prompts (~75 characters a text) encode fastest serially
+# at every size (10M characters: 1.11 s serial, 1.18 s threads): each call is too short for
+# the GIL hand-off to pay. From ~150 characters a text threads win from 1M characters on
+# (two chat prompts joined: 0.97 s serial, 0.84 s threads for 10M; agent prompts, ~12k a
+# text: 1.09 s, 0.76 s), and lose a few milliseconds at most below it. Processes win at 10M
+# characters (0.59-0.70 s) but forking a process that runs the explorer's threads is unsafe,
+# and a spawned one pays its imports and the vocabulary again. So: threads over every core
+# when the texts average _THREADS_MIN_MEAN_CHARS or more, else serial; never processes.
+_THREADS_MIN_MEAN_CHARS = 128
 _BATCH_CHARS = 4_000_000
 _BATCH_TEXTS = 20_000  # many tiny requests still report progress now and then
 
@@ -103,7 +104,7 @@ class Tokenizer:
         """Encode every text; `progress(texts_done, texts_total, tokens_done)` after each batch.
         `threads`: 1 encodes in this thread; None chooses by tokenize_threads."""
         out: list[np.ndarray] = []
-        threads = threads or tokenize_threads(sum(len(t) for t in texts))
+        threads = threads or tokenize_threads(sum(len(t) for t in texts), len(texts))
         done = tokens = 0
         with contextlib.ExitStack() as stack:
             pool = None
@@ -178,10 +179,11 @@ class _Deferred(Tokenizer):
         return object.__getattribute__(self, attr)
 
 
-def tokenize_threads(total_chars: int) -> int:
-    """How many threads to tokenize `total_chars` characters with (1: serial); see above."""
+def tokenize_threads(total_chars: int, texts: int) -> int:
+    """How many threads to tokenize `texts` texts of `total_chars` characters with (1:
+    serial); see above."""
     cores = os.cpu_count() or 1
-    return 1 if total_chars < _PARALLEL_MIN_CHARS else cores
+    return cores if total_chars >= _THREADS_MIN_MEAN_CHARS * max(texts, 1) else 1
 
 
 def _batches(texts: Sequence[str], limit: int) -> Iterator[list[str]]:

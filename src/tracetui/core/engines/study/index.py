@@ -14,6 +14,8 @@ others are copied from that entry.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .ranks import Ranks
@@ -27,6 +29,20 @@ _WINDOW_BLOCK = 1 << 21
 def _narrow(bound: int) -> np.dtype:
     """int32 when every value is below `bound` and fits, else int64."""
     return np.dtype(np.int32) if bound < 1 << 31 else np.dtype(np.int64)
+
+
+class HeldChunks(NamedTuple):
+    """Index.prev_held_chunks: the chunks of all_chunks() held by an earlier entry, as indices
+    into it, and what settling reads of them in every pool (computed once, not per pool)."""
+
+    sure: np.ndarray  # newest earlier holder i - 1
+    sure_per_req: np.ndarray  # their number per request
+    other: np.ndarray  # newest earlier holder older than i - 1
+    sure_req: np.ndarray  # request of each sure chunk
+    sure_need: np.ndarray  # the stored length entry i - 1 needs to hold it: position + C
+    other_req: np.ndarray  # request of each other chunk
+    other_ent: np.ndarray  # its newest earlier holder
+    other_need: np.ndarray  # the stored length that holder needs to hold it
 
 
 class Index:
@@ -262,7 +278,7 @@ class Index:
         self._entry_occ: tuple[np.ndarray, ...] | None = None
         self._chunks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._rows: tuple[np.ndarray, ...] | None = None
-        self._sure: tuple[np.ndarray, ...] | None = None
+        self._sure: HeldChunks | None = None
         self._freq: np.ndarray | None = None
 
     def _keep_content_windows(self, ids: np.ndarray, win_off: np.ndarray) -> None:
@@ -385,8 +401,14 @@ class Index:
             req, _, cid = self.all_chunks()
             oid, oentry, _, _ = self.occurrences()
             okey = oid.astype(np.int64) * self.n + oentry  # sorted: rows go by (id, entry)
-            row = np.searchsorted(okey, cid.astype(np.int64) * self.n + req, side="left") - 1
-            del okey
+            # The chunks' keys searched in sorted order (a stable sort by id: chunks come by
+            # request), each search starting near the last: 0.29 s for 100 MB of agent
+            # sessions in chunk order, 0.21 s sorted, the sort included.
+            by_id = radix_argsort(cid, max(16, int(self.n_ids).bit_length()))
+            row = np.empty(len(cid), dtype=np.int64)
+            row[by_id] = np.searchsorted(okey, cid[by_id].astype(np.int64) * self.n + req[by_id], side="left")
+            row -= 1
+            del okey, by_id
             safe = np.maximum(row, 0)
             has = (row >= 0) & (oid[safe] == cid) if len(oid) else row >= 0
             threshold = (self.segment_base(oid[safe]) if len(oid) else safe) + req
@@ -398,17 +420,22 @@ class Index:
         id's in settling's running maximum (computed for the rows gathered, not held per row)."""
         return oid.astype(np.int64) * (self.n + 2) + 1
 
-    def prev_held_chunks(self) -> tuple[np.ndarray, ...]:
+    def prev_held_chunks(self) -> HeldChunks:
         """Chunks whose newest earlier holder is entry i - 1, present at query i in every pool
-        (it is stored just before): (their indices in all_chunks(), their number per request,
-        the indices of the other chunks held by some earlier entry)."""
+        (it is stored just before), and the other chunks held by some earlier entry, with
+        what settling reads of both in every pool (see HeldChunks)."""
         if self._sure is None:
             req, _, _ = self.all_chunks()
-            _, oentry, _, _ = self.occurrences()
+            _, oentry, _, opos = self.occurrences()
             row, has = self.chunk_rows()[:2]
             prev = has & (oentry[row] == req - 1) if len(oentry) else has
             sure = np.flatnonzero(prev)
-            self._sure = (sure, np.bincount(req[sure], minlength=self.n), np.flatnonzero(has & ~prev))
+            other = np.flatnonzero(has & ~prev)
+            del prev, has
+            c = self.chunk
+            other_row = row[other]
+            self._sure = HeldChunks(sure, np.bincount(req[sure], minlength=self.n), other, req[sure],
+                                    opos[row[sure]] + c, req[other], oentry[other_row], opos[other_row] + c)
         return self._sure
 
     def entry_occurrences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

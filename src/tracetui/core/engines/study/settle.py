@@ -38,20 +38,24 @@ def settle_substring(ix: Index, evicted: np.ndarray, capacity: int) -> np.ndarra
     n, c = ix.n, ix.chunk
     oid, oentry, _, opos = ix.occurrences()
     row, _, threshold = ix.chunk_rows()
-    sure, sure_per_req, other = ix.prev_held_chunks()
+    held = ix.prev_held_chunks()
     stored = np.minimum(ix.ent_len, capacity)
     # The oldest entry present at query i: the first j whose departure is at or after i.
     oldest = np.searchsorted(np.maximum.accumulate(evicted), np.arange(n, dtype=evicted.dtype), side="left")
-    sure_req = req[sure]
     # Sure chunks cut off entry i - 1 are lost, and walk on from the entry before it.
-    short = np.flatnonzero(stored[sure_req - 1] < opos[row[sure]] + c)
-    lost = np.bincount(sure_req[short], minlength=n)
-    back = row[sure[short]] - 1
-    keep = back >= 0
-    q = np.concatenate([other, sure[short][keep]])
-    r = np.concatenate([row[other], back[keep]])
-    del sure_req, short, back, keep
-    found = []
+    short = held.sure[stored[held.sure_req - 1] < held.sure_need]
+    lost = np.bincount(req[short], minlength=n)
+    # The others' first step, on their newest earlier holder (which holds the id).
+    i, ent = held.other_req, held.other_ent
+    candidate = ent >= oldest[i]
+    here = candidate & (evicted[ent] >= i) & (held.other_need <= stored[ent])
+    found = [i[here]]
+    on = held.other[candidate & ~here]
+    q = np.concatenate([on, short])
+    r = row[q] - 1
+    keep = r >= 0
+    q, r = q[keep], r[keep]
+    del i, ent, candidate, here, on, short, keep
     for _ in range(_SETTLE_STEPS):
         if len(q) == 0:
             break
@@ -64,8 +68,8 @@ def settle_substring(ix: Index, evicted: np.ndarray, capacity: int) -> np.ndarra
         more = candidate & ~here & (r > 0)
         q, r = q[more], r[more] - 1
     del oldest
-    hits = np.bincount(np.concatenate(found), minlength=n) if found else np.zeros(n, np.int64)
-    hits += sure_per_req
+    hits = np.bincount(np.concatenate(found), minlength=n)
+    hits += held.sure_per_req
     hits -= lost
     del lost, found
     if len(q):
