@@ -3,9 +3,10 @@
     python benchmarks/bench_tokenize.py [--repeat R] [--scratch DIR] [--sizes CHARS ...] [--json]
 
 The texts are those of the generated scale traces (benchmarks/gen_traces.py: the chat trace's
-short prompts, also two and four of them joined end to end, and the agent trace's long ones), cut to each total size in characters (default
-0.1M, 1M, 10M, 50M). Each strategy encodes the same texts with tracetui's tokenizer
-(cl100k_base, tiktoken's encode_to_numpy, special-token text as plain text):
+short prompts, also two and four of them joined end to end, and the agent trace's long ones),
+cut to each total size in characters (default 0.1M, 1M, 10M, 50M). Each strategy encodes
+the same texts with tracetui's tokenizer (cl100k_base, tiktoken's encode_to_numpy,
+special-token text as plain text):
 
 - serial: one text after another in the calling thread;
 - threads: slices of the texts over os.cpu_count() threads (tiktoken's Rust core releases

@@ -417,7 +417,7 @@ def test_tokenize_threads_from_the_measured_crossover():
     with patch.object(tk.os, "cpu_count", lambda: 2):
         assert tk.tokenize_threads(1000 * mean - 1, 1000) == 1
         assert tk.tokenize_threads(1000 * mean, 1000) == 2
-        assert tk.tokenize_threads(10 ** 9 * 75, 10 ** 9) == 1  # a million chat prompts: serial
+        assert tk.tokenize_threads(10 ** 9 * 75, 10 ** 9) == 1  # chat prompts, however many: serial
         assert tk.tokenize_threads(0, 0) == 1
     with patch.object(tk.os, "cpu_count", lambda: 1):
         assert tk.tokenize_threads(10 ** 9, 10) == 1

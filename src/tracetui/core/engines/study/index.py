@@ -433,8 +433,8 @@ class Index:
             other = np.flatnonzero(has & ~prev)
             del prev, has
             c = self.chunk
-            other_row = row[other]
-            self._sure = HeldChunks(sure, np.bincount(req[sure], minlength=self.n), other, req[sure],
+            sure_req, other_row = req[sure], row[other]
+            self._sure = HeldChunks(sure, np.bincount(sure_req, minlength=self.n), other, sure_req,
                                     opos[row[sure]] + c, req[other], oentry[other_row], opos[other_row] + c)
         return self._sure
 
